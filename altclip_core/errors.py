@@ -1,0 +1,15 @@
+"""Typed errors: library code raises them, only command-line entry points print them."""
+
+from __future__ import annotations
+
+
+class AltCLIPError(Exception):
+    """Base of every error this package raises on purpose; its message says what to do."""
+
+
+class CheckpointError(AltCLIPError):
+    """A checkpoint folder is missing a file, a tensor, or has tensors of the wrong shape."""
+
+
+class ModelNotFound(AltCLIPError):
+    """A model name is neither a local folder nor downloadable right now."""

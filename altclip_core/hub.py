@@ -1,0 +1,56 @@
+"""Model names to local folders: a folder is used as it is; a Hugging Face repo id (`BAAI/AltCLIP`)
+is downloaded once into the standard Hugging Face cache (progress bars from `huggingface_hub`)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from .errors import ModelNotFound
+
+DEFAULT_MODEL = "BAAI/AltCLIP"
+# Everything but the weights; the weights are fetched as safetensors if the repo has them, else
+# .bin.
+SMALL_FILES = ["*.json", "sentencepiece.bpe.model"]
+
+
+def resolve(name: str | Path, revision: str | None = None) -> Path:
+    """A local folder holding the checkpoint `name` (a folder path or a hub repo id)."""
+    path = Path(name).expanduser()
+    if path.is_dir():
+        return path
+    if (
+        not re.fullmatch(r"[\w.-]+/[\w.-]+", str(name))
+        or path.exists()
+        or str(name).startswith((".", "/", "~"))
+    ):
+        raise ModelNotFound(f"{name} is not a model folder nor a hub repo id like {DEFAULT_MODEL}")
+    from huggingface_hub import snapshot_download
+
+    def fetch(patterns: list[str], offline: bool) -> Path:
+        return Path(
+            snapshot_download(
+                str(name), revision=revision, allow_patterns=patterns, local_files_only=offline
+            )
+        )
+
+    try:
+        try:  # already cached: no network at all
+            folder = fetch(SMALL_FILES + ["*.safetensors", "pytorch_model.bin"], offline=True)
+            if _has_weights(folder):
+                return folder
+        except Exception:
+            pass
+        folder = fetch(SMALL_FILES + ["*.safetensors"], offline=False)
+        if not _has_weights(folder):
+            folder = fetch(SMALL_FILES + ["pytorch_model.bin"], offline=False)
+    except Exception as e:  # offline, unknown repo, interrupted download: one actionable message
+        raise ModelNotFound(
+            f"could not download {name} ({type(e).__name__}); download the model folder elsewhere "
+            f"(config.json, weights, tokenizer) and pass it with --model DIR"
+        ) from e
+    return folder
+
+
+def _has_weights(folder: Path) -> bool:
+    return any(folder.glob("*.safetensors")) or (folder / "pytorch_model.bin").is_file()

@@ -1,0 +1,49 @@
+"""Pieces both towers share: activations, attention, and a container that keeps checkpoint names."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+def quick_gelu(x: torch.Tensor) -> torch.Tensor:
+    return x * torch.sigmoid(1.702 * x)
+
+
+ACTIVATIONS = {
+    "gelu": F.gelu,
+    "quick_gelu": quick_gelu,
+    "gelu_new": lambda x: F.gelu(x, approximate="tanh"),
+    "gelu_pytorch_tanh": lambda x: F.gelu(x, approximate="tanh"),
+    "relu": F.relu,
+}
+
+
+def activation(name: str):
+    if name not in ACTIVATIONS:
+        raise ValueError(
+            f"unsupported hidden_act {name!r}; known: {', '.join(sorted(ACTIVATIONS))}"
+        )
+    return ACTIVATIONS[name]
+
+
+def named(**children: nn.Module) -> nn.Module:
+    """A bare module holding `children` under exactly these names, so that parameter paths equal the
+    checkpoint's (e.g. `attention.self.query`) without one class per level of nesting."""
+    module = nn.Module()
+    for name, child in children.items():
+        module.add_module(name, child)
+    return module
+
+
+def attention(
+    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, heads: int, mask: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Multi-head scaled dot-product attention on projected [B, L, D] inputs; returns [B, L, D]."""
+    b, length, d = q.shape
+    q, k, v = (
+        t.view(b, length, heads, d // heads).transpose(1, 2) for t in (q, k, v)
+    )  # [B, H, L, d]
+    out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)  # [B, H, L, d]
+    return out.transpose(1, 2).reshape(b, length, d)  # [B, L, D]

@@ -1,0 +1,68 @@
+"""AltCLIP vision tower: the CLIP ViT (Radford et al. 2021; Dosovitskiy et al. 2020).
+
+Parameter names follow transformers' `AltCLIPVisionModel`, including its `pre_layrnorm` spelling.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .config import VisionConfig
+from .layers import activation, attention, named
+
+
+class ViTLayer(nn.Module):
+    """Pre-LN block: h = x + attn(LN(x)); out = h + mlp(LN(h))."""
+
+    def __init__(self, cfg: VisionConfig):
+        super().__init__()
+        d, eps = cfg.hidden_size, cfg.layer_norm_eps
+        self.heads = cfg.num_attention_heads
+        self.act = activation(cfg.hidden_act)
+        self.layer_norm1 = nn.LayerNorm(d, eps=eps)
+        self.self_attn = named(
+            q_proj=nn.Linear(d, d),
+            k_proj=nn.Linear(d, d),
+            v_proj=nn.Linear(d, d),
+            out_proj=nn.Linear(d, d),
+        )
+        self.layer_norm2 = nn.LayerNorm(d, eps=eps)
+        self.mlp = named(
+            fc1=nn.Linear(d, cfg.intermediate_size), fc2=nn.Linear(cfg.intermediate_size, d)
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        sa, y = self.self_attn, self.layer_norm1(x)
+        x = x + sa.out_proj(attention(sa.q_proj(y), sa.k_proj(y), sa.v_proj(y), self.heads))
+        return x + self.mlp.fc2(self.act(self.mlp.fc1(self.layer_norm2(x))))
+
+
+class VisionTower(nn.Module):
+    """`vision_model.*`: returns the post-LN class token [B, hidden_size], before projection."""
+
+    def __init__(self, cfg: VisionConfig):
+        super().__init__()
+        d, p = cfg.hidden_size, cfg.patch_size
+        num_positions = (cfg.image_size // p) ** 2 + 1
+        self.embeddings = named(
+            patch_embedding=nn.Conv2d(cfg.num_channels, d, kernel_size=p, stride=p, bias=False),
+            position_embedding=nn.Embedding(num_positions, d),
+        )
+        self.embeddings.class_embedding = nn.Parameter(torch.empty(d))
+        self.pre_layrnorm = nn.LayerNorm(d, eps=cfg.layer_norm_eps)
+        self.encoder = named(
+            layers=nn.ModuleList(ViTLayer(cfg) for _ in range(cfg.num_hidden_layers))
+        )
+        self.post_layernorm = nn.LayerNorm(d, eps=cfg.layer_norm_eps)
+
+    def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
+        emb = self.embeddings
+        x = emb.patch_embedding(pixel_values)  # [B, D, grid, grid]
+        x = x.flatten(2).transpose(1, 2)  # [B, grid*grid, D]
+        cls = emb.class_embedding.expand(x.shape[0], 1, -1)  # [B, 1, D]
+        x = torch.cat([cls, x], dim=1) + emb.position_embedding.weight  # [B, 1 + grid*grid, D]
+        x = self.pre_layrnorm(x)
+        for layer in self.encoder.layers:
+            x = layer(x)
+        return self.post_layernorm(x[:, 0])  # [B, D]
