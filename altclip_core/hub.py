@@ -3,6 +3,7 @@ is downloaded once into the standard Hugging Face cache (progress bars from `hug
 
 from __future__ import annotations
 
+import hashlib
 import re
 from pathlib import Path
 
@@ -54,3 +55,19 @@ def resolve(name: str | Path, revision: str | None = None) -> Path:
 
 def _has_weights(folder: Path) -> bool:
     return any(folder.glob("*.safetensors")) or (folder / "pytorch_model.bin").is_file()
+
+
+def fingerprint(folder: Path) -> str:
+    """A cheap identity of a checkpoint's weights (no torch, a few ms): size, head and tail of every
+    weight file. Two libraries whose fingerprints differ hold vectors that must not be mixed."""
+    digest = hashlib.sha256()
+    files = sorted(folder.glob("*.safetensors")) or sorted(folder.glob("pytorch_model.bin"))
+    if not files:
+        raise ModelNotFound(f"no weights in {folder}")
+    for path in files:
+        size = path.stat().st_size
+        with path.open("rb") as f:
+            head = f.read(1 << 20)
+            f.seek(max(size - (1 << 20), 0))
+            digest.update(f"{path.name}:{size}".encode() + head + f.read())
+    return digest.hexdigest()[:16]

@@ -1,0 +1,122 @@
+"""Ours vs transformers on a full-size random AltCLIP (864 M parameters), same machine, same dtype.
+
+    python bench/model.py [--dtypes float32 bfloat16] [--batch 8] [--device cpu]
+
+Prints images/s (one batch), one 12-token text query's latency, one tower's load time from
+safetensors, and how close each dtype's embeddings stay to float32. Needs transformers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from safetensors.torch import save_file
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import altclip_core  # noqa: E402
+from tests import checkpoints  # noqa: E402
+
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+QUERY = "a photo of a sunset over the sea at the beach"  # 12 tokens with <s> and </s>
+
+
+def build_full_size(folder: Path) -> None:
+    """A random BAAI/AltCLIP-shaped checkpoint (ViT-L/14 + XLM-R large), saved as safetensors."""
+    from transformers import AltCLIPConfig, AltCLIPModel
+
+    if (folder / "model.safetensors").is_file():
+        return
+    spm = checkpoints.train_sentencepiece(folder / "sentencepiece.bpe.model")
+    tok = checkpoints.reference_tokenizer(spm)
+    vision = dict(
+        hidden_size=1024,
+        intermediate_size=4096,
+        num_hidden_layers=24,
+        num_attention_heads=16,
+        patch_size=14,
+        image_size=224,
+        projection_dim=768,
+    )
+    config = AltCLIPConfig(text_config=dict(), vision_config=vision, projection_dim=768)
+    model = AltCLIPModel(config).eval()
+    state = {
+        k.replace("roberta.encoder.layers.", "roberta.encoder.layer."): v
+        for k, v in model.state_dict().items()
+    }
+    save_file(state, folder / "model.safetensors")
+    model.config.save_pretrained(folder)
+    tok.save_pretrained(folder)
+    (folder / "preprocessor_config.json").write_text(json.dumps(checkpoints.PREPROCESSOR))
+
+
+def timed(fn, repeat: int) -> float:
+    """Best wall time of `repeat` calls after one warm-up."""
+    fn()
+    best = float("inf")
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--dtypes", nargs="+", default=["float32", "bfloat16"], choices=DTYPES)
+    parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--folder", type=Path, default=Path(tempfile.gettempdir()) / "altclip-full")
+    args = parser.parse_args()
+    from transformers import AltCLIPModel
+
+    args.folder.mkdir(exist_ok=True)
+    build_full_size(args.folder)
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, device {args.device}")
+
+    for tower in ("text", "vision"):
+        start = time.perf_counter()
+        altclip_core.load(args.folder, device=args.device, dtype=torch.float32, towers=(tower,))
+        print(f"load {tower} tower (float32, safetensors): {time.perf_counter() - start:.2f} s")
+
+    ref = AltCLIPModel.from_pretrained(args.folder, dtype=torch.float32).to(args.device).eval()
+    ours = altclip_core.load(args.folder, device=args.device, dtype=torch.float32)
+    pixels = torch.randn(args.batch, 3, 224, 224, device=args.device)
+    ids, mask = ours.tokenizer([QUERY])
+    ids, mask = ids.to(args.device), mask.to(args.device)
+    base_img, base_txt = None, None
+    for name in args.dtypes:
+        dtype = DTYPES[name]
+        ref.to(dtype)
+        ours.to(dtype)
+        with torch.inference_mode():
+            half = pixels.to(dtype)
+            t_ref = timed(lambda: ref.get_image_features(pixel_values=half), args.repeat)  # noqa: B023
+            t_ours = timed(lambda: ours.encode_image(pixels), args.repeat)
+            q_ref = timed(lambda: ref.get_text_features(input_ids=ids, attention_mask=mask), 5)
+            q_ours = timed(lambda: ours.encode_text(ids, mask), 5)
+            img, txt = ours.encode_image(pixels), ours.encode_text(ids, mask)
+        if base_img is None:
+            base_img, base_txt = img, txt
+        cos = min(
+            F.cosine_similarity(img, base_img).min(), F.cosine_similarity(txt, base_txt).min()
+        )
+        n = args.batch
+        print(
+            f"{name:9s} images/s: ours {n / t_ours:6.2f}  transformers {n / t_ref:6.2f}  "
+            f"ratio {t_ref / t_ours:4.2f}x | 12-token query: ours {q_ours * 1e3:6.1f} ms  "
+            f"transformers {q_ref * 1e3:6.1f} ms | min cosine to {args.dtypes[0]}: {cos:.5f}"
+        )
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    main()

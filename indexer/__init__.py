@@ -1,0 +1,7 @@
+"""Folder in, library out: `altclip-index PHOTOS... [--library DIR]`."""
+
+from __future__ import annotations
+
+from .run import Indexer, IndexerError, Summary
+
+__all__ = ["Indexer", "IndexerError", "Summary"]

@@ -1,0 +1,169 @@
+"""`altclip-index PHOTOS... [--library DIR]`: index photo folders into a library.
+
+`altclip-index --report` lists the files that could not be indexed, with the reason.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from altclip_core.errors import AltCLIPError
+from search import catalog
+from search.catalog import CatalogError, Photo
+
+from .run import Indexer, IndexerError
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="altclip-index", description=__doc__)
+    p.add_argument("photos", nargs="*", type=Path, help="photo folders, searched recursively")
+    p.add_argument(
+        "--library",
+        type=Path,
+        default=Path(os.environ.get("ALTCLIP_LIBRARY", "data")),
+        help="library folder (default: $ALTCLIP_LIBRARY or ./data)",
+    )
+    p.add_argument(
+        "--catalog",
+        default=os.environ.get("ALTCLIP_CATALOG"),
+        help="SQLAlchemy URL of the catalog (default: LIBRARY/catalog.sqlite)",
+    )
+    p.add_argument(
+        "--model",
+        default=os.environ.get("ALTCLIP_MODEL", "BAAI/AltCLIP"),
+        help="hub repo id or local checkpoint folder (default: BAAI/AltCLIP)",
+    )
+    p.add_argument(
+        "--exclude",
+        action="append",
+        default=[],
+        metavar="GLOB",
+        help="skip paths or names matching GLOB (repeatable)",
+    )
+    p.add_argument(
+        "--include-hidden", action="store_true", help="also scan hidden folders and files"
+    )
+    p.add_argument(
+        "--max-megapixels",
+        type=float,
+        default=100.0,
+        help="skip larger images, a guard against decompression bombs (default: 100)",
+    )
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--device", help="cuda, mps or cpu (default: the fastest available)")
+    p.add_argument(
+        "--exact-decode",
+        action="store_true",
+        help="decode JPEGs at full size (slower; the default draft decoding is within "
+        "measured tolerance, see bench/index.py)",
+    )
+    p.add_argument(
+        "--rebuild",
+        action="store_true",
+        help="forget every vector and re-embed all photos (e.g. with another --model)",
+    )
+    p.add_argument("--report", action="store_true", help="list the files that failed, with why")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        if args.report:
+            return report(args)
+        if not args.photos:
+            print(
+                "altclip-index: name at least one photo folder, e.g. altclip-index ~/Pictures",
+                file=sys.stderr,
+            )
+            return 2
+        indexer = Indexer(
+            library=args.library,
+            model=args.model,
+            catalog_url=args.catalog,
+            exclude=args.exclude,
+            include_hidden=args.include_hidden,
+            max_megapixels=args.max_megapixels,
+            batch_size=args.batch_size,
+            device=args.device,
+            exact_decode=args.exact_decode,
+            warn=lambda msg: print(f"warning: {msg}", file=sys.stderr),
+        )
+        stop = threading.Event()
+        previous = signal.signal(signal.SIGINT, lambda *_: _interrupt(stop, previous))
+        with Progress() as progress:
+            summary = indexer.run(args.photos, rebuild=args.rebuild, stop=stop, progress=progress)
+        print(summary)
+        if summary.failed:
+            print(f"see why with: altclip-index --report --library {args.library}")
+        return 0
+    except (IndexerError, AltCLIPError, CatalogError, OSError) as e:
+        print(f"altclip-index: {e}", file=sys.stderr)
+        return 1
+    except SQLAlchemyError as e:
+        print(
+            f"altclip-index: catalog error: {e.__class__.__name__}: {str(e).splitlines()[0]}",
+            file=sys.stderr,
+        )
+        return 1
+
+
+def _interrupt(stop: threading.Event, previous) -> None:
+    if stop.is_set():  # a second Ctrl-C: stop now (the batch in flight is lost, nothing else)
+        signal.signal(signal.SIGINT, previous)
+        raise KeyboardInterrupt
+    stop.set()
+    print("\nstopping after this batch (Ctrl-C again to stop now)", file=sys.stderr)
+
+
+def report(args) -> int:
+    engine = catalog.connect(catalog.catalog_url(args.library, args.catalog))
+    with Session(engine) as s:
+        failed = s.execute(
+            select(Photo.path, Photo.error)
+            .where(Photo.status == catalog.ERROR)
+            .order_by(Photo.path)
+        ).all()
+    for path, error in failed:
+        print(f"{path}\t{error}")
+    print(f"{len(failed)} file(s) could not be indexed", file=sys.stderr)
+    return 0
+
+
+class Progress:
+    """A tqdm bar (files/s, ETA) on a terminal; a plain line every 10 s otherwise."""
+
+    def __enter__(self):
+        self.bar, self.last = None, 0.0
+        self.start = time.perf_counter()
+        return self
+
+    def __call__(self, done: int, total: int) -> None:
+        if sys.stderr.isatty():
+            if self.bar is None:
+                from tqdm import tqdm
+
+                self.bar = tqdm(total=total, unit="file", desc="indexing")
+            self.bar.update(done - self.bar.n)
+        elif time.perf_counter() - self.last >= 10 or done == total:
+            self.last = time.perf_counter()
+            rate = done / max(self.last - self.start, 1e-9)
+            print(f"indexed {done}/{total} files ({rate:.1f} files/s)", file=sys.stderr, flush=True)
+
+    def __exit__(self, *exc):
+        if self.bar is not None:
+            self.bar.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

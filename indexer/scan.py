@@ -1,0 +1,77 @@
+"""Walk photo folders: recursive; symlink loops and unreadable folders reported, never fatal;
+hidden folders skipped unless asked; `--exclude` globs matched against the path and the name."""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+EXTENSIONS = {".jpg", ".jpeg", ".jpe", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff"}
+OPTIONAL_EXTENSIONS = {".heic": "pillow_heif", ".heif": "pillow_heif", ".avif": "pillow_avif"}
+
+
+def supported_extensions() -> set[str]:
+    """The base formats, plus HEIC/HEIF/AVIF where a Pillow plugin for them is installed."""
+    found = set(EXTENSIONS)
+    try:
+        import pillow_heif
+
+        pillow_heif.register_heif_opener()
+        found |= {".heic", ".heif"}
+    except ImportError:
+        pass
+    from PIL import features
+
+    if features.check("avif"):  # Pillow >= 11.2 reads AVIF itself where built with libavif
+        found.add(".avif")
+    return found
+
+
+@dataclass(frozen=True)
+class Entry:
+    path: str
+    size: int
+    mtime_ns: int
+
+
+def scan(
+    roots: list[Path],
+    exclude: list[str] = (),
+    include_hidden: bool = False,
+    warn: Callable[[str], None] = print,
+) -> Iterator[Entry]:
+    extensions = supported_extensions()
+    seen_dirs: set[tuple[int, int]] = set()
+
+    def excluded(path: str, name: str) -> bool:
+        return any(fnmatch.fnmatch(path, g) or fnmatch.fnmatch(name, g) for g in exclude)
+
+    def walk(folder: str) -> Iterator[Entry]:
+        try:
+            st = os.stat(folder)
+            if (st.st_dev, st.st_ino) in seen_dirs:
+                warn(f"skipped {folder}: a symlink loop or a folder already scanned")
+                return
+            seen_dirs.add((st.st_dev, st.st_ino))
+            with os.scandir(folder) as it:
+                entries = sorted(it, key=lambda e: e.name)
+        except OSError as e:
+            warn(f"skipped {folder}: {e.strerror or e}")
+            return
+        for e in entries:
+            if (e.name.startswith(".") and not include_hidden) or excluded(e.path, e.name):
+                continue
+            try:
+                if e.is_dir():
+                    yield from walk(e.path)
+                elif e.is_file() and os.path.splitext(e.name)[1].lower() in extensions:
+                    st = e.stat()
+                    yield Entry(e.path, st.st_size, st.st_mtime_ns)
+            except OSError as err:
+                warn(f"skipped {e.path}: {err.strerror or err}")
+
+    for root in roots:
+        yield from walk(os.path.abspath(root))

@@ -1,0 +1,1 @@
+"""Search a library: catalog (SQLAlchemy), vector index (FAISS), and the query API."""

@@ -1,0 +1,160 @@
+"""The catalog: the library's source of truth, in any SQLAlchemy database (SQLite by default).
+
+One row per photo file (path, size, mtime, content hash, dimensions, capture time, status and the
+float32 embedding), one row naming the model that made the vectors, and a `generation` counter that
+grows with every committed change to the vectors, so that a derived index can tell it is stale.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+from sqlalchemy import (
+    BigInteger,
+    Float,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    create_engine,
+    event,
+    func,
+    select,
+    update,
+)
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+SCHEMA_VERSION = 1
+OK, ERROR = "ok", "error"
+
+
+class FsPath(TypeDecorator):
+    """A file path as text. Names that are not UTF-8 (Python holds them with surrogate escapes,
+    which no database accepts) are stored as `hex:` + their bytes; absolute paths never start so."""
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        try:
+            value.encode("utf-8")
+            return value
+        except UnicodeEncodeError:
+            return "hex:" + os.fsencode(value).hex()
+
+    def process_result_value(self, value, dialect):
+        if value is not None and value.startswith("hex:"):
+            return os.fsdecode(bytes.fromhex(value[4:]))
+        return value
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Photo(Base):
+    __tablename__ = "photos"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    path: Mapped[str] = mapped_column(FsPath, unique=True)  # absolute
+    size: Mapped[int] = mapped_column(BigInteger)
+    mtime_ns: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str | None] = mapped_column(String(64), index=True)
+    width: Mapped[int | None] = mapped_column(Integer)
+    height: Mapped[int | None] = mapped_column(Integer)
+    taken_at: Mapped[datetime | None] = mapped_column()
+    status: Mapped[str] = mapped_column(String(8))
+    error: Mapped[str | None] = mapped_column(Text)
+    embedding: Mapped[bytes | None] = mapped_column(LargeBinary)  # float32, L2-normalised
+    indexed_at: Mapped[float] = mapped_column(Float)
+
+    @property
+    def vector(self) -> np.ndarray:
+        return np.frombuffer(self.embedding, dtype=np.float32)
+
+
+class ModelInfo(Base):
+    """The model whose vectors the catalog holds: one row at most."""
+
+    __tablename__ = "model"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(Text)
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    dim: Mapped[int] = mapped_column(Integer)
+
+
+class Meta(Base):
+    __tablename__ = "meta"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
+def catalog_url(library: Path, url: str | None = None) -> str:
+    return url or f"sqlite:///{library / 'catalog.sqlite'}"
+
+
+def connect(url: str) -> Engine:
+    """An engine with the schema in place. SQLite runs in WAL mode so searchers read while an
+    indexer writes."""
+    engine = create_engine(url)
+    if engine.dialect.name == "sqlite":
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(conn, _):
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA busy_timeout=30000")
+
+    Base.metadata.create_all(engine)
+    with Session(engine) as s, s.begin():
+        version = s.get(Meta, "schema_version")
+        if version is None:
+            s.add(Meta(key="schema_version", value=str(SCHEMA_VERSION)))
+            s.add(Meta(key="generation", value="0"))
+        elif int(version.value) > SCHEMA_VERSION:
+            raise CatalogError(
+                f"catalog schema {version.value} is newer than this program's {SCHEMA_VERSION}: "
+                "upgrade altclip-search"
+            )
+    return engine
+
+
+class CatalogError(Exception):
+    """The catalog cannot be used as it is; the message says what to do."""
+
+
+def generation(s: Session) -> int:
+    return int(s.get(Meta, "generation").value)
+
+
+def bump_generation(s: Session) -> None:
+    """Call inside the transaction that changes vectors: the index stamp then reads as stale."""
+    s.execute(update(Meta).where(Meta.key == "generation").values(value=str(generation(s) + 1)))
+
+
+def model_info(s: Session) -> ModelInfo | None:
+    return s.scalars(select(ModelInfo)).first()
+
+
+def vectors(s: Session) -> tuple[np.ndarray, np.ndarray]:
+    """(ids [N] int64, embeddings [N, dim] float32) of every photo with a vector."""
+    rows = s.execute(select(Photo.id, Photo.embedding).where(Photo.status == OK)).all()
+    if not rows:
+        info = model_info(s)
+        return np.empty(0, np.int64), np.empty((0, info.dim if info else 0), np.float32)
+    ids = np.fromiter((r[0] for r in rows), np.int64, len(rows))
+    return ids, np.frombuffer(b"".join(r[1] for r in rows), np.float32).reshape(len(rows), -1)
+
+
+def counts(s: Session) -> dict[str, int]:
+    rows = s.execute(select(Photo.status, func.count()).group_by(Photo.status)).all()
+    return {OK: 0, ERROR: 0} | dict(rows)

@@ -1,0 +1,210 @@
+"""The indexer on generated folders with a tiny random checkpoint: counts, reasons, thumbnails,
+incremental runs, model mismatch, locking and crash safety."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from indexer import Indexer, IndexerError
+from indexer.cli import main as index_main
+from search import catalog
+from search.catalog import Photo
+from search.index import VectorIndex
+from tests import checkpoints
+from tests.photos import BAD, GOOD, make_hostile, make_photos
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory):
+    root = tmp_path_factory.mktemp("photos")
+    make_photos(root / "pictures")
+    make_hostile(root / "pictures" / "hostile")
+    return root / "pictures"
+
+
+def rows(library: Path) -> dict[str, Photo]:
+    engine = catalog.connect(catalog.catalog_url(library))
+    with Session(engine) as s:
+        return {p.path: p for p in s.scalars(select(Photo))}
+
+
+def state(library: Path) -> dict:
+    """What a clean run must reproduce: per path, its hash, status, reason and vector."""
+    return {p: (r.sha256, r.status, r.error, r.embedding) for p, r in rows(library).items()}
+
+
+def index_ids(library: Path) -> set[int]:
+    engine = catalog.connect(catalog.catalog_url(library))
+    with Session(engine) as s:
+        index = VectorIndex.load(library, catalog.generation(s))
+    assert index is not None, "the saved index must match the catalog generation"
+    return set(index.index.id_map.at(i) for i in range(len(index)))
+
+
+def indexer(library: Path, model: Path, **kw) -> Indexer:
+    return Indexer(library=library, model=str(model), max_megapixels=4, batch_size=4, **kw)
+
+
+def test_indexes_a_photo_folder(photos, tiny, tmp_path):
+    library = tmp_path / "lib"
+    summary = indexer(library, tiny).run([photos])
+    assert (summary.added, summary.failed) == (GOOD, BAD)
+    found = rows(library)
+    ok = {p: r for p, r in found.items() if r.status == catalog.OK}
+    assert len(ok) == GOOD and not any("/.hidden/" in p for p in found)
+    assert os.fsdecode(os.path.join(os.fsencode(photos / "2024"), b"caf\xe9-latin1.jpg")) in ok
+
+    reasons = {Path(p).name: r.error for p, r in found.items() if r.status == catalog.ERROR}
+    assert reasons["empty.png"] == "empty file"
+    assert "truncated" in reasons["truncated.jpg"]
+    assert reasons["text.jpg"] == "not an image, or a format Pillow cannot read"
+    assert "--max-megapixels" in reasons["huge.png"] and "--max-megapixels" in reasons["bomb.png"]
+    assert set(reasons) == {
+        "empty.png",
+        "truncated.jpg",
+        "text.jpg",
+        "bomb.png",
+        "garbage.webp",
+        "huge.png",
+    }
+
+    rotated = ok[str(photos / "2023" / "rotated.JPG")]
+    assert (rotated.width, rotated.height) == (640, 480)  # stored 480x640, shown rotated
+    assert rotated.taken_at == datetime(2023, 6, 15, 18, 30)
+    for r in ok.values():
+        assert np.linalg.norm(r.vector) == pytest.approx(1, abs=1e-5)
+        thumb = library / "thumbs" / r.sha256[:2] / f"{r.sha256}.webp"
+        assert thumb.is_file() and max(__import__("PIL.Image").Image.open(thumb).size) <= 256
+    assert index_ids(library) == {r.id for r in ok.values()}
+
+
+def test_vectors_equal_the_model_on_the_same_pixels(photos, tiny, tmp_path):
+    """Exact decoding embeds exactly what altclip_core gives for the opened image."""
+    import altclip_core
+
+    library = tmp_path / "lib"
+    indexer(library, tiny, exact_decode=True).run([photos / "2023"])
+    model = altclip_core.load(tiny, towers=("vision",))
+    for path, r in rows(library).items():
+        expected = model.embed_images([altclip_core.open_image(path)])[0].numpy()
+        assert np.abs(r.vector - expected).max() < 1e-4
+
+
+def test_incremental_runs(photos, tiny, tmp_path):
+    folder = shutil.copytree(photos / "2024", tmp_path / "photos")
+    library = tmp_path / "lib"
+    run = indexer(library, tiny).run
+    first = run([folder])
+    assert run([folder]).unchanged == first.added + first.failed
+
+    before = rows(library)
+    square = folder / "square.png"
+    os.utime(square, ns=(time.time_ns(), time.time_ns() + 10**9))  # touch
+    shutil.copy(folder / "wide.webp", folder / "copy-of-wide.webp")  # identical copy
+    (folder / "tall.bmp").rename(folder / "renamed.bmp")  # move
+    (folder / "scan.tiff").unlink()  # delete
+    from tests.test_parity import photo
+
+    photo(300, 300, 99).save(folder / "palette.png")  # edit: new content, same name
+    summary = run([folder])
+    assert (summary.updated, summary.added, summary.moved, summary.removed) == (2, 1, 1, 1)
+
+    after = rows(library)
+    assert after[str(square)].embedding == before[str(square)].embedding
+    assert (
+        after[str(folder / "copy-of-wide.webp")].embedding
+        == after[str(folder / "wide.webp")].embedding
+    )
+    assert (
+        after[str(folder / "renamed.bmp")].embedding == before[str(folder / "tall.bmp")].embedding
+    )
+    assert str(folder / "scan.tiff") not in after and str(folder / "tall.bmp") not in after
+    assert (
+        after[str(folder / "palette.png")].embedding
+        != before[str(folder / "palette.png")].embedding
+    )
+    ok_ids = {r.id for r in after.values() if r.status == catalog.OK}
+    assert index_ids(library) == ok_ids
+    used = {r.sha256 for r in after.values() if r.status == catalog.OK}
+    assert {p.stem for p in (library / "thumbs").glob("*/*.webp")} == used
+
+
+def test_another_model_needs_rebuild(photos, tiny, spm_path, tmp_path):
+    library = tmp_path / "lib"
+    indexer(library, tiny).run([photos / "2023"])
+    other = tmp_path / "m18"
+    checkpoints.build(other, spm_path, "m18")
+    with pytest.raises(IndexerError, match="--rebuild"):
+        indexer(library, other).run([photos / "2023"])
+    summary = indexer(library, other).run([photos / "2023"], rebuild=True)
+    assert summary.added == 3
+    assert {len(r.vector) for r in rows(library).values()} == {20}
+
+
+def test_second_indexer_is_refused(photos, tiny, tmp_path):
+    library = tmp_path / "lib"
+    library.mkdir()
+    with open(library / "indexer.lock", "a") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        with pytest.raises(IndexerError, match="another altclip-index"):
+            indexer(library, tiny).run([photos / "2023"])
+
+
+def test_cli(photos, tiny, tmp_path, capsys):
+    library = tmp_path / "lib"
+    args = [str(photos), "--library", str(library), "--model", str(tiny), "--max-megapixels", "4"]
+    assert index_main(args) == 0
+    out = capsys.readouterr().out
+    assert f"{GOOD} added" in out and f"{BAD} failed" in out and "--report" in out
+    assert index_main(["--report", "--library", str(library)]) == 0
+    captured = capsys.readouterr()
+    assert "empty.png\tempty file" in captured.out and f"{BAD} file(s)" in captured.err
+    assert index_main([str(tmp_path / "nowhere"), "--library", str(library)]) == 1
+    assert "is not a folder" in capsys.readouterr().err
+    assert index_main(["--library", str(library)]) == 2
+
+
+def test_kill_at_random_points_then_resume_equals_a_clean_run(photos, tiny, tmp_path):
+    clean = tmp_path / "clean"
+    indexer(clean, tiny).run([photos])
+    library = tmp_path / "crashy"
+    cmd = [
+        sys.executable,
+        "-m",
+        "indexer",
+        str(photos),
+        "--library",
+        str(library),
+        "--model",
+        str(tiny),
+        "--max-megapixels",
+        "4",
+        "--batch-size",
+        "2",
+    ]
+    rng = random.Random(0)
+    for _ in range(4):
+        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(rng.uniform(1.0, 4.0))
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    assert subprocess.run(cmd, cwd=ROOT, capture_output=True).returncode == 0
+    assert state(library) == state(clean)
+    ok_ids = {r.id for r in rows(library).values() if r.status == catalog.OK}
+    assert index_ids(library) == ok_ids
