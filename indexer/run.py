@@ -32,7 +32,7 @@ from altclip_core import hub
 from altclip_core.config import AltCLIPConfig
 from search import catalog
 from search.catalog import ERROR, OK, ModelInfo, Photo
-from search.index import VectorIndex
+from search.index import refresh_index
 
 from .scan import Entry, scan
 
@@ -302,25 +302,6 @@ class _Embedder:
         tmp = path.with_suffix(f".tmp{threading.get_ident()}")
         thumb.save(tmp, "WEBP", quality=80)
         os.replace(tmp, path)
-
-
-def refresh_index(engine, library: Path) -> VectorIndex:
-    """The vector index for the catalog as it is now: loaded if current, else rebuilt and saved."""
-    with Session(engine) as s:
-        gen = catalog.generation(s)
-        index = VectorIndex.load(library, gen)
-        if index is None:
-            ids, vectors = catalog.vectors(s)
-            index = VectorIndex.build(ids, vectors, gen)
-            try:
-                index.save(library)
-            except OSError:
-                pass  # a read-only library still searches, from the index rebuilt in memory
-    return index
-
-
-def thumbnail_path(library: Path, sha: str) -> Path:
-    return library / "thumbs" / sha[:2] / f"{sha}.webp"
 
 
 def _drop_unused_thumbnails(engine, library: Path) -> None:

@@ -12,6 +12,9 @@ from pathlib import Path
 
 import faiss
 import numpy as np
+from sqlalchemy.orm import Session
+
+from search import catalog
 
 EXACT_LIMIT = 100_000  # below this, brute force answers in a few ms and is exact
 HNSW_M, HNSW_EF_CONSTRUCTION, HNSW_EF_SEARCH = 32, 80, 128
@@ -67,3 +70,18 @@ class VectorIndex:
             return cls(faiss.read_index(str(path)), generation)
         except RuntimeError:  # faiss reports a missing or unreadable file this way
             return None
+
+
+def refresh_index(engine, library: Path) -> VectorIndex:
+    """The vector index for the catalog as it is now: loaded if current, else rebuilt and saved."""
+    with Session(engine) as s:
+        gen = catalog.generation(s)
+        index = VectorIndex.load(library, gen)
+        if index is None:
+            ids, vectors = catalog.vectors(s)
+            index = VectorIndex.build(ids, vectors, gen)
+            try:
+                index.save(library)
+            except OSError:
+                pass  # a read-only library still searches, from the index rebuilt in memory
+    return index

@@ -1,0 +1,245 @@
+"""`Library`: open a library folder (or catalog URL) and search it by text, image, or both.
+
+Scores are cosine similarities between the query's normalised embedding and each photo's. The
+text tower loads on the first text query, the image tower on the first image query; opening loads
+neither.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import unicodedata
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from altclip_core import hub
+from search import catalog
+from search.catalog import OK, Photo
+from search.index import VectorIndex, refresh_index
+
+MAX_QUERY_CHARS = 2000
+NEGATIVE_WEIGHT = 0.5
+
+
+class SearchError(Exception):
+    """A query or library that cannot be searched; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class Hit:
+    path: str
+    score: float
+    id: int
+    sha256: str
+    width: int | None
+    height: int | None
+    taken_at: datetime | None
+
+    @property
+    def display_path(self) -> str:
+        """The path for people to read: bytes that are not UTF-8 shown as �."""
+        return os.fsencode(self.path).decode("utf-8", "replace")
+
+
+@dataclass(frozen=True)
+class Status:
+    photos: int
+    failed: int
+    model: str
+    last_indexed: datetime | None
+
+
+class Library:
+    def __init__(self, folder: Path, engine, model: str, fingerprint: str, device: str | None):
+        self.folder, self.engine, self.model_name = folder, engine, model
+        self.fingerprint, self.device = fingerprint, device
+        self._index: VectorIndex | None = None
+        self._towers: dict[str, object] = {}
+
+    @classmethod
+    def open(
+        cls, folder: str | Path = "data", catalog_url: str | None = None, device: str | None = None
+    ) -> Library:
+        """Open the library in `folder` (catalog at `catalog_url` if given)."""
+        folder = Path(folder).expanduser()
+        if catalog_url is None and not (folder / "catalog.sqlite").is_file():
+            raise SearchError(
+                f"no library in {folder}: build one with  altclip-index PHOTOS --library {folder}"
+            )
+        engine = catalog.connect(catalog.catalog_url(folder, catalog_url))
+        with Session(engine) as s:
+            info = catalog.model_info(s)
+        if info is None:
+            raise SearchError(f"the library in {folder} is empty: run  altclip-index PHOTOS")
+        return cls(folder, engine, info.name, info.fingerprint, device)
+
+    # -- state ------------------------------------------------------------------------------------
+
+    def refresh(self) -> VectorIndex:
+        """The vector index of the catalog as it is now (another process may be indexing)."""
+        with Session(self.engine) as s:
+            gen = catalog.generation(s)
+        if self._index is None or self._index.generation != gen:
+            self._index = refresh_index(self.engine, self.folder)
+        return self._index
+
+    def status(self) -> Status:
+        with Session(self.engine) as s:
+            n = catalog.counts(s)
+            last = s.scalar(select(func.max(Photo.indexed_at)))
+        when = datetime.fromtimestamp(last) if last else None
+        return Status(n[OK], n[catalog.ERROR], self.model_name, when)
+
+    def thumbnail(self, hit: Hit) -> Path:
+        return self.folder / "thumbs" / hit.sha256[:2] / f"{hit.sha256}.webp"
+
+    def photo_path(self, photo_id: int) -> str | None:
+        """The file of a catalogued photo: the only paths the UI may open."""
+        with Session(self.engine) as s:
+            return s.scalar(select(Photo.path).where(Photo.id == photo_id, Photo.status == OK))
+
+    # -- queries ----------------------------------------------------------------------------------
+
+    def search(
+        self,
+        text: str | None = None,
+        *,
+        image: str | Path | Image.Image | None = None,
+        k: int = 20,
+        negative: str | None = None,
+        folder: str | None = None,
+        after: str | datetime | None = None,
+        before: str | datetime | None = None,
+        kinds: list[str] | None = None,
+        min_score: float | None = None,
+    ) -> list[Hit]:
+        """Photos best first, for `text` in any language the model knows and/or `image` (a path or
+        PIL image). `negative` pushes a concept away; `folder`, `after`/`before` (capture date, else
+        file time) and `kinds` (extensions) filter; `min_score` drops weak matches."""
+        if text is None and image is None:
+            raise SearchError("give a text query, an image, or both")
+        if k < 1:
+            raise SearchError(f"k must be at least 1, not {k}")
+        parts = []
+        if text is not None:
+            parts.append(self.embed_text(clean_query(text)))
+        if image is not None:
+            parts.append(self.embed_image(image))
+        query = np.sum(parts, axis=0)
+        if negative:
+            query = query - NEGATIVE_WEIGHT * self.embed_text(clean_query(negative))
+        query = (query / np.linalg.norm(query)).astype(np.float32)
+
+        filtered = folder or after or before or kinds
+        if filtered:
+            ids, scores = self._filtered_scores(query, folder, _date(after), _date(before), kinds)
+            top = np.argsort(-scores, kind="stable")[:k]
+            ids, scores = ids[top], scores[top]
+        else:
+            index = self.refresh()
+            if not len(index):
+                return []
+            scores, ids = (a[0] for a in index.search(query[None], k))
+            keep = ids >= 0
+            ids, scores = ids[keep], scores[keep]
+        if min_score is not None:
+            keep = scores >= min_score
+            ids, scores = ids[keep], scores[keep]
+        return self._hits(ids, scores)
+
+    def embed_text(self, text: str) -> np.ndarray:
+        return _cached_text(self._tower("text"), text)
+
+    def embed_image(self, image: str | Path | Image.Image) -> np.ndarray:
+        from altclip_core.preprocess import open_image
+
+        if not isinstance(image, Image.Image):
+            try:
+                image = open_image(image)
+            except (OSError, ValueError, Image.DecompressionBombError) as e:
+                raise SearchError(f"{image} is not an image that can be read ({e})") from None
+        return self._tower("vision").embed_images([image])[0].numpy()
+
+    def _tower(self, name: str):
+        if name not in self._towers:
+            import altclip_core
+
+            folder = hub.resolve(self.model_name)
+            if hub.fingerprint(folder) != self.fingerprint:
+                raise SearchError(
+                    f"the model at {self.model_name} is not the one this library was built with; "
+                    "re-index with  altclip-index --rebuild"
+                )
+            self._towers[name] = altclip_core.load(folder, device=self.device, towers=(name,))
+        return self._towers[name]
+
+    def _filtered_scores(self, query, folder, after, before, kinds):
+        """Exact scores over the photos that pass the filters (the SQL narrows, numpy scores)."""
+        stmt = select(Photo.id, Photo.path, Photo.embedding, Photo.taken_at, Photo.mtime_ns)
+        with Session(self.engine) as s:
+            rows = s.execute(stmt.where(Photo.status == OK)).all()
+        if folder:
+            part = folder.strip("/")
+            rows = [
+                r for r in rows if (os.sep + part + os.sep) in r.path or r.path.startswith(folder)
+            ]
+        if kinds:
+            exts = {"." + x.lower().lstrip(".") for x in kinds}
+            rows = [r for r in rows if os.path.splitext(r.path)[1].lower() in exts]
+        if after or before:
+            lo, hi = after or datetime.min, before or datetime.max
+            rows = [r for r in rows if lo <= (r.taken_at or _mtime(r.mtime_ns)) < hi]
+        if not rows:
+            return np.empty(0, np.int64), np.empty(0, np.float32)
+        vectors = np.frombuffer(b"".join(r.embedding for r in rows), np.float32).reshape(
+            len(rows), -1
+        )
+        return np.array([r.id for r in rows], np.int64), vectors @ query
+
+    def _hits(self, ids: np.ndarray, scores: np.ndarray) -> list[Hit]:
+        with Session(self.engine) as s:
+            rows = {p.id: p for p in s.scalars(select(Photo).where(Photo.id.in_(ids.tolist())))}
+        return [
+            Hit(r.path, float(score), r.id, r.sha256, r.width, r.height, r.taken_at)
+            for i, score in zip(ids.tolist(), scores.tolist(), strict=True)
+            if (r := rows.get(i)) is not None
+        ]
+
+
+@functools.lru_cache(maxsize=256)
+def _cached_text(model, text: str) -> np.ndarray:
+    return model.embed_text([text])[0].numpy()
+
+
+def clean_query(text: str) -> str:
+    """The query without control characters; an error for one that is empty or absurdly long."""
+    if not isinstance(text, str):
+        raise SearchError(f"a text query must be a string, not {type(text).__name__}")
+    text = "".join(" " if unicodedata.category(c) == "Cc" else c for c in text).strip()
+    if not text:
+        raise SearchError("the query is empty: type what the photo shows, e.g. 海边的日落")
+    if len(text) > MAX_QUERY_CHARS:
+        raise SearchError(
+            f"the query is {len(text)} characters long; keep it under {MAX_QUERY_CHARS}"
+        )
+    return text
+
+
+def _date(value: str | datetime | None) -> datetime | None:
+    if value is None or isinstance(value, datetime):
+        return value
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        raise SearchError(f"{value!r} is not a date; write it as 2023-06-01") from None
+
+
+def _mtime(ns: int) -> datetime:
+    return datetime.fromtimestamp(ns / 1e9)

@@ -1,0 +1,157 @@
+"""The search API and CLI on a library indexed with the tiny random checkpoint."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+import altclip_core
+from indexer import Indexer
+from search import Library, SearchError
+from search.cli import main as search_main
+from search.index import VectorIndex
+from tests.photos import GOOD, make_photos
+
+
+@pytest.fixture(scope="module")
+def library(tmp_path_factory, tiny):
+    root = make_photos(tmp_path_factory.mktemp("photos"))
+    folder = tmp_path_factory.mktemp("lib")
+    Indexer(library=folder, model=str(tiny), exact_decode=True).run([root])
+    return folder, root
+
+
+@pytest.fixture(scope="module")
+def lib(library):
+    return Library.open(library[0])
+
+
+def brute_force(lib: Library, query: np.ndarray) -> list[tuple[str, float]]:
+    from sqlalchemy.orm import Session
+
+    from search import catalog
+
+    with Session(lib.engine) as s:
+        ids, vectors = catalog.vectors(s)
+    order = np.argsort(-(vectors @ query))
+    return ids[order], (vectors @ query)[order]
+
+
+def test_scores_are_cosines_computed_by_hand(lib, tiny):
+    model = altclip_core.load(tiny, towers=("text",))
+    for query in ["海边的日落", "sunset at the beach", "浜辺の夕日"]:
+        hits = lib.search(query, k=5)
+        q = model.embed_text([query])[0].numpy()
+        ids, scores = brute_force(lib, q)
+        assert [h.id for h in hits] == ids[:5].tolist()
+        assert np.allclose([h.score for h in hits], scores[:5], atol=1e-5)
+
+
+def test_image_query_finds_the_same_photo_first(lib, library):
+    target = library[1] / "2023" / "summer" / "beach.jpg"
+    hits = lib.search(image=target, k=3)
+    assert hits[0].path == str(target) and hits[0].score == pytest.approx(1, abs=1e-4)
+    mixed = lib.search("beach", image=target, k=3)
+    assert len(mixed) == 3 and mixed[0].score <= 1 + 1e-6
+
+
+def test_negative_and_filters(lib, library):
+    root = library[1]
+    plain = lib.search("a dog", k=GOOD)
+    pushed = lib.search("a dog", negative="a cat", k=GOOD)
+    assert {h.id for h in plain} == {h.id for h in pushed} and plain != pushed
+    only_2023 = lib.search("a dog", folder="2023", k=GOOD)
+    assert only_2023 and all("/2023/" in h.path for h in only_2023)
+    assert len(lib.search("a dog", folder=str(root / "2024"), k=GOOD)) == GOOD - 3
+    dated = lib.search("a dog", after="2023-06-01", before="2023-07-01", k=GOOD)
+    assert [h.path for h in dated] == [str(root / "2023" / "rotated.JPG")]
+    pngs = lib.search("a dog", kinds=["png"], k=GOOD)
+    assert pngs and all(h.path.endswith(".png") for h in pngs)
+    assert all(h.score >= 0.05 for h in lib.search("a dog", min_score=0.05, k=GOOD))
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(text=""), "empty"),
+        (dict(text=" \t\n "), "empty"),
+        (dict(text="\x00\x07\x1b"), "empty"),
+        (dict(text="x" * 100_000), "characters long"),
+        (dict(), "give a text query"),
+        (dict(text="dog", k=0), "k must be"),
+        (dict(text="dog", after="last tuesday"), "not a date"),
+    ],
+)
+def test_bad_queries_get_clear_errors(lib, kwargs, message):
+    with pytest.raises(SearchError, match=message):
+        lib.search(**kwargs)
+
+
+def test_bad_image_query(lib, tmp_path):
+    (tmp_path / "notes.jpg").write_text("not an image")
+    with pytest.raises(SearchError, match="not an image"):
+        lib.search(image=tmp_path / "notes.jpg")
+    with pytest.raises(SearchError, match="not an image"):
+        lib.search(image=tmp_path / "missing.jpg")
+
+
+def test_control_characters_are_ignored(lib):
+    assert [h.id for h in lib.search("a\x00 dog\x07")] == [h.id for h in lib.search("a  dog")]
+
+
+def test_unknown_library_and_other_model(tmp_path, library, spm_path):
+    with pytest.raises(SearchError, match="altclip-index"):
+        Library.open(tmp_path / "nowhere")
+
+    lib = Library.open(library[0])
+    lib.fingerprint = "0" * 16  # as if the model folder had changed since indexing
+    with pytest.raises(SearchError, match="--rebuild"):
+        lib.search("dog")
+
+
+def test_sees_new_photos_after_refresh(tmp_path, tiny):
+    from tests.test_parity import photo
+
+    root = tmp_path / "photos"
+    root.mkdir()
+    photo(100, 100, 1).save(root / "a.jpg")
+    Indexer(library=tmp_path / "lib", model=str(tiny)).run([root])
+    lib = Library.open(tmp_path / "lib")
+    assert len(lib.search("dog")) == 1
+    photo(100, 100, 2).save(root / "b.jpg")
+    Indexer(library=tmp_path / "lib", model=str(tiny)).run([root])
+    assert len(lib.search("dog")) == 2
+    assert lib.status().photos == 2 and lib.status().model == str(tiny)
+
+
+def test_corrupt_index_file_is_rebuilt(tmp_path, tiny, library):
+    lib = Library.open(library[0])
+    for f in library[0].glob("vectors-*.faiss"):
+        f.write_bytes(b"garbage")
+    assert len(lib.search("dog", k=3)) == 3
+
+
+def test_ann_recall_against_exact():
+    rng = np.random.default_rng(0)
+    centres = rng.standard_normal((50, 64))
+    vectors = centres[rng.integers(0, 50, 5000)] + 0.5 * rng.standard_normal((5000, 64))
+    vectors = (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
+    ids = np.arange(5000)
+    exact = VectorIndex.build(ids, vectors, 0, exact=True)
+    ann = VectorIndex.build(ids, vectors, 0, exact=False)
+    assert exact.exact and not ann.exact
+    queries = vectors[:100] + 0.1 * rng.standard_normal((100, 64)).astype(np.float32)
+    _, truth = exact.search(queries, 10)
+    _, found = ann.search(queries, 10)
+    recall = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(truth, found, strict=True)])
+    assert recall >= 0.95
+
+
+def test_cli(library, capsys):
+    assert search_main(["海边的日落", "--library", str(library[0]), "-k", "3", "--json"]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert len(lines) == 3 and lines[0]["score"] >= lines[1]["score"] >= lines[2]["score"]
+    assert search_main(["", "--library", str(library[0])]) == 1
+    assert "empty" in capsys.readouterr().err

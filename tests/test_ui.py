@@ -1,0 +1,63 @@
+"""The Streamlit app's flows through Streamlit's AppTest, on a real tiny library."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from indexer import Indexer
+from tests.photos import GOOD, make_photos
+
+APP = str(Path(__file__).resolve().parents[1] / "ui" / "app.py")
+
+
+@pytest.fixture(scope="module")
+def library(tmp_path_factory, tiny):
+    root = make_photos(tmp_path_factory.mktemp("photos"))
+    folder = tmp_path_factory.mktemp("lib")
+    Indexer(library=folder, model=str(tiny)).run([root])
+    return folder
+
+
+def app(monkeypatch, folder) -> AppTest:
+    monkeypatch.setenv("ALTCLIP_LIBRARY", str(folder))
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.run()
+    assert not at.exception
+    return at
+
+
+def scores(at: AppTest) -> list[float]:
+    return [float(c.value.split(" · ")[0]) for c in at.caption if " · " in c.value]
+
+
+def test_no_library_says_what_to_run(monkeypatch, tmp_path):
+    at = app(monkeypatch, tmp_path / "empty")
+    assert "altclip-index" in at.info[0].value
+
+
+def test_chinese_query_shows_ranked_scores(monkeypatch, library):
+    at = app(monkeypatch, library)
+    assert at.sidebar.metric[0].value == str(GOOD)
+    at.text_input[0].input("海边的日落").run()
+    assert not at.exception
+    found = scores(at)
+    assert len(found) == GOOD and found == sorted(found, reverse=True)
+
+
+def test_open_a_result_and_filters(monkeypatch, library):
+    at = app(monkeypatch, library)
+    at.text_input[0].input("sunset at the beach").run()
+    at.button[0].click().run()
+    assert not at.exception
+    assert any("score" in c.value and "×" in c.value for c in at.caption)
+    at.sidebar.text_input[1].input("2023").run()  # folder filter
+    assert len(scores(at)) == 3
+
+
+def test_bad_query_is_a_warning(monkeypatch, library):
+    at = app(monkeypatch, library)
+    at.text_input[0].input("x" * 5000).run()
+    assert not at.exception and "characters long" in at.warning[0].value
