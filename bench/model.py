@@ -82,10 +82,11 @@ def main() -> None:
     build_full_size(args.folder)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, device {args.device}")
 
-    for tower in ("text", "vision"):
-        start = time.perf_counter()
-        altclip_core.load(args.folder, device=args.device, dtype=torch.float32, towers=(tower,))
-        print(f"load {tower} tower (float32, safetensors): {time.perf_counter() - start:.2f} s")
+    for name in args.dtypes:
+        for tower in ("text", "vision"):
+            start = time.perf_counter()
+            altclip_core.load(args.folder, device=args.device, dtype=DTYPES[name], towers=(tower,))
+            print(f"load {tower} tower ({name}, safetensors): {time.perf_counter() - start:.2f} s")
 
     ref = AltCLIPModel.from_pretrained(args.folder, dtype=torch.float32).to(args.device).eval()
     ours = altclip_core.load(args.folder, device=args.device, dtype=torch.float32)

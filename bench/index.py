@@ -1,0 +1,113 @@
+"""Indexer speed, in one run: decode+preprocess images/s on 12-megapixel JPEGs (exact vs draft path,
+and how far apart their embeddings are), end-to-end images/s with the tiny model (pipeline overhead)
+and with the full-size model if bench/model.py has built it, and the rerun time on an unchanged
+10 000-file folder.
+
+    python bench/index.py [--photos 24] [--files 10000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import torch.nn.functional as F
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+import altclip_core  # noqa: E402
+from indexer import Indexer  # noqa: E402
+from indexer.run import _Embedder  # noqa: E402
+from indexer.scan import Entry, scan  # noqa: E402
+from tests import checkpoints  # noqa: E402
+from tests.test_parity import photo  # noqa: E402
+
+FULL = Path(tempfile.gettempdir()) / "altclip-full"
+
+
+def decode_rate(indexer: Indexer, model: Path, entries: list[Entry]) -> tuple[float, list]:
+    embedder = _Embedder(indexer, model)
+    start = time.perf_counter()
+    with ThreadPoolExecutor(indexer.workers) as pool:
+        decoded = list(pool.map(embedder.decode, entries))
+    return len(entries) / (time.perf_counter() - start), decoded
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--photos", type=int, default=24)
+    parser.add_argument("--files", type=int, default=10_000)
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="bench-index-"))
+    tiny = work / "tiny"
+    checkpoints.build(tiny, checkpoints.train_sentencepiece(work / "spm.model"))
+
+    big = work / "12mp"
+    big.mkdir()
+    for i in range(args.photos):
+        photo(4000, 3000, i).save(big / f"{i}.jpg", quality=90)
+    entries = list(scan([big]))
+    rates = {}
+    for exact in (True, False):
+        options = Indexer(library=work / "scratch", exact_decode=exact)
+        rates[exact], decoded = decode_rate(options, tiny, entries)
+        pixels = np.stack([d.pixels for d in decoded])
+        if exact:
+            exact_pixels = pixels
+    model = altclip_core.load(FULL if FULL.is_dir() else tiny, towers=("vision",))
+    import torch
+
+    a = model.encode_image(torch.from_numpy(exact_pixels))
+    b = model.encode_image(torch.from_numpy(pixels))
+    print(
+        f"decode+hash+thumbnail+preprocess, 12 MP JPEG, {options.workers} threads: "
+        f"exact {rates[True]:.1f} img/s, draft {rates[False]:.1f} img/s"
+    )
+    print(
+        f"draft vs exact: pixel max abs diff {np.abs(pixels - exact_pixels).max():.3f}, "
+        f"embedding min cosine {F.cosine_similarity(a, b).min():.5f} "
+        f"({'full-size random' if FULL.is_dir() else 'tiny random'} model)"
+    )
+
+    for name, folder in [("tiny", tiny)] + ([("full-size", FULL)] if FULL.is_dir() else []):
+        library = work / f"lib-{name}"
+        summary = Indexer(library=library, model=str(folder)).run([big])
+        print(
+            f"end to end, {name} model: {summary.added / summary.seconds:.2f} img/s "
+            f"({summary.added} photos in {summary.seconds:.1f} s, model load included)"
+        )
+
+    many = work / "many"
+    for i in range(args.files):
+        sub = many / f"{i // 500:03d}"
+        sub.mkdir(parents=True, exist_ok=True)
+        Image.new("RGB", (32, 24), (i % 256, i // 256 % 256, 7)).save(sub / f"{i}.jpg")
+    library = work / "lib-many"
+    first = Indexer(library=library, model=str(tiny), batch_size=64).run([many])
+    cmd = [
+        sys.executable,
+        "-m",
+        "indexer",
+        str(many),
+        "--library",
+        str(library),
+        "--model",
+        str(tiny),
+    ]
+    start = time.perf_counter()
+    out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    print(
+        f"{args.files} files: first run {first.seconds:.1f} s; unchanged rerun "
+        f"{time.perf_counter() - start:.2f} s for the whole command ({out.strip()})"
+    )
+
+
+if __name__ == "__main__":
+    main()
