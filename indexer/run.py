@@ -172,7 +172,10 @@ class Indexer:
             if rebuild or info is None:
                 s.execute(delete(Photo))
                 s.execute(delete(ModelInfo))
-                s.add(ModelInfo(name=str(self.model), fingerprint=fingerprint, dim=dim))
+                # A local folder is recorded absolute, so searches from any directory find it.
+                local = Path(self.model).expanduser().is_dir()
+                name = str(folder.resolve()) if local else str(self.model)
+                s.add(ModelInfo(name=name, fingerprint=fingerprint, dim=dim))
                 catalog.bump_generation(s)
 
     def _store(self, s: Session, d: Decoded, existing: dict) -> str:
