@@ -1,4 +1,4 @@
-"""The catalog in a real PostgreSQL server on loopback (Debian's postgresql, installed by .ci/run)."""
+"""The catalog in a real PostgreSQL server on loopback (Debian's postgresql, from .ci/run)."""
 
 from __future__ import annotations
 
