@@ -43,12 +43,18 @@ def open_image(path: str | Path, draft_edge: int | None = None) -> Image.Image:
     scale (1/2, 1/4, 1/8) whose shorter edge stays >= `draft_edge`: several times faster for large
     photos."""
     with Image.open(path) as image:
-        if draft_edge and image.format == "JPEG":
-            w, h = image.size
-            scale = max(1.0, min(w, h) / draft_edge)
-            image.draft("RGB", (int(w / scale), int(h / scale)))
+        if draft_edge:
+            draft(image, draft_edge)
         image.load()
         return to_rgb(image)
+
+
+def draft(image: Image.Image, edge: int) -> None:
+    """Before `load()`: decode a JPEG at the smallest DCT scale keeping its short edge >= edge."""
+    if image.format == "JPEG":
+        w, h = image.size
+        scale = max(1.0, min(w, h) / edge)
+        image.draft("RGB", (int(w / scale), int(h / scale)))
 
 
 @dataclass

@@ -223,7 +223,7 @@ class _Embedder:
                     f.cancel()
 
     def decode(self, entry: Entry, known: set[str] = frozenset()) -> Decoded:
-        from altclip_core.preprocess import to_rgb
+        from altclip_core.preprocess import draft, to_rgb
 
         d = Decoded(entry)
         try:
@@ -247,10 +247,8 @@ class _Embedder:
                 d.width, d.height = image.size
                 if image.getexif().get(0x0112) in (5, 6, 7, 8):  # EXIF says: shown rotated 90°
                     d.width, d.height = d.height, d.width
-                if self.draft_edge and image.format == "JPEG":
-                    w, h = image.size
-                    scale = max(1.0, min(w, h) / self.draft_edge)
-                    image.draft("RGB", (int(w / scale), int(h / scale)))
+                if self.draft_edge:
+                    draft(image, self.draft_edge)
                 image.load()
                 rgb = to_rgb(image)
             self._thumbnail(rgb, d.sha256)
