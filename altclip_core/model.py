@@ -18,6 +18,7 @@ from torch import nn
 from . import hub
 from .config import AltCLIPConfig
 from .errors import CheckpointError
+from .layers import pack_linears
 from .preprocess import ImagePreprocessor
 from .text import TextTower
 from .tokenizer import TextTokenizer
@@ -154,6 +155,8 @@ def load(
     names = ("logit_scale",) + sum((prefixes[t] for t in towers), ())
     load_into(model, read_tensors(folder, names), dtype)
     model.to(device).eval().requires_grad_(False)
+    if device.type == "cpu" and dtype in (torch.float32, torch.bfloat16):
+        pack_linears(model)
     if "text" in towers:
         model.tokenizer = TextTokenizer.from_folder(folder, config.text_config.max_tokens)
     if "vision" in towers:

@@ -89,33 +89,34 @@ def main() -> None:
             print(f"load {tower} tower ({name}, safetensors): {time.perf_counter() - start:.2f} s")
 
     ref = AltCLIPModel.from_pretrained(args.folder, dtype=torch.float32).to(args.device).eval()
-    ours = altclip_core.load(args.folder, device=args.device, dtype=torch.float32)
     pixels = torch.randn(args.batch, 3, 224, 224, device=args.device)
-    ids, mask = ours.tokenizer([QUERY])
-    ids, mask = ids.to(args.device), mask.to(args.device)
-    base_img, base_txt = None, None
+    base = None
     for name in args.dtypes:
-        dtype = DTYPES[name]
-        ref.to(dtype)
-        ours.to(dtype)
-        with torch.inference_mode():
-            half = pixels.to(dtype)
-            t_ref = timed(lambda: ref.get_image_features(pixel_values=half), args.repeat)  # noqa: B023
-            t_ours = timed(lambda: ours.encode_image(pixels), args.repeat)
-            q_ref = timed(lambda: ref.get_text_features(input_ids=ids, attention_mask=mask), 5)
-            q_ours = timed(lambda: ours.encode_text(ids, mask), 5)
-            img, txt = ours.encode_image(pixels), ours.encode_text(ids, mask)
-        if base_img is None:
-            base_img, base_txt = img, txt
-        cos = min(
-            F.cosine_similarity(img, base_img).min(), F.cosine_similarity(txt, base_txt).min()
-        )
+        ref.to(DTYPES[name])
+        ours = altclip_core.load(args.folder, device=args.device, dtype=DTYPES[name])
+        t_ref, t_ours, q_ref, q_ours, embeddings = measure(ref, ours, pixels, args.repeat)
+        base = base or embeddings
+        cos = min(F.cosine_similarity(e, b).min() for e, b in zip(embeddings, base, strict=True))
         n = args.batch
         print(
             f"{name:9s} images/s: ours {n / t_ours:6.2f}  transformers {n / t_ref:6.2f}  "
             f"ratio {t_ref / t_ours:4.2f}x | 12-token query: ours {q_ours * 1e3:6.1f} ms  "
             f"transformers {q_ref * 1e3:6.1f} ms | min cosine to {args.dtypes[0]}: {cos:.5f}"
         )
+
+
+@torch.inference_mode()
+def measure(ref, ours, pixels: torch.Tensor, repeat: int):
+    """Seconds for an image batch, then a query (transformers, ours); our (image, text) vectors."""
+    ids, mask = (t.to(pixels.device) for t in ours.tokenizer([QUERY]))
+    half = pixels.to(ours.dtype)
+    return (
+        timed(lambda: ref.get_image_features(pixel_values=half), repeat),
+        timed(lambda: ours.encode_image(pixels), repeat),
+        timed(lambda: ref.get_text_features(input_ids=ids, attention_mask=mask), 5),
+        timed(lambda: ours.encode_text(ids, mask), 5),
+        (ours.encode_image(pixels), ours.encode_text(ids, mask)),
+    )
 
 
 if __name__ == "__main__":
