@@ -136,6 +136,9 @@ def load(
         device: defaults to cuda, then mps, then cpu.
         dtype: defaults to `default_dtype(device)`.
         towers: ("text",), ("vision",) or both.
+
+    On CPU the linear layers come packed for oneDNN (`layers.PackedLinear`): to use another device
+    or dtype, load again rather than calling `.to()`.
     """
     if not towers or set(towers) - set(TOWERS):
         raise ValueError(f"towers must be a non-empty subset of {TOWERS}, not {towers!r}")
