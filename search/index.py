@@ -2,7 +2,12 @@
 
 The file name carries the catalog generation it reflects (`vectors-<generation>.faiss`); it is
 written to a temporary name and renamed into place, and a missing, stale or unreadable file is
-rebuilt from the catalog. Small libraries get exact inner-product search; large ones an HNSW graph.
+rebuilt from the catalog. Small libraries get exact inner-product search. Large ones get product
+quantisation scanned with SIMD (FAISS "fast scan": 4-bit codes of 2-dimensional sub-vectors), whose
+best `k * k_factor` candidates are re-scored exactly from the float32 vectors: scores stay exact
+cosines, only recall is approximate. `k_factor` is tuned at build time on the library's own vectors.
+On 1 000 000 random 768-d vectors this answers in ~10 ms at recall@10 0.99, where brute force takes
+~140 ms and an HNSW graph both builds for minutes and loses recall (bench/search.py).
 """
 
 from __future__ import annotations
@@ -16,8 +21,10 @@ from sqlalchemy.orm import Session
 
 from search import catalog
 
-EXACT_LIMIT = 100_000  # below this, brute force answers in a few ms and is exact
-HNSW_M, HNSW_EF_CONSTRUCTION, HNSW_EF_SEARCH = 32, 80, 128
+EXACT_LIMIT = 100_000  # below this, brute force answers in ~15 ms and is exact
+TRAIN_SIZE = 65_536  # vectors the quantiser learns from
+TUNE_QUERIES, TUNE_RECALL = 100, 0.98  # k_factor: the smallest reaching this recall@10 on a sample
+K_FACTORS = (8, 16, 32, 64, 128, 256, 512, 1024)
 
 
 class VectorIndex:
@@ -36,21 +43,33 @@ class VectorIndex:
         cls, ids: np.ndarray, vectors: np.ndarray, generation: int, exact: bool | None = None
     ) -> VectorIndex:
         dim = vectors.shape[1] if vectors.ndim == 2 and vectors.shape[1] else 1
+        vectors = np.ascontiguousarray(vectors, np.float32)
         if exact if exact is not None else len(ids) < EXACT_LIMIT:
             inner = faiss.IndexFlatIP(dim)
         else:
-            inner = faiss.IndexHNSWFlat(dim, HNSW_M, faiss.METRIC_INNER_PRODUCT)
-            inner.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
-            inner.hnsw.efSearch = HNSW_EF_SEARCH
+            codes = dim // 2 if dim % 2 == 0 else dim
+            inner = faiss.index_factory(dim, f"PQ{codes}x4fs,RFlat", faiss.METRIC_INNER_PRODUCT)
+            rng = np.random.default_rng(0)
+            inner.train(vectors[rng.permutation(len(vectors))[:TRAIN_SIZE]])
         index = faiss.IndexIDMap2(inner)
         if len(ids):
-            index.add_with_ids(np.ascontiguousarray(vectors, np.float32), ids.astype(np.int64))
+            index.add_with_ids(vectors, ids.astype(np.int64))
+        if not isinstance(inner, faiss.IndexFlat):
+            _tune(faiss.downcast_index(inner), vectors)
         return cls(index, generation)
 
-    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """(scores [Q, k], ids [Q, k]) best first; missing neighbours have id -1."""
+    def search(
+        self, queries: np.ndarray, k: int, exact: bool = False
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(scores [Q, k], ids [Q, k]) best first; missing neighbours have id -1. `exact` scans
+        every vector even where the index is approximate (to check recall)."""
         k = max(1, min(k, len(self)))
-        return self.index.search(np.ascontiguousarray(queries, np.float32), k)
+        queries = np.ascontiguousarray(queries, np.float32)
+        if exact and not self.exact:
+            flat = faiss.downcast_index(self.index.index).refine_index
+            scores, rows = flat.search(queries, k)
+            return scores, np.where(rows >= 0, faiss.vector_to_array(self.index.id_map)[rows], -1)
+        return self.index.search(queries, k)
 
     def save(self, folder: Path) -> Path:
         path = folder / f"vectors-{self.generation}.faiss"
@@ -70,6 +89,21 @@ class VectorIndex:
             return cls(faiss.read_index(str(path)), generation)
         except RuntimeError:  # faiss reports a missing or unreadable file this way
             return None
+
+
+def _tune(index: faiss.IndexRefine, vectors: np.ndarray) -> None:
+    """Set `index.k_factor` to the smallest of K_FACTORS whose recall@10 on TUNE_QUERIES of the
+    library's own vectors, against exact search, reaches TUNE_RECALL (each query's own vector is
+    left out of both)."""
+    rng = np.random.default_rng(1)
+    queries = vectors[rng.permutation(len(vectors))[:TUNE_QUERIES]]
+    _, truth = index.refine_index.search(queries, 11)
+    for k_factor in K_FACTORS:
+        index.k_factor = k_factor
+        _, found = index.search(queries, 11)
+        hits = [len(set(t[1:]) & set(f)) for t, f in zip(truth, found, strict=True)]
+        if sum(hits) >= TUNE_RECALL * 10 * len(queries):
+            return
 
 
 def refresh_index(engine, library: Path) -> VectorIndex:

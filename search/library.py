@@ -119,10 +119,12 @@ class Library:
         before: str | datetime | None = None,
         kinds: list[str] | None = None,
         min_score: float | None = None,
+        exact: bool = False,
     ) -> list[Hit]:
         """Photos best first, for `text` in any language the model knows and/or `image` (a path or
         PIL image). `negative` pushes a concept away; `folder`, `after`/`before` (capture date, else
-        file time) and `kinds` (extensions) filter; `min_score` drops weak matches."""
+        file time) and `kinds` (extensions) filter; `min_score` drops weak matches. `exact` scans
+        every vector, even where the library is large enough for the ANN index."""
         if text is None and image is None:
             raise SearchError("give a text query, an image, or both")
         if k < 1:
@@ -146,7 +148,7 @@ class Library:
             index = self.refresh()
             if not len(index):
                 return []
-            scores, ids = (a[0] for a in index.search(query[None], k))
+            scores, ids = (a[0] for a in index.search(query[None], k, exact))
             keep = ids >= 0
             ids, scores = ids[keep], scores[keep]
         if min_score is not None:

@@ -133,7 +133,7 @@ def test_corrupt_index_file_is_rebuilt(tmp_path, tiny, library):
     assert len(lib.search("dog", k=3)) == 3
 
 
-def test_ann_recall_against_exact():
+def test_ann_recall_against_exact(tmp_path):
     rng = np.random.default_rng(0)
     centres = rng.standard_normal((50, 64))
     vectors = centres[rng.integers(0, 50, 5000)] + 0.5 * rng.standard_normal((5000, 64))
@@ -144,9 +144,14 @@ def test_ann_recall_against_exact():
     assert exact.exact and not ann.exact
     queries = vectors[:100] + 0.1 * rng.standard_normal((100, 64)).astype(np.float32)
     _, truth = exact.search(queries, 10)
-    _, found = ann.search(queries, 10)
+    ann.save(tmp_path)
+    ann = VectorIndex.load(tmp_path, 0)  # with the k_factor tuned at build time
+    scores, found = ann.search(queries, 10)
     recall = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(truth, found, strict=True)])
     assert recall >= 0.95
+    # scores are exact cosines of the photos found (re-scored from float32), not PQ estimates
+    np.testing.assert_allclose(scores, np.einsum("qd,qkd->qk", queries, vectors[found]), atol=1e-5)
+    assert np.array_equal(ann.search(queries, 10, exact=True)[1], truth)
 
 
 def test_cli(library, capsys):
