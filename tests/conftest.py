@@ -35,3 +35,15 @@ def tiny(tmp_path_factory, spm_path):
     folder = tmp_path_factory.mktemp("tiny")
     checkpoints.build(folder, spm_path, "altclip")
     return folder
+
+
+@pytest.fixture(scope="session")
+def photo_library(tmp_path_factory, tiny):
+    """A library indexed from tests.photos.make_photos with the tiny checkpoint."""
+    from indexer import Indexer
+    from tests.photos import make_photos
+
+    root = make_photos(tmp_path_factory.mktemp("photos"))
+    folder = tmp_path_factory.mktemp("lib")
+    Indexer(library=folder, model=str(tiny)).run([root])
+    return folder

@@ -4,21 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 from streamlit.testing.v1 import AppTest
 
-from indexer import Indexer
-from tests.photos import GOOD, make_photos
+from tests.photos import GOOD
 
 APP = str(Path(__file__).resolve().parents[1] / "ui" / "app.py")
-
-
-@pytest.fixture(scope="module")
-def library(tmp_path_factory, tiny):
-    root = make_photos(tmp_path_factory.mktemp("photos"))
-    folder = tmp_path_factory.mktemp("lib")
-    Indexer(library=folder, model=str(tiny)).run([root])
-    return folder
 
 
 def app(monkeypatch, folder) -> AppTest:
@@ -38,17 +28,18 @@ def test_no_library_says_what_to_run(monkeypatch, tmp_path):
     assert "altclip-index" in at.info[0].value
 
 
-def test_chinese_query_shows_ranked_scores(monkeypatch, library):
-    at = app(monkeypatch, library)
+def test_chinese_query_shows_ranked_scores(monkeypatch, photo_library):
+    at = app(monkeypatch, photo_library)
     assert at.sidebar.metric[0].value == str(GOOD)
     at.text_input[0].input("海边的日落").run()
     assert not at.exception
     found = scores(at)
     assert len(found) == GOOD and found == sorted(found, reverse=True)
+    assert any(c.value.startswith(f"{GOOD} photos best matching “海边的日落”") for c in at.caption)
 
 
-def test_open_a_result_and_filters(monkeypatch, library):
-    at = app(monkeypatch, library)
+def test_open_a_result_and_filters(monkeypatch, photo_library):
+    at = app(monkeypatch, photo_library)
     at.text_input[0].input("sunset at the beach").run()
     at.button[0].click().run()
     assert not at.exception
@@ -57,7 +48,7 @@ def test_open_a_result_and_filters(monkeypatch, library):
     assert len(scores(at)) == 3
 
 
-def test_bad_query_is_a_warning(monkeypatch, library):
-    at = app(monkeypatch, library)
+def test_bad_query_is_a_warning(monkeypatch, photo_library):
+    at = app(monkeypatch, photo_library)
     at.text_input[0].input("x" * 5000).run()
     assert not at.exception and "characters long" in at.warning[0].value

@@ -7,6 +7,7 @@ the original file of a photo the catalog lists when a person opens it; no path c
 from __future__ import annotations
 
 import os
+import time
 from datetime import date, datetime
 
 import streamlit as st
@@ -107,6 +108,7 @@ def main() -> None:
     if not text.strip() and image is None:
         st.caption("Type what the photo shows, in Chinese, English or any language.")
         return
+    start = time.perf_counter()
     try:
         with st.spinner("Searching…"):
             hits = lib.search(text if text.strip() else None, image=image, **options)
@@ -117,7 +119,12 @@ def main() -> None:
         st.info("No photo matches; lower the minimum score or loosen the filters.")
         return
     detail = st.container()  # above the grid, filled once the grid has seen this run's clicks
+    summary = st.empty()  # written last: once it names this query, the whole grid is on the page
     grid_ui(lib, hits)
+    what = f"“{text.strip()}”" if text.strip() else "the uploaded image"
+    summary.caption(
+        f"{len(hits)} photos best matching {what} — {time.perf_counter() - start:.2f} s"
+    )
     selected = st.session_state.get("selected")
     if selected is not None and selected.id in {h.id for h in hits}:
         with detail:

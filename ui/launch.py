@@ -31,6 +31,8 @@ def main(argv: list[str] | None = None) -> int:
         args.address,
         "--browser.gatherUsageStats",
         "false",
+        "--client.toolbarMode",
+        "viewer",  # no "Deploy" button or developer menu on a person's photo page
     ]
     os.execv(sys.executable, cmd)
 
