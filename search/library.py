@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import os
+import threading
 import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
@@ -62,6 +63,9 @@ class Library:
         self.fingerprint, self.device = fingerprint, device
         self._index: VectorIndex | None = None
         self._towers: dict[str, object] = {}
+        self._status: tuple[int, Status] | None = None
+        # One load of each at a time, however many threads (Streamlit sessions) ask at once.
+        self._index_lock, self._tower_lock = threading.Lock(), threading.Lock()
 
     @classmethod
     def open(
@@ -86,16 +90,37 @@ class Library:
         """The vector index of the catalog as it is now (another process may be indexing)."""
         with Session(self.engine) as s:
             gen = catalog.generation(s)
-        if self._index is None or self._index.generation != gen:
-            self._index = refresh_index(self.engine, self.folder)
-        return self._index
+        with self._index_lock:
+            if self._index is None or self._index.generation != gen:
+                self._index = refresh_index(self.engine, self.folder)
+            return self._index
+
+    def warm_up(self) -> threading.Thread:
+        """Load the index and the text tower in a background thread, so that the first query
+        finds them ready; an error is left for that query to report."""
+
+        def load():
+            try:
+                self.refresh()
+                self._tower("text")
+            except Exception:  # noqa: BLE001, S110 - the query that needs them says what failed
+                pass
+
+        thread = threading.Thread(target=load, name="altclip-warm-up", daemon=True)
+        thread.start()
+        return thread
 
     def status(self) -> Status:
+        """Counts and last indexing time, recounted only when the catalog has changed (a count
+        scans every row: ~0.5 s at a million photos, too slow for each page refresh)."""
         with Session(self.engine) as s:
-            n = catalog.counts(s)
-            last = s.scalar(select(func.max(Photo.indexed_at)))
-        when = datetime.fromtimestamp(last) if last else None
-        return Status(n[OK], n[catalog.ERROR], self.model_name, when)
+            gen = catalog.generation(s)
+            if self._status is None or self._status[0] != gen:
+                n = catalog.counts(s)
+                last = s.scalar(select(func.max(Photo.indexed_at)))
+                when = datetime.fromtimestamp(last) if last else None
+                self._status = gen, Status(n[OK], n[catalog.ERROR], self.model_name, when)
+        return self._status[1]
 
     def thumbnail(self, hit: Hit) -> Path:
         return self.folder / "thumbs" / hit.sha256[:2] / f"{hit.sha256}.webp"
@@ -170,17 +195,18 @@ class Library:
         return self._tower("vision").embed_images([image])[0].numpy()
 
     def _tower(self, name: str):
-        if name not in self._towers:
-            import altclip_core
+        with self._tower_lock:
+            if name not in self._towers:
+                import altclip_core
 
-            folder = hub.resolve(self.model_name)
-            if hub.fingerprint(folder) != self.fingerprint:
-                raise SearchError(
-                    f"the model at {self.model_name} is not the one this library was built with; "
-                    "re-index with  altclip-index --rebuild"
-                )
-            self._towers[name] = altclip_core.load(folder, device=self.device, towers=(name,))
-        return self._towers[name]
+                folder = hub.resolve(self.model_name)
+                if hub.fingerprint(folder) != self.fingerprint:
+                    raise SearchError(
+                        f"the model at {self.model_name} is not the one this library was built "
+                        "with; re-index with  altclip-index --rebuild"
+                    )
+                self._towers[name] = altclip_core.load(folder, device=self.device, towers=(name,))
+            return self._towers[name]
 
     def _filtered_scores(self, query, folder, after, before, kinds):
         """Exact scores over the photos that pass the filters (the SQL narrows, numpy scores)."""

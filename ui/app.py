@@ -22,9 +22,11 @@ COLUMNS = 5
 def open_library(folder: str) -> Library | str:
     """The library, opened once per server; a message instead where there is none."""
     try:
-        return Library.open(folder)
+        lib = Library.open(folder)
     except SearchError as e:
         return str(e)
+    lib.warm_up()  # index and text tower load while the person types
+    return lib
 
 
 def status_ui(lib: Library) -> None:
