@@ -1,0 +1,214 @@
+"""Search speed on a 1 000 000-photo library: the full-size text tower in its default dtype, random
+unit vectors in the catalog, every query a new text (no cache hit).
+
+    python bench/search.py [--photos 1000000] [--queries 100] [--no-ui]
+
+Prints the time to build the index from the catalog; end to end (text -> hits, `Library.search`)
+p50/p95 latency through the ANN index and through exact search, and recall@10; then `altclip-ui` in
+headless Chromium: cold start to the first answer, and five warm queries. Needs playwright and
+chromium for the UI part, and transformers to build the random checkpoint once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from sqlalchemy import insert
+from sqlalchemy.orm import Session
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from altclip_core import hub  # noqa: E402
+from bench.model import build_full_size  # noqa: E402
+from search import Library, catalog  # noqa: E402
+from search.catalog import ModelInfo, Photo  # noqa: E402
+from search.library import _cached_text  # noqa: E402
+
+SUBJECTS = [
+    "sunset",
+    "a dog",
+    "two cats",
+    "mountains",
+    "a red car",
+    "my grandmother",
+    "snow",
+    "a boat",
+]
+PLACES = ["at the beach", "in the city", "in Paris", "at night", "in the forest", "on a birthday"]
+CHINESE = [
+    "海边的日落",
+    "雪山",
+    "城市夜景",
+    "生日蛋糕",
+    "小狗在草地上",
+    "森林里的小路",
+    "红色的汽车",
+]
+
+
+def queries(n: int) -> list[str]:
+    """n distinct queries, English and Chinese mixed."""
+    english = [f"{a}{s} {p}" for a in ("", "a photo of ") for s in SUBJECTS for p in PLACES]
+    chinese = [f"{a}和{b}" for a in CHINESE for b in CHINESE if a != b]
+    mixed = [q for pair in itertools.zip_longest(english, chinese) for q in pair if q]
+    return mixed[:n]
+
+
+def make_library(folder: Path, model: Path, photos: int, dim: int = 768) -> None:
+    """A catalog of `photos` rows with random unit vectors, as the indexer would have written it."""
+    if (folder / "catalog.sqlite").is_file():
+        return
+    engine = catalog.connect(catalog.catalog_url(folder))
+    rng = np.random.default_rng(0)
+    with Session(engine) as s, s.begin():
+        s.add(ModelInfo(name=str(model), fingerprint=hub.fingerprint(model), dim=dim))
+        catalog.bump_generation(s)
+    for start in range(0, photos, 50_000):
+        n = min(50_000, photos - start)
+        v = rng.standard_normal((n, dim), dtype=np.float32)
+        v /= np.linalg.norm(v, axis=1, keepdims=True)
+        rows = [
+            dict(
+                path=f"/photos/{(start + i) // 1000:04d}/{start + i:07d}.jpg",
+                size=3_000_000,
+                mtime_ns=1_700_000_000 * 10**9,
+                sha256=f"{start + i:064x}",
+                width=4000,
+                height=3000,
+                status=catalog.OK,
+                embedding=v[i].tobytes(),
+                indexed_at=time.time(),
+            )
+            for i in range(n)
+        ]
+        with Session(engine) as s, s.begin():
+            s.execute(insert(Photo), rows)
+            catalog.bump_generation(s)
+
+
+def timed(fn, *args, **kwargs) -> tuple[float, object]:
+    _cached_text.cache_clear()  # every query pays for its text embedding
+    start = time.perf_counter()
+    out = fn(*args, **kwargs)
+    return time.perf_counter() - start, out
+
+
+def ms(seconds: list[float], q: float) -> str:
+    return f"{np.percentile(seconds, q) * 1e3:6.1f} ms"
+
+
+def api(library: Path, texts: list[str]) -> None:
+    lib = Library.open(library)
+    with Session(lib.engine) as s:
+        saved = (library / f"vectors-{catalog.generation(s)}.faiss").is_file()
+    start = time.perf_counter()
+    index = lib.refresh()
+    kind, how = "exact" if index.exact else "ANN", "loaded" if saved else "built"
+    print(f"index: {len(index):,} vectors, {kind}, {how} in {time.perf_counter() - start:.1f} s")
+    lib.search("warm-up", k=10)  # loads the text tower
+    ann, exact, embed, recall = [], [], [], []
+    for text in texts:
+        t_ann, found = timed(lib.search, text, k=10)
+        t_exact, truth = timed(lib.search, text, k=10, exact=True)
+        t_embed, _ = timed(lib.embed_text, text)
+        ann.append(t_ann)
+        exact.append(t_exact)
+        embed.append(t_embed)
+        recall.append(len({h.id for h in found} & {h.id for h in truth}) / 10)
+    print(
+        f"end to end, ANN:   p50 {ms(ann, 50)}  p95 {ms(ann, 95)}  recall@10 {np.mean(recall):.3f} "
+        f"(worst query {min(recall):.1f}, {len(texts)} queries)"
+    )
+    print(f"end to end, exact: p50 {ms(exact, 50)}  p95 {ms(exact, 95)}")
+    print(f"of which the text embedding: p50 {ms(embed, 50)}  p95 {ms(embed, 95)}")
+
+
+def ui(library: Path, texts: list[str]) -> None:
+    """Cold start of `altclip-ui` to the first answer in Chromium, then five warm queries."""
+    import shutil
+    import socket
+
+    from playwright.sync_api import sync_playwright
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    start = time.perf_counter()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "ui.launch", "--library", str(library), "--port", str(port)],
+        cwd=Path(__file__).resolve().parents[1],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(
+                executable_path=shutil.which("chromium"), args=["--no-sandbox"]
+            )
+            page = browser.new_page()
+            page.set_default_timeout(120_000)
+            while True:  # the page is there once the server listens
+                try:
+                    page.goto(f"http://localhost:{port}")
+                    break
+                except Exception:  # connection refused while Streamlit starts
+                    time.sleep(0.1)
+            answer(page, texts[0])
+            cold = time.perf_counter() - start
+            warm = []
+            for text in texts[1:6]:
+                begin = time.perf_counter()
+                answer(page, text)
+                warm.append(time.perf_counter() - begin)
+            browser.close()
+    finally:
+        server.terminate()
+        server.wait()
+    print(
+        f"altclip-ui in Chromium: cold start to first answer {cold:.1f} s; a warm query, Enter to "
+        f"the whole grid on the page: median {np.median(warm):.2f} s, worst {max(warm):.2f} s"
+    )
+
+
+def answer(page, text: str) -> None:
+    """Type `text`; wait for the line the app writes once the whole grid for it is on the page."""
+    box = page.get_by_label("Search your photos")
+    box.fill(text)
+    box.press("Enter")
+    # checked on every animation frame (a locator's wait polls at up to 500 ms)
+    page.wait_for_function(
+        "t => document.body.innerText.includes(t)", arg=f"best matching “{text}”"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--photos", type=int, default=1_000_000)
+    parser.add_argument("--queries", type=int, default=100)
+    parser.add_argument("--model", type=Path, default=Path(tempfile.gettempdir()) / "altclip-full")
+    parser.add_argument("--library", type=Path)
+    parser.add_argument("--no-ui", action="store_true")
+    args = parser.parse_args()
+    library = args.library or Path(tempfile.gettempdir()) / f"altclip-lib-{args.photos}"
+    args.model.mkdir(exist_ok=True)
+    build_full_size(args.model)
+    library.mkdir(exist_ok=True)
+    start = time.perf_counter()
+    make_library(library, args.model.resolve(), args.photos)
+    print(f"catalog of {args.photos:,} photos ready in {time.perf_counter() - start:.0f} s")
+    texts = queries(args.queries)
+    api(library, texts)
+    if not args.no_ui:
+        ui(library, texts)
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    main()
