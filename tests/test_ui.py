@@ -46,6 +46,10 @@ def test_open_a_result_and_filters(monkeypatch, photo_library):
     assert any("score" in c.value and "×" in c.value for c in at.caption)
     at.sidebar.text_input[1].input("2023").run()  # folder filter
     assert len(scores(at)) == 3
+    at.sidebar.multiselect[0].select("PNG").run()  # and file type: 2023/ holds only JPEGs
+    assert not at.exception and not scores(at) and "No photo matches" in at.info[0].value
+    at.sidebar.text_input[1].input("").run()
+    assert len(scores(at)) == 4  # square, grey16, palette, alpha
 
 
 def test_bad_query_is_a_warning(monkeypatch, photo_library):

@@ -16,6 +16,16 @@ from PIL import Image
 from search import Hit, Library, SearchError
 
 COLUMNS = 5
+KINDS = {
+    "JPEG": ["jpg", "jpeg", "jpe"],
+    "PNG": ["png"],
+    "HEIC": ["heic", "heif"],
+    "WebP": ["webp"],
+    "GIF": ["gif"],
+    "TIFF": ["tif", "tiff"],
+    "BMP": ["bmp"],
+    "AVIF": ["avif"],
+}
 
 
 @st.cache_resource(show_spinner="Opening the library…")
@@ -47,6 +57,7 @@ def options_ui() -> dict:
     negative = st.sidebar.text_input("Not showing", placeholder="e.g. people")
     folder = st.sidebar.text_input("In folder", placeholder="e.g. 2023/summer")
     dates = st.sidebar.date_input("Taken between", value=(), min_value=date(1900, 1, 1))
+    kinds = st.sidebar.multiselect("File types", list(KINDS), placeholder="all")
     after = before = None
     if len(dates) == 2:
         after = datetime.combine(dates[0], datetime.min.time())
@@ -58,6 +69,7 @@ def options_ui() -> dict:
         folder=folder or None,
         after=after,
         before=before,
+        kinds=[ext for kind in kinds for ext in KINDS[kind]] or None,
     )
 
 
