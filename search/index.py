@@ -64,17 +64,24 @@ class VectorIndex:
         return cls(index, generation)
 
     def search(
-        self, queries: np.ndarray, k: int, exact: bool = False
+        self, queries: np.ndarray, k: int, exact: bool = False, among: np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
         """(scores [Q, k], ids [Q, k]) best first; missing neighbours have id -1. `exact` scans
-        every vector even where the index is approximate (to check recall)."""
+        every vector even where the index is approximate (to check recall); `among` (photo ids)
+        searches those photos only, exactly."""
         k = max(1, min(k, len(self)))
         queries = np.ascontiguousarray(queries, np.float32)
-        if exact and not self.exact:
-            flat = faiss.downcast_index(self.index.index).refine_index
-            scores, rows = flat.search(queries, k)
-            return scores, np.where(rows >= 0, faiss.vector_to_array(self.index.id_map)[rows], -1)
-        return self.index.search(queries, k)
+        if among is None and (self.exact or not exact):
+            return self.index.search(queries, k)
+        inner = faiss.downcast_index(self.index.index)
+        flat = inner if self.exact else inner.refine_index  # the float32 vectors, by position
+        params = None
+        if among is not None:
+            wanted = faiss.IDSelectorBatch(np.ascontiguousarray(among, np.int64))
+            by_position = faiss.IDSelectorTranslated(self.index.id_map, wanted)
+            params = faiss.SearchParameters(sel=by_position)
+        scores, rows = flat.search(queries, k, params=params)
+        return scores, np.where(rows >= 0, faiss.vector_to_array(self.index.id_map)[rows], -1)
 
     def save(self, folder: Path) -> Path:
         path = folder / f"vectors-{self.generation}.faiss"

@@ -64,6 +64,7 @@ class Library:
         self._index: VectorIndex | None = None
         self._towers: dict[str, object] = {}
         self._status: tuple[int, Status] | None = None
+        self._facts_cache: tuple | None = None
         # One load of each at a time, however many threads (Streamlit sessions) ask at once.
         self._index_lock, self._tower_lock = threading.Lock(), threading.Lock()
 
@@ -164,18 +165,16 @@ class Library:
             query = query - NEGATIVE_WEIGHT * self.embed_text(clean_query(negative))
         query = (query / np.linalg.norm(query)).astype(np.float32)
 
-        filtered = folder or after or before or kinds
-        if filtered:
-            ids, scores = self._filtered_scores(query, folder, _date(after), _date(before), kinds)
-            top = np.argsort(-scores, kind="stable")[:k]
-            ids, scores = ids[top], scores[top]
+        index = self.refresh()
+        if not len(index):
+            return []
+        if folder or after or before or kinds:
+            among = self._passing(folder, _date(after), _date(before), kinds)
+            scores, ids = (a[0] for a in index.search(query[None], k, among=among))
         else:
-            index = self.refresh()
-            if not len(index):
-                return []
             scores, ids = (a[0] for a in index.search(query[None], k, exact))
-            keep = ids >= 0
-            ids, scores = ids[keep], scores[keep]
+        keep = ids >= 0
+        ids, scores = ids[keep], scores[keep]
         if min_score is not None:
             keep = scores >= min_score
             ids, scores = ids[keep], scores[keep]
@@ -208,28 +207,40 @@ class Library:
                 self._towers[name] = altclip_core.load(folder, device=self.device, towers=(name,))
             return self._towers[name]
 
-    def _filtered_scores(self, query, folder, after, before, kinds):
-        """Exact scores over the photos that pass the filters (the SQL narrows, numpy scores)."""
-        stmt = select(Photo.id, Photo.path, Photo.embedding, Photo.taken_at, Photo.mtime_ns)
-        with Session(self.engine) as s:
-            rows = s.execute(stmt.where(Photo.status == OK)).all()
+    def _passing(self, folder, after, before, kinds) -> np.ndarray:
+        """Ids of the photos that pass the filters, from facts read once per catalog change."""
+        gen, ids, paths, exts, when = self._facts()
+        keep = np.ones(len(ids), bool)
         if folder:
-            part = folder.strip("/")
-            rows = [
-                r for r in rows if (os.sep + part + os.sep) in r.path or r.path.startswith(folder)
-            ]
+            part = os.sep + folder.strip("/") + os.sep
+            keep &= np.fromiter((part in p or p.startswith(folder) for p in paths), bool, len(ids))
         if kinds:
-            exts = {"." + x.lower().lstrip(".") for x in kinds}
-            rows = [r for r in rows if os.path.splitext(r.path)[1].lower() in exts]
-        if after or before:
-            lo, hi = after or datetime.min, before or datetime.max
-            rows = [r for r in rows if lo <= (r.taken_at or _mtime(r.mtime_ns)) < hi]
-        if not rows:
-            return np.empty(0, np.int64), np.empty(0, np.float32)
-        vectors = np.frombuffer(b"".join(r.embedding for r in rows), np.float32).reshape(
-            len(rows), -1
-        )
-        return np.array([r.id for r in rows], np.int64), vectors @ query
+            keep &= np.isin(exts, ["." + x.lower().lstrip(".") for x in kinds])
+        if after:
+            keep &= when >= after.timestamp()
+        if before:
+            keep &= when < before.timestamp()
+        return ids[keep]
+
+    def _facts(self) -> tuple[int, np.ndarray, list[str], np.ndarray, np.ndarray]:
+        """(generation, ids, paths, lower-case extensions, capture date else file time as a POSIX
+        timestamp) of every searchable photo; read again only when the catalog has changed."""
+        with Session(self.engine) as s:
+            gen = catalog.generation(s)
+            if self._facts_cache is None or self._facts_cache[0] != gen:
+                stmt = select(Photo.id, Photo.path, Photo.taken_at, Photo.mtime_ns)
+                rows = s.execute(stmt.where(Photo.status == OK)).all()
+                paths = [r.path for r in rows]
+                self._facts_cache = (
+                    gen,
+                    np.fromiter((r.id for r in rows), np.int64, len(rows)),
+                    paths,
+                    np.array([os.path.splitext(p)[1].lower() for p in paths], str),
+                    np.array(
+                        [r.taken_at.timestamp() if r.taken_at else r.mtime_ns / 1e9 for r in rows]
+                    ),
+                )
+        return self._facts_cache
 
     def _hits(self, ids: np.ndarray, scores: np.ndarray) -> list[Hit]:
         with Session(self.engine) as s:
@@ -267,7 +278,3 @@ def _date(value: str | datetime | None) -> datetime | None:
         return datetime.fromisoformat(value)
     except ValueError:
         raise SearchError(f"{value!r} is not a date; write it as 2023-06-01") from None
-
-
-def _mtime(ns: int) -> datetime:
-    return datetime.fromtimestamp(ns / 1e9)

@@ -154,6 +154,24 @@ def test_ann_recall_against_exact(tmp_path):
     assert np.array_equal(ann.search(queries, 10, exact=True)[1], truth)
 
 
+@pytest.mark.parametrize("exact", [True, False])
+def test_search_among_ids_is_exact(exact):
+    rng = np.random.default_rng(2)
+    vectors = rng.standard_normal((3000, 32)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    ids = np.arange(3000) * 7 + 5  # photo ids are not positions
+    index = VectorIndex.build(ids, vectors, 0, exact=exact)
+    among = ids[rng.random(3000) < 0.1]
+    query = vectors[:2]
+    scores, found = index.search(query, 10, among=among)
+    chosen = np.isin(ids, among)
+    for q, s, f in zip(query, scores, found, strict=True):
+        best = np.argsort(-(vectors[chosen] @ q))[:10]
+        assert f.tolist() == ids[chosen][best].tolist()
+        np.testing.assert_allclose(s, (vectors[chosen] @ q)[best], atol=1e-5)
+    assert (index.search(query, 5, among=ids[:3])[1][:, 3:] == -1).all()  # fewer than k pass
+
+
 def test_cli(library, capsys):
     assert search_main(["海边的日落", "--library", str(library[0]), "-k", "3", "--json"]) == 0
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
