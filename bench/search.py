@@ -135,7 +135,7 @@ def ui(library: Path, texts: list[str]) -> None:
     import shutil
     import socket
 
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import Error, sync_playwright
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -158,7 +158,9 @@ def ui(library: Path, texts: list[str]) -> None:
                 try:
                     page.goto(f"http://localhost:{port}")
                     break
-                except Exception:  # connection refused while Streamlit starts
+                except Error:  # connection refused while Streamlit starts
+                    if server.poll() is not None:
+                        raise SystemExit("altclip-ui exited; run it by hand to see why") from None
                     time.sleep(0.1)
             answer(page, texts[0])
             cold = time.perf_counter() - start

@@ -7,7 +7,7 @@ quantisation scanned with SIMD (FAISS "fast scan": 4-bit codes of 2-dimensional 
 best `k * k_factor` candidates are re-scored exactly from the float32 vectors: scores stay exact
 cosines, only recall is approximate. `k_factor` is tuned at build time on the library's own vectors.
 On 1 000 000 random 768-d vectors this answers in ~9 ms at recall@10 ≥ 0.99, where brute force takes
-~140 ms (bench/search.py); an HNSW graph (M 32) took 141 s to build on 200 000 of them and found
+~145 ms (bench/search.py); an HNSW graph (M 32) took 141 s to build on 200 000 of them and found
 70% of the true top 10 at efSearch 2048.
 """
 

@@ -135,7 +135,9 @@ def main() -> None:
     detail = st.container()  # above the grid, filled once the grid has seen this run's clicks
     summary = st.empty()  # written last: once it names this query, the whole grid is on the page
     grid_ui(lib, hits)
-    what = f"“{text.strip()}”" if text.strip() else "the uploaded image"
+    what = " and ".join(
+        ([f"“{text.strip()}”"] if text.strip() else []) + (["the uploaded image"] if image else [])
+    )
     summary.caption(
         f"{len(hits)} photos best matching {what} — {time.perf_counter() - start:.2f} s"
     )
