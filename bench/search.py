@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
@@ -41,6 +42,7 @@ SUBJECTS = [
     "snow",
     "a boat",
 ]
+THUMBS = 1000
 PLACES = ["at the beach", "in the city", "in Paris", "at night", "in the forest", "on a birthday"]
 CHINESE = [
     "海边的日落",
@@ -62,11 +64,19 @@ def queries(n: int) -> list[str]:
 
 
 def make_library(folder: Path, model: Path, photos: int, dim: int = 768) -> None:
-    """A catalog of `photos` rows with random unit vectors, as the indexer would have written it."""
+    """A catalog of `photos` rows with random unit vectors, as the indexer would have written it,
+    and 256x192 WebP thumbnails: one per THUMBS rows (as if each were a copy), so the page loads
+    real images."""
     if (folder / "catalog.sqlite").is_file():
         return
-    engine = catalog.connect(catalog.catalog_url(folder))
     rng = np.random.default_rng(0)
+    for i in range(THUMBS):
+        sha = f"{i:064x}"
+        (folder / "thumbs" / sha[:2]).mkdir(parents=True, exist_ok=True)
+        pixels = rng.integers(0, 256, (24, 32, 3), np.uint8)
+        thumb = Image.fromarray(pixels).resize((256, 192), Image.BICUBIC)
+        thumb.save(folder / "thumbs" / sha[:2] / f"{sha}.webp", quality=80)
+    engine = catalog.connect(catalog.catalog_url(folder))
     with Session(engine) as s, s.begin():
         s.add(ModelInfo(name=str(model), fingerprint=hub.fingerprint(model), dim=dim))
         catalog.bump_generation(s)
@@ -79,7 +89,7 @@ def make_library(folder: Path, model: Path, photos: int, dim: int = 768) -> None
                 path=f"/photos/{(start + i) // 1000:04d}/{start + i:07d}.jpg",
                 size=3_000_000,
                 mtime_ns=1_700_000_000 * 10**9,
-                sha256=f"{start + i:064x}",
+                sha256=f"{(start + i) % THUMBS:064x}",
                 width=4000,
                 height=3000,
                 status=catalog.OK,
@@ -179,15 +189,18 @@ def ui(library: Path, texts: list[str]) -> None:
     )
 
 
+SHOWN = """t => document.body.innerText.includes(t) &&
+  [...document.querySelectorAll("[data-testid='stImage'] img")].every(i => i.complete)"""
+
+
 def answer(page, text: str) -> None:
-    """Type `text`; wait for the line the app writes once the whole grid for it is on the page."""
+    """Type `text`; wait for the line the app writes once the whole grid for it is on the page,
+    and for every thumbnail to have loaded (checked each animation frame: a locator's wait polls
+    at up to 500 ms)."""
     box = page.get_by_label("Search your photos")
     box.fill(text)
     box.press("Enter")
-    # checked on every animation frame (a locator's wait polls at up to 500 ms)
-    page.wait_for_function(
-        "t => document.body.innerText.includes(t)", arg=f"best matching “{text}”"
-    )
+    page.wait_for_function(SHOWN, arg=f"best matching “{text}”")
 
 
 def main() -> None:

@@ -98,7 +98,8 @@ class Library:
 
     def warm_up(self) -> threading.Thread:
         """Load the index and the text tower in a background thread, so that the first query
-        finds them ready; an error is left for that query to report."""
+        finds them ready; an error is left for that query to report. (Not the facts filters
+        read: a Python loop over every photo, it would hold the GIL while the page answers.)"""
 
         def load():
             try:
