@@ -9,7 +9,6 @@ safetensors, and how close each dtype's embeddings stay to float32. Needs transf
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import tempfile
@@ -18,7 +17,6 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from safetensors.torch import save_file
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import altclip_core  # noqa: E402
@@ -29,32 +27,11 @@ QUERY = "a photo of a sunset over the sea at the beach"  # 12 tokens with <s> an
 
 
 def build_full_size(folder: Path) -> None:
-    """A random BAAI/AltCLIP-shaped checkpoint (ViT-L/14 + XLM-R large), saved as safetensors."""
-    from transformers import AltCLIPConfig, AltCLIPModel
-
-    if (folder / "model.safetensors").is_file():
-        return
-    spm = checkpoints.train_sentencepiece(folder / "sentencepiece.bpe.model")
-    tok = checkpoints.reference_tokenizer(spm)
-    vision = dict(
-        hidden_size=1024,
-        intermediate_size=4096,
-        num_hidden_layers=24,
-        num_attention_heads=16,
-        patch_size=14,
-        image_size=224,
-        projection_dim=768,
-    )
-    config = AltCLIPConfig(text_config=dict(), vision_config=vision, projection_dim=768)
-    model = AltCLIPModel(config).eval()
-    state = {
-        k.replace("roberta.encoder.layers.", "roberta.encoder.layer."): v
-        for k, v in model.state_dict().items()
-    }
-    save_file(state, folder / "model.safetensors")
-    model.config.save_pretrained(folder)
-    tok.save_pretrained(folder)
-    (folder / "preprocessor_config.json").write_text(json.dumps(checkpoints.PREPROCESSOR))
+    """A random BAAI/AltCLIP-shaped checkpoint (ViT-L/14 + XLM-R large) in the hub's layout."""
+    if not (folder / "model.safetensors").is_file():
+        with tempfile.TemporaryDirectory() as tmp:
+            spm = checkpoints.train_sentencepiece(Path(tmp) / "sentencepiece.bpe.model")
+            checkpoints.build(folder, spm, "full", pytorch_bin=False)
 
 
 def timed(fn, repeat: int) -> float:

@@ -75,6 +75,20 @@ SHAPES = {
         ),
         projection_dim=20,
     ),
+    # BAAI/AltCLIP's own sizes, for bench/: XLM-R large with its full vocabulary (whose 1 GB
+    # embedding table weighs on load times) and ViT-L/14.
+    "full": dict(
+        text=dict(vocab_size=250002),
+        vision=dict(
+            hidden_size=1024,
+            intermediate_size=4096,
+            num_hidden_layers=24,
+            num_attention_heads=16,
+            patch_size=14,
+            image_size=224,
+        ),
+        projection_dim=768,
+    ),
 }
 
 
@@ -107,28 +121,29 @@ def reference_tokenizer(spm_path: Path):
     return XLMRobertaTokenizer.from_pretrained(folder)
 
 
-def build(folder: Path, spm_path: Path, shape: str = "altclip", seed: int = 0):
+def build(
+    folder: Path, spm_path: Path, shape: str = "altclip", seed: int = 0, pytorch_bin: bool = True
+):
     """Write a random checkpoint to `folder` the way the hub lays out BAAI/AltCLIP: a legacy config
-    with `*_config_dict` entries, model.safetensors and pytorch_model.bin, tokenizer.json and the
-    SentencePiece
-    model, preprocessor_config.json. Returns the transformers model (float32, eval) it saved."""
+    with `*_config_dict` entries, model.safetensors and (if `pytorch_bin`) pytorch_model.bin,
+    tokenizer.json and the SentencePiece model, preprocessor_config.json. Returns the
+    transformers model (float32, eval) it saved."""
     from transformers import AltCLIPConfig, AltCLIPModel
 
     tok = reference_tokenizer(spm_path)
     s = SHAPES[shape]
-    text = dict(s["text"], vocab_size=len(tok))
+    text = dict(vocab_size=len(tok)) | s["text"]
     config = AltCLIPConfig(
         text_config=text, vision_config=s["vision"], projection_dim=s["projection_dim"]
     )
     torch.manual_seed(seed)
     model = AltCLIPModel(config).eval()
-    with (
-        torch.no_grad()
-    ):  # random init leaves some tensors at 0/1; perturb every one so each matters
+    with torch.no_grad():
+        # Random init leaves some tensors at 0/1; perturb every one so each matters.
         for p in model.parameters():
             p.add_(torch.randn_like(p) * 0.02)
     folder.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(folder)
+    model.config.save_pretrained(folder)  # the weights are written below, by the hub's names
     tok.save_pretrained(folder)
     shutil.copy(spm_path, folder / "sentencepiece.bpe.model")
 
@@ -140,10 +155,11 @@ def build(folder: Path, spm_path: Path, shape: str = "altclip", seed: int = 0):
         for k, v in model.state_dict().items()
     }
     save_file(state, folder / "model.safetensors", metadata={"format": "pt"})
-    # The hub .bin also carries buffers and an unused pooler: extras a loader must ignore.
-    state["text_model.roberta.embeddings.position_ids"] = torch.arange(514)[None]
-    state["text_model.roberta.pooler.dense.weight"] = torch.zeros(4, 4)
-    torch.save(state, folder / "pytorch_model.bin")
+    if pytorch_bin:
+        # The hub .bin also carries buffers and an unused pooler: extras a loader must ignore.
+        state["text_model.roberta.embeddings.position_ids"] = torch.arange(514)[None]
+        state["text_model.roberta.pooler.dense.weight"] = torch.zeros(4, 4)
+        torch.save(state, folder / "pytorch_model.bin")
 
     # The hub's config.json: real values in `*_config_dict`, stale ones in `*_config`, FlagAI
     # extras.
