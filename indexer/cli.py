@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from altclip_core.errors import AltCLIPError
 from search import catalog
-from search.catalog import CatalogError, Photo
+from search.catalog import CatalogError, Photo, error_line
 
 from .run import Indexer, IndexerError
 
@@ -111,10 +111,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"altclip-index: {e}", file=sys.stderr)
         return 1
     except SQLAlchemyError as e:
-        print(
-            f"altclip-index: catalog error: {e.__class__.__name__}: {str(e).splitlines()[0]}",
-            file=sys.stderr,
-        )
+        print(f"altclip-index: catalog error: {error_line(e)}", file=sys.stderr)
         return 1
 
 

@@ -26,7 +26,8 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 from sqlalchemy.types import TypeDecorator
 
@@ -108,7 +109,29 @@ def catalog_url(library: Path, url: str | None = None) -> str:
 
 def connect(url: str) -> Engine:
     """An engine with the schema in place. SQLite runs in WAL mode so searchers read while an
-    indexer writes."""
+    indexer writes. A catalog that cannot be opened is a CatalogError that says what to do."""
+    try:
+        return _connect(url)
+    except SQLAlchemyError as e:
+        raise CatalogError(
+            f"cannot open the catalog {_shown(url)} ({error_line(e)}): check the URL, or move a "
+            "damaged catalog.sqlite aside and run altclip-index again"
+        ) from None
+
+
+def error_line(e: SQLAlchemyError) -> str:
+    """A database error in one line, without SQLAlchemy's background link."""
+    return f"{type(e).__name__}: {str(e).splitlines()[0]}"
+
+
+def _shown(url: str) -> str:
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "(unreadable URL)"
+
+
+def _connect(url: str) -> Engine:
     engine = create_engine(url)
     if engine.dialect.name == "sqlite":
 

@@ -12,7 +12,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from altclip_core.errors import AltCLIPError
 
-from .catalog import CatalogError
+from .catalog import CatalogError, error_line
 from .library import Library, SearchError
 
 
@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"altclip-search: {e}", file=sys.stderr)
         return 1
     except SQLAlchemyError as e:
-        print(f"altclip-search: catalog error: {str(e).splitlines()[0]}", file=sys.stderr)
+        print(f"altclip-search: catalog error: {error_line(e)}", file=sys.stderr)
         return 1
     for hit in hits:
         if args.json:

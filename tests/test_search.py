@@ -9,7 +9,8 @@ import pytest
 
 import altclip_core
 from indexer import Indexer
-from search import Library, SearchError
+from search import Library, SearchError, catalog
+from search.catalog import CatalogError
 from search.cli import main as search_main
 from search.index import VectorIndex
 from tests.photos import GOOD, make_photos
@@ -30,8 +31,6 @@ def lib(library):
 
 def brute_force(lib: Library, query: np.ndarray) -> list[tuple[str, float]]:
     from sqlalchemy.orm import Session
-
-    from search import catalog
 
     with Session(lib.engine) as s:
         ids, vectors = catalog.vectors(s)
@@ -170,6 +169,15 @@ def test_search_among_ids_is_exact(exact):
         assert f.tolist() == ids[chosen][best].tolist()
         np.testing.assert_allclose(s, (vectors[chosen] @ q)[best], atol=1e-5)
     assert (index.search(query, 5, among=ids[:3])[1][:, 3:] == -1).all()  # fewer than k pass
+
+
+def test_unopenable_catalog_is_one_line_without_password(tmp_path, capsys):
+    with pytest.raises(CatalogError, match="check the URL") as e:
+        catalog.connect("postgresql+psycopg://me:secret@127.0.0.1:1/photos")
+    assert "secret" not in str(e.value) and "\n" not in str(e.value)
+    (tmp_path / "catalog.sqlite").write_bytes(b"not a database")
+    assert search_main(["dog", "--library", str(tmp_path)]) == 1
+    assert "move a damaged catalog.sqlite aside" in capsys.readouterr().err
 
 
 def test_cli(library, capsys):

@@ -28,6 +28,12 @@ def test_no_library_says_what_to_run(monkeypatch, tmp_path):
     assert "altclip-index" in at.info[0].value
 
 
+def test_damaged_catalog_says_what_to_do(monkeypatch, tmp_path):
+    (tmp_path / "catalog.sqlite").write_bytes(b"not a database")
+    at = app(monkeypatch, tmp_path)
+    assert "move a damaged catalog.sqlite aside" in at.info[0].value
+
+
 def test_chinese_query_shows_ranked_scores(monkeypatch, photo_library):
     at = app(monkeypatch, photo_library)
     assert at.sidebar.metric[0].value == str(GOOD)

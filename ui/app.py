@@ -14,6 +14,7 @@ import streamlit as st
 from PIL import Image
 
 from search import Hit, Library, SearchError
+from search.catalog import CatalogError
 
 COLUMNS = 5
 KINDS = {
@@ -33,7 +34,7 @@ def open_library(folder: str) -> Library | str:
     """The library, opened once per server; a message instead where there is none."""
     try:
         lib = Library.open(folder)
-    except SearchError as e:
+    except (SearchError, CatalogError) as e:
         return str(e)
     lib.warm_up()  # index and text tower load while the person types
     return lib
