@@ -19,9 +19,9 @@ from sqlalchemy.orm import Session
 
 from altclip_core.errors import AltCLIPError
 from search import catalog
-from search.catalog import CatalogError, Photo, error_line
+from search.catalog import Photo, error_line
 
-from .run import Indexer, IndexerError
+from .run import Indexer
 
 
 def parser() -> argparse.ArgumentParser:
@@ -107,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
         if summary.failed:
             print(f"see why with: altclip-index --report --library {args.library}")
         return 0
-    except (IndexerError, AltCLIPError, CatalogError, OSError) as e:
+    except (AltCLIPError, OSError) as e:
         print(f"altclip-index: {e}", file=sys.stderr)
         return 1
     except SQLAlchemyError as e:

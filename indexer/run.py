@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 
 from altclip_core import hub
 from altclip_core.config import AltCLIPConfig
+from altclip_core.errors import AltCLIPError
 from search import catalog
 from search.catalog import ERROR, OK, ModelInfo, Photo
 from search.index import refresh_index
@@ -39,7 +40,7 @@ from .scan import Entry, scan
 THUMB_EDGE = 256
 
 
-class IndexerError(Exception):
+class IndexerError(AltCLIPError):
     """The run cannot start or finish; the message says what to do."""
 
 

@@ -31,6 +31,8 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 from sqlalchemy.types import TypeDecorator
 
+from altclip_core.errors import AltCLIPError
+
 SCHEMA_VERSION = 1
 OK, ERROR = "ok", "error"
 
@@ -157,7 +159,7 @@ def _connect(url: str) -> Engine:
     return engine
 
 
-class CatalogError(Exception):
+class CatalogError(AltCLIPError):
     """The catalog cannot be used as it is; the message says what to do."""
 
 

@@ -12,8 +12,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from altclip_core.errors import AltCLIPError
 
-from .catalog import CatalogError, error_line
-from .library import Library, SearchError
+from .catalog import error_line
+from .library import Library
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -41,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
             after=args.after,
             before=args.before,
         )
-    except (SearchError, CatalogError, AltCLIPError, OSError) as e:
+    except (AltCLIPError, OSError) as e:
         print(f"altclip-search: {e}", file=sys.stderr)
         return 1
     except SQLAlchemyError as e:

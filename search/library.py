@@ -21,6 +21,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from altclip_core import hub
+from altclip_core.errors import AltCLIPError
 from search import catalog
 from search.catalog import OK, Photo
 from search.index import VectorIndex, refresh_index
@@ -29,7 +30,7 @@ MAX_QUERY_CHARS = 2000
 NEGATIVE_WEIGHT = 0.5
 
 
-class SearchError(Exception):
+class SearchError(AltCLIPError):
     """A query or library that cannot be searched; the message says what to do."""
 
 
