@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import functools
 import os
+import re
+import stat
 import threading
 import unicodedata
 from dataclasses import dataclass
@@ -28,6 +30,7 @@ from search.index import VectorIndex, refresh_index
 
 MAX_QUERY_CHARS = 2000
 NEGATIVE_WEIGHT = 0.5
+SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 class SearchError(AltCLIPError):
@@ -125,13 +128,20 @@ class Library:
                 self._status = gen, Status(n[OK], n[catalog.ERROR], self.model_name, when)
         return self._status[1]
 
-    def thumbnail(self, hit: Hit) -> Path:
-        return self.folder / "thumbs" / hit.sha256[:2] / f"{hit.sha256}.webp"
+    def thumbnail(self, hit: Hit) -> Path | None:
+        """The hit's thumbnail file, or None. The name comes from the catalog's sha256 only when
+        it is one (64 hex digits), so a crafted row cannot point the page at another file."""
+        if not isinstance(hit.sha256, str) or not SHA256.fullmatch(hit.sha256):
+            return None
+        path = self.folder / "thumbs" / hit.sha256[:2] / f"{hit.sha256}.webp"
+        return path if _regular(path) else None
 
     def photo_path(self, photo_id: int) -> str | None:
-        """The file of a catalogued photo: the only paths the UI may open."""
+        """The file of a catalogued photo, if it is still a regular file: the only paths the UI
+        may open."""
         with Session(self.engine) as s:
-            return s.scalar(select(Photo.path).where(Photo.id == photo_id, Photo.status == OK))
+            path = s.scalar(select(Photo.path).where(Photo.id == photo_id, Photo.status == OK))
+        return path if path is not None and _regular(path) else None
 
     # -- queries ----------------------------------------------------------------------------------
 
@@ -271,6 +281,13 @@ def clean_query(text: str) -> str:
             f"the query is {len(text)} characters long; keep it under {MAX_QUERY_CHARS}"
         )
     return text
+
+
+def _regular(path: str | Path) -> bool:
+    try:
+        return stat.S_ISREG(os.stat(path).st_mode)
+    except (OSError, ValueError):
+        return False
 
 
 def _date(value: str | datetime | None) -> datetime | None:

@@ -102,7 +102,7 @@ def grid_ui(lib: Library, hits: list[Hit]) -> None:
         for col, hit in zip(st.columns(COLUMNS), hits[row : row + COLUMNS], strict=False):
             with col:
                 thumb = lib.thumbnail(hit)
-                if thumb.is_file():
+                if thumb is not None:
                     st.image(str(thumb), width="stretch")
                 st.caption(f"{hit.score:.3f} · {os.path.basename(hit.display_path)}")
                 if st.button("Open", key=f"open-{hit.id}"):
