@@ -13,3 +13,7 @@ class CheckpointError(AltCLIPError):
 
 class ModelNotFound(AltCLIPError):
     """A model name is neither a local folder nor downloadable right now."""
+
+
+class ImageError(AltCLIPError):
+    """An image that cannot be read safely: not a regular file, too large, or not an image."""

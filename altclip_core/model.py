@@ -62,11 +62,14 @@ class AltCLIP(nn.Module):
         return self.logit_scale.dtype
 
     def encode_text(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        x = self.text_projection(self.text_model(input_ids, attention_mask))
+        """Token ids and mask [N, L] (on any device) -> [N, dim] float32 on the model's device."""
+        ids, mask = input_ids.to(self.device), attention_mask.to(self.device)
+        x = self.text_projection(self.text_model(ids, mask))
         return F.normalize(x.float(), dim=-1)
 
     def encode_image(self, pixel_values: torch.Tensor) -> torch.Tensor:
-        x = self.visual_projection(self.vision_model(pixel_values.to(self.dtype)))
+        """Pixels [N, 3, H, W] (on any device) -> [N, dim] float32 on the model's device."""
+        x = self.visual_projection(self.vision_model(pixel_values.to(self.device, self.dtype)))
         return F.normalize(x.float(), dim=-1)
 
     @torch.inference_mode()
@@ -76,7 +79,7 @@ class AltCLIP(nn.Module):
         out = []
         for i in range(0, len(texts), batch_size):
             ids, mask = self.tokenizer(texts[i : i + batch_size])
-            out.append(self.encode_text(ids.to(self.device), mask.to(self.device)).cpu())
+            out.append(self.encode_text(ids, mask).cpu())
         return torch.cat(out) if out else torch.empty(0, self.dim)
 
     @torch.inference_mode()
@@ -88,7 +91,7 @@ class AltCLIP(nn.Module):
         out = []
         for i in range(0, len(images), batch_size):
             pixels = self.preprocess(images[i : i + batch_size])
-            out.append(self.encode_image(pixels.to(self.device)).cpu())
+            out.append(self.encode_image(pixels).cpu())
         return torch.cat(out) if out else torch.empty(0, self.dim)
 
 

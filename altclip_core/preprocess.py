@@ -5,17 +5,28 @@ transparent pixels are composited on white (transformers drops alpha: they turn 
 
 from __future__ import annotations
 
+import io
 import json
+import os
+import stat
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, BinaryIO
 
 import numpy as np
-import torch
-from PIL import Image, ImageOps
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from .errors import ImageError
+
+if TYPE_CHECKING:
+    import torch
 
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
+MAX_MEGAPIXELS = 100.0  # decoded pixels a file may claim; a guard against decompression bombs
+MAX_FILE_MB = 200.0  # bytes read from one file at most
+RESIZE_LIMIT = 64  # resize whole images up to this many crops of pixels (10 MB), see `one`
 
 
 def to_rgb(image: Image.Image) -> Image.Image:
@@ -24,8 +35,13 @@ def to_rgb(image: Image.Image) -> Image.Image:
     image = ImageOps.exif_transpose(image)
     if image.mode in ("I;16", "I;16L", "I;16B", "I;16N", "I", "F"):
         # 16-bit greyscale opens as I;16 or I: map 0..65535 onto 0..255 (convert() would clip).
+        # A few rows at a time: float64 copies of a whole 100 MP image would take gigabytes.
         scale = 1.0 if image.mode == "F" else 1 / 257
-        grey = np.clip(np.asarray(image, dtype=np.float64) * scale, 0, 255).round().astype(np.uint8)
+        pixels = np.asarray(image)
+        grey = np.empty(pixels.shape, np.uint8)
+        for top in range(0, len(pixels), 256):
+            rows = pixels[top : top + 256].astype(np.float64) * scale
+            grey[top : top + 256] = np.clip(rows, 0, 255).round()
         image = Image.fromarray(grey)  # uint8 [H, W] -> "L"
     if (
         image.mode == "P"
@@ -38,15 +54,86 @@ def to_rgb(image: Image.Image) -> Image.Image:
     return image if image.mode == "RGB" else image.convert("RGB")
 
 
-def open_image(path: str | Path, draft_edge: int | None = None) -> Image.Image:
-    """Open an image file as upright RGB. With `draft_edge`, a JPEG is decoded at the smallest DCT
-    scale (1/2, 1/4, 1/8) whose shorter edge stays >= `draft_edge`: several times faster for large
-    photos."""
-    with Image.open(path) as image:
-        if draft_edge:
-            draft(image, draft_edge)
-        image.load()
-        return to_rgb(image)
+def open_image(
+    source: str | Path | bytes,
+    draft_edge: int | None = None,
+    max_megapixels: float = MAX_MEGAPIXELS,
+    max_file_mb: float = MAX_FILE_MB,
+) -> Image.Image:
+    """An image file (a path, or its bytes) as upright RGB; an ImageError that says why where it
+    cannot be read. With `draft_edge`, a JPEG is decoded at the smallest DCT scale (1/2, 1/4, 1/8)
+    whose shorter edge stays >= `draft_edge`: several times faster for large photos."""
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        if len(source) > max_file_mb * 2**20:
+            raise ImageError(f"{_mb(len(source))} is over the limit of {max_file_mb:g} MB")
+        file = io.BytesIO(source)
+    else:
+        file = open_file(source, max_file_mb)
+    try:
+        with file, Image.open(file) as image:
+            check_size(image, max_megapixels)
+            if draft_edge:
+                draft(image, draft_edge)
+            image.load()
+            return to_rgb(image)
+    except ImageError:
+        raise
+    except Exception as e:  # Pillow raises many types for damaged files
+        raise ImageError(image_problem(e)) from None
+
+
+def open_file(path: str | Path, max_file_mb: float = MAX_FILE_MB) -> BinaryIO:
+    """`path` opened for reading, if what is there now is a regular file within `max_file_mb`.
+
+    Checked on the open descriptor, not the name: whatever replaced the file since it was found
+    (a FIFO, a symlink to /dev/zero) is refused instead of blocking or reading without end, and
+    opening never blocks (O_NONBLOCK: a FIFO would wait for a writer)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except OSError as e:
+        raise ImageError(f"cannot open it: {e.strerror or e}") from None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise ImageError("not a regular file (a folder, device, FIFO or socket)")
+        if st.st_size > max_file_mb * 2**20:
+            raise ImageError(
+                f"{_mb(st.st_size)} is over the limit of {max_file_mb:g} MB: raise it with "
+                "--max-file-mb if the photo is genuine"
+            )
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def check_size(image: Image.Image, max_megapixels: float = MAX_MEGAPIXELS) -> None:
+    """Before `load()`: refuse an image whose header claims more pixels than the limit (a
+    decompression bomb decodes a few bytes into gigabytes)."""
+    w, h = image.size
+    if w < 1 or h < 1:
+        raise ImageError(f"the image is {w}x{h} pixels: there is nothing to see")
+    if w * h > max_megapixels * 1e6:
+        raise ImageError(
+            f"{w}x{h} is {w * h / 1e6:.0f} megapixels, over the limit of {max_megapixels:g}: "
+            "raise it with --max-megapixels if the image is genuine"
+        )
+
+
+def image_problem(e: Exception) -> str:
+    """Why Pillow could not read a file, in one line."""
+    if isinstance(e, Image.DecompressionBombError):
+        return f"{e}: raise the limit with --max-megapixels if the image is genuine"
+    if isinstance(e, UnidentifiedImageError):
+        return "not an image, or a format Pillow cannot read"
+    if isinstance(e, OSError) and "truncated" in str(e):
+        return f"truncated or corrupt: {e}"
+    return f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
+
+
+def _mb(size: int) -> str:
+    return f"{size / 2**20:.0f} MB" if size >= 2**20 else f"{size} bytes"
 
 
 def draft(image: Image.Image, edge: int) -> None:
@@ -95,28 +182,60 @@ class ImagePreprocessor:
         )
 
     def __call__(self, images: Image.Image | Sequence[Image.Image]) -> torch.Tensor:
+        import torch  # here, so that the indexer's decoding and its checks need no torch
+
         images = [images] if isinstance(images, Image.Image) else images
         return torch.from_numpy(np.stack([self.one(to_rgb(im)) for im in images]))
 
     def one(self, image: Image.Image) -> np.ndarray:
-        """One upright RGB image -> [3, H, W] float32."""
+        """One upright RGB image -> [3, H, W] float32.
+
+        Memory stays bounded by the crop, whatever the image's shape: where the resized image
+        would hold more than RESIZE_LIMIT crops (an aspect ratio past 64:1; a 1x100000 PNG would
+        be resized to 224x22400000, 15 GB, only to be cropped), only the part the crop keeps is
+        resized. PIL's filter still reads the source around that part, so the pixels are those of
+        the whole resize but for the rounding of PIL's intermediate pass (it may run its two
+        passes in the other order); below the limit the whole image is resized, exactly as
+        transformers does."""
+        w, h = image.size
+        if w < 1 or h < 1:
+            raise ValueError(f"the image is {w}x{h} pixels: there is nothing to see")
         if self.shortest_edge:
-            w, h = image.size
             short, long = min(w, h), max(w, h)
             new_long = int(self.shortest_edge * long / short)  # truncation, as transformers does
             size = (self.shortest_edge, new_long) if w <= h else (new_long, self.shortest_edge)
-            image = image.resize(size, self.resample, reducing_gap=None)
         elif self.size:
-            image = image.resize(self.size[::-1], self.resample, reducing_gap=None)
+            size = self.size[::-1]
+        else:
+            size = (w, h)
+        left, top, right, bottom = _crop_box(size, self.crop)
+        if size[0] * size[1] <= RESIZE_LIMIT * (right - left) * (bottom - top):
+            if size != (w, h):
+                image = image.resize(size, self.resample, reducing_gap=None)
+        else:
+            sx, sy = w / size[0], h / size[1]
+            box = (left * sx, top * sy, right * sx, bottom * sy)  # the kept part, in the source
+            image = image.resize((right - left, bottom - top), self.resample, box, None)
         x = np.asarray(image)  # [H, W, 3] uint8
         if self.crop:
-            x = _center_crop(x, *self.crop)
+            x = _center_crop(x, *self.crop)  # pads an image smaller than the crop
         if self.rescale_factor is not None:  # in float64, then float32, as transformers does
             x = (x.astype(np.float64) * self.rescale_factor).astype(np.float32)
         x = x.astype(np.float32)
         if self.mean is not None:
             x = (x - np.array(self.mean, np.float32)) / np.array(self.std, np.float32)
         return np.ascontiguousarray(x.transpose(2, 0, 1))  # [3, H, W]
+
+
+def _crop_box(size: tuple[int, int], crop: tuple[int, int] | None) -> tuple[int, int, int, int]:
+    """(left, top, right, bottom) that a centre crop of (height, width) keeps of an image of
+    `size` (width, height); all of it on a side shorter than the crop."""
+    w, h = size
+    if crop is None:
+        return 0, 0, w, h
+    ch, cw = crop
+    top, left = max((h - ch) // 2, 0), max((w - cw) // 2, 0)
+    return left, top, min(left + cw, w), min(top + ch, h)
 
 
 def _center_crop(x: np.ndarray, height: int, width: int) -> np.ndarray:

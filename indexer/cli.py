@@ -13,13 +13,16 @@ import threading
 import time
 from pathlib import Path
 
+from PIL import Image
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from altclip_core.errors import AltCLIPError
+from altclip_core.preprocess import MAX_FILE_MB, MAX_MEGAPIXELS
 from search import catalog
 from search.catalog import Photo, error_line
+from search.library import escaped
 
 from .run import Indexer
 
@@ -40,8 +43,9 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--model",
-        default=os.environ.get("ALTCLIP_MODEL", "BAAI/AltCLIP"),
-        help="hub repo id or local checkpoint folder (default: BAAI/AltCLIP)",
+        default=os.environ.get("ALTCLIP_MODEL"),
+        help="hub repo id or local checkpoint folder (default: $ALTCLIP_MODEL, else the model the "
+        "library was built with, else BAAI/AltCLIP)",
     )
     p.add_argument(
         "--exclude",
@@ -56,8 +60,14 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--max-megapixels",
         type=float,
-        default=100.0,
-        help="skip larger images, a guard against decompression bombs (default: 100)",
+        default=MAX_MEGAPIXELS,
+        help=f"skip larger images, against decompression bombs (default: {MAX_MEGAPIXELS:g})",
+    )
+    p.add_argument(
+        "--max-file-mb",
+        type=float,
+        default=MAX_FILE_MB,
+        help=f"skip larger files (default: {MAX_FILE_MB:g})",
     )
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--device", help="cuda, mps or cpu (default: the fastest available)")
@@ -78,6 +88,10 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    sys.stdout.reconfigure(errors="backslashreplace")  # never die printing a strange name
+    # This process checks every image's size itself, with --max-megapixels (Pillow's own limit is
+    # fixed at 179 megapixels and would also warn about every photo over 89).
+    Image.MAX_IMAGE_PIXELS = None
     try:
         if args.report:
             return report(args)
@@ -94,6 +108,7 @@ def main(argv: list[str] | None = None) -> int:
             exclude=args.exclude,
             include_hidden=args.include_hidden,
             max_megapixels=args.max_megapixels,
+            max_file_mb=args.max_file_mb,
             batch_size=args.batch_size,
             device=args.device,
             exact_decode=args.exact_decode,
@@ -107,8 +122,11 @@ def main(argv: list[str] | None = None) -> int:
         if summary.failed:
             print(f"see why with: altclip-index --report --library {args.library}")
         return 0
+    except KeyboardInterrupt:  # the second Ctrl-C: the batch in flight is lost, nothing else
+        print("altclip-index: stopped; run the same command again to finish", file=sys.stderr)
+        return 130
     except (AltCLIPError, OSError) as e:
-        print(f"altclip-index: {e}", file=sys.stderr)
+        print(f"altclip-index: {escaped(str(e))}", file=sys.stderr)
         return 1
     except SQLAlchemyError as e:
         print(f"altclip-index: catalog error: {error_line(e)}", file=sys.stderr)
@@ -124,6 +142,9 @@ def _interrupt(stop: threading.Event, previous) -> None:
 
 
 def report(args) -> int:
+    if args.catalog is None and not (args.library / "catalog.sqlite").is_file():
+        print(f"altclip-index: no library in {args.library}: nothing to report", file=sys.stderr)
+        return 1
     engine = catalog.connect(catalog.catalog_url(args.library, args.catalog))
     with Session(engine) as s:
         failed = s.execute(
@@ -132,7 +153,7 @@ def report(args) -> int:
             .order_by(Photo.path)
         ).all()
     for path, error in failed:
-        print(f"{path}\t{error}")
+        print(f"{escaped(path)}\t{escaped(error)}")
     print(f"{len(failed)} file(s) could not be indexed", file=sys.stderr)
     return 0
 

@@ -10,12 +10,10 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
-import io
 import itertools
 import os
 import threading
 import time
-import warnings
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -24,15 +22,15 @@ from datetime import datetime
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
-from sqlalchemy import delete, select
+from PIL import Image
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from altclip_core import hub
-from altclip_core.config import AltCLIPConfig
-from altclip_core.errors import AltCLIPError
+from altclip_core.errors import AltCLIPError, ImageError
+from altclip_core.preprocess import MAX_FILE_MB, MAX_MEGAPIXELS, image_problem
 from search import catalog
-from search.catalog import ERROR, OK, ModelInfo, Photo
+from search.catalog import ERROR, OK, ModelInfo, PendingPhoto, Photo
 from search.index import refresh_index
 
 from .scan import Entry, scan
@@ -52,6 +50,7 @@ class Summary:
     unchanged: int = 0
     removed: int = 0
     failed: int = 0
+    offline: int = 0  # in folders that could not be read: kept, not removed
     seconds: float = 0.0
     interrupted: bool = False
 
@@ -61,6 +60,8 @@ class Summary:
             f"{self.removed} removed, "
             f"{self.failed} failed, {self.unchanged} unchanged in {self.seconds:.1f} s"
         )
+        if self.offline:
+            text += f"; {self.offline} kept from folders that could not be read"
         return text + (" (interrupted: run again to finish)" if self.interrupted else "")
 
 
@@ -80,11 +81,12 @@ class Decoded:
 @dataclass
 class Indexer:
     library: Path
-    model: str = hub.DEFAULT_MODEL
+    model: str | None = None  # None: the model the library records, else hub.DEFAULT_MODEL
     catalog_url: str | None = None
     exclude: list[str] = field(default_factory=list)
     include_hidden: bool = False
-    max_megapixels: float = 100.0
+    max_megapixels: float = MAX_MEGAPIXELS
+    max_file_mb: float = MAX_FILE_MB
     batch_size: int = 16
     workers: int = os.cpu_count() or 2
     device: str | None = None
@@ -98,44 +100,64 @@ class Indexer:
         stop: threading.Event | None = None,
         progress: Callable[[int, int], None] = lambda done, total: None,
     ) -> Summary:
-        """Index `roots` into the library. `stop` ends the run cleanly after the current batch."""
+        """Index `roots` into the library. `stop` ends the run cleanly after the current batch.
+
+        With `rebuild`, every photo is embedded again into a table beside the library, which
+        keeps answering searches; the new vectors replace the old ones in one transaction at the
+        end. A killed rebuild leaves the library as it was, and the next `rebuild` resumes."""
         start, summary = time.perf_counter(), Summary()
         for root in roots:
             if not Path(root).is_dir():
                 raise IndexerError(f"{root} is not a folder")
+        url = catalog.catalog_url(self.library, self.catalog_url)
+        name = self.model or _recorded_model(url, self.library) or hub.DEFAULT_MODEL
+        folder = hub.resolve(
+            name
+        )  # before anything is made: a model that is not here makes nothing
         self.library.mkdir(parents=True, exist_ok=True)
-        # Pillow refuses images over twice this at open (decompression bombs); _Embedder.decode
-        # refuses anything over it, with a message naming the option.
-        Image.MAX_IMAGE_PIXELS = int(self.max_megapixels * 1e6)
-        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
         with _lock(self.library):
-            engine = catalog.connect(catalog.catalog_url(self.library, self.catalog_url))
-            folder = hub.resolve(self.model)
-            self._check_model(engine, folder, rebuild)
+            _remove_leftovers(self.library)
+            engine = catalog.connect(url)
+            embedder = _Embedder(self, folder)
+            table = self._check_model(engine, name, folder, embedder, rebuild)
             roots = [os.path.abspath(r) for r in roots]
             with Session(engine) as s:
-                rows = s.execute(select(Photo.path, Photo.size, Photo.mtime_ns, Photo.sha256)).all()
-                known = set(s.scalars(select(Photo.sha256).where(Photo.status == OK)))
-            existing = {r.path: r for r in rows if _under(r.path, roots)}
+                columns = (table.path, table.size, table.mtime_ns, table.sha256, table.status)
+                rows = s.execute(select(*columns, table.offline)).all()
+                known = set(s.scalars(select(table.sha256).where(table.status == OK)))
+                outside = [] if table is Photo else _outside(s, roots)
+            # A rebuild's table holds this run's photos only; the library's hold other roots too.
+            existing = {r.path: r for r in rows if table is not Photo or _under(r.path, roots)}
 
-            todo, seen = [], set()
-            for entry in scan(roots, self.exclude, self.include_hidden, self.warn):
+            todo, seen, unreadable = [], set(), []
+            for entry in itertools.chain(
+                scan(roots, self.exclude, self.include_hidden, self.warn, unreadable),
+                _entries(outside),
+            ):
                 seen.add(entry.path)
                 row = existing.get(entry.path)
-                if row is not None and (row.size, row.mtime_ns) == (entry.size, entry.mtime_ns):
+                if (
+                    row is not None
+                    and row.status == OK  # a file that failed is tried again
+                    and (row.size, row.mtime_ns) == (entry.size, entry.mtime_ns)
+                ):
                     summary.unchanged += 1
                 else:
                     todo.append(entry)
-            gone = [p for p in existing if p not in seen]
+            unseen = [p for p in existing if p not in seen]
+            gone = [p for p in unseen if not _under(p, unreadable)]
             gone_sha = {existing[p].sha256 for p in gone}
+            out_of_reach = set(unseen) - set(gone)
+            offline = {p: p in out_of_reach for p, r in existing.items()}
+            offline = {p: v for p, v in offline.items() if v != existing[p].offline}
+            summary.offline = len(out_of_reach)
 
-            embedder = _Embedder(self, folder)
             done = 0
             for batch in _batched(embedder.decode_all(todo, known), self.batch_size):
                 with Session(engine) as s, s.begin():
-                    embedder.embed(s, batch)
+                    embedder.embed(s, table, batch)
                     for d in batch:
-                        kind = self._store(s, d, existing)
+                        kind = self._store(s, table, d, existing)
                         if kind == "added" and d.sha256 in gone_sha:
                             kind = "moved"
                         setattr(summary, kind, getattr(summary, kind) + 1)
@@ -148,10 +170,18 @@ class Indexer:
                     summary.interrupted = True
                     break
 
-            if not summary.interrupted and gone:
+            if not summary.interrupted:
                 with Session(engine) as s, s.begin():
-                    for i in range(0, len(gone), 500):
-                        s.execute(delete(Photo).where(Photo.path.in_(gone[i : i + 500])))
+                    for chunk in _batched(gone, 500):
+                        s.execute(delete(table).where(table.path.in_(chunk)))
+                    for state in (True, False):
+                        chunk_of = [p for p, v in offline.items() if v == state]
+                        for chunk in _batched(chunk_of, 500):
+                            s.execute(
+                                update(table).where(table.path.in_(chunk)).values(offline=state)
+                            )
+                    if table is not Photo:
+                        catalog.finish_rebuild(s)
                     catalog.bump_generation(s)
                 summary.removed = max(len(gone) - summary.moved, 0)  # a move is not a removal
             refresh_index(engine, self.library)
@@ -160,31 +190,36 @@ class Indexer:
         summary.seconds = time.perf_counter() - start
         return summary
 
-    def _check_model(self, engine, folder: Path, rebuild: bool) -> None:
+    def _check_model(self, engine, name: str, folder: Path, embedder: _Embedder, rebuild: bool):
+        """The table this run writes: `photos`, or `photos_rebuild` for a rebuild. A model new to
+        the library must load and embed an image first, so a damaged checkpoint changes nothing."""
         fingerprint = hub.fingerprint(folder)
-        dim = AltCLIPConfig.from_file(folder / "config.json").projection_dim
-        with Session(engine) as s, s.begin():
+        with Session(engine) as s:
             info = catalog.model_info(s)
-            if info is not None and info.fingerprint != fingerprint and not rebuild:
-                raise IndexerError(
-                    f"this library was built with another model ({info.name}); index with that "
-                    "model, or re-embed every photo with this one: add --rebuild"
-                )
-            if rebuild or info is None:
-                s.execute(delete(Photo))
-                s.execute(delete(ModelInfo))
-                # A local folder is recorded absolute, so searches from any directory find it.
-                local = Path(self.model).expanduser().is_dir()
-                name = str(folder.resolve()) if local else str(self.model)
-                s.add(ModelInfo(name=name, fingerprint=fingerprint, dim=dim))
+        if info is not None and info.fingerprint != fingerprint and not rebuild:
+            raise IndexerError(
+                f"this library was built with another model ({info.name}); index with that "
+                "model, or re-embed every photo with this one: add --rebuild"
+            )
+        if info is not None and not rebuild:
+            return Photo
+        dim = embedder.probe()
+        # A local folder is recorded absolute, so searches from any directory find it.
+        recorded = str(folder.resolve()) if Path(name).expanduser().is_dir() else str(name)
+        with Session(engine) as s, s.begin():
+            if info is None and not rebuild:
+                s.add(ModelInfo(name=recorded, fingerprint=fingerprint, dim=dim))
                 catalog.bump_generation(s)
+                return Photo
+            catalog.start_rebuild(s, recorded, fingerprint, dim)
+        return PendingPhoto
 
-    def _store(self, s: Session, d: Decoded, existing: dict) -> str:
+    def _store(self, s: Session, table, d: Decoded, existing: dict) -> str:
         """Write one file's row; returns which summary count it adds to."""
-        row = s.scalars(select(Photo).where(Photo.path == d.entry.path)).first()
+        row = s.scalars(select(table).where(table.path == d.entry.path)).first()
         kind = "updated" if d.entry.path in existing else "added"
         if row is None:
-            row = Photo(path=d.entry.path)
+            row = table(path=d.entry.path)
             s.add(row)
         row.size, row.mtime_ns, row.sha256 = d.entry.size, d.entry.mtime_ns, d.sha256
         row.width, row.height, row.taken_at = d.width, d.height, d.taken_at
@@ -192,8 +227,32 @@ class Indexer:
         row.status, row.error, row.embedding = (
             (OK, None, d.vector) if ok else (ERROR, d.error, None)
         )
-        row.indexed_at = time.time()
+        row.indexed_at, row.offline = time.time(), False
         return kind if ok else "failed"
+
+
+def _recorded_model(url: str, library: Path) -> str | None:
+    """The model an existing library was built with; None where there is no library yet (and
+    none is made by asking)."""
+    if url == catalog.catalog_url(library) and not (library / "catalog.sqlite").is_file():
+        return None
+    with Session(catalog.connect(url)) as s:
+        info = catalog.model_info(s)
+        return info.name if info is not None else None
+
+
+def _outside(s: Session, roots: list[str]) -> list[str]:
+    """The library's photos outside `roots`: a rebuild embeds them too, so none is lost."""
+    return [p for p in s.scalars(select(Photo.path)) if not _under(p, roots)]
+
+
+def _entries(paths: list[str]) -> Iterator[Entry]:
+    for path in paths:
+        try:
+            st = os.stat(path)
+        except OSError:
+            continue  # gone: left out of the rebuilt library, as a run over its folder would
+        yield Entry(path, st.st_size, st.st_mtime_ns)
 
 
 class _Embedder:
@@ -224,46 +283,61 @@ class _Embedder:
                     f.cancel()
 
     def decode(self, entry: Entry, known: set[str] = frozenset()) -> Decoded:
-        from altclip_core.preprocess import draft, to_rgb
+        """One file -> its hash, facts, thumbnail and pixels, or the reason it failed. Memory is
+        bounded by the limits whatever the file claims; the read ends whatever sits at the path."""
+        from altclip_core.preprocess import check_size, draft, open_file, to_rgb
 
-        d = Decoded(entry)
+        d, options = Decoded(entry), self.options
         try:
-            data = Path(entry.path).read_bytes()
-            if not data:
-                d.error = "empty file"
-                return d
-            d.sha256 = hashlib.sha256(data).hexdigest()
-            if d.sha256 in known:
-                d.reuse = True
-                return d
-            with Image.open(io.BytesIO(data)) as image:
-                megapixels = image.width * image.height / 1e6
-                if megapixels > self.options.max_megapixels:
-                    d.error = (
-                        f"{image.width}x{image.height} is {megapixels:.0f} megapixels, over the "
-                        f"limit of {self.options.max_megapixels:g}: raise it with --max-megapixels"
-                    )
+            with open_file(entry.path, options.max_file_mb) as f:
+                d.sha256 = _sha256(f, options.max_file_mb)
+                if d.sha256 in known:
+                    d.reuse = True
                     return d
-                d.taken_at = _taken_at(image)
-                d.width, d.height = image.size
-                if image.getexif().get(0x0112) in (5, 6, 7, 8):  # EXIF says: shown rotated 90°
-                    d.width, d.height = d.height, d.width
-                if self.draft_edge:
-                    draft(image, self.draft_edge)
-                image.load()
-                rgb = to_rgb(image)
+                f.seek(0)
+                with Image.open(f) as image:
+                    check_size(image, options.max_megapixels)
+                    d.taken_at = _taken_at(image)
+                    d.width, d.height = image.size
+                    if image.getexif().get(0x0112) in (5, 6, 7, 8):  # EXIF: shown rotated 90°
+                        d.width, d.height = d.height, d.width
+                    if self.draft_edge:
+                        draft(image, self.draft_edge)
+                    image.load()
+                    rgb = to_rgb(image)
             self._thumbnail(rgb, d.sha256)
             d.pixels = self.preprocess.one(rgb)
+        except ImageError as e:
+            d.error = str(e)
         except Exception as e:  # one bad file must never stop the run: record why and go on
-            d.error = _reason(e)
+            d.error = image_problem(e)
         return d
 
-    def embed(self, s: Session, batch: list[Decoded]) -> None:
+    def probe(self) -> int:
+        """Load the model and embed one image; its dimension. A model that cannot (a damaged or
+        truncated checkpoint) is an IndexerError, raised before the library is changed."""
+        import torch
+
+        try:
+            pixels = torch.from_numpy(self.preprocess.one(Image.new("RGB", (256, 256), "grey")))
+            vector = self._model().encode_image(pixels[None])
+            if not torch.isfinite(vector).all():
+                raise ValueError("it embeds an image as NaN or infinity")
+        except IndexerError:
+            raise
+        except Exception as e:
+            raise IndexerError(
+                f"the model {self.folder} cannot embed images ({image_problem(e)}); the library "
+                "is unchanged: copy the model folder again, or name another with --model"
+            ) from None
+        return vector.shape[-1]
+
+    def embed(self, s: Session, table, batch: list[Decoded]) -> None:
         """Set each decoded file's `vector`: files already in the catalog are copied from it,
         identical files in the batch are computed once."""
         for i, d in enumerate(batch):
             if d.reuse:
-                query = select(Photo).where(Photo.sha256 == d.sha256, Photo.status == OK)
+                query = select(table).where(table.sha256 == d.sha256, table.status == OK)
                 source = s.scalars(query).first()
                 if source is None:  # the known copy went away meanwhile: decode after all
                     batch[i] = self.decode(d.entry)
@@ -289,9 +363,17 @@ class _Embedder:
         if self.model is None:
             import altclip_core
 
-            self.model = altclip_core.load(
-                self.folder, device=self.options.device, towers=("vision",)
-            )
+            try:
+                self.model = altclip_core.load(
+                    self.folder, device=self.options.device, towers=("vision",)
+                )
+            except AltCLIPError:
+                raise
+            except Exception as e:  # a damaged weights file raises whatever its reader raises
+                raise IndexerError(
+                    f"cannot load the model in {self.folder} ({image_problem(e)}): copy the "
+                    "model folder again, or name another with --model"
+                ) from None
         return self.model
 
     def _thumbnail(self, rgb: Image.Image, sha: str) -> None:
@@ -353,14 +435,23 @@ def _edge(pre) -> int:
     return pre.shortest_edge or max(pre.size or pre.crop or (224, 224))
 
 
-def _reason(e: Exception) -> str:
-    if isinstance(e, Image.DecompressionBombError):
-        return f"{e}: raise the limit with --max-megapixels if the image is genuine"
-    if isinstance(e, UnidentifiedImageError):
-        return "not an image, or a format Pillow cannot read"
-    if isinstance(e, OSError) and not isinstance(e, FileNotFoundError) and "truncated" in str(e):
-        return f"truncated or corrupt: {e}"
-    return f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
+def _sha256(f, max_file_mb: float) -> str:
+    """The file's hash, read in chunks up to the limit (the file may grow while it is read)."""
+    digest, size = hashlib.sha256(), 0
+    while chunk := f.read(1 << 20):
+        size += len(chunk)
+        if size > max_file_mb * 2**20:
+            raise ImageError(f"the file grew past the limit of {max_file_mb:g} MB while read")
+        digest.update(chunk)
+    if not size:
+        raise ImageError("empty file")
+    return digest.hexdigest()
+
+
+def _remove_leftovers(library: Path) -> None:
+    """Temporary files of a run that was killed (thumbnails, index files being written)."""
+    for path in itertools.chain(library.glob("thumbs/*/*.tmp*"), library.glob("*.tmp*")):
+        path.unlink(missing_ok=True)
 
 
 def _taken_at(image: Image.Image) -> datetime | None:

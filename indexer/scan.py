@@ -42,7 +42,12 @@ def scan(
     exclude: list[str] = (),
     include_hidden: bool = False,
     warn: Callable[[str], None] = print,
+    unreadable: list[str] | None = None,
 ) -> Iterator[Entry]:
+    """The photo files under `roots`, sorted by path within each folder. Folders that cannot be
+    listed and files that cannot be looked at are appended to `unreadable` (their photos are not
+    gone, only out of reach now)."""
+    unreadable = [] if unreadable is None else unreadable
     extensions = supported_extensions()
     seen_dirs: set[tuple[int, int]] = set()
 
@@ -60,6 +65,7 @@ def scan(
                 entries = sorted(it, key=lambda e: e.name)
         except OSError as e:
             warn(f"skipped {folder}: {e.strerror or e}")
+            unreadable.append(folder)
             return
         for e in entries:
             if (e.name.startswith(".") and not include_hidden) or excluded(e.path, e.name):
@@ -72,6 +78,7 @@ def scan(
                     yield Entry(e.path, st.st_size, st.st_mtime_ns)
             except OSError as err:
                 warn(f"skipped {e.path}: {err.strerror or err}")
+                unreadable.append(e.path)
 
     for root in roots:
         yield from walk(os.path.abspath(root))

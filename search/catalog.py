@@ -7,6 +7,7 @@ grows with every committed change to the vectors, so that a derived index can te
 
 from __future__ import annotations
 
+import json
 import os
 from datetime import datetime
 from pathlib import Path
@@ -14,6 +15,7 @@ from pathlib import Path
 import numpy as np
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Float,
     Index,
     Integer,
@@ -21,9 +23,14 @@ from sqlalchemy import (
     String,
     Text,
     create_engine,
+    delete,
     event,
+    false,
     func,
+    insert,
+    inspect,
     select,
+    text,
     update,
 )
 from sqlalchemy.engine import Engine, make_url
@@ -33,7 +40,10 @@ from sqlalchemy.types import TypeDecorator
 
 from altclip_core.errors import AltCLIPError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+# Stepwise: MIGRATIONS[v] takes a catalog from version v - 1 to v, in the catalog's transaction.
+# Tables and indexes new in a version are made by create_all; columns added to a table are here.
+MIGRATIONS = {2: ["ALTER TABLE photos ADD COLUMN offline BOOLEAN NOT NULL DEFAULT false"]}
 OK, ERROR = "ok", "error"
 
 
@@ -63,11 +73,9 @@ class Base(DeclarativeBase):
     pass
 
 
-class Photo(Base):
-    __tablename__ = "photos"
-    # Counts and the search filters read this index alone, never the rows' 3 KB embeddings:
-    # 0.5 s instead of 3.8 s for a million photos.
-    __table_args__ = (Index("ix_photos_facts", "status", "id", "path", "taken_at", "mtime_ns"),)
+class PhotoColumns:
+    """One photo file's row: in `photos`, and in `photos_rebuild` while a rebuild with another
+    model fills it beside the library that keeps answering searches."""
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     path: Mapped[str] = mapped_column(FsPath, unique=True)  # absolute
@@ -81,10 +89,24 @@ class Photo(Base):
     error: Mapped[str | None] = mapped_column(Text)
     embedding: Mapped[bytes | None] = mapped_column(LargeBinary)  # float32, L2-normalised
     indexed_at: Mapped[float] = mapped_column(Float, index=True)
+    # Under a folder the last run could not read (an unmounted drive, a permission change): kept,
+    # with its vector, until the folder is seen again or the person removes it.
+    offline: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     @property
     def vector(self) -> np.ndarray:
         return np.frombuffer(self.embedding, dtype=np.float32)
+
+
+class Photo(PhotoColumns, Base):
+    __tablename__ = "photos"
+    # Counts and the search filters read this index alone, never the rows' 3 KB embeddings:
+    # 0.5 s instead of 3.8 s for a million photos.
+    __table_args__ = (Index("ix_photos_facts", "status", "id", "path", "taken_at", "mtime_ns"),)
+
+
+class PendingPhoto(PhotoColumns, Base):
+    __tablename__ = "photos_rebuild"
 
 
 class ModelInfo(Base):
@@ -143,19 +165,26 @@ def _connect(url: str) -> Engine:
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA busy_timeout=30000")
 
-    Base.metadata.create_all(engine)
-    for index in Photo.__table__.indexes:  # catalogs made before an index was added gain it
-        index.create(engine, checkfirst=True)
     with Session(engine) as s, s.begin():
-        version = s.get(Meta, "schema_version")
-        if version is None:
-            s.add(Meta(key="schema_version", value=str(SCHEMA_VERSION)))
-            s.add(Meta(key="generation", value="0"))
-        elif int(version.value) > SCHEMA_VERSION:
+        fresh = not inspect(s.connection()).has_table(Meta.__tablename__)
+        version = None if fresh else s.get(Meta, "schema_version")
+        if version is not None and int(version.value) > SCHEMA_VERSION:
             raise CatalogError(
                 f"catalog schema {version.value} is newer than this program's {SCHEMA_VERSION}: "
                 "upgrade altclip-search"
             )
+        if version is not None:
+            for step in range(int(version.value) + 1, SCHEMA_VERSION + 1):
+                for statement in MIGRATIONS.get(step, []):
+                    s.execute(text(statement))
+            version.value = str(SCHEMA_VERSION)
+    Base.metadata.create_all(engine)
+    for index in Photo.__table__.indexes:  # catalogs made before an index was added gain it
+        index.create(engine, checkfirst=True)
+    with Session(engine) as s, s.begin():
+        if s.get(Meta, "schema_version") is None:
+            s.add(Meta(key="schema_version", value=str(SCHEMA_VERSION)))
+            s.add(Meta(key="generation", value="0"))
     return engine
 
 
@@ -189,3 +218,37 @@ def vectors(s: Session) -> tuple[np.ndarray, np.ndarray]:
 def counts(s: Session) -> dict[str, int]:
     rows = s.execute(select(Photo.status, func.count()).group_by(Photo.status)).all()
     return {OK: 0, ERROR: 0} | dict(rows)
+
+
+def pending_model(s: Session) -> dict | None:
+    """The model a rebuild in progress embeds with ({name, fingerprint, dim}), or None."""
+    row = s.get(Meta, "rebuild_model")
+    return json.loads(row.value) if row is not None else None
+
+
+def start_rebuild(s: Session, name: str, fingerprint: str, dim: int) -> None:
+    """Begin (or resume, with the same model) filling `photos_rebuild`; the library is unchanged."""
+    pending = pending_model(s)
+    if pending is not None and pending["fingerprint"] == fingerprint:
+        return
+    s.execute(delete(PendingPhoto))
+    s.merge(
+        Meta(
+            key="rebuild_model", value=json.dumps(dict(name=name, fingerprint=fingerprint, dim=dim))
+        )
+    )
+
+
+def finish_rebuild(s: Session) -> None:
+    """Replace the library by the rebuilt one, in this one transaction: a searcher sees the old
+    photos and model or the new ones, never a mix, and a kill before the commit changes nothing."""
+    pending = pending_model(s)
+    columns = [c.name for c in Photo.__table__.columns]
+    s.execute(delete(Photo))
+    source = select(*(PendingPhoto.__table__.c[name] for name in columns))
+    s.execute(insert(Photo.__table__).from_select(columns, source))
+    s.execute(delete(PendingPhoto))
+    s.execute(delete(ModelInfo))
+    s.add(ModelInfo(name=pending["name"], fingerprint=pending["fingerprint"], dim=pending["dim"]))
+    s.execute(delete(Meta).where(Meta.key == "rebuild_model"))
+    bump_generation(s)

@@ -13,7 +13,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from altclip_core.errors import AltCLIPError
 
 from .catalog import error_line
-from .library import Library
+from .library import SURROGATE, Library, escaped
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -29,7 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--catalog", default=os.environ.get("ALTCLIP_CATALOG"), help="SQLAlchemy URL")
     p.add_argument("--json", action="store_true", help="one JSON object per line")
     args = p.parse_args(argv)
-    sys.stdout.reconfigure(errors="surrogateescape")  # a non-UTF-8 file name prints as its bytes
+    sys.stdout.reconfigure(errors="backslashreplace")  # never die printing a strange name
     try:
         library = Library.open(args.library, args.catalog)
         hits = library.search(
@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
             before=args.before,
         )
     except (AltCLIPError, OSError) as e:
-        print(f"altclip-search: {e}", file=sys.stderr)
+        print(f"altclip-search: {escaped(str(e))}", file=sys.stderr)
         return 1
     except SQLAlchemyError as e:
         print(f"altclip-search: catalog error: {error_line(e)}", file=sys.stderr)
@@ -57,10 +57,18 @@ def main(argv: list[str] | None = None) -> int:
                 "height": hit.height,
                 "taken_at": taken,
             }
-            print(json.dumps(row, ensure_ascii=False))
+            print(json_line(row))
         else:
-            print(f"{hit.score:.4f}\t{hit.path}")
+            print(f"{hit.score:.4f}\t{escaped(hit.path)}")
     return 0
+
+
+def json_line(row: dict) -> str:
+    """One JSON object in valid UTF-8: a path's bytes that are not UTF-8 (held as lone
+    surrogates) are written as JSON escapes ("\\udce9"), which json.loads and os.fsencode turn back
+    into the same bytes."""
+    line = json.dumps(row, ensure_ascii=False)
+    return SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", line)
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ neither.
 
 from __future__ import annotations
 
-import functools
+import numbers
 import os
 import re
 import stat
@@ -23,14 +23,17 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from altclip_core import hub
-from altclip_core.errors import AltCLIPError
+from altclip_core.errors import AltCLIPError, ImageError
+from altclip_core.preprocess import MAX_FILE_MB, MAX_MEGAPIXELS
 from search import catalog
 from search.catalog import OK, Photo
 from search.index import VectorIndex, refresh_index
 
 MAX_QUERY_CHARS = 2000
 NEGATIVE_WEIGHT = 0.5
+TEXT_CACHE = 256  # text query vectors kept per library
 SHA256 = re.compile(r"[0-9a-f]{64}")
+SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class SearchError(AltCLIPError):
@@ -65,7 +68,10 @@ class Library:
     def __init__(self, folder: Path, engine, model: str, fingerprint: str, device: str | None):
         self.folder, self.engine, self.model_name = folder, engine, model
         self.fingerprint, self.device = fingerprint, device
+        self.max_megapixels, self.max_file_mb = MAX_MEGAPIXELS, MAX_FILE_MB  # query images
         self._index: VectorIndex | None = None
+        self._texts: dict[str, np.ndarray] = {}  # recent text queries' vectors, oldest first
+        self._text_lock = threading.Lock()
         self._towers: dict[str, object] = {}
         self._status: tuple[int, Status] | None = None
         self._facts_cache: tuple | None = None
@@ -165,8 +171,8 @@ class Library:
         every vector, even where the library is large enough for the ANN index."""
         if text is None and image is None:
             raise SearchError("give a text query, an image, or both")
-        if k < 1:
-            raise SearchError(f"k must be at least 1, not {k}")
+        if not isinstance(k, numbers.Integral) or isinstance(k, bool) or k < 1:
+            raise SearchError(f"k must be a whole number of at least 1, not {k!r:.40}")
         parts = []
         if text is not None:
             parts.append(self.embed_text(clean_query(text)))
@@ -193,16 +199,30 @@ class Library:
         return self._hits(ids, scores)
 
     def embed_text(self, text: str) -> np.ndarray:
-        return _cached_text(self._tower("text"), text)
+        with self._text_lock:
+            vector = self._texts.get(text)
+        if vector is None:
+            vector = self._tower("text").embed_text([text])[0].numpy()
+            with self._text_lock:
+                self._texts[text] = vector
+                while len(self._texts) > TEXT_CACHE:
+                    self._texts.pop(next(iter(self._texts)))  # the oldest
+        return vector
 
-    def embed_image(self, image: str | Path | Image.Image) -> np.ndarray:
-        from altclip_core.preprocess import open_image
+    def embed_image(self, image: str | Path | bytes | Image.Image) -> np.ndarray:
+        """An image (a path, a file's bytes, or a PIL image) as a query vector. Whatever the file
+        claims, memory stays bounded (`max_megapixels`, `max_file_mb`); an image that cannot be
+        read is a SearchError that says why, without echoing the image."""
+        from altclip_core.preprocess import check_size, open_image
 
-        if not isinstance(image, Image.Image):
-            try:
-                image = open_image(image)
-            except (OSError, ValueError, Image.DecompressionBombError) as e:
-                raise SearchError(f"{image} is not an image that can be read ({e})") from None
+        try:
+            if isinstance(image, Image.Image):
+                check_size(image, self.max_megapixels)
+            else:
+                image = open_image(image, None, self.max_megapixels, self.max_file_mb)
+        except ImageError as e:
+            shown = f"{image}" if isinstance(image, (str, Path)) else "the image"
+            raise SearchError(f"{shown} cannot be read: {e}") from None
         return self._tower("vision").embed_images([image])[0].numpy()
 
     def _tower(self, name: str):
@@ -229,9 +249,9 @@ class Library:
         if kinds:
             keep &= np.isin(exts, ["." + x.lower().lstrip(".") for x in kinds])
         if after:
-            keep &= when >= after.timestamp()
+            keep &= when >= _seconds(after)
         if before:
-            keep &= when < before.timestamp()
+            keep &= when < _seconds(before)
         return ids[keep]
 
     def _facts(self) -> tuple[int, np.ndarray, list[str], np.ndarray, np.ndarray]:
@@ -249,7 +269,7 @@ class Library:
                     paths,
                     np.array([os.path.splitext(p)[1].lower() for p in paths], str),
                     np.array(
-                        [r.taken_at.timestamp() if r.taken_at else r.mtime_ns / 1e9 for r in rows]
+                        [_seconds(r.taken_at) if r.taken_at else r.mtime_ns / 1e9 for r in rows]
                     ),
                 )
         return self._facts_cache
@@ -264,15 +284,12 @@ class Library:
         ]
 
 
-@functools.lru_cache(maxsize=256)
-def _cached_text(model, text: str) -> np.ndarray:
-    return model.embed_text([text])[0].numpy()
-
-
 def clean_query(text: str) -> str:
     """The query without control characters; an error for one that is empty or absurdly long."""
     if not isinstance(text, str):
         raise SearchError(f"a text query must be a string, not {type(text).__name__}")
+    # A lone surrogate (bytes that were not UTF-8 on a command line) cannot be tokenised: �.
+    text = SURROGATE.sub("\ufffd", text)
     text = "".join(" " if unicodedata.category(c) == "Cc" else c for c in text).strip()
     if not text:
         raise SearchError("the query is empty: type what the photo shows, e.g. 海边的日落")
@@ -281,6 +298,29 @@ def clean_query(text: str) -> str:
             f"the query is {len(text)} characters long; keep it under {MAX_QUERY_CHARS}"
         )
     return text
+
+
+def _seconds(when: datetime) -> float:
+    """POSIX seconds of a local date and time; the first and last days datetime can hold (which
+    the local time zone may push out of its range) are the ends of time."""
+    try:
+        return when.timestamp()
+    except (ValueError, OverflowError, OSError):
+        return -np.inf if when.year < 1970 else np.inf
+
+
+def escaped(path: str) -> str:
+    """A file name on one line that says exactly which file: bytes that are not UTF-8 as \\xNN,
+    control characters (newlines, tabs) escaped, a backslash doubled. For terminals and logs."""
+    out = []
+    for c in path:
+        if "\udc80" <= c <= "\udcff":  # a byte that was not UTF-8 (surrogate escape)
+            out.append(f"\\x{ord(c) - 0xDC00:02x}")
+        elif c == "\\" or unicodedata.category(c) in ("Cc", "Cs", "Zl", "Zp"):
+            out.append(c.encode("unicode_escape").decode("ascii"))
+        else:
+            out.append(c)
+    return "".join(out)
 
 
 def _regular(path: str | Path) -> bool:

@@ -92,7 +92,7 @@ def test_bad_image_query(lib, tmp_path):
     (tmp_path / "notes.jpg").write_text("not an image")
     with pytest.raises(SearchError, match="not an image"):
         lib.search(image=tmp_path / "notes.jpg")
-    with pytest.raises(SearchError, match="not an image"):
+    with pytest.raises(SearchError, match="No such file"):
         lib.search(image=tmp_path / "missing.jpg")
 
 
