@@ -323,13 +323,10 @@ class _Embedder:
             vector = self._model().encode_image(pixels[None])
             if not torch.isfinite(vector).all():
                 raise ValueError("it embeds an image as NaN or infinity")
-        except IndexerError:
+        except AltCLIPError:
             raise
         except Exception as e:
-            raise IndexerError(
-                f"the model {self.folder} cannot embed images ({image_problem(e)}); the library "
-                "is unchanged: copy the model folder again, or name another with --model"
-            ) from None
+            raise _unusable(self.folder, e) from None
         return vector.shape[-1]
 
     def embed(self, s: Session, table, batch: list[Decoded]) -> None:
@@ -370,10 +367,7 @@ class _Embedder:
             except AltCLIPError:
                 raise
             except Exception as e:  # a damaged weights file raises whatever its reader raises
-                raise IndexerError(
-                    f"cannot load the model in {self.folder} ({image_problem(e)}): copy the "
-                    "model folder again, or name another with --model"
-                ) from None
+                raise _unusable(self.folder, e) from None
         return self.model
 
     def _thumbnail(self, rgb: Image.Image, sha: str) -> None:
@@ -433,6 +427,13 @@ def _batched(items: Iterable, n: int) -> Iterator[list]:
 
 def _edge(pre) -> int:
     return pre.shortest_edge or max(pre.size or pre.crop or (224, 224))
+
+
+def _unusable(folder: Path, e: Exception) -> IndexerError:
+    return IndexerError(
+        f"the model in {folder} cannot embed images ({image_problem(e)}); the library is "
+        "unchanged: copy the model folder again, or name another with --model"
+    )
 
 
 def _sha256(f, max_file_mb: float) -> str:
