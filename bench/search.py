@@ -22,15 +22,12 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
-from sqlalchemy import insert
-from sqlalchemy.orm import Session
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from altclip_core import hub  # noqa: E402
 from bench.model import build_full_size  # noqa: E402
-from search import Library, catalog  # noqa: E402
-from search.catalog import ModelInfo, Photo  # noqa: E402
-from search.library import _cached_text  # noqa: E402
+from search import Library, index  # noqa: E402
+from search.catalog import Catalog, Model, Record  # noqa: E402
 
 SUBJECTS = [
     "sunset",
@@ -64,9 +61,9 @@ def queries(n: int) -> list[str]:
 
 
 def make_library(folder: Path, model: Path, photos: int, dim: int = 768) -> None:
-    """A catalog of `photos` rows with random unit vectors, as the indexer would have written it,
-    and 256x192 WebP thumbnails: one per THUMBS rows (as if each were a copy), so the page loads
-    real images."""
+    """A catalog of `photos` rows with random unit vectors, written through the indexer's store
+    stage, its published index, and 256x192 WebP thumbnails: one per THUMBS rows (as if each
+    were a copy), so the page loads real images."""
     if (folder / "catalog.sqlite").is_file():
         return
     rng = np.random.default_rng(0)
@@ -76,35 +73,35 @@ def make_library(folder: Path, model: Path, photos: int, dim: int = 768) -> None
         pixels = rng.integers(0, 256, (24, 32, 3), np.uint8)
         thumb = Image.fromarray(pixels).resize((256, 192), Image.BICUBIC)
         thumb.save(folder / "thumbs" / sha[:2] / f"{sha}.webp", quality=80)
-    engine = catalog.connect(catalog.catalog_url(folder))
-    with Session(engine) as s, s.begin():
-        s.add(ModelInfo(name=str(model), fingerprint=hub.fingerprint(model), dim=dim))
-        catalog.bump_generation(s)
+    catalog = Catalog.open(folder)
+    catalog.set_model(Model(str(model), hub.fingerprint(model), dim))
     for start in range(0, photos, 50_000):
-        n = min(50_000, photos - start)
-        v = rng.standard_normal((n, dim), dtype=np.float32)
-        v /= np.linalg.norm(v, axis=1, keepdims=True)
-        rows = [
-            dict(
-                path=f"/photos/{(start + i) // 1000:04d}/{start + i:07d}.jpg",
-                size=3_000_000,
-                mtime_ns=1_700_000_000 * 10**9,
-                sha256=f"{(start + i) % THUMBS:064x}",
-                width=4000,
-                height=3000,
-                status=catalog.OK,
-                embedding=v[i].tobytes(),
-                indexed_at=time.time(),
-            )
-            for i in range(n)
-        ]
-        with Session(engine) as s, s.begin():
-            s.execute(insert(Photo), rows)
-            catalog.bump_generation(s)
+        catalog.store(records(rng, start, min(50_000, photos - start), dim))
+    built = time.perf_counter()
+    index.publish(folder / "index", catalog)
+    print(f"index published in {time.perf_counter() - built:.1f} s")
+
+
+def records(rng: np.random.Generator, first: int, n: int, dim: int) -> list[Record]:
+    """`n` photos with random unit vectors, as the indexer stores them."""
+    v = rng.standard_normal((n, dim), dtype=np.float32)
+    v /= np.linalg.norm(v, axis=1, keepdims=True)
+    return [
+        Record(
+            path=f"/photos/{(first + i) // 1000:04d}/{first + i:07d}.jpg",
+            size=3_000_000,
+            mtime_ns=1_700_000_000 * 10**9,
+            sha256=f"{(first + i) % THUMBS:064x}",
+            width=4000,
+            height=3000,
+            embedding=v[i].tobytes(),
+        )
+        for i in range(n)
+    ]
 
 
 def timed(fn, *args, **kwargs) -> tuple[float, object]:
-    _cached_text.cache_clear()  # every query pays for its text embedding
+    fn.__self__._texts.clear()  # `fn` is a Library's method: every query pays for its embedding
     start = time.perf_counter()
     out = fn(*args, **kwargs)
     return time.perf_counter() - start, out
@@ -116,12 +113,10 @@ def ms(seconds: list[float], q: float) -> str:
 
 def api(library: Path, texts: list[str]) -> None:
     lib = Library.open(library)
-    with Session(lib.engine) as s:
-        saved = (library / f"vectors-{catalog.generation(s)}.faiss").is_file()
     start = time.perf_counter()
-    index = lib.refresh()
-    kind, how = "exact" if index.exact else "ANN", "loaded" if saved else "built"
-    print(f"index: {len(index):,} vectors, {kind}, {how} in {time.perf_counter() - start:.1f} s")
+    found = lib.refresh()
+    kind = "exact" if found.exact else "ANN"
+    print(f"index: {len(found):,} vectors, {kind}, loaded in {time.perf_counter() - start:.1f} s")
     lib.search("warm-up", k=10)  # loads the text tower
     ann, exact, embed, recall = [], [], [], []
     for text in texts:

@@ -14,14 +14,11 @@ import time
 from pathlib import Path
 
 from PIL import Image
-from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session
 
 from altclip_core.errors import AltCLIPError
 from altclip_core.preprocess import MAX_FILE_MB, MAX_MEGAPIXELS
-from search import catalog
-from search.catalog import Photo, error_line
+from search.catalog import Catalog, error_line
 from search.library import escaped
 
 from .run import Indexer
@@ -142,16 +139,7 @@ def _interrupt(stop: threading.Event, previous) -> None:
 
 
 def report(args) -> int:
-    if args.catalog is None and not (args.library / "catalog.sqlite").is_file():
-        print(f"altclip-index: no library in {args.library}: nothing to report", file=sys.stderr)
-        return 1
-    engine = catalog.connect(catalog.catalog_url(args.library, args.catalog))
-    with Session(engine) as s:
-        failed = s.execute(
-            select(Photo.path, Photo.error)
-            .where(Photo.status == catalog.ERROR)
-            .order_by(Photo.path)
-        ).all()
+    failed = Catalog.open(args.library, args.catalog, create=False).failures()
     for path, error in failed:
         print(f"{escaped(path)}\t{escaped(error)}")
     print(f"{len(failed)} file(s) could not be indexed", file=sys.stderr)

@@ -1,6 +1,7 @@
-"""Folder in, library out: scan, diff against the catalog, decode in worker threads, embed in
-batches, commit each batch in its own transaction, then remove what disappeared and refresh the
-vector index.
+"""Folder in, library out, in four stages: plan (scan the folders and diff them against the
+catalog), decode (a file in, pixels and facts out, in worker threads), embed (the image tower, in
+batches) and store (one writer, a transaction per batch); then what disappeared is removed and,
+when enough changed, a new vector index is published.
 
 A kill at any moment loses at most the batch in flight: committed rows are unchanged files on the
 next run, rows are keyed by path (no duplicates), and the vector index is derived from the catalog.
@@ -23,15 +24,12 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
-from sqlalchemy import delete, select, update
-from sqlalchemy.orm import Session
 
 from altclip_core import hub
 from altclip_core.errors import AltCLIPError, ImageError
 from altclip_core.preprocess import MAX_FILE_MB, MAX_MEGAPIXELS, image_problem
-from search import catalog
-from search.catalog import ERROR, OK, ModelInfo, PendingPhoto, Photo
-from search.index import refresh_index
+from search import index
+from search.catalog import OK, Catalog, Known, Model, Record, under
 
 from .scan import Entry, scan
 
@@ -77,6 +75,33 @@ class Decoded:
     reuse: bool = False  # the catalog already has a file with these bytes: copy its vector
     vector: bytes | None = None  # float32, set by _Embedder.embed
 
+    def record(self) -> Record:
+        e = self.entry
+        return Record(
+            e.path,
+            e.size,
+            e.mtime_ns,
+            self.sha256,
+            self.width,
+            self.height,
+            self.taken_at,
+            self.error,
+            self.vector,
+        )
+
+
+@dataclass
+class Plan:
+    """What a run has to do: files to read, files gone, rows to mark out of reach (or back)."""
+
+    todo: list[Entry]
+    gone: list[str]
+    offline: dict[str, bool]
+    known: dict[str, Known]  # the rows under the run's folders
+    hashes: set[str]  # contents the catalog already has a vector for
+    unchanged: int
+    unreachable: int  # photos in folders that could not be read: kept, not removed
+
 
 @dataclass
 class Indexer:
@@ -105,145 +130,108 @@ class Indexer:
         With `rebuild`, every photo is embedded again into a table beside the library, which
         keeps answering searches; the new vectors replace the old ones in one transaction at the
         end. A killed rebuild leaves the library as it was, and the next `rebuild` resumes."""
-        start, summary = time.perf_counter(), Summary()
+        start = time.perf_counter()
         for root in roots:
             if not Path(root).is_dir():
                 raise IndexerError(f"{root} is not a folder")
-        url = catalog.catalog_url(self.library, self.catalog_url)
-        name = self.model or _recorded_model(url, self.library) or hub.DEFAULT_MODEL
-        folder = hub.resolve(
-            name
-        )  # before anything is made: a model that is not here makes nothing
+        name = self.model or _recorded_model(self.library, self.catalog_url) or hub.DEFAULT_MODEL
+        folder = hub.resolve(name)  # before anything is made: no half-made library
         self.library.mkdir(parents=True, exist_ok=True)
         with _lock(self.library):
             _remove_leftovers(self.library)
-            engine = catalog.connect(url)
+            catalog = Catalog.open(self.library, self.catalog_url)
             embedder = _Embedder(self, folder)
-            table = self._check_model(engine, name, folder, embedder, rebuild)
-            roots = [os.path.abspath(r) for r in roots]
-            with Session(engine) as s:
-                columns = (table.path, table.size, table.mtime_ns, table.sha256, table.status)
-                rows = s.execute(select(*columns, table.offline)).all()
-                known = set(s.scalars(select(table.sha256).where(table.status == OK)))
-                outside = [] if table is Photo else _outside(s, roots)
-            # A rebuild's table holds this run's photos only; the library's hold other roots too.
-            existing = {r.path: r for r in rows if table is not Photo or _under(r.path, roots)}
-
-            todo, seen, unreadable = [], set(), []
-            for entry in itertools.chain(
-                scan(roots, self.exclude, self.include_hidden, self.warn, unreadable),
-                _entries(outside),
-            ):
-                seen.add(entry.path)
-                row = existing.get(entry.path)
-                if (
-                    row is not None
-                    and row.status == OK  # a file that failed is tried again
-                    and (row.size, row.mtime_ns) == (entry.size, entry.mtime_ns)
-                ):
-                    summary.unchanged += 1
-                else:
-                    todo.append(entry)
-            unseen = [p for p in existing if p not in seen]
-            gone = [p for p in unseen if not _under(p, unreadable)]
-            gone_sha = {existing[p].sha256 for p in gone}
-            out_of_reach = set(unseen) - set(gone)
-            offline = {p: p in out_of_reach for p, r in existing.items()}
-            offline = {p: v for p, v in offline.items() if v != existing[p].offline}
-            summary.offline = len(out_of_reach)
-
+            self._check_model(catalog, name, folder, embedder, rebuild)
+            plan = self.plan(catalog, [os.path.abspath(r) for r in roots], rebuild)
+            summary = Summary(unchanged=plan.unchanged, offline=plan.unreachable)
+            moved_from = {plan.known[p].sha256 for p in plan.gone}
             done = 0
-            for batch in _batched(embedder.decode_all(todo, known), self.batch_size):
-                with Session(engine) as s, s.begin():
-                    embedder.embed(s, table, batch)
-                    for d in batch:
-                        kind = self._store(s, table, d, existing)
-                        if kind == "added" and d.sha256 in gone_sha:
-                            kind = "moved"
-                        setattr(summary, kind, getattr(summary, kind) + 1)
-                        if d.vector is not None:
-                            known.add(d.sha256)
-                    catalog.bump_generation(s)
+            for batch in _batched(embedder.decode_all(plan.todo, plan.hashes), self.batch_size):
+                embedder.embed(catalog, batch, rebuild)
+                catalog.store([d.record() for d in batch], rebuild)
+                for d in batch:
+                    kind = "updated" if d.entry.path in plan.known else "added"
+                    if d.vector is None:
+                        kind = "failed"
+                    elif kind == "added" and d.sha256 in moved_from:
+                        kind = "moved"
+                    setattr(summary, kind, getattr(summary, kind) + 1)
+                    if d.vector is not None:
+                        plan.hashes.add(d.sha256)
                 done += len(batch)
-                progress(done, len(todo))
+                progress(done, len(plan.todo))
                 if stop is not None and stop.is_set():
                     summary.interrupted = True
                     break
-
             if not summary.interrupted:
-                with Session(engine) as s, s.begin():
-                    for chunk in _batched(gone, 500):
-                        s.execute(delete(table).where(table.path.in_(chunk)))
-                    for state in (True, False):
-                        chunk_of = [p for p, v in offline.items() if v == state]
-                        for chunk in _batched(chunk_of, 500):
-                            s.execute(
-                                update(table).where(table.path.in_(chunk)).values(offline=state)
-                            )
-                    if table is not Photo:
-                        catalog.finish_rebuild(s)
-                    catalog.bump_generation(s)
-                summary.removed = max(len(gone) - summary.moved, 0)  # a move is not a removal
-            refresh_index(engine, self.library)
-            if not summary.interrupted:
-                _drop_unused_thumbnails(engine, self.library)
+                catalog.finish_run(plan.gone, plan.offline, rebuild)
+                summary.removed = max(len(plan.gone) - summary.moved, 0)  # a move is not removal
+                _drop_unused_thumbnails(catalog, self.library)
+            if index.stale(self.library / "index", catalog):
+                index.publish(self.library / "index", catalog)
         summary.seconds = time.perf_counter() - start
         return summary
 
-    def _check_model(self, engine, name: str, folder: Path, embedder: _Embedder, rebuild: bool):
-        """The table this run writes: `photos`, or `photos_rebuild` for a rebuild. A model new to
-        the library must load and embed an image first, so a damaged checkpoint changes nothing."""
+    def plan(self, catalog: Catalog, roots: list[str], rebuild: bool) -> Plan:
+        """Scan `roots` and diff them against the catalog. A rebuild also takes in the library's
+        photos outside `roots`, so that none is lost."""
+        rows = catalog.known(rebuild)
+        hashes = {k.sha256 for k in rows.values() if k.status == OK}
+        # A rebuild's table holds this run's photos only; the library's hold other roots too.
+        known = rows if rebuild else {p: k for p, k in rows.items() if under(p, roots)}
+        outside = catalog.paths_outside(roots) if rebuild else []
+        todo, seen, unreadable, unchanged = [], set(), [], 0
+        for entry in itertools.chain(
+            scan(roots, self.exclude, self.include_hidden, self.warn, unreadable),
+            _entries(outside),
+        ):
+            seen.add(entry.path)
+            row = known.get(entry.path)
+            if (
+                row is not None
+                and row.status == OK  # a file that failed is tried again
+                and (row.size, row.mtime_ns) == (entry.size, entry.mtime_ns)
+            ):
+                unchanged += 1
+            else:
+                todo.append(entry)
+        unseen = [p for p in known if p not in seen]
+        gone = [p for p in unseen if not under(p, unreadable)]
+        out_of_reach = set(unseen) - set(gone)
+        offline = {p: p in out_of_reach for p in known if (p in out_of_reach) != known[p].offline}
+        return Plan(todo, gone, offline, known, hashes, unchanged, len(out_of_reach))
+
+    def _check_model(
+        self, catalog: Catalog, name: str, folder: Path, embedder: _Embedder, rebuild: bool
+    ) -> None:
+        """A model new to the library must load and embed an image first, so a damaged
+        checkpoint changes nothing; one that differs from the library's needs `rebuild`."""
         fingerprint = hub.fingerprint(folder)
-        with Session(engine) as s:
-            info = catalog.model_info(s)
-        if info is not None and info.fingerprint != fingerprint and not rebuild:
+        recorded = catalog.model()
+        if recorded is not None and recorded.fingerprint != fingerprint and not rebuild:
             raise IndexerError(
-                f"this library was built with another model ({info.name}); index with that "
+                f"this library was built with another model ({recorded.name}); index with that "
                 "model, or re-embed every photo with this one: add --rebuild"
             )
-        if info is not None and not rebuild:
-            return Photo
+        if recorded is not None and not rebuild:
+            return
         dim = embedder.probe()
         # A local folder is recorded absolute, so searches from any directory find it.
-        recorded = str(folder.resolve()) if Path(name).expanduser().is_dir() else str(name)
-        with Session(engine) as s, s.begin():
-            if info is None and not rebuild:
-                s.add(ModelInfo(name=recorded, fingerprint=fingerprint, dim=dim))
-                catalog.bump_generation(s)
-                return Photo
-            catalog.start_rebuild(s, recorded, fingerprint, dim)
-        return PendingPhoto
-
-    def _store(self, s: Session, table, d: Decoded, existing: dict) -> str:
-        """Write one file's row; returns which summary count it adds to."""
-        row = s.scalars(select(table).where(table.path == d.entry.path)).first()
-        kind = "updated" if d.entry.path in existing else "added"
-        if row is None:
-            row = table(path=d.entry.path)
-            s.add(row)
-        row.size, row.mtime_ns, row.sha256 = d.entry.size, d.entry.mtime_ns, d.sha256
-        row.width, row.height, row.taken_at = d.width, d.height, d.taken_at
-        ok = d.vector is not None
-        row.status, row.error, row.embedding = (
-            (OK, None, d.vector) if ok else (ERROR, d.error, None)
-        )
-        row.indexed_at, row.offline = time.time(), False
-        return kind if ok else "failed"
+        local = Path(name).expanduser().is_dir()
+        model = Model(str(folder.resolve()) if local else str(name), fingerprint, dim)
+        if recorded is None and not rebuild:
+            catalog.set_model(model)
+        else:
+            catalog.start_rebuild(model)
 
 
-def _recorded_model(url: str, library: Path) -> str | None:
+def _recorded_model(library: Path, url: str | None) -> str | None:
     """The model an existing library was built with; None where there is no library yet (and
     none is made by asking)."""
-    if url == catalog.catalog_url(library) and not (library / "catalog.sqlite").is_file():
+    if url is None and not (library / "catalog.sqlite").is_file():
         return None
-    with Session(catalog.connect(url)) as s:
-        info = catalog.model_info(s)
-        return info.name if info is not None else None
-
-
-def _outside(s: Session, roots: list[str]) -> list[str]:
-    """The library's photos outside `roots`: a rebuild embeds them too, so none is lost."""
-    return [p for p in s.scalars(select(Photo.path)) if not _under(p, roots)]
+    model = Catalog.open(library, url).model()
+    return model.name if model is not None else None
 
 
 def _entries(paths: list[str]) -> Iterator[Entry]:
@@ -329,13 +317,12 @@ class _Embedder:
             raise _unusable(self.folder, e) from None
         return vector.shape[-1]
 
-    def embed(self, s: Session, table, batch: list[Decoded]) -> None:
+    def embed(self, catalog: Catalog, batch: list[Decoded], rebuild: bool = False) -> None:
         """Set each decoded file's `vector`: files already in the catalog are copied from it,
         identical files in the batch are computed once."""
         for i, d in enumerate(batch):
             if d.reuse:
-                query = select(table).where(table.sha256 == d.sha256, table.status == OK)
-                source = s.scalars(query).first()
+                source = catalog.copy_of(d.sha256, rebuild)
                 if source is None:  # the known copy went away meanwhile: decode after all
                     batch[i] = self.decode(d.entry)
                 else:
@@ -382,9 +369,8 @@ class _Embedder:
         os.replace(tmp, path)
 
 
-def _drop_unused_thumbnails(engine, library: Path) -> None:
-    with Session(engine) as s:
-        used = set(s.scalars(select(Photo.sha256).where(Photo.status == OK)))
+def _drop_unused_thumbnails(catalog: Catalog, library: Path) -> None:
+    used = catalog.hashes_in_use()
     for path in (library / "thumbs").glob("*/*.webp"):
         if path.stem not in used:
             path.unlink(missing_ok=True)
@@ -409,10 +395,6 @@ class _lock:
 
     def __exit__(self, *exc):
         self.file.close()
-
-
-def _under(path: str, roots: list[str]) -> bool:
-    return any(path == r or path.startswith(r.rstrip(os.sep) + os.sep) for r in roots)
 
 
 def _take(it: Iterator, n: int) -> list:

@@ -2,13 +2,21 @@
 
 One row per photo file (path, size, mtime, content hash, dimensions, capture time, status and the
 float32 embedding), one row naming the model that made the vectors, and a `generation` counter that
-grows with every committed change to the vectors, so that a derived index can tell it is stale.
+grows with every committed change. Each row records the generation it last changed in, and removed
+photos are remembered, so that an index made at generation G learns what changed since in one
+query. `Catalog` holds every SQL statement of the project.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import sqlite3
+import time
+import urllib.parse
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -22,6 +30,7 @@ from sqlalchemy import (
     LargeBinary,
     String,
     Text,
+    and_,
     create_engine,
     delete,
     event,
@@ -29,6 +38,7 @@ from sqlalchemy import (
     func,
     insert,
     inspect,
+    or_,
     select,
     text,
     update,
@@ -43,8 +53,14 @@ from altclip_core.errors import AltCLIPError
 SCHEMA_VERSION = 2
 # Stepwise: MIGRATIONS[v] takes a catalog from version v - 1 to v, in the catalog's transaction.
 # Tables and indexes new in a version are made by create_all; columns added to a table are here.
-MIGRATIONS = {2: ["ALTER TABLE photos ADD COLUMN offline BOOLEAN NOT NULL DEFAULT false"]}
+MIGRATIONS = {
+    2: [
+        "ALTER TABLE photos ADD COLUMN offline BOOLEAN NOT NULL DEFAULT false",
+        "ALTER TABLE photos ADD COLUMN generation BIGINT NOT NULL DEFAULT 0",
+    ]
+}
 OK, ERROR = "ok", "error"
+CHUNK = 20_000  # rows per read when streaming vectors: 60 MB of 768-d float32
 
 
 class FsPath(TypeDecorator):
@@ -92,6 +108,8 @@ class PhotoColumns:
     # Under a folder the last run could not read (an unmounted drive, a permission change): kept,
     # with its vector, until the folder is seen again or the person removes it.
     offline: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # The catalog generation in which the row last changed: "what changed since G" is one query.
+    generation: Mapped[int] = mapped_column(BigInteger, index=True, default=0, server_default="0")
 
     @property
     def vector(self) -> np.ndarray:
@@ -107,6 +125,15 @@ class Photo(PhotoColumns, Base):
 
 class PendingPhoto(PhotoColumns, Base):
     __tablename__ = "photos_rebuild"
+
+
+class Removal(Base):
+    """A photo removed from the library, remembered so that an index made before knows."""
+
+    __tablename__ = "removals"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)  # the photo's id
+    generation: Mapped[int] = mapped_column(BigInteger, index=True)
 
 
 class ModelInfo(Base):
@@ -131,11 +158,400 @@ def catalog_url(library: Path, url: str | None = None) -> str:
     return url or f"sqlite:///{library / 'catalog.sqlite'}"
 
 
-def connect(url: str) -> Engine:
-    """An engine with the schema in place. SQLite runs in WAL mode so searchers read while an
-    indexer writes. A catalog that cannot be opened is a CatalogError that says what to do."""
+class CatalogError(AltCLIPError):
+    """The catalog cannot be used as it is; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class Model:
+    name: str
+    fingerprint: str
+    dim: int
+
+
+@dataclass(frozen=True)
+class Known:
+    """What the catalog knows of a file, to tell whether it changed."""
+
+    size: int
+    mtime_ns: int
+    sha256: str | None
+    status: str
+    offline: bool
+
+
+@dataclass
+class Record:
+    """One file's row as the indexer writes it: a vector, or the reason it has none."""
+
+    path: str
+    size: int
+    mtime_ns: int
+    sha256: str | None = None
+    width: int | None = None
+    height: int | None = None
+    taken_at: datetime | None = None
+    error: str | None = None
+    embedding: bytes | None = None  # float32, L2-normalised
+
+
+@dataclass(frozen=True)
+class Changes:
+    """What changed since a generation: the photos to score from here on (ids, vectors) and the
+    ids whose older vectors no longer count (changed, failed or removed)."""
+
+    generation: int
+    ids: np.ndarray  # [N] int64
+    vectors: np.ndarray  # [N, dim] float32
+    dead: np.ndarray  # [M] int64
+
+
+class Catalog:
+    """Every statement the project runs against its database, by name."""
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+
+    @classmethod
+    def open(cls, library: Path, url: str | None = None, create: bool = True) -> Catalog:
+        """The catalog of `library` (or at `url`). Without `create` (searchers, reports), a
+        library folder that holds no catalog is a CatalogError rather than a new empty catalog,
+        and nothing is written."""
+        if not create and url is None and not (Path(library) / "catalog.sqlite").is_file():
+            raise CatalogError(
+                f"no library in {library}: build one with  altclip-index PHOTOS --library {library}"
+            )
+        return cls(connect(catalog_url(Path(library), url), read_only=not create))
+
+    def _session(self) -> Session:
+        return Session(self.engine)
+
+    # -- the library as a whole --------------------------------------------------------------------
+
+    def generation(self) -> int:
+        with self._session() as s:
+            return _generation(s)
+
+    def floor(self) -> int:
+        """Indexes made before this generation describe another library (a rebuild replaced
+        every vector): they must not be used."""
+        with self._session() as s:
+            row = s.get(Meta, "floor")
+            return int(row.value) if row is not None else 0
+
+    def model(self) -> Model | None:
+        with self._session() as s:
+            info = s.scalars(select(ModelInfo)).first()
+            return Model(info.name, info.fingerprint, info.dim) if info else None
+
+    def set_model(self, model: Model) -> None:
+        """Record the model of a library that has none yet."""
+        with self._session() as s, s.begin():
+            s.add(ModelInfo(name=model.name, fingerprint=model.fingerprint, dim=model.dim))
+            _bump(s)
+
+    def counts(self) -> dict[str, int]:
+        with self._session() as s:
+            rows = s.execute(select(Photo.status, func.count()).group_by(Photo.status)).all()
+        return {OK: 0, ERROR: 0} | dict(rows)
+
+    def last_indexed(self) -> datetime | None:
+        with self._session() as s:
+            last = s.scalar(select(func.max(Photo.indexed_at)))
+        return datetime.fromtimestamp(last) if last else None
+
+    def failures(self) -> list[tuple[str, str]]:
+        """(path, reason) of every file that could not be indexed, by path."""
+        with self._session() as s:
+            query = select(Photo.path, Photo.error).where(Photo.status == ERROR)
+            return [tuple(r) for r in s.execute(query.order_by(Photo.path))]
+
+    def hashes_in_use(self) -> set[str]:
+        with self._session() as s:
+            return set(s.scalars(select(Photo.sha256).where(Photo.status == OK)))
+
+    # -- what the indexer reads and writes (`rebuild`: the table a rebuild fills) -----------------
+
+    def known(self, rebuild: bool = False) -> dict[str, Known]:
+        table = _table(rebuild)
+        columns = (table.path, table.size, table.mtime_ns, table.sha256, table.status)
+        with self._session() as s:
+            return {r[0]: Known(*r[1:]) for r in s.execute(select(*columns, table.offline))}
+
+    def copy_of(self, sha256: str, rebuild: bool = False) -> Record | None:
+        """A photo with these bytes and a vector, to copy instead of embedding again."""
+        table = _table(rebuild)
+        with self._session() as s:
+            query = select(table).where(table.sha256 == sha256, table.status == OK)
+            row = s.scalars(query).first()
+            if row is None:
+                return None
+            return Record(
+                row.path,
+                row.size,
+                row.mtime_ns,
+                row.sha256,
+                row.width,
+                row.height,
+                row.taken_at,
+                None,
+                row.embedding,
+            )
+
+    def store(self, records: list[Record], rebuild: bool = False) -> None:
+        """Write a batch of files' rows in one transaction: a kill loses this batch only."""
+        table = _table(rebuild)
+        with self._session() as s, s.begin():
+            generation = _bump(s)
+            paths = [r.path for r in records]
+            rows = {row.path: row for row in s.scalars(select(table).where(table.path.in_(paths)))}
+            fresh = []
+            for r in records:
+                values = dict(
+                    r.__dict__,
+                    status=OK if r.embedding is not None else ERROR,
+                    indexed_at=time.time(),
+                    offline=False,
+                    generation=generation,
+                )
+                if r.path in rows:
+                    for key, value in values.items():
+                        setattr(rows[r.path], key, value)
+                else:
+                    fresh.append(values)
+            if fresh:
+                s.execute(insert(table), fresh)
+
+    def finish_run(self, gone: list[str], offline: dict[str, bool], rebuild: bool = False) -> None:
+        """Forget the files that are gone, mark those out of reach (or back), and, for a
+        rebuild, replace the library by the rebuilt one: all in one transaction."""
+        table = _table(rebuild)
+        with self._session() as s, s.begin():
+            generation = _bump(s)
+            for chunk in _chunks(gone):
+                ids = s.scalars(select(table.id).where(table.path.in_(chunk))).all()
+                s.execute(delete(table).where(table.id.in_(ids)))
+                if not rebuild and ids:
+                    s.execute(insert(Removal), [dict(id=i, generation=generation) for i in ids])
+            for state in (True, False):
+                for chunk in _chunks([p for p, v in offline.items() if v == state]):
+                    s.execute(update(table).where(table.path.in_(chunk)).values(offline=state))
+            if rebuild:
+                self._switch(s, generation)
+
+    def pending_model(self) -> Model | None:
+        """The model a rebuild in progress embeds with, or None."""
+        with self._session() as s:
+            return _pending(s)
+
+    def start_rebuild(self, model: Model) -> None:
+        """Begin (or resume, with the same model) filling `photos_rebuild`; the library is
+        unchanged."""
+        with self._session() as s, s.begin():
+            pending = _pending(s)
+            if pending is not None and pending.fingerprint == model.fingerprint:
+                return
+            s.execute(delete(PendingPhoto))
+            s.merge(Meta(key="rebuild_model", value=json.dumps(model.__dict__)))
+
+    def _switch(self, s: Session, generation: int) -> None:
+        """The rebuilt library replaces the old one inside the caller's transaction: a searcher
+        sees the old photos and model or the new ones, never a mix."""
+        model = _pending(s)
+        columns = [c.name for c in Photo.__table__.columns]
+        s.execute(delete(Photo))
+        s.execute(delete(Removal))
+        source = select(*(PendingPhoto.__table__.c[name] for name in columns))
+        s.execute(insert(Photo.__table__).from_select(columns, source))
+        s.execute(update(Photo).values(generation=generation))
+        s.execute(delete(PendingPhoto))
+        s.execute(delete(ModelInfo))
+        s.add(ModelInfo(name=model.name, fingerprint=model.fingerprint, dim=model.dim))
+        s.execute(delete(Meta).where(Meta.key == "rebuild_model"))
+        s.merge(Meta(key="floor", value=str(generation)))
+
+    def paths_outside(self, roots: list[str]) -> list[str]:
+        """The library's photos outside `roots` (a rebuild embeds them too, so none is lost)."""
+        with self._session() as s:
+            return [p for p in s.scalars(select(Photo.path)) if not under(p, roots)]
+
+    def forget_removals(self, up_to: int) -> None:
+        """Removals an index of generation `up_to` already reflects need not be remembered."""
+        with self._session() as s, s.begin():
+            s.execute(delete(Removal).where(Removal.generation <= up_to))
+
+    # -- vectors, for the index -------------------------------------------------------------------
+
+    def identity(self) -> str:
+        """A random id given to the catalog when it was made: an index says which catalog it
+        was made from, so one copied from another library is never used."""
+        with self._session() as s:
+            return s.get(Meta, "catalog_id").value
+
+    def change_count(self, since: int) -> int:
+        """Rows changed and photos removed after generation `since`."""
+        with self._session() as s:
+            changed = s.scalar(select(func.count()).where(Photo.generation > since))
+            removed = s.scalar(select(func.count()).where(Removal.generation > since))
+        return changed + removed
+
+    def vector_count(self) -> int:
+        with self._session() as s:
+            return s.scalar(select(func.count()).where(Photo.status == OK))
+
+    def vectors(self, chunk: int = CHUNK) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """(ids [n] int64, vectors [n, dim] float32) of every photo with a vector, by id, a chunk
+        at a time and in one read transaction (one generation's state throughout)."""
+        with self._session() as s, s.begin():
+            last = -1
+            while True:
+                query = select(Photo.id, Photo.embedding).where(Photo.status == OK, Photo.id > last)
+                rows = s.execute(query.order_by(Photo.id).limit(chunk)).all()
+                if not rows:
+                    return
+                last = rows[-1][0]
+                yield _unpack(rows)
+
+    def changes_since(self, generation: int, dim: int) -> Changes:
+        """What changed after `generation`, in one read transaction."""
+        with self._session() as s, s.begin():
+            now = _generation(s)
+            query = select(Photo.id, Photo.status, Photo.embedding)
+            rows = s.execute(query.where(Photo.generation > generation)).all()
+            gone = s.scalars(select(Removal.id).where(Removal.generation > generation)).all()
+        ok = [(i, e) for i, status, e in rows if status == OK]
+        ids, vectors = (
+            _unpack(ok) if ok else (np.empty(0, np.int64), np.empty((0, dim), np.float32))
+        )
+        dead = np.array([r[0] for r in rows] + list(gone), np.int64)
+        return Changes(now, ids, vectors, dead)
+
+    # -- what searchers read ----------------------------------------------------------------------
+
+    def passing(
+        self,
+        folder: str | None = None,
+        after: datetime | None = None,
+        before: datetime | None = None,
+        kinds: list[str] | None = None,
+    ) -> np.ndarray:
+        """Ids of the photos with a vector that pass the filters. `folder`: a folder name or part
+        of one anywhere in the path (`旅行` finds …/旅行 2023/…), or an absolute path (that
+        subtree); `after`/`before`: the capture date, else the file's time; `kinds`: extensions."""
+        where = [Photo.status == OK]
+        if folder:
+            where.append(_in_folder(folder))
+        if after is not None:
+            where.append(_taken(after, "after"))
+        if before is not None:
+            where.append(_taken(before, "before"))
+        if kinds:
+            exts = ["." + k.lower().lstrip(".") for k in kinds]
+            where.append(or_(*(Photo.path.iendswith(e, autoescape=True) for e in exts)))
+        with self._session() as s:
+            ids = s.scalars(select(Photo.id).where(*where)).all()
+        return np.array(ids, np.int64)
+
+    def photos(self, ids: list[int]) -> dict[int, Photo]:
+        with self._session() as s:
+            return {p.id: p for p in s.scalars(select(Photo).where(Photo.id.in_(ids)))}
+
+    def path_of(self, photo_id: int) -> str | None:
+        with self._session() as s:
+            return s.scalar(select(Photo.path).where(Photo.id == photo_id, Photo.status == OK))
+
+
+def under(path: str, roots: list[str]) -> bool:
+    """Whether `path` is one of `roots` or inside one."""
+    return any(path == r or path.startswith(r.rstrip(os.sep) + os.sep) for r in roots)
+
+
+def _in_folder(folder: str):
+    """The photo lies under the absolute path `folder`, or `folder` is (part of) the name of a
+    folder on its path: a "/" somewhere before it and after it. Paths stored as hex (not UTF-8)
+    are matched on their bytes' hex, where a match could, very rarely, straddle two bytes."""
+    if os.path.isabs(folder):
+        prefix = folder.rstrip("/") + "/"
+        return or_(
+            Photo.path.startswith(prefix, autoescape=True),
+            Photo.path.startswith("hex:" + os.fsencode(prefix).hex()),
+        )
+    part = folder.strip("/")
+    return or_(
+        Photo.path.ilike(f"%/%{_like(part)}%/%", escape="\\"),
+        Photo.path.like(f"hex:%2f%{os.fsencode(part).hex()}%2f%"),
+    )
+
+
+def _like(text: str) -> str:
+    """`text` matched literally inside a LIKE pattern (escape character: backslash)."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _table(rebuild: bool):
+    return PendingPhoto if rebuild else Photo
+
+
+def _generation(s: Session) -> int:
+    return int(s.get(Meta, "generation").value)
+
+
+def _bump(s: Session) -> int:
+    """The next generation, taken inside the transaction that makes it."""
+    generation = _generation(s) + 1
+    s.execute(update(Meta).where(Meta.key == "generation").values(value=str(generation)))
+    return generation
+
+
+def _pending(s: Session) -> Model | None:
+    row = s.get(Meta, "rebuild_model")
+    return Model(**json.loads(row.value)) if row is not None else None
+
+
+def _unpack(rows) -> tuple[np.ndarray, np.ndarray]:
+    ids = np.fromiter((r[0] for r in rows), np.int64, len(rows))
+    return ids, np.frombuffer(b"".join(r[1] for r in rows), np.float32).reshape(len(rows), -1)
+
+
+def _chunks(items: list, n: int = 500) -> Iterator[list]:
+    for i in range(0, len(items), n):
+        yield items[i : i + n]
+
+
+def _taken(when: datetime, side: str):
+    """The photo was taken (else its file last changed) on or after / before `when`."""
+    ns = _ns(when)
+    if side == "after":
+        return or_(Photo.taken_at >= when, and_(Photo.taken_at.is_(None), Photo.mtime_ns >= ns))
+    return or_(Photo.taken_at < when, and_(Photo.taken_at.is_(None), Photo.mtime_ns < ns))
+
+
+def _ns(when: datetime) -> int:
+    """Nanoseconds since 1970 as the database's 64-bit integer holds them: dates beyond its range
+    (year 1 is 6e19 ns before 1970) or the time zone's are the ends of time."""
     try:
-        return _connect(url)
+        ns = int(when.timestamp() * 1e9)
+    except (ValueError, OverflowError, OSError):
+        ns = -(2**63) if when.year < 1970 else 2**63 - 1
+    return min(max(ns, -(2**63)), 2**63 - 1)
+
+
+def connect(url: str, read_only: bool = False) -> Engine:
+    """An engine with the schema in place (migrated stepwise from older versions). SQLite runs in
+    WAL mode so searchers read while an indexer writes. `read_only` (searchers) writes nothing,
+    so that a library on read-only storage searches, unless the schema needs upgrading. A
+    catalog that cannot be opened is a CatalogError that says what to do."""
+    try:
+        if read_only:
+            engine = _engine(url, read_only=True)
+            with Session(engine) as s:
+                version = _version(s)
+            if version is None:
+                raise CatalogError(f"{_shown(url)} holds no library (yet): run altclip-index")
+            if version == SCHEMA_VERSION:
+                return engine
+            engine.dispose()  # another version: upgraded once by whoever opens it, or refused
+        return _prepare(_engine(url))
     except SQLAlchemyError as e:
         raise CatalogError(
             f"cannot open the catalog {_shown(url)} ({error_line(e)}): check the URL, or move a "
@@ -155,29 +571,58 @@ def _shown(url: str) -> str:
         return "(unreadable URL)"
 
 
-def _connect(url: str) -> Engine:
-    engine = create_engine(url)
+def _engine(url: str, read_only: bool = False) -> Engine:
+    if not read_only or not url.startswith("sqlite:///"):
+        engine = create_engine(url)
+    else:
+        engine = create_engine("sqlite://", creator=lambda: _read_only(url[len("sqlite:///") :]))
     if engine.dialect.name == "sqlite":
 
         @event.listens_for(engine, "connect")
         def _pragmas(conn, _):
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
+            if not read_only:
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA busy_timeout=30000")
 
+    return engine
+
+
+def _read_only(path: str) -> sqlite3.Connection:
+    """A connection that cannot write. On storage this user cannot write to, SQLite cannot make
+    the WAL index it needs for a shared read: there nobody writes either, so the file is read
+    as immutable."""
+    uri = f"file:{urllib.parse.quote(path)}"
+    conn = sqlite3.connect(f"{uri}?mode=ro", uri=True, check_same_thread=False)
+    try:
+        conn.execute("SELECT count(*) FROM sqlite_master")
+        return conn
+    except sqlite3.OperationalError:
+        conn.close()
+        return sqlite3.connect(f"{uri}?immutable=1", uri=True, check_same_thread=False)
+
+
+def _version(s: Session) -> int | None:
+    if not inspect(s.connection()).has_table(Meta.__tablename__):
+        return None
+    row = s.get(Meta, "schema_version")
+    return int(row.value) if row is not None else None
+
+
+def _prepare(engine: Engine) -> Engine:
+    """Create or migrate the schema."""
     with Session(engine) as s, s.begin():
-        fresh = not inspect(s.connection()).has_table(Meta.__tablename__)
-        version = None if fresh else s.get(Meta, "schema_version")
-        if version is not None and int(version.value) > SCHEMA_VERSION:
+        version = _version(s)
+        if version is not None and version > SCHEMA_VERSION:
             raise CatalogError(
-                f"catalog schema {version.value} is newer than this program's {SCHEMA_VERSION}: "
+                f"catalog schema {version} is newer than this program's {SCHEMA_VERSION}: "
                 "upgrade altclip-search"
             )
         if version is not None:
-            for step in range(int(version.value) + 1, SCHEMA_VERSION + 1):
+            for step in range(version + 1, SCHEMA_VERSION + 1):
                 for statement in MIGRATIONS.get(step, []):
                     s.execute(text(statement))
-            version.value = str(SCHEMA_VERSION)
+            s.get(Meta, "schema_version").value = str(SCHEMA_VERSION)
     Base.metadata.create_all(engine)
     for index in Photo.__table__.indexes:  # catalogs made before an index was added gain it
         index.create(engine, checkfirst=True)
@@ -185,70 +630,6 @@ def _connect(url: str) -> Engine:
         if s.get(Meta, "schema_version") is None:
             s.add(Meta(key="schema_version", value=str(SCHEMA_VERSION)))
             s.add(Meta(key="generation", value="0"))
+        if s.get(Meta, "catalog_id") is None:
+            s.add(Meta(key="catalog_id", value=uuid.uuid4().hex))
     return engine
-
-
-class CatalogError(AltCLIPError):
-    """The catalog cannot be used as it is; the message says what to do."""
-
-
-def generation(s: Session) -> int:
-    return int(s.get(Meta, "generation").value)
-
-
-def bump_generation(s: Session) -> None:
-    """Call inside the transaction that changes vectors: the index stamp then reads as stale."""
-    s.execute(update(Meta).where(Meta.key == "generation").values(value=str(generation(s) + 1)))
-
-
-def model_info(s: Session) -> ModelInfo | None:
-    return s.scalars(select(ModelInfo)).first()
-
-
-def vectors(s: Session) -> tuple[np.ndarray, np.ndarray]:
-    """(ids [N] int64, embeddings [N, dim] float32) of every photo with a vector."""
-    rows = s.execute(select(Photo.id, Photo.embedding).where(Photo.status == OK)).all()
-    if not rows:
-        info = model_info(s)
-        return np.empty(0, np.int64), np.empty((0, info.dim if info else 0), np.float32)
-    ids = np.fromiter((r[0] for r in rows), np.int64, len(rows))
-    return ids, np.frombuffer(b"".join(r[1] for r in rows), np.float32).reshape(len(rows), -1)
-
-
-def counts(s: Session) -> dict[str, int]:
-    rows = s.execute(select(Photo.status, func.count()).group_by(Photo.status)).all()
-    return {OK: 0, ERROR: 0} | dict(rows)
-
-
-def pending_model(s: Session) -> dict | None:
-    """The model a rebuild in progress embeds with ({name, fingerprint, dim}), or None."""
-    row = s.get(Meta, "rebuild_model")
-    return json.loads(row.value) if row is not None else None
-
-
-def start_rebuild(s: Session, name: str, fingerprint: str, dim: int) -> None:
-    """Begin (or resume, with the same model) filling `photos_rebuild`; the library is unchanged."""
-    pending = pending_model(s)
-    if pending is not None and pending["fingerprint"] == fingerprint:
-        return
-    s.execute(delete(PendingPhoto))
-    s.merge(
-        Meta(
-            key="rebuild_model", value=json.dumps(dict(name=name, fingerprint=fingerprint, dim=dim))
-        )
-    )
-
-
-def finish_rebuild(s: Session) -> None:
-    """Replace the library by the rebuilt one, in this one transaction: a searcher sees the old
-    photos and model or the new ones, never a mix, and a kill before the commit changes nothing."""
-    pending = pending_model(s)
-    columns = [c.name for c in Photo.__table__.columns]
-    s.execute(delete(Photo))
-    source = select(*(PendingPhoto.__table__.c[name] for name in columns))
-    s.execute(insert(Photo.__table__).from_select(columns, source))
-    s.execute(delete(PendingPhoto))
-    s.execute(delete(ModelInfo))
-    s.add(ModelInfo(name=pending["name"], fingerprint=pending["fingerprint"], dim=pending["dim"]))
-    s.execute(delete(Meta).where(Meta.key == "rebuild_model"))
-    bump_generation(s)

@@ -1,28 +1,39 @@
-"""The vector index: FAISS over the catalog's embeddings, keyed by photo id, derived and disposable.
+"""The vector index: derived from the catalog, written by the indexer only, read by searchers.
 
-The file name carries the catalog generation it reflects (`vectors-<generation>.faiss`); it is
-written to a temporary name and renamed into place, and a missing, stale or unreadable file is
-rebuilt from the catalog. Small libraries get exact inner-product search. Large ones get product
-quantisation scanned with SIMD (FAISS "fast scan": 4-bit codes of 2-dimensional sub-vectors), whose
-best `k * k_factor` candidates are re-scored exactly from the float32 vectors: scores stay exact
-cosines, only recall is approximate. `k_factor` is tuned at build time on the library's own vectors.
-On 1 000 000 random 768-d vectors this answers in ~9 ms at recall@10 ≥ 0.99, where brute force takes
-~145 ms (bench/search.py); an HNSW graph (M 32) took 141 s to build on 200 000 of them and found
-70% of the true top 10 at efSearch 2048.
+A published base lives in the library's `index/` folder, its files named by the catalog generation
+G they reflect, and checked on load (a damaged or foreign base is never used):
+
+    G.ids    int64 [N]          photo ids, ascending
+    G.f32    float32 [N, dim]   their vectors, memory-mapped: exact scores, never all in RAM
+    G.pq     FAISS 4-bit product quantisation "fast scan" over the same rows (large libraries)
+    G.json   the manifest, written last: catalog id, generation, count, dim, k_factor, CRC-32s
+
+A searcher loads the newest base and applies the catalog's changes since G in memory: new and
+changed photos are scored exactly from a small delta, changed and removed ones are masked out of
+the base. So adding or removing N photos costs O(N) until the delta passes REBUILD_FRACTION of
+the base, when the indexer builds a new one (streaming the vectors from the catalog in chunks).
+
+Large bases are searched approximately: the best `k * k_factor` rows by PQ code are re-scored
+exactly from the float32 vectors, so scores stay exact cosines and only recall is approximate.
+`k_factor` is tuned at build on the library's own vectors. On 1 000 000 random 768-d vectors this
+answers in ~9 ms at recall@10 >= 0.99, where brute force takes ~145 ms (bench/search.py).
 """
 
 from __future__ import annotations
 
+import json
 import os
+import zlib
+from dataclasses import dataclass
 from pathlib import Path
 
 import faiss
 import numpy as np
-from sqlalchemy.orm import Session
 
-from search import catalog
+from search.catalog import Catalog, Changes
 
 EXACT_LIMIT = 100_000  # below this, brute force answers in ~15 ms and is exact
+REBUILD_FRACTION = 0.05  # changes, as a share of the base, past which the indexer rebuilds it
 TRAIN_SIZE = 65_536  # vectors the quantiser learns from
 TUNE_QUERIES, TUNE_RECALL = 100, 0.99
 K_FACTORS = (8, 16, 32, 64, 128, 256)
@@ -30,38 +41,108 @@ K_FACTORS = (8, 16, 32, 64, 128, 256)
 # queries for the same recall (2x on bench/search.py's random library); candidates are cheap:
 # k_factor 256 costs 1 ms more than 32 at a million photos.
 MARGIN = 4
+ROWS = 20_000  # rows scored or read at a time
+
+
+@dataclass
+class Base:
+    """A published index: photo ids, their vectors (memory-mapped) and, when large, PQ codes."""
+
+    generation: int
+    ids: np.ndarray
+    vectors: np.ndarray
+    pq: faiss.Index | None
+    k_factor: int
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    @classmethod
+    def load(cls, folder: Path, catalog_id: str, dim: int, floor: int = 0) -> Base | None:
+        """The newest base in `folder` made from this catalog at or after generation `floor`
+        whose files check out; None when there is none."""
+        for generation in sorted(_published(folder), reverse=True):
+            if generation < floor:
+                return None
+            try:
+                manifest = json.loads((folder / f"{generation}.json").read_text())
+                return cls._open(folder, generation, manifest, catalog_id, dim)
+            except (OSError, ValueError, KeyError, RuntimeError):
+                continue  # damaged, foreign, or deleted by the indexer meanwhile: an older one
+        return None
+
+    @classmethod
+    def _open(cls, folder: Path, generation: int, m: dict, catalog_id: str, dim: int) -> Base:
+        n = m["count"]
+        if (m["catalog"], m["generation"], m["dim"]) != (catalog_id, generation, dim):
+            raise ValueError("made from another catalog or model")
+        files = {kind: folder / f"{generation}.{kind}" for kind in m["crc32"]}
+        for kind, path in files.items():
+            if _crc32(path) != m["crc32"][kind]:
+                raise ValueError(f"{path} is damaged")
+        ids = np.fromfile(files["ids"], np.int64)
+        vectors = (
+            np.memmap(files["f32"], np.float32, "r", shape=(n, dim))
+            if n
+            else np.empty((0, dim), np.float32)
+        )
+        if len(ids) != n or vectors.shape != (n, dim):
+            raise ValueError("count does not match")
+        pq = faiss.read_index(str(files["pq"])) if "pq" in files else None
+        return cls(generation, ids, vectors, pq, m["k_factor"])
+
+    def positions(self, ids: np.ndarray) -> np.ndarray:
+        """Rows of the base holding these photo ids (those it holds)."""
+        pos = np.searchsorted(self.ids, ids)
+        inside = pos < len(self.ids)
+        pos, ids = pos[inside], ids[inside]
+        return pos[self.ids[pos] == ids]
 
 
 class VectorIndex:
-    def __init__(self, index: faiss.Index, generation: int):
-        self.index, self.generation = index, generation
+    """What a searcher searches: the newest base, and the catalog's changes since, in memory."""
+
+    def __init__(self, base: Base | None, changes: Changes, dim: int):
+        self.base, self.generation, self.dim = base, changes.generation, dim
+        self.alive = np.ones(len(base) if base else 0, bool)
+        self.delta: dict[int, np.ndarray] = {}
+        self._apply(changes)
+
+    @classmethod
+    def open(cls, folder: Path, catalog: Catalog) -> VectorIndex:
+        """The index of the catalog as it is now. Reads only: a searcher never writes."""
+        model, floor, newest = catalog.model(), catalog.floor(), max(_published(folder), default=-1)
+        dim = model.dim if model else 0
+        base = Base.load(folder, catalog.identity(), dim, floor)
+        index = cls(base, catalog.changes_since(base.generation if base else -1, dim), dim)
+        index.floor, index.newest = floor, newest
+        return index
+
+    def update(self, catalog: Catalog) -> None:
+        """Catch up with the catalog: O(what changed since the last update)."""
+        self._apply(catalog.changes_since(self.generation, self.dim))
+
+    def _apply(self, changes: Changes) -> None:
+        if self.base is not None and len(changes.dead):
+            self.alive[self.base.positions(np.unique(changes.dead))] = False
+        for i in changes.dead.tolist():
+            self.delta.pop(i, None)
+        self.delta.update(zip(changes.ids.tolist(), changes.vectors, strict=True))
+        self.generation = changes.generation
+        self._delta_ids = np.fromiter(self.delta, np.int64, len(self.delta))
+        self._delta = np.stack(list(self.delta.values())) if self.delta else None
 
     @property
     def exact(self) -> bool:
-        return isinstance(faiss.downcast_index(self.index.index), faiss.IndexFlat)
+        return self.base is None or self.base.pq is None
 
     def __len__(self) -> int:
-        return self.index.ntotal
+        return int(self.alive.sum()) + len(self.delta)
 
-    @classmethod
-    def build(
-        cls, ids: np.ndarray, vectors: np.ndarray, generation: int, exact: bool | None = None
-    ) -> VectorIndex:
-        dim = vectors.shape[1] if vectors.ndim == 2 and vectors.shape[1] else 1
-        vectors = np.ascontiguousarray(vectors, np.float32)
-        if exact if exact is not None else len(ids) < EXACT_LIMIT:
-            inner = faiss.IndexFlatIP(dim)
-        else:
-            codes = dim // 2 if dim % 2 == 0 else dim
-            inner = faiss.index_factory(dim, f"PQ{codes}x4fs,RFlat", faiss.METRIC_INNER_PRODUCT)
-            rng = np.random.default_rng(0)
-            inner.train(vectors[rng.permutation(len(vectors))[:TRAIN_SIZE]])
-        index = faiss.IndexIDMap2(inner)
-        if len(ids):
-            index.add_with_ids(vectors, ids.astype(np.int64))
-        if not isinstance(inner, faiss.IndexFlat):
-            _tune(faiss.downcast_index(inner), vectors)
-        return cls(index, generation)
+    def photo_ids(self) -> set[int]:
+        """Every photo the index finds."""
+        base = self.base.ids[self.alive].tolist() if self.base else []
+        return set(base) | set(self.delta)
 
     def search(
         self, queries: np.ndarray, k: int, exact: bool = False, among: np.ndarray | None = None
@@ -69,66 +150,182 @@ class VectorIndex:
         """(scores [Q, k], ids [Q, k]) best first; missing neighbours have id -1. `exact` scans
         every vector even where the index is approximate (to check recall); `among` (photo ids)
         searches those photos only, exactly."""
-        k = max(1, min(k, len(self)))
-        queries = np.ascontiguousarray(queries, np.float32)
-        if among is None and (self.exact or not exact):
-            return self.index.search(queries, k)
-        inner = faiss.downcast_index(self.index.index)
-        flat = inner if self.exact else inner.refine_index  # the float32 vectors, by position
-        params = None
-        if among is not None:
-            wanted = faiss.IDSelectorBatch(np.ascontiguousarray(among, np.int64))
-            by_position = faiss.IDSelectorTranslated(self.index.id_map, wanted)
-            params = faiss.SearchParameters(sel=by_position)
-        scores, rows = flat.search(queries, k, params=params)
-        return scores, np.where(rows >= 0, faiss.vector_to_array(self.index.id_map)[rows], -1)
+        queries = np.atleast_2d(np.asarray(queries, np.float32))
+        found = [self._one(q, k, exact, among) for q in queries]
+        scores = np.full((len(queries), k), -np.inf, np.float32)
+        ids = np.full((len(queries), k), -1, np.int64)
+        for row, (s, i) in enumerate(found):
+            scores[row, : len(s)], ids[row, : len(i)] = s, i
+        return scores, ids
 
-    def save(self, folder: Path) -> Path:
-        path = folder / f"vectors-{self.generation}.faiss"
-        tmp = path.with_suffix(f".tmp{os.getpid()}")
-        faiss.write_index(self.index, str(tmp))
-        os.replace(tmp, path)
-        for old in folder.glob("vectors-*.faiss"):
-            if old != path:
-                old.unlink(missing_ok=True)
-        return path
-
-    @classmethod
-    def load(cls, folder: Path, generation: int) -> VectorIndex | None:
-        """The saved index of exactly this catalog generation, or None (missing, stale, corrupt)."""
-        path = folder / f"vectors-{generation}.faiss"
-        try:  # the float32 vectors stay memory-mapped: 0.4 s instead of 1.6 s at a million
-            return cls(faiss.read_index(str(path), faiss.IO_FLAG_MMAP_IFC), generation)
-        except RuntimeError:  # faiss reports a missing or unreadable file this way
-            return None
-
-
-def _tune(index: faiss.IndexRefine, vectors: np.ndarray) -> None:
-    """Set `index.k_factor` to MARGIN times the smallest of K_FACTORS whose recall@10 on
-    TUNE_QUERIES of the library's own vectors, against exact search, reaches TUNE_RECALL (each
-    query's own vector left out of both)."""
-    rng = np.random.default_rng(1)
-    queries = vectors[rng.permutation(len(vectors))[:TUNE_QUERIES]]
-    _, truth = index.refine_index.search(queries, 11)
-    for k_factor in K_FACTORS:
-        index.k_factor = k_factor
-        _, found = index.search(queries, 11)
-        hits = [len(set(t[1:]) & set(f)) for t, f in zip(truth, found, strict=True)]
-        if sum(hits) >= TUNE_RECALL * 10 * len(queries):
-            break
-    index.k_factor *= MARGIN
+    def _one(self, q: np.ndarray, k: int, exact: bool, among: np.ndarray | None):
+        scores, ids = [], []
+        if self._delta is not None:
+            keep = (
+                np.ones(len(self._delta_ids), bool)
+                if among is None
+                else np.isin(self._delta_ids, among)
+            )
+            scores.append(self._delta[keep] @ q)
+            ids.append(self._delta_ids[keep])
+        base = self.base
+        if base is not None and len(base):
+            if among is not None:
+                pos = base.positions(np.unique(np.asarray(among, np.int64)))
+            elif base.pq is not None and not exact:
+                wanted = min(len(base), k * base.k_factor + int((~self.alive).sum()))
+                _, pos = base.pq.search(q[None], wanted)
+                pos = np.sort(pos[0][pos[0] >= 0])  # in file order: fewer pages to read
+            else:
+                pos = None  # every row
+            if pos is None:
+                s = np.concatenate(
+                    [base.vectors[i : i + ROWS] @ q for i in range(0, len(base), ROWS)]
+                )
+                s[~self.alive] = -np.inf
+                top = _top(s, k)
+                scores.append(s[top])
+                ids.append(base.ids[top])
+            else:
+                pos = pos[self.alive[pos]]
+                scores.append(base.vectors[pos] @ q)
+                ids.append(base.ids[pos])
+        s, i = (np.concatenate(x) if x else np.empty(0) for x in (scores, ids))
+        keep = s > -np.inf
+        s, i = s[keep], i[keep]
+        top = _top(s, k)
+        return s[top], i[top]
 
 
-def refresh_index(engine, library: Path) -> VectorIndex:
-    """The vector index for the catalog as it is now: loaded if current, else rebuilt and saved."""
-    with Session(engine) as s:
-        gen = catalog.generation(s)
-        index = VectorIndex.load(library, gen)
-        if index is None:
-            ids, vectors = catalog.vectors(s)
-            index = VectorIndex.build(ids, vectors, gen)
-            try:
-                index.save(library)
-            except OSError:
-                pass  # a read-only library still searches, from the index rebuilt in memory
+def refreshed(index: VectorIndex | None, folder: Path, catalog: Catalog) -> VectorIndex:
+    """`index` caught up with the catalog, or opened again where the indexer has published a
+    newer base since (or a rebuild replaced the library)."""
+    if (
+        index is None
+        or max(_published(folder), default=-1) > index.newest
+        or catalog.floor() != index.floor
+    ):
+        return VectorIndex.open(folder, catalog)
+    if catalog.generation() != index.generation:
+        index.update(catalog)
     return index
+
+
+def _top(scores: np.ndarray, k: int) -> np.ndarray:
+    """Positions of the k highest scores, best first."""
+    if len(scores) > k:
+        part = np.argpartition(-scores, k - 1)[:k]
+        return part[np.argsort(-scores[part], kind="stable")]
+    return np.argsort(-scores, kind="stable")
+
+
+# -- publishing (the indexer only) ---------------------------------------------------------------
+
+
+def stale(folder: Path, catalog: Catalog) -> bool:
+    """Whether the indexer should build a new base: none usable, or too much changed since."""
+    model = catalog.model()
+    if model is None:
+        return False
+    base = Base.load(folder, catalog.identity(), model.dim, catalog.floor())
+    if base is None:
+        return catalog.vector_count() > 0 or any(_published(folder))
+    return catalog.change_count(base.generation) > REBUILD_FRACTION * max(len(base), 1)
+
+
+def publish(folder: Path, catalog: Catalog, exact: bool | None = None) -> int:
+    """Build a base from the catalog as it is now, write it atomically, remove older ones; its
+    generation. Vectors stream from the catalog in chunks to their own file: the build never holds
+    them all in RAM."""
+    folder.mkdir(parents=True, exist_ok=True)
+    model = catalog.model()
+    dim = model.dim if model else 0
+    generation = catalog.generation()
+    tmp = {kind: folder / f"{generation}.{kind}.tmp{os.getpid()}" for kind in ("ids", "f32")}
+    n = 0
+    with open(tmp["ids"], "wb") as ids_file, open(tmp["f32"], "wb") as vectors_file:
+        for ids, vectors in catalog.vectors():
+            ids_file.write(ids.tobytes())
+            vectors_file.write(np.ascontiguousarray(vectors, np.float32).tobytes())
+            n += len(ids)
+    manifest = dict(catalog=catalog.identity(), generation=generation, count=n, dim=dim, k_factor=0)
+    if (exact is False or (exact is None and n >= EXACT_LIMIT)) and n:
+        vectors = np.memmap(tmp["f32"], np.float32, "r", shape=(n, dim))
+        pq, manifest["k_factor"] = _train(vectors)
+        tmp["pq"] = folder / f"{generation}.pq.tmp{os.getpid()}"
+        faiss.write_index(pq, str(tmp["pq"]))
+        del vectors
+    manifest["crc32"] = {kind: _crc32(path) for kind, path in tmp.items()}
+    for kind, path in tmp.items():
+        os.replace(path, folder / f"{generation}.{kind}")
+    path = folder / f"{generation}.json"
+    path.with_suffix(".json.tmp").write_text(json.dumps(manifest))
+    os.replace(path.with_suffix(".json.tmp"), path)  # published
+    for old in _published(folder):
+        if old != generation:
+            for leftover in folder.glob(f"{old}.*"):
+                leftover.unlink(missing_ok=True)
+    catalog.forget_removals(generation)
+    return generation
+
+
+def _train(vectors: np.ndarray) -> tuple[faiss.Index, int]:
+    """PQ fast-scan codes for `vectors` (read in chunks) and the k_factor that reaches
+    TUNE_RECALL on the library's own vectors."""
+    n, dim = vectors.shape
+    codes = dim // 2 if dim % 2 == 0 else dim
+    pq = faiss.index_factory(dim, f"PQ{codes}x4fs", faiss.METRIC_INNER_PRODUCT)
+    rng = np.random.default_rng(0)
+    sample = np.sort(rng.choice(n, min(n, TRAIN_SIZE), replace=False))
+    pq.train(np.ascontiguousarray(vectors[sample]))
+    for i in range(0, n, ROWS):
+        pq.add(np.ascontiguousarray(vectors[i : i + ROWS]))
+    return pq, _tune(pq, vectors)
+
+
+def _tune(pq: faiss.Index, vectors: np.ndarray) -> int:
+    """MARGIN times the smallest of K_FACTORS whose recall@10 on TUNE_QUERIES of the library's
+    own vectors, against exact search, reaches TUNE_RECALL (each query's own vector left out)."""
+    rng = np.random.default_rng(1)
+    queries = np.ascontiguousarray(vectors[np.sort(rng.choice(len(vectors), TUNE_QUERIES, False))])
+    truth = [set(rows[1:].tolist()) for rows in _exact_top(queries, vectors, 11)]
+    for k_factor in K_FACTORS:
+        _, candidates = pq.search(queries, 11 * k_factor)
+        hits = 0
+        for q, rows, t in zip(queries, candidates, truth, strict=True):
+            rows = np.sort(rows[rows >= 0])
+            hits += len(t & set(rows[_top(vectors[rows] @ q, 11)].tolist()))
+        if hits >= TUNE_RECALL * 10 * len(queries):
+            break
+    return k_factor * MARGIN
+
+
+def _exact_top(queries: np.ndarray, vectors: np.ndarray, k: int) -> np.ndarray:
+    """[Q, k] rows of `vectors` best for each query, best first, reading ROWS at a time."""
+    rows = np.empty((len(queries), 0), np.int64)
+    scores = np.empty((len(queries), 0), np.float32)
+    for i in range(0, len(vectors), ROWS):
+        chunk = np.asarray(vectors[i : i + ROWS])
+        scores = np.concatenate([scores, queries @ chunk.T], axis=1)  # [Q, k + chunk]
+        rows = np.concatenate(
+            [rows, np.broadcast_to(np.arange(i, i + len(chunk)), (len(queries), len(chunk)))], 1
+        )
+        keep = np.argpartition(-scores, min(k, scores.shape[1]) - 1, axis=1)[:, :k]
+        scores, rows = np.take_along_axis(scores, keep, 1), np.take_along_axis(rows, keep, 1)
+    return np.take_along_axis(rows, np.argsort(-scores, axis=1), 1)
+
+
+def _published(folder: Path) -> list[int]:
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return []
+    return [int(n[:-5]) for n in names if n.endswith(".json") and n[:-5].isdigit()]
+
+
+def _crc32(path: Path) -> int:
+    crc = 0
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 24):
+            crc = zlib.crc32(chunk, crc)
+    return crc

@@ -19,15 +19,12 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
 
 from altclip_core import hub
 from altclip_core.errors import AltCLIPError, ImageError
 from altclip_core.preprocess import MAX_FILE_MB, MAX_MEGAPIXELS
-from search import catalog
-from search.catalog import OK, Photo
-from search.index import VectorIndex, refresh_index
+from search.catalog import ERROR, OK, Catalog, Model
+from search.index import VectorIndex, refreshed
 
 MAX_QUERY_CHARS = 2000
 NEGATIVE_WEIGHT = 0.5
@@ -65,18 +62,16 @@ class Status:
 
 
 class Library:
-    def __init__(self, folder: Path, engine, model: str, fingerprint: str, device: str | None):
-        self.folder, self.engine, self.model_name = folder, engine, model
-        self.fingerprint, self.device = fingerprint, device
+    def __init__(self, folder: Path, catalog: Catalog, model: Model, device: str | None):
+        self.folder, self.catalog, self.device = folder, catalog, device
+        self.model_name, self.fingerprint = model.name, model.fingerprint
         self.max_megapixels, self.max_file_mb = MAX_MEGAPIXELS, MAX_FILE_MB  # query images
         self._index: VectorIndex | None = None
         self._texts: dict[str, np.ndarray] = {}  # recent text queries' vectors, oldest first
-        self._text_lock = threading.Lock()
         self._towers: dict[str, object] = {}
         self._status: tuple[int, Status] | None = None
-        self._facts_cache: tuple | None = None
         # One load of each at a time, however many threads (Streamlit sessions) ask at once.
-        self._index_lock, self._tower_lock = threading.Lock(), threading.Lock()
+        self._index_lock, self._tower_lock, self._text_lock = (threading.Lock() for _ in range(3))
 
     @classmethod
     def open(
@@ -84,32 +79,24 @@ class Library:
     ) -> Library:
         """Open the library in `folder` (catalog at `catalog_url` if given)."""
         folder = Path(folder).expanduser()
-        if catalog_url is None and not (folder / "catalog.sqlite").is_file():
-            raise SearchError(
-                f"no library in {folder}: build one with  altclip-index PHOTOS --library {folder}"
-            )
-        engine = catalog.connect(catalog.catalog_url(folder, catalog_url))
-        with Session(engine) as s:
-            info = catalog.model_info(s)
-        if info is None:
+        catalog = Catalog.open(folder, catalog_url, create=False)
+        model = catalog.model()
+        if model is None:
             raise SearchError(f"the library in {folder} is empty: run  altclip-index PHOTOS")
-        return cls(folder, engine, info.name, info.fingerprint, device)
+        return cls(folder, catalog, model, device)
 
     # -- state ------------------------------------------------------------------------------------
 
     def refresh(self) -> VectorIndex:
-        """The vector index of the catalog as it is now (another process may be indexing)."""
-        with Session(self.engine) as s:
-            gen = catalog.generation(s)
+        """The vector index of the catalog as it is now (another process may be indexing): the
+        newest base the indexer published, plus what changed since. Writes nothing."""
         with self._index_lock:
-            if self._index is None or self._index.generation != gen:
-                self._index = refresh_index(self.engine, self.folder)
+            self._index = refreshed(self._index, self.folder / "index", self.catalog)
             return self._index
 
     def warm_up(self) -> threading.Thread:
         """Load the index and the text tower in a background thread, so that the first query
-        finds them ready; an error is left for that query to report. (Not the facts filters
-        read: a Python loop over every photo, it would hold the GIL while the page answers.)"""
+        finds them ready; an error is left for that query to report."""
 
         def load():
             try:
@@ -125,13 +112,11 @@ class Library:
     def status(self) -> Status:
         """Counts and last indexing time, recounted only when the catalog has changed, not on
         each page refresh (~60 ms at a million photos)."""
-        with Session(self.engine) as s:
-            gen = catalog.generation(s)
-            if self._status is None or self._status[0] != gen:
-                n = catalog.counts(s)
-                last = s.scalar(select(func.max(Photo.indexed_at)))
-                when = datetime.fromtimestamp(last) if last else None
-                self._status = gen, Status(n[OK], n[catalog.ERROR], self.model_name, when)
+        generation = self.catalog.generation()
+        if self._status is None or self._status[0] != generation:
+            n = self.catalog.counts()
+            status = Status(n[OK], n[ERROR], self.model_name, self.catalog.last_indexed())
+            self._status = generation, status
         return self._status[1]
 
     def thumbnail(self, hit: Hit) -> Path | None:
@@ -145,8 +130,7 @@ class Library:
     def photo_path(self, photo_id: int) -> str | None:
         """The file of a catalogued photo, if it is still a regular file: the only paths the UI
         may open."""
-        with Session(self.engine) as s:
-            path = s.scalar(select(Photo.path).where(Photo.id == photo_id, Photo.status == OK))
+        path = self.catalog.path_of(photo_id)
         return path if path is not None and _regular(path) else None
 
     # -- queries ----------------------------------------------------------------------------------
@@ -187,7 +171,7 @@ class Library:
         if not len(index):
             return []
         if folder or after or before or kinds:
-            among = self._passing(folder, _date(after), _date(before), kinds)
+            among = self.catalog.passing(folder, _date(after), _date(before), kinds)
             scores, ids = (a[0] for a in index.search(query[None], k, among=among))
         else:
             scores, ids = (a[0] for a in index.search(query[None], k, exact))
@@ -239,44 +223,8 @@ class Library:
                 self._towers[name] = altclip_core.load(folder, device=self.device, towers=(name,))
             return self._towers[name]
 
-    def _passing(self, folder, after, before, kinds) -> np.ndarray:
-        """Ids of the photos that pass the filters, from facts read once per catalog change."""
-        _, ids, paths, exts, when = self._facts()
-        keep = np.ones(len(ids), bool)
-        if folder:
-            part = os.sep + folder.strip("/") + os.sep
-            keep &= np.fromiter((part in p or p.startswith(folder) for p in paths), bool, len(ids))
-        if kinds:
-            keep &= np.isin(exts, ["." + x.lower().lstrip(".") for x in kinds])
-        if after:
-            keep &= when >= _seconds(after)
-        if before:
-            keep &= when < _seconds(before)
-        return ids[keep]
-
-    def _facts(self) -> tuple[int, np.ndarray, list[str], np.ndarray, np.ndarray]:
-        """(generation, ids, paths, lower-case extensions, capture date else file time as a POSIX
-        timestamp) of every searchable photo; read again only when the catalog has changed."""
-        with Session(self.engine) as s:
-            gen = catalog.generation(s)
-            if self._facts_cache is None or self._facts_cache[0] != gen:
-                stmt = select(Photo.id, Photo.path, Photo.taken_at, Photo.mtime_ns)
-                rows = s.execute(stmt.where(Photo.status == OK)).all()
-                paths = [r.path for r in rows]
-                self._facts_cache = (
-                    gen,
-                    np.fromiter((r.id for r in rows), np.int64, len(rows)),
-                    paths,
-                    np.array([os.path.splitext(p)[1].lower() for p in paths], str),
-                    np.array(
-                        [_seconds(r.taken_at) if r.taken_at else r.mtime_ns / 1e9 for r in rows]
-                    ),
-                )
-        return self._facts_cache
-
     def _hits(self, ids: np.ndarray, scores: np.ndarray) -> list[Hit]:
-        with Session(self.engine) as s:
-            rows = {p.id: p for p in s.scalars(select(Photo).where(Photo.id.in_(ids.tolist())))}
+        rows = self.catalog.photos(ids.tolist())
         return [
             Hit(r.path, float(score), r.id, r.sha256, r.width, r.height, r.taken_at)
             for i, score in zip(ids.tolist(), scores.tolist(), strict=True)
@@ -298,15 +246,6 @@ def clean_query(text: str) -> str:
             f"the query is {len(text)} characters long; keep it under {MAX_QUERY_CHARS}"
         )
     return text
-
-
-def _seconds(when: datetime) -> float:
-    """POSIX seconds of a local date and time; the first and last days datetime can hold (which
-    the local time zone may push out of its range) are the ends of time."""
-    try:
-        return when.timestamp()
-    except (ValueError, OverflowError, OSError):
-        return -np.inf if when.year < 1970 else np.inf
 
 
 def escaped(path: str) -> str:

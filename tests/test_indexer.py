@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from indexer import Indexer, IndexerError
 from indexer.cli import main as index_main
 from search import catalog
-from search.catalog import Photo
+from search.catalog import Catalog, Photo
 from search.index import VectorIndex
 from tests import checkpoints
 from tests.photos import BAD, GOOD, make_hostile, make_photos
@@ -50,11 +50,10 @@ def state(library: Path) -> dict:
 
 
 def index_ids(library: Path) -> set[int]:
-    engine = catalog.connect(catalog.catalog_url(library))
-    with Session(engine) as s:
-        index = VectorIndex.load(library, catalog.generation(s))
-    assert index is not None, "the saved index must match the catalog generation"
-    return set(index.index.id_map.at(i) for i in range(len(index)))
+    """The photos a searcher finds: the published base, up to date, and no delta left over."""
+    index = VectorIndex.open(library / "index", Catalog.open(library))
+    assert index.base is not None and not index.delta, "the indexer publishes what it indexed"
+    return index.photo_ids()
 
 
 def indexer(library: Path, model: Path, **kw) -> Indexer:
