@@ -1,9 +1,10 @@
-"""AltCLIP in plain PyTorch: load the published checkpoints by their own parameter names and embed
-text (any language XLM-R knows) and images into one normalised space.
+"""The CLIP family in plain PyTorch: AltCLIP, OpenAI CLIP and Chinese-CLIP, loaded from their
+published checkpoints by their own parameter names, embed text and images into one normalised space.
 
     import altclip_core
-    model = altclip_core.load("BAAI/AltCLIP")
+    model = altclip_core.load("BAAI/AltCLIP")  # or openai/clip-vit-base-patch32, OFA-Sys/...
     model.embed_text(["一只猫", "a photo of a dog"]) @ model.embed_images([image]).T
+    model.classify([image], ["猫", "狗", "海滩"], template="一张{}的照片")  # [1, 3] probabilities
 """
 
 from __future__ import annotations
@@ -13,13 +14,16 @@ from typing import TYPE_CHECKING
 # Attributes load on first use, so that `altclip_core.hub` (used to check a library's model)
 # does not pay for importing torch.
 _EXPORTS = {
-    "AltCLIPConfig": "config",
-    "TextConfig": "config",
+    "AltCLIPTextConfig": "config",
+    "ChineseCLIPTextConfig": "config",
+    "CLIPConfig": "config",
+    "CLIPTextConfig": "config",
     "VisionConfig": "config",
     "AltCLIPError": "errors",
     "CheckpointError": "errors",
     "ModelNotFound": "errors",
     "AltCLIP": "model",
+    "CLIP": "model",
     "default_device": "model",
     "default_dtype": "model",
     "load": "model",
@@ -30,12 +34,15 @@ _EXPORTS = {
 }
 __all__ = [
     "AltCLIP",
-    "AltCLIPConfig",
     "AltCLIPError",
+    "AltCLIPTextConfig",
+    "CLIP",
+    "CLIPConfig",
+    "CLIPTextConfig",
     "CheckpointError",
+    "ChineseCLIPTextConfig",
     "ImagePreprocessor",
     "ModelNotFound",
-    "TextConfig",
     "TextTokenizer",
     "VisionConfig",
     "default_device",
@@ -55,8 +62,14 @@ def __getattr__(name: str):
 
 
 if TYPE_CHECKING:
-    from .config import AltCLIPConfig, TextConfig, VisionConfig
+    from .config import (
+        AltCLIPTextConfig,
+        ChineseCLIPTextConfig,
+        CLIPConfig,
+        CLIPTextConfig,
+        VisionConfig,
+    )
     from .errors import AltCLIPError, CheckpointError, ModelNotFound
-    from .model import AltCLIP, default_device, default_dtype, load
+    from .model import CLIP, AltCLIP, default_device, default_dtype, load
     from .preprocess import ImagePreprocessor, open_image, to_rgb
     from .tokenizer import TextTokenizer

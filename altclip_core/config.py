@@ -1,7 +1,8 @@
-"""AltCLIP configuration, read from a Hugging Face `config.json` (`model_type: altclip`).
+"""Configuration of the CLIP family, read from a Hugging Face `config.json`: `model_type` `altclip`,
+`clip` or `chinese_clip`. The vision tower is CLIP's ViT for all three; the text configs differ.
 
 Field names keep the Hugging Face spellings so a checkpoint's config maps one to one. Defaults are
-transformers' class defaults; the vision ones are ViT-B/32, never what a real checkpoint uses.
+transformers' class defaults (the vision ones are ViT-B/32): a real checkpoint's config says more.
 """
 
 from __future__ import annotations
@@ -11,9 +12,13 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .errors import CheckpointError
+
 
 @dataclass
-class TextConfig:
+class AltCLIPTextConfig:
+    """XLM-RoBERTa with AltCLIP's `transformation` head."""
+
     vocab_size: int = 250002
     hidden_size: int = 1024
     intermediate_size: int = 4096
@@ -27,9 +32,60 @@ class TextConfig:
     project_dim: int = 768
 
     @property
+    def embed_dim(self) -> int:
+        """Width of the pooled output, the input of `text_projection`."""
+        return self.project_dim
+
+    @property
     def max_tokens(self) -> int:
         """Longest input, special tokens included: RoBERTa positions start after the pad id."""
         return self.max_position_embeddings - self.pad_token_id - 1
+
+
+@dataclass
+class CLIPTextConfig:
+    """OpenAI CLIP's causal text transformer."""
+
+    vocab_size: int = 49408
+    hidden_size: int = 512
+    intermediate_size: int = 2048
+    num_hidden_layers: int = 12
+    num_attention_heads: int = 8
+    max_position_embeddings: int = 77
+    hidden_act: str = "quick_gelu"
+    layer_norm_eps: float = 1e-5
+    eos_token_id: int = 49407  # 2 in configs older than transformers PR #24773: see CLIPTextTower
+
+    @property
+    def embed_dim(self) -> int:
+        return self.hidden_size
+
+    @property
+    def max_tokens(self) -> int:
+        return self.max_position_embeddings
+
+
+@dataclass
+class ChineseCLIPTextConfig:
+    """BERT (Chinese RoBERTa-wwm weights, BERT's architecture and absolute positions)."""
+
+    vocab_size: int = 30522
+    hidden_size: int = 768
+    intermediate_size: int = 3072
+    num_hidden_layers: int = 12
+    num_attention_heads: int = 12
+    max_position_embeddings: int = 512
+    hidden_act: str = "gelu"
+    layer_norm_eps: float = 1e-12
+    type_vocab_size: int = 2
+
+    @property
+    def embed_dim(self) -> int:
+        return self.hidden_size
+
+    @property
+    def max_tokens(self) -> int:
+        return self.max_position_embeddings
 
 
 @dataclass
@@ -45,28 +101,50 @@ class VisionConfig:
     layer_norm_eps: float = 1e-5
 
 
+TextConfig = AltCLIPTextConfig | CLIPTextConfig | ChineseCLIPTextConfig
+
+# model_type -> its text config and transformers' default projection_dim.
+TEXT_CONFIGS: dict[str, tuple[type, int]] = {
+    "altclip": (AltCLIPTextConfig, 768),
+    "clip": (CLIPTextConfig, 512),
+    "chinese_clip": (ChineseCLIPTextConfig, 512),
+}
+
+
 @dataclass
-class AltCLIPConfig:
-    text_config: TextConfig = field(default_factory=TextConfig)
+class CLIPConfig:
+    model_type: str = "altclip"
+    text_config: TextConfig = field(default_factory=AltCLIPTextConfig)
     vision_config: VisionConfig = field(default_factory=VisionConfig)
     projection_dim: int = 768
     logit_scale_init_value: float = 2.6592
 
     @classmethod
-    def from_dict(cls, d: dict) -> AltCLIPConfig:
-        # As in transformers: a legacy `*_config_dict` entry, completed with the class defaults,
-        # overrides every field of `*_config`.
-        text = d.get("text_config_dict") or d.get("text_config") or {}
-        vision = d.get("vision_config_dict") or d.get("vision_config") or {}
+    def from_dict(cls, d: dict) -> CLIPConfig:
+        kind = d.get("model_type")
+        if kind not in TEXT_CONFIGS:
+            raise CheckpointError(
+                f"config.json names model_type {kind!r}; supported: {', '.join(TEXT_CONFIGS)}"
+            )
+        text_class, projection_dim = TEXT_CONFIGS[kind]
         return cls(
-            text_config=_build(TextConfig, text),
-            vision_config=_build(VisionConfig, vision),
-            **{k: d[k] for k in ("projection_dim", "logit_scale_init_value") if k in d},
+            model_type=kind,
+            text_config=_build(text_class, _tower_dict(d, "text")),
+            vision_config=_build(VisionConfig, _tower_dict(d, "vision")),
+            projection_dim=d.get("projection_dim", projection_dim),
+            **{k: d[k] for k in ("logit_scale_init_value",) if k in d},
         )
 
     @classmethod
-    def from_file(cls, path: str | Path) -> AltCLIPConfig:
+    def from_file(cls, path: str | Path) -> CLIPConfig:
         return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
+
+
+def _tower_dict(d: dict, tower: str) -> dict:
+    """As transformers reads it: a legacy `*_config_dict` entry, completed with the class defaults,
+    overrides every field of `*_config`."""
+    legacy = d.get(f"{tower}_config_dict")
+    return legacy if legacy is not None else d.get(f"{tower}_config") or {}
 
 
 def _build(kind: type, d: dict):

@@ -1,7 +1,7 @@
-"""`altclip-convert SRC OUT [--dtype float16]`: a checkpoint (hub id or folder, e.g. BAAI/AltCLIP
-whose hub branch ships only pytorch_model.bin) -> a folder with model.safetensors, which loads
-memory-mapped and several times faster, plus the config and tokenizer files. Use it afterwards with
-`--model OUT`."""
+"""`altclip-convert SRC OUT [--dtype float16]`: a checkpoint of the CLIP family (hub id or folder,
+e.g. BAAI/AltCLIP or OFA-Sys/chinese-clip-vit-base-patch16, whose hub branches ship only
+pytorch_model.bin) -> a folder with model.safetensors, which loads memory-mapped and several times
+faster, plus the config and tokenizer files. Use it afterwards with `--model OUT`."""
 
 from __future__ import annotations
 
@@ -16,13 +16,15 @@ from . import hub
 from .errors import AltCLIPError
 from .weights import convert
 
-FILES = ("config.json", "preprocessor_config.json", "tokenizer.json", "sentencepiece.bpe.model")
+FILES = ("config.json", "preprocessor_config.json", *hub.TOKENIZER_FILES)
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="altclip-convert", description=__doc__.split("\n\n")[0])
-    parser.add_argument("source", help="hub repo id (BAAI/AltCLIP) or checkpoint folder")
+    parser.add_argument(
+        "source", help="hub repo id (BAAI/AltCLIP, openai/clip-vit-base-patch32) or folder"
+    )
     parser.add_argument("out", type=Path, help="folder to write")
     parser.add_argument(
         "--dtype",

@@ -10,9 +10,19 @@ from pathlib import Path
 from .errors import ModelNotFound
 
 DEFAULT_MODEL = "BAAI/AltCLIP"
+# What the tokenizers of the CLIP family read (tokenizer.TextTokenizer), whichever a repo ships.
+TOKENIZER_FILES = (
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+    "sentencepiece.bpe.model",  # AltCLIP
+    "vocab.json",  # OpenAI CLIP
+    "merges.txt",
+    "vocab.txt",  # Chinese-CLIP
+)
 # Everything but the weights; the weights are fetched as safetensors if the repo has them, else
 # .bin.
-SMALL_FILES = ["*.json", "sentencepiece.bpe.model"]
+SMALL_FILES = ["*.json", *(name for name in TOKENIZER_FILES if not name.endswith(".json"))]
 
 
 def resolve(name: str | Path, revision: str | None = None) -> Path:

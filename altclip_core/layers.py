@@ -1,4 +1,5 @@
-"""Pieces both towers share: activations, attention, and a container that keeps checkpoint names."""
+"""Pieces the towers share: activations, attention, a container that keeps checkpoint names, and
+CLIP's pre-LN block (the ViT's, and OpenAI CLIP's text transformer's)."""
 
 from __future__ import annotations
 
@@ -47,6 +48,33 @@ def attention(
     )  # [B, H, L, d]
     out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)  # [B, H, L, d]
     return out.transpose(1, 2).reshape(b, length, d)  # [B, L, D]
+
+
+class CLIPLayer(nn.Module):
+    """Pre-LN block: h = x + attn(LN(x)); out = h + mlp(LN(h)). `cfg` is a vision or CLIP text
+    config: both name the same fields."""
+
+    def __init__(self, cfg):
+        super().__init__()
+        d, eps = cfg.hidden_size, cfg.layer_norm_eps
+        self.heads = cfg.num_attention_heads
+        self.act = activation(cfg.hidden_act)
+        self.layer_norm1 = nn.LayerNorm(d, eps=eps)
+        self.self_attn = named(
+            q_proj=nn.Linear(d, d),
+            k_proj=nn.Linear(d, d),
+            v_proj=nn.Linear(d, d),
+            out_proj=nn.Linear(d, d),
+        )
+        self.layer_norm2 = nn.LayerNorm(d, eps=eps)
+        self.mlp = named(
+            fc1=nn.Linear(d, cfg.intermediate_size), fc2=nn.Linear(cfg.intermediate_size, d)
+        )
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        sa, y = self.self_attn, self.layer_norm1(x)
+        x = x + sa.out_proj(attention(sa.q_proj(y), sa.k_proj(y), sa.v_proj(y), self.heads, mask))
+        return x + self.mlp.fc2(self.act(self.mlp.fc1(self.layer_norm2(x))))
 
 
 class PackedLinear(nn.Module):

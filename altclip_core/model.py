@@ -1,7 +1,7 @@
-"""AltCLIP (Chen et al. 2022, "AltCLIP: Altering the Language Encoder in CLIP").
-
-The two towers with their projections, and `load`, which builds the model from a checkpoint folder
-or hub id by the checkpoint's own parameter names.
+"""The CLIP family in one model: CLIP's ViT (Radford et al. 2021) beside the text tower of the
+checkpoint's family: OpenAI CLIP's own, AltCLIP's XLM-R (Chen et al. 2022) or Chinese-CLIP's BERT
+(Yang et al. 2022), each with its projection; and `load`, which builds one from a checkpoint folder
+or hub id by the checkpoint's own parameter names, the family read from config.json's `model_type`.
 """
 
 from __future__ import annotations
@@ -10,35 +10,45 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image
 from torch import nn
 
 from . import hub
-from .config import AltCLIPConfig
+from .config import CLIPConfig
 from .errors import CheckpointError
 from .layers import pack_linears
 from .preprocess import ImagePreprocessor
-from .text import TextTower
+from .text import AltCLIPTextTower, BertTextTower, CLIPTextTower
 from .tokenizer import TextTokenizer
 from .vision import VisionTower
 from .weights import load_into, read_tensors
 
 TOWERS = ("text", "vision")
 
+# What a model_type runs: its text tower and tokenizer (config.TEXT_CONFIGS reads its config); the
+# vision tower is the same for all.
+FAMILIES = {
+    "altclip": (AltCLIPTextTower, TextTokenizer.xlm_roberta),
+    "clip": (CLIPTextTower, TextTokenizer.clip),
+    "chinese_clip": (BertTextTower, TextTokenizer.bert),
+}
 
-class AltCLIP(nn.Module):
+
+class CLIP(nn.Module):
     """Both towers (or one): `encode_*` take model inputs, `embed_*` take strings and PIL images.
     Embeddings are float32 and L2-normalised, so a dot product is the cosine similarity."""
 
-    def __init__(self, config: AltCLIPConfig, towers: Sequence[str] = TOWERS):
+    def __init__(self, config: CLIPConfig, towers: Sequence[str] = TOWERS):
         super().__init__()
         self.config, self.towers = config, tuple(towers)
         if "text" in towers:
-            self.text_model = TextTower(config.text_config)
+            text_tower, _ = FAMILIES[config.model_type]
+            self.text_model = text_tower(config.text_config)
             self.text_projection = nn.Linear(
-                config.text_config.project_dim, config.projection_dim, bias=False
+                config.text_config.embed_dim, config.projection_dim, bias=False
             )
         if "vision" in towers:
             self.vision_model = VisionTower(config.vision_config)
@@ -74,7 +84,7 @@ class AltCLIP(nn.Module):
 
     @torch.inference_mode()
     def embed_text(self, texts: str | Sequence[str], batch_size: int = 32) -> torch.Tensor:
-        """Texts in any language XLM-R knows -> [N, dim] float32 on the CPU."""
+        """Texts -> [N, dim] float32 on the CPU."""
         texts = [texts] if isinstance(texts, str) else list(texts)
         out = []
         for i in range(0, len(texts), batch_size):
@@ -93,6 +103,49 @@ class AltCLIP(nn.Module):
             pixels = self.preprocess(images[i : i + batch_size])
             out.append(self.encode_image(pixels).cpu())
         return torch.cat(out) if out else torch.empty(0, self.dim)
+
+    @torch.inference_mode()
+    def embed_labels(
+        self, labels: Sequence[str], template: str | Sequence[str] | None = None
+    ) -> torch.Tensor:
+        """Labels -> [L, dim] float32 on the CPU. With several templates, each label's normalised
+        embeddings are averaged and normalised again (CLIP's prompt ensembling)."""
+        templates = [template or "{}"] if isinstance(template, str | None) else list(template)
+        if not templates or any("{}" not in t for t in templates):
+            raise ValueError(f"each template needs a {{}} where the label goes, not {template!r}")
+        texts = [t.replace("{}", label) for label in labels for t in templates]
+        emb = self.embed_text(texts).view(len(labels), len(templates), self.dim)
+        return F.normalize(emb.mean(dim=1), dim=-1)
+
+    @torch.inference_mode()
+    def classify(
+        self,
+        images: Image.Image | Sequence[Image.Image] | torch.Tensor | np.ndarray,
+        labels: Sequence[str],
+        template: str | Sequence[str] | None = None,
+    ) -> torch.Tensor:
+        """Zero-shot label probabilities, as transformers' `logits_per_image.softmax(dim=1)`.
+
+        Args:
+            images: PIL images, or their embeddings [N, dim] (such as a library's stored vectors:
+                then the text tower alone is enough).
+            labels: L labels, e.g. ["猫", "狗", "海滩"].
+            template: a prompt with {} for the label ("a photo of {}", "一张{}的照片"), or a list
+                of them to ensemble; None embeds the labels as they are.
+
+        Returns:
+            [N, L] float32 on the CPU: softmax over labels of exp(logit_scale) * cosine.
+        """
+        if isinstance(images, torch.Tensor | np.ndarray):
+            image_emb = F.normalize(torch.as_tensor(images).float().cpu(), dim=-1)
+        else:
+            image_emb = self.embed_images(images)
+        scale = self.logit_scale.float().exp().item()
+        logits = scale * image_emb @ self.embed_labels(labels, template).T  # [N, L]
+        return logits.softmax(dim=1)
+
+
+AltCLIP = CLIP  # its name while AltCLIP was the only family
 
 
 def default_device() -> torch.device:
@@ -130,12 +183,13 @@ def load(
     device: str | torch.device | None = None,
     dtype: torch.dtype | None = None,
     towers: Sequence[str] = TOWERS,
-) -> AltCLIP:
-    """Build AltCLIP from a checkpoint folder or hub repo id, reading only the chosen towers'
-    tensors.
+) -> CLIP:
+    """Build a model of the CLIP family (config.json's `model_type`: altclip, clip or chinese_clip)
+    from a checkpoint folder or hub repo id, reading only the chosen towers' tensors.
 
     Args:
-        name: a folder with config.json, weights and tokenizer, or a repo id such as "BAAI/AltCLIP".
+        name: a folder with config.json, weights and tokenizer, or a repo id such as
+            "BAAI/AltCLIP", "openai/clip-vit-base-patch32", "OFA-Sys/chinese-clip-vit-base-patch16".
         device: defaults to cuda, then mps, then cpu.
         dtype: defaults to `default_dtype(device)`.
         towers: ("text",), ("vision",) or both.
@@ -147,13 +201,13 @@ def load(
         raise ValueError(f"towers must be a non-empty subset of {TOWERS}, not {towers!r}")
     folder = hub.resolve(name)
     try:
-        config = AltCLIPConfig.from_file(folder / "config.json")
+        config = CLIPConfig.from_file(folder / "config.json")
     except (OSError, json.JSONDecodeError, TypeError) as e:
         raise CheckpointError(f"unreadable config.json in {folder}: {e}") from e
     device = torch.device(device) if device is not None else default_device()
     dtype = dtype or default_dtype(device)
     with torch.device("meta"):
-        model = AltCLIP(config, towers)
+        model = CLIP(config, towers)
     prefixes = {
         "text": ("text_model.", "text_projection."),
         "vision": ("vision_model.", "visual_projection."),
@@ -164,7 +218,8 @@ def load(
     if device.type == "cpu" and dtype in (torch.float32, torch.bfloat16):
         pack_linears(model)
     if "text" in towers:
-        model.tokenizer = TextTokenizer.from_folder(folder, config.text_config.max_tokens)
+        _, read_tokenizer = FAMILIES[config.model_type]
+        model.tokenizer = read_tokenizer(folder, config.text_config.max_tokens)
     if "vision" in towers:
         pre = folder / "preprocessor_config.json"
         model.preprocess = (

@@ -1,8 +1,19 @@
-"""XLM-R tokenizer, built with the `tokenizers` library the way transformers' `XLMRobertaTokenizer`
-builds it: Unigram over the checkpoint's vocabulary, the SentencePiece `Precompiled` normaliser,
-whitespace split plus Metaspace, and `<s> $A </s>`. The vocabulary and normaliser come from
-`tokenizer.json`, or, for checkpoints that ship only `sentencepiece.bpe.model` (AltCLIP-m9), from
-that file with the fairseq offset.
+"""Tokenizers of the CLIP family, built with the `tokenizers` library the way transformers' fast
+tokenizers build them, from the files a checkpoint ships:
+
+- AltCLIP, as `XLMRobertaTokenizer`: Unigram over the checkpoint's vocabulary, the SentencePiece
+  `Precompiled` normaliser, whitespace split plus Metaspace, and `<s> $A </s>`. The vocabulary and
+  normaliser come from `tokenizer.json`, or, for checkpoints that ship only
+  `sentencepiece.bpe.model` (AltCLIP-m9), from that file with the fairseq offset.
+- OpenAI CLIP, as `CLIPTokenizer`: byte-level BPE with `</w>` word ends after NFC, whitespace runs
+  made one space and lower-casing; `<|startoftext|> $A <|endoftext|>`. Vocabulary and merges come
+  from `tokenizer.json`, else `vocab.json` and `merges.txt`.
+- Chinese-CLIP, as `BertTokenizer`: WordPiece after BERT's normaliser (Chinese characters split one
+  by one, lower-cased as `tokenizer_config.json` says); `[CLS] $A [SEP]`. The vocabulary comes from
+  `tokenizer.json`, else `vocab.txt`.
+
+Special tokens are read from `tokenizer_config.json` and `special_tokens_map.json` as transformers
+merges them; the pad token is the checkpoint's (some CLIP checkpoints pad with `!`).
 """
 
 from __future__ import annotations
@@ -14,22 +25,50 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import torch
-from tokenizers import AddedToken, Tokenizer, decoders, normalizers, pre_tokenizers, processors
-from tokenizers.models import Unigram
+from tokenizers import (
+    AddedToken,
+    Regex,
+    Tokenizer,
+    decoders,
+    normalizers,
+    pre_tokenizers,
+    processors,
+)
+from tokenizers.models import BPE, Unigram, WordPiece
 
 from .errors import CheckpointError
 
 BOS, PAD, EOS, UNK, MASK = "<s>", "<pad>", "</s>", "<unk>", "<mask>"
-PAD_ID = 1
+# CLIPTokenizer's split before byte-level BPE: its special tokens, English contractions, letter
+# runs, single digits, other symbol runs; whitespace is dropped.
+CLIP_SPLIT = (
+    r"""<\|startoftext\|>|<\|endoftext\|>|'s|'t|'re|'ve|'m|'ll|'d"""
+    r"""|[\p{L}]+|[\p{N}]|[^\s\p{L}\p{N}]+"""
+)
 
 
 class TextTokenizer:
     """Callable: a list of strings -> (input_ids, attention_mask), LongTensors [N, L] padded to the
-    longest item with `<pad>` and truncated at `max_tokens` (special tokens included)."""
+    longest item with the checkpoint's pad token and truncated at `max_tokens` (special tokens
+    included, so the end token is kept)."""
 
-    def __init__(
-        self, vocab: list[tuple[str, float]], charsmap: bytes | None, max_tokens: int = 512
-    ):
+    def __init__(self, backend: Tokenizer, pad_token: str, max_tokens: int):
+        pad_id = backend.token_to_id(pad_token)
+        if pad_id is None:
+            raise CheckpointError(f"the pad token {pad_token!r} is not in the vocabulary")
+        backend.enable_truncation(max_length=max_tokens)
+        backend.enable_padding(pad_id=pad_id, pad_token=pad_token)
+        self.backend, self.max_tokens = backend, max_tokens
+
+    @classmethod
+    def xlm_roberta(cls, folder: Path, max_tokens: int = 512) -> TextTokenizer:
+        """AltCLIP's tokenizer from `tokenizer.json` or `sentencepiece.bpe.model`."""
+        if (folder / "tokenizer.json").is_file():
+            vocab, charsmap = _read_tokenizer_json(folder / "tokenizer.json")
+        elif (folder / "sentencepiece.bpe.model").is_file():
+            vocab, charsmap = _read_sentencepiece(folder / "sentencepiece.bpe.model")
+        else:
+            raise CheckpointError(f"no tokenizer.json or sentencepiece.bpe.model in {folder}")
         tok = Tokenizer(Unigram(vocab, unk_id=3, byte_fallback=False))
         if charsmap:
             tok.normalizer = normalizers.Precompiled(charsmap)
@@ -40,25 +79,82 @@ class TextTokenizer:
             ]
         )
         tok.decoder = decoders.Metaspace("▁", prepend_scheme="always")
-        tok.add_special_tokens(
-            [AddedToken(t, special=True, normalized=False) for t in (BOS, PAD, EOS, UNK, MASK)]
-        )
+        _add_special(tok, BOS, PAD, EOS, UNK, MASK)
         tok.post_processor = processors.TemplateProcessing(
             single=f"{BOS} $A {EOS}", special_tokens=[(BOS, 0), (EOS, 2)]
         )
-        tok.enable_truncation(max_length=max_tokens)
-        tok.enable_padding(pad_id=PAD_ID, pad_token=PAD)
-        self.backend, self.max_tokens = tok, max_tokens
+        return cls(tok, PAD, max_tokens)
 
     @classmethod
-    def from_folder(cls, folder: Path, max_tokens: int = 512) -> TextTokenizer:
+    def clip(cls, folder: Path, max_tokens: int = 77) -> TextTokenizer:
+        """OpenAI CLIP's tokenizer from `tokenizer.json`, else `vocab.json` and `merges.txt`."""
+        special = _special_tokens(folder)
+        bos = special.get("bos_token", "<|startoftext|>")
+        eos = special.get("eos_token", "<|endoftext|>")
+        unk = special.get("unk_token", "<|endoftext|>")
+        pad = special.get("pad_token", "<|endoftext|>")
         if (folder / "tokenizer.json").is_file():
-            vocab, charsmap = _read_tokenizer_json(folder / "tokenizer.json")
-        elif (folder / "sentencepiece.bpe.model").is_file():
-            vocab, charsmap = _read_sentencepiece(folder / "sentencepiece.bpe.model")
+            model = _tokenizer_json(folder / "tokenizer.json", "BPE")["model"]
+            vocab = model["vocab"]
+            merges = [tuple(m.split(" ") if isinstance(m, str) else m) for m in model["merges"]]
+        elif (folder / "vocab.json").is_file() and (folder / "merges.txt").is_file():
+            vocab, merges = BPE.read_file(str(folder / "vocab.json"), str(folder / "merges.txt"))
         else:
-            raise CheckpointError(f"no tokenizer.json or sentencepiece.bpe.model in {folder}")
-        return cls(vocab, charsmap, max_tokens)
+            raise CheckpointError(f"no tokenizer.json, or vocab.json and merges.txt, in {folder}")
+        tok = Tokenizer(
+            BPE(
+                vocab,
+                merges,
+                continuing_subword_prefix="",
+                end_of_word_suffix="</w>",
+                fuse_unk=False,
+                unk_token=unk,
+            )
+        )
+        tok.normalizer = normalizers.Sequence(
+            [normalizers.NFC(), normalizers.Replace(Regex(r"\s+"), " "), normalizers.Lowercase()]
+        )
+        tok.pre_tokenizer = pre_tokenizers.Sequence(
+            [
+                pre_tokenizers.Split(Regex(CLIP_SPLIT), behavior="removed", invert=True),
+                pre_tokenizers.ByteLevel(add_prefix_space=False),
+            ]
+        )
+        tok.decoder = decoders.ByteLevel()
+        _add_special(tok, bos, eos, unk, pad)
+        tok.post_processor = processors.RobertaProcessing(
+            (eos, tok.token_to_id(eos)), (bos, tok.token_to_id(bos)), False, False
+        )
+        return cls(tok, pad, max_tokens)
+
+    @classmethod
+    def bert(cls, folder: Path, max_tokens: int = 512) -> TextTokenizer:
+        """Chinese-CLIP's tokenizer from `tokenizer.json`, else `vocab.txt`."""
+        special = _special_tokens(folder)
+        unk, sep = special.get("unk_token", "[UNK]"), special.get("sep_token", "[SEP]")
+        pad, cls_token = special.get("pad_token", "[PAD]"), special.get("cls_token", "[CLS]")
+        mask = special.get("mask_token", "[MASK]")
+        if (folder / "tokenizer.json").is_file():
+            vocab = _tokenizer_json(folder / "tokenizer.json", "WordPiece")["model"]["vocab"]
+        elif (folder / "vocab.txt").is_file():
+            vocab = WordPiece.read_file(str(folder / "vocab.txt"))
+        else:
+            raise CheckpointError(f"no tokenizer.json or vocab.txt in {folder}")
+        tok = Tokenizer(WordPiece(vocab, unk_token=unk))
+        tok.normalizer = normalizers.BertNormalizer(
+            clean_text=True,
+            handle_chinese_chars=special.get("tokenize_chinese_chars", True),
+            strip_accents=special.get("strip_accents"),
+            lowercase=special.get("do_lower_case", True),
+        )
+        tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+        tok.decoder = decoders.WordPiece(prefix="##")
+        _add_special(tok, unk, sep, pad, cls_token, mask)
+        tok.post_processor = processors.TemplateProcessing(
+            single=f"{cls_token} $A {sep}",
+            special_tokens=[(cls_token, tok.token_to_id(cls_token)), (sep, tok.token_to_id(sep))],
+        )
+        return cls(tok, pad, max_tokens)
 
     @property
     def vocab_size(self) -> int:
@@ -72,10 +168,44 @@ class TextTokenizer:
         return ids, mask
 
 
+def _add_special(tok: Tokenizer, *tokens: str) -> None:
+    """Special tokens are matched before normalisation, as transformers adds them."""
+    tok.add_special_tokens([AddedToken(t, special=True, normalized=False) for t in tokens])
+
+
+def _special_tokens(folder: Path) -> dict:
+    """`tokenizer_config.json` with `special_tokens_map.json` over it, as transformers merges them
+    (it ignores the map where the config lists `added_tokens_decoder`); `{"content": t}` -> t."""
+    settings = _read_json(folder / "tokenizer_config.json")
+    if "added_tokens_decoder" not in settings:
+        settings.update(_read_json(folder / "special_tokens_map.json"))
+    return {
+        k: v["content"] if isinstance(v, dict) and "content" in v else v
+        for k, v in settings.items()
+        if v is not None
+    }
+
+
+def _read_json(path: Path) -> dict:
+    if not path.is_file():
+        return {}
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise CheckpointError(f"unreadable {path}: {e}") from e
+
+
+def _tokenizer_json(path: Path, kind: str) -> dict:
+    """The `tokenizer.json` at `path`, if its model is of `kind` (Unigram, BPE, WordPiece)."""
+    spec = _read_json(path)
+    found = spec.get("model", {}).get("type")
+    if found != kind:
+        raise CheckpointError(f"{path} holds a {found} tokenizer where this model needs {kind}")
+    return spec
+
+
 def _read_tokenizer_json(path: Path) -> tuple[list[tuple[str, float]], bytes | None]:
-    spec = json.loads(path.read_text(encoding="utf-8"))
-    if spec.get("model", {}).get("type") != "Unigram":
-        raise CheckpointError(f"{path} is not a Unigram (XLM-R) tokenizer")
+    spec = _tokenizer_json(path, "Unigram")
     vocab = [(piece, float(score)) for piece, score in spec["model"]["vocab"]]
     norm = spec.get("normalizer") or {}
     for n in norm.get("normalizers", [norm]):

@@ -1,6 +1,7 @@
-"""AltCLIP vision tower: the CLIP ViT (Radford et al. 2021; Dosovitskiy et al. 2020).
+"""The vision tower of the whole CLIP family: CLIP's ViT (Radford et al. 2021; Dosovitskiy et al.
+2020), which AltCLIP and Chinese-CLIP keep name for name.
 
-Parameter names follow transformers' `AltCLIPVisionModel`, including its `pre_layrnorm` spelling.
+Parameter names follow transformers' `CLIPVisionModel`, including its `pre_layrnorm` spelling.
 """
 
 from __future__ import annotations
@@ -9,33 +10,7 @@ import torch
 from torch import nn
 
 from .config import VisionConfig
-from .layers import activation, attention, named
-
-
-class ViTLayer(nn.Module):
-    """Pre-LN block: h = x + attn(LN(x)); out = h + mlp(LN(h))."""
-
-    def __init__(self, cfg: VisionConfig):
-        super().__init__()
-        d, eps = cfg.hidden_size, cfg.layer_norm_eps
-        self.heads = cfg.num_attention_heads
-        self.act = activation(cfg.hidden_act)
-        self.layer_norm1 = nn.LayerNorm(d, eps=eps)
-        self.self_attn = named(
-            q_proj=nn.Linear(d, d),
-            k_proj=nn.Linear(d, d),
-            v_proj=nn.Linear(d, d),
-            out_proj=nn.Linear(d, d),
-        )
-        self.layer_norm2 = nn.LayerNorm(d, eps=eps)
-        self.mlp = named(
-            fc1=nn.Linear(d, cfg.intermediate_size), fc2=nn.Linear(cfg.intermediate_size, d)
-        )
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        sa, y = self.self_attn, self.layer_norm1(x)
-        x = x + sa.out_proj(attention(sa.q_proj(y), sa.k_proj(y), sa.v_proj(y), self.heads))
-        return x + self.mlp.fc2(self.act(self.mlp.fc1(self.layer_norm2(x))))
+from .layers import CLIPLayer, named
 
 
 class VisionTower(nn.Module):
@@ -52,7 +27,7 @@ class VisionTower(nn.Module):
         self.embeddings.class_embedding = nn.Parameter(torch.empty(d))
         self.pre_layrnorm = nn.LayerNorm(d, eps=cfg.layer_norm_eps)
         self.encoder = named(
-            layers=nn.ModuleList(ViTLayer(cfg) for _ in range(cfg.num_hidden_layers))
+            layers=nn.ModuleList(CLIPLayer(cfg) for _ in range(cfg.num_hidden_layers))
         )
         self.post_layernorm = nn.LayerNorm(d, eps=cfg.layer_norm_eps)
 

@@ -1,5 +1,6 @@
-"""Tiny random AltCLIP checkpoints in the exact Hugging Face hub layout, built with transformers
-(our numerical reference; a test-only dependency)."""
+"""Tiny random checkpoints of the CLIP family (AltCLIP, OpenAI CLIP, Chinese-CLIP) in each one's
+exact Hugging Face hub layout, tokenizer files included, built with transformers (our numerical
+reference; a test-only dependency)."""
 
 from __future__ import annotations
 
@@ -33,6 +34,40 @@ PREPROCESSOR = {
     "resample": 3,
     "size": 224,
 }
+
+# openai/clip-vit-base-patch32's, from before transformers' image processors (integer sizes).
+CLIP_PREPROCESSOR = PREPROCESSOR | {"feature_extractor_type": "CLIPFeatureExtractor"}
+# openai/clip-vit-large-patch14-336's, in the current spelling.
+CLIP_336_PREPROCESSOR = {
+    "crop_size": {"height": 336, "width": 336},
+    "do_center_crop": True,
+    "do_convert_rgb": True,
+    "do_normalize": True,
+    "do_rescale": True,
+    "do_resize": True,
+    "image_mean": PREPROCESSOR["image_mean"],
+    "image_processor_type": "CLIPImageProcessor",
+    "image_std": PREPROCESSOR["image_std"],
+    "resample": 3,
+    "rescale_factor": 1 / 255,
+    "size": {"shortest_edge": 336},
+}
+# OFA-Sys/chinese-clip-*'s: squeezed to the square, no centre crop.
+CHINESE_CLIP_PREPROCESSOR = {
+    "crop_size": {"height": 224, "width": 224},
+    "do_center_crop": False,
+    "do_convert_rgb": True,
+    "do_normalize": True,
+    "do_resize": True,
+    "feature_extractor_type": "ChineseCLIPFeatureExtractor",
+    "image_mean": PREPROCESSOR["image_mean"],
+    "image_std": PREPROCESSOR["image_std"],
+    "resample": 3,
+    "size": {"height": 224, "width": 224},
+}
+
+TINY_TEXT = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=64)
+TINY_VISION = TINY_TEXT | dict(image_size=224, patch_size=32)
 
 # Tiny towers in the two shapes that matter: AltCLIP (ViT-L-like, quick_gelu, projection 768 ->
 # here 16) and AltCLIP-m18 (ViT-H-like, exact gelu, its own widths and projection).
@@ -89,6 +124,31 @@ SHAPES = {
         ),
         projection_dim=768,
     ),
+    # OpenAI CLIP: ViT-B/32 at 224, and a ViT-L/14-336-like grid (24 x 24 patches) at 336.
+    "clip": dict(text=TINY_TEXT, vision=TINY_VISION, projection_dim=16),
+    "clip336": dict(
+        text=TINY_TEXT | dict(hidden_size=48, num_attention_heads=6),
+        vision=TINY_VISION | dict(image_size=336, patch_size=14, hidden_act="gelu"),
+        projection_dim=24,
+    ),
+    # openai/clip-vit-base-patch32's own sizes, for bench/.
+    "clip-full": dict(
+        text=dict(vocab_size=49408, hidden_size=512, intermediate_size=2048),
+        vision=dict(hidden_size=768, intermediate_size=3072, patch_size=32, image_size=224),
+        projection_dim=512,
+    ),
+    # Chinese-CLIP: BERT with 512 positions and ViT-B/16.
+    "chinese_clip": dict(
+        text=TINY_TEXT | dict(max_position_embeddings=512),
+        vision=TINY_VISION | dict(patch_size=16),
+        projection_dim=16,
+    ),
+    # OFA-Sys/chinese-clip-vit-base-patch16's own sizes, for bench/.
+    "chinese-clip-full": dict(
+        text=dict(vocab_size=21128, hidden_size=768, intermediate_size=3072),
+        vision=dict(hidden_size=768, intermediate_size=3072, patch_size=16, image_size=224),
+        projection_dim=512,
+    ),
 }
 
 
@@ -136,12 +196,7 @@ def build(
     config = AltCLIPConfig(
         text_config=text, vision_config=s["vision"], projection_dim=s["projection_dim"]
     )
-    torch.manual_seed(seed)
-    model = AltCLIPModel(config).eval()
-    with torch.no_grad():
-        # Random init leaves some tensors at 0/1; perturb every one so each matters.
-        for p in model.parameters():
-            p.add_(torch.randn_like(p) * 0.02)
+    model = randomised(AltCLIPModel(config), seed)
     folder.mkdir(parents=True, exist_ok=True)
     model.config.save_pretrained(folder)  # the weights are written below, by the hub's names
     tok.save_pretrained(folder)
@@ -171,6 +226,149 @@ def build(
     (folder / "config.json").write_text(json.dumps(cfg, indent=2))
     (folder / "preprocessor_config.json").write_text(json.dumps(PREPROCESSOR))
     return model
+
+
+def randomised(model, seed: int):
+    """`model` (eval mode) with seeded random weights: random init leaves some tensors at 0/1, so
+    every one is perturbed, so that each matters."""
+    torch.manual_seed(seed)
+    model.eval()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(torch.randn_like(p) * 0.02)
+    return model
+
+
+def clip_vocabulary() -> tuple[dict[str, int], list[tuple[str, str]]]:
+    """A tiny CLIP vocabulary laid out as OpenAI's: the 256 byte symbols, each again with `</w>`,
+    one token per merge (byte-level BPE trained on CORPUS with CLIPTokenizer's own normaliser and
+    split), then `<|startoftext|>` and `<|endoftext|>`, the largest id (old configs pool there by
+    argmax)."""
+    from tokenizers import Tokenizer, pre_tokenizers, trainers
+    from tokenizers.models import BPE
+    from transformers import CLIPTokenizer
+
+    pipeline = CLIPTokenizer().backend_tokenizer
+    trainer_tok = Tokenizer(BPE(continuing_subword_prefix="", end_of_word_suffix="</w>"))
+    trainer_tok.normalizer, trainer_tok.pre_tokenizer = pipeline.normalizer, pipeline.pre_tokenizer
+    alphabet = sorted(pre_tokenizers.ByteLevel.alphabet())
+    trainer = trainers.BpeTrainer(
+        vocab_size=900,
+        initial_alphabet=alphabet,
+        end_of_word_suffix="</w>",
+        show_progress=False,
+    )
+    trainer_tok.train_from_iterator(CORPUS * 5, trainer)
+    merges = [tuple(m) for m in json.loads(trainer_tok.to_str())["model"]["merges"]]
+    tokens = alphabet + [a + "</w>" for a in alphabet]
+    tokens += dict.fromkeys(a + b for a, b in merges if a + b not in tokens)
+    tokens += ["<|startoftext|>", "<|endoftext|>"]
+    return {t: i for i, t in enumerate(tokens)}, merges
+
+
+def bert_vocabulary() -> list[str]:
+    """A tiny Chinese-CLIP `vocab.txt`, in BERT's order: `[PAD]`, an unused slot, `[UNK] [CLS]
+    [SEP] [MASK]`, then WordPiece trained on CORPUS after BERT's normaliser (CJK one by one)."""
+    from tokenizers import Tokenizer, normalizers, pre_tokenizers, trainers
+    from tokenizers.models import WordPiece
+
+    specials = ["[PAD]", "[unused1]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    tok = Tokenizer(WordPiece(unk_token="[UNK]"))
+    tok.normalizer = normalizers.BertNormalizer(lowercase=True)
+    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    trainer = trainers.WordPieceTrainer(
+        vocab_size=500, special_tokens=specials, show_progress=False
+    )
+    tok.train_from_iterator(CORPUS * 5, trainer)
+    vocab = tok.get_vocab()
+    return sorted(vocab, key=vocab.get)
+
+
+def build_clip(
+    folder: Path,
+    shape: str = "clip",
+    seed: int = 0,
+    legacy: bool = False,
+    pad_token: str = "<|endoftext|>",
+    pytorch_bin: bool = False,
+):
+    """Write a random CLIPModel checkpoint to `folder` in openai/clip-vit-*'s hub layout: config,
+    model.safetensors (and pytorch_model.bin), tokenizer.json, vocab.json, merges.txt,
+    tokenizer_config.json, special_tokens_map.json, preprocessor_config.json.
+
+    `legacy`: the config of openai/clip-vit-base-patch32 (`eos_token_id: 2`, integer preprocessor
+    sizes), where the text is pooled at argmax(input_ids); else the current config, pooled at the
+    first `<|endoftext|>`. `pad_token`: "!" as LAION's checkpoints pad. Returns transformers'
+    CLIPModel loaded from the folder (float32, eval)."""
+    from transformers import CLIPConfig, CLIPModel, CLIPTokenizer
+
+    vocab, merges = clip_vocabulary()
+    s = SHAPES[shape]
+    bos, eos = vocab["<|startoftext|>"], vocab["<|endoftext|>"]
+    ids = dict(bos_token_id=0, eos_token_id=2, pad_token_id=1) if legacy else {}
+    # 8 slots past the tokenizer, as for tokens added later, where old configs pool wrongly.
+    text = dict(vocab_size=max(len(vocab) + 8, s["text"].get("vocab_size", 0)), bos_token_id=bos)
+    text |= dict(eos_token_id=eos, pad_token_id=vocab[pad_token]) | s["text"] | ids
+    config = CLIPConfig(
+        text_config=text, vision_config=s["vision"], projection_dim=s["projection_dim"]
+    )
+    model = randomised(CLIPModel(config), seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    model.config.save_pretrained(folder)
+    _save_weights(model.state_dict(), folder, pytorch_bin)
+
+    tok = CLIPTokenizer(vocab=vocab, merges=merges, pad_token=pad_token, model_max_length=77)
+    tok.save_pretrained(folder)  # tokenizer.json, tokenizer_config.json
+    (folder / "vocab.json").write_text(json.dumps(vocab, ensure_ascii=False))
+    lines = "".join(f"{a} {b}\n" for a, b in merges)
+    (folder / "merges.txt").write_text("#version: 0.2\n" + lines, encoding="utf-8")
+    specials = dict(bos_token="<|startoftext|>", eos_token="<|endoftext|>")
+    specials |= dict(unk_token="<|endoftext|>", pad_token=pad_token)
+    (folder / "special_tokens_map.json").write_text(json.dumps(specials))
+    preprocessor = CLIP_336_PREPROCESSOR if s["vision"]["image_size"] == 336 else CLIP_PREPROCESSOR
+    (folder / "preprocessor_config.json").write_text(json.dumps(preprocessor))
+    return CLIPModel.from_pretrained(folder).eval()
+
+
+def build_chinese_clip(
+    folder: Path, shape: str = "chinese_clip", seed: int = 0, pytorch_bin: bool = True
+):
+    """Write a random ChineseCLIPModel checkpoint to `folder` in OFA-Sys/chinese-clip-*'s hub
+    layout: a config with `*_config_dict` entries, pytorch_model.bin (and model.safetensors),
+    vocab.txt without tokenizer.json, tokenizer_config.json, special_tokens_map.json,
+    preprocessor_config.json. Returns transformers' ChineseCLIPModel loaded from the folder."""
+    from transformers import ChineseCLIPConfig, ChineseCLIPModel
+
+    vocab = bert_vocabulary()
+    s = SHAPES[shape]
+    text = dict(vocab_size=max(len(vocab), s["text"].get("vocab_size", 0))) | s["text"]
+    config = ChineseCLIPConfig(
+        text_config=text, vision_config=s["vision"], projection_dim=s["projection_dim"]
+    )
+    model = randomised(ChineseCLIPModel(config), seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    model.config.save_pretrained(folder)
+    cfg = json.loads((folder / "config.json").read_text())
+    cfg["text_config_dict"], cfg["vision_config_dict"] = dict(text), dict(s["vision"])
+    cfg["text_config"], cfg["vision_config"] = {"hidden_size": 8}, {"patch_size": 32}
+    (folder / "config.json").write_text(json.dumps(cfg, indent=2))
+    _save_weights(model.state_dict(), folder, pytorch_bin)
+
+    (folder / "vocab.txt").write_text("".join(f"{t}\n" for t in vocab), encoding="utf-8")
+    (folder / "tokenizer_config.json").write_text(
+        json.dumps({"do_lower_case": True, "tokenizer_class": "BertTokenizer"})
+    )
+    specials = dict(unk_token="[UNK]", sep_token="[SEP]", pad_token="[PAD]", cls_token="[CLS]")
+    (folder / "special_tokens_map.json").write_text(json.dumps(specials | {"mask_token": "[MASK]"}))
+    (folder / "preprocessor_config.json").write_text(json.dumps(CHINESE_CLIP_PREPROCESSOR))
+    return ChineseCLIPModel.from_pretrained(folder).eval()
+
+
+def _save_weights(state: dict, folder: Path, pytorch_bin: bool) -> None:
+    state = {k: v.clone() for k, v in state.items()}
+    save_file(state, folder / "model.safetensors", metadata={"format": "pt"})
+    if pytorch_bin:
+        torch.save(state, folder / "pytorch_model.bin")
 
 
 def only(folder: Path, out: Path, files: list[str]) -> Path:
