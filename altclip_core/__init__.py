@@ -18,6 +18,7 @@ _EXPORTS = {
     "ChineseCLIPTextConfig": "config",
     "CLIPConfig": "config",
     "CLIPTextConfig": "config",
+    "TextConfig": "config",
     "VisionConfig": "config",
     "AltCLIPError": "errors",
     "CheckpointError": "errors",
@@ -43,6 +44,7 @@ __all__ = [
     "ChineseCLIPTextConfig",
     "ImagePreprocessor",
     "ModelNotFound",
+    "TextConfig",
     "TextTokenizer",
     "VisionConfig",
     "default_device",
@@ -67,6 +69,7 @@ if TYPE_CHECKING:
         ChineseCLIPTextConfig,
         CLIPConfig,
         CLIPTextConfig,
+        TextConfig,
         VisionConfig,
     )
     from .errors import AltCLIPError, CheckpointError, ModelNotFound

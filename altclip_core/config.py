@@ -15,8 +15,22 @@ from pathlib import Path
 from .errors import CheckpointError
 
 
+class TextConfig:
+    """The base of the text configs: what load and the model ask of each, and the usual answers."""
+
+    @property
+    def embed_dim(self) -> int:
+        """Width of the pooled output, the input of `text_projection`."""
+        return self.hidden_size
+
+    @property
+    def max_tokens(self) -> int:
+        """Longest input, special tokens included."""
+        return self.max_position_embeddings
+
+
 @dataclass
-class AltCLIPTextConfig:
+class AltCLIPTextConfig(TextConfig):
     """XLM-RoBERTa with AltCLIP's `transformation` head."""
 
     vocab_size: int = 250002
@@ -33,17 +47,16 @@ class AltCLIPTextConfig:
 
     @property
     def embed_dim(self) -> int:
-        """Width of the pooled output, the input of `text_projection`."""
         return self.project_dim
 
     @property
     def max_tokens(self) -> int:
-        """Longest input, special tokens included: RoBERTa positions start after the pad id."""
+        """RoBERTa positions start after the pad id."""
         return self.max_position_embeddings - self.pad_token_id - 1
 
 
 @dataclass
-class CLIPTextConfig:
+class CLIPTextConfig(TextConfig):
     """OpenAI CLIP's causal text transformer."""
 
     vocab_size: int = 49408
@@ -56,17 +69,9 @@ class CLIPTextConfig:
     layer_norm_eps: float = 1e-5
     eos_token_id: int = 49407  # 2 in configs older than transformers PR #24773: see CLIPTextTower
 
-    @property
-    def embed_dim(self) -> int:
-        return self.hidden_size
-
-    @property
-    def max_tokens(self) -> int:
-        return self.max_position_embeddings
-
 
 @dataclass
-class ChineseCLIPTextConfig:
+class ChineseCLIPTextConfig(TextConfig):
     """BERT (Chinese RoBERTa-wwm weights, BERT's architecture and absolute positions)."""
 
     vocab_size: int = 30522
@@ -78,14 +83,6 @@ class ChineseCLIPTextConfig:
     hidden_act: str = "gelu"
     layer_norm_eps: float = 1e-12
     type_vocab_size: int = 2
-
-    @property
-    def embed_dim(self) -> int:
-        return self.hidden_size
-
-    @property
-    def max_tokens(self) -> int:
-        return self.max_position_embeddings
 
 
 @dataclass
@@ -100,8 +97,6 @@ class VisionConfig:
     hidden_act: str = "quick_gelu"
     layer_norm_eps: float = 1e-5
 
-
-TextConfig = AltCLIPTextConfig | CLIPTextConfig | ChineseCLIPTextConfig
 
 # model_type -> its text config and transformers' default projection_dim.
 TEXT_CONFIGS: dict[str, tuple[type, int]] = {
