@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import signal
 import sys
 import threading
@@ -20,27 +19,29 @@ from altclip_core.errors import AltCLIPError
 from altclip_core.preprocess import MAX_FILE_MB, MAX_MEGAPIXELS
 from search.catalog import Catalog, error_line
 from search.library import escaped
+from search.settings import Settings
 
 from .run import Indexer
 
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="altclip-index", description=__doc__)
+    env = Settings.from_env()
     p.add_argument("photos", nargs="*", type=Path, help="photo folders, searched recursively")
     p.add_argument(
         "--library",
         type=Path,
-        default=Path(os.environ.get("ALTCLIP_LIBRARY", "data")),
+        default=env.library,
         help="library folder (default: $ALTCLIP_LIBRARY or ./data)",
     )
     p.add_argument(
         "--catalog",
-        default=os.environ.get("ALTCLIP_CATALOG"),
+        default=env.catalog,
         help="SQLAlchemy URL of the catalog (default: LIBRARY/catalog.sqlite)",
     )
     p.add_argument(
         "--model",
-        default=os.environ.get("ALTCLIP_MODEL"),
+        default=env.model,
         help="hub repo id or local checkpoint folder (default: $ALTCLIP_MODEL, else the model the "
         "library was built with, else BAAI/AltCLIP)",
     )

@@ -7,6 +7,21 @@ hits = lib.search("海边的日落", k=20)
 
 from __future__ import annotations
 
-from .library import Hit, Library, SearchError, Status
+from altclip_core.errors import AltCLIPError, CheckpointError, ModelNotFound
 
-__all__ = ["Hit", "Library", "SearchError", "Status"]
+from .catalog import CatalogError
+from .library import Hit, Library, SearchError, Status, UnreadableImage
+
+# Every error this package raises on purpose derives from AltCLIPError; its message says what
+# to do. Front ends catch that one type, and tell these apart where they say more.
+__all__ = [
+    "AltCLIPError",
+    "CatalogError",
+    "CheckpointError",
+    "Hit",
+    "Library",
+    "ModelNotFound",
+    "SearchError",
+    "Status",
+    "UnreadableImage",
+]

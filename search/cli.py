@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -14,6 +13,7 @@ from altclip_core.errors import AltCLIPError
 
 from .catalog import error_line
 from .library import SURROGATE, Library, escaped
+from .settings import Settings
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -25,8 +25,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--after", help="only photos taken on or after this date (2023-06-01)")
     p.add_argument("--before", help="only photos taken before this date")
     p.add_argument("-k", type=int, default=20, help="how many results (default 20)")
-    p.add_argument("--library", type=Path, default=Path(os.environ.get("ALTCLIP_LIBRARY", "data")))
-    p.add_argument("--catalog", default=os.environ.get("ALTCLIP_CATALOG"), help="SQLAlchemy URL")
+    env = Settings.from_env()
+    p.add_argument(
+        "--library", type=Path, default=env.library, help="default: $ALTCLIP_LIBRARY or ./data"
+    )
+    p.add_argument(
+        "--catalog", default=env.catalog, help="SQLAlchemy URL (default: $ALTCLIP_CATALOG)"
+    )
     p.add_argument("--json", action="store_true", help="one JSON object per line")
     args = p.parse_args(argv)
     sys.stdout.reconfigure(errors="backslashreplace")  # never die printing a strange name

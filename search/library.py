@@ -37,6 +37,10 @@ class SearchError(AltCLIPError):
     """A query or library that cannot be searched; the message says what to do."""
 
 
+class UnreadableImage(SearchError):
+    """A query image that cannot be read (not an image, damaged, too large, not a file)."""
+
+
 @dataclass(frozen=True)
 class Hit:
     path: str
@@ -206,7 +210,7 @@ class Library:
                 image = open_image(image, None, self.max_megapixels, self.max_file_mb)
         except ImageError as e:
             shown = f"{image}" if isinstance(image, (str, Path)) else "the image"
-            raise SearchError(f"{shown} cannot be read: {e}") from None
+            raise UnreadableImage(f"{shown} cannot be read: {e}") from None
         return self._tower("vision").embed_images([image])[0].numpy()
 
     def _tower(self, name: str):

@@ -16,8 +16,15 @@ from datetime import date, datetime
 
 import streamlit as st
 
-from altclip_core.errors import AltCLIPError, CheckpointError, ImageError, ModelNotFound
-from search import Hit, Library
+from search import (
+    AltCLIPError,
+    CheckpointError,
+    Hit,
+    Library,
+    ModelNotFound,
+    UnreadableImage,
+)
+from search.settings import Settings
 
 COLUMNS = 5
 KINDS = {
@@ -51,7 +58,7 @@ def text(line: str, where=st) -> None:
 
 def password_ui() -> bool:
     """Whether this session may see the library: no password is set, or it has been given."""
-    password = os.environ.get("ALTCLIP_PASSWORD")
+    password = Settings.from_env().password
     if not password or st.session_state.get("signed_in"):
         return True
     gate = st.empty()  # cleared on success, so the box and its value leave the page
@@ -71,10 +78,10 @@ def password_ui() -> bool:
 
 
 @st.cache_resource(show_spinner="Opening the library…")
-def open_library(folder: str) -> Library:
+def open_library(folder: str, catalog: str | None) -> Library:
     """The library, opened once per server. An error is not cached: once the person has built
     the library, reloading the page finds it."""
-    lib = Library.open(folder)
+    lib = Library.open(folder, catalog)
     lib.warm_up()  # index and text tower load while the person types
     return lib
 
@@ -82,7 +89,7 @@ def open_library(folder: str) -> Library:
 def problem_ui(e: AltCLIPError) -> None:
     """One line that says what to do; never a traceback, nor an image's error (it may hold a
     server path)."""
-    if isinstance(e.__context__, ImageError):  # the library's SearchError for an unreadable image
+    if isinstance(e, UnreadableImage):
         st.warning(UNREADABLE)
     elif isinstance(e, (ModelNotFound, CheckpointError)):
         st.warning(MODEL_GONE)
@@ -160,9 +167,9 @@ def main() -> None:
     st.set_page_config(page_title="Photo search", page_icon="🔎", layout="wide")
     if not password_ui():
         return
-    folder = os.environ.get("ALTCLIP_LIBRARY", "data")
+    env = Settings.from_env()
     try:
-        lib = open_library(folder)
+        lib = open_library(str(env.library), env.catalog)
     except AltCLIPError as e:
         st.title("Photo search")
         problem_ui(e)

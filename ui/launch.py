@@ -12,17 +12,21 @@ import os
 import sys
 from pathlib import Path
 
+from search.settings import Settings
+
 APP = Path(__file__).with_name("app.py")
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="altclip-ui", description=__doc__)
-    p.add_argument("--library", type=Path, default=Path(os.environ.get("ALTCLIP_LIBRARY", "data")))
+    env = Settings.from_env()
+    p.add_argument("--library", type=Path, default=env.library)
+    p.add_argument("--catalog", default=env.catalog, help="SQLAlchemy URL of the catalog")
     p.add_argument("--port", type=int, default=8501)
     p.add_argument("--address", default="localhost", help="use 0.0.0.0 to serve the network")
     p.add_argument(
         "--password",
-        default=os.environ.get("ALTCLIP_PASSWORD"),
+        default=env.password,
         help="asked before the page shows anything (default: $ALTCLIP_PASSWORD, which `ps` "
         "does not show)",
     )
@@ -36,6 +40,8 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 2
     os.environ["ALTCLIP_LIBRARY"] = str(args.library.expanduser().resolve())
+    if args.catalog:
+        os.environ["ALTCLIP_CATALOG"] = args.catalog
     if args.password:  # for the app's environment: on its command line, `ps` would show it
         os.environ["ALTCLIP_PASSWORD"] = args.password
     cmd = [

@@ -1,0 +1,26 @@
+"""Where the library is, which catalog and model, the page's password: defaults read from the
+environment in this one place; command-line options override them."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Settings:
+    library: Path  # ALTCLIP_LIBRARY, else ./data
+    catalog: str | None  # ALTCLIP_CATALOG: an SQLAlchemy URL, else LIBRARY/catalog.sqlite
+    model: str | None  # ALTCLIP_MODEL, else the library's, else BAAI/AltCLIP
+    password: str | None  # ALTCLIP_PASSWORD: the page's, needed beyond loopback
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] = os.environ) -> Settings:
+        return cls(
+            library=Path(environ.get("ALTCLIP_LIBRARY") or "data"),
+            catalog=environ.get("ALTCLIP_CATALOG") or None,
+            model=environ.get("ALTCLIP_MODEL") or None,
+            password=environ.get("ALTCLIP_PASSWORD") or None,
+        )
