@@ -6,6 +6,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import uuid
 
 import pytest
 
@@ -88,3 +89,15 @@ def postgres_url():
         [*as_postgres, f"{bindir}/pg_ctl", "-D", data, "-m", "fast", "stop"], capture_output=True
     )
     shutil.rmtree(home, ignore_errors=True)
+
+
+def new_database(server_url: str) -> str:
+    """The URL of a new, empty database on the test server."""
+    from sqlalchemy import create_engine, text
+
+    name = f"t{uuid.uuid4().hex[:12]}"
+    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f"CREATE DATABASE {name}"))
+    admin.dispose()
+    return server_url.rsplit("/", 1)[0] + "/" + name

@@ -9,16 +9,15 @@ import os
 import shutil
 import subprocess
 import sys
-import uuid
 from pathlib import Path
 
 import numpy as np
 import pytest
-from sqlalchemy import create_engine, text
 
 from search import index
 from search.catalog import Catalog, Model, Record
 from search.index import refreshed
+from tests.conftest import new_database
 from tests.test_hostile import AS_USER
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -39,13 +38,7 @@ def new_catalog(request, tmp_path):
     def make(name: str = "lib") -> tuple[Path, Catalog]:
         url = None
         if request.param == "postgresql":
-            server = request.getfixturevalue("postgres_url")
-            database = f"t{uuid.uuid4().hex[:12]}"
-            admin = create_engine(server, isolation_level="AUTOCOMMIT")
-            with admin.connect() as conn:
-                conn.execute(text(f"CREATE DATABASE {database}"))
-            admin.dispose()
-            url = server.rsplit("/", 1)[0] + "/" + database
+            url = new_database(request.getfixturevalue("postgres_url"))
         return tmp_path / name, make_catalog(tmp_path / name, url)
 
     return make

@@ -207,3 +207,17 @@ def test_kill_at_random_points_then_resume_equals_a_clean_run(photos, tiny, tmp_
     assert state(library) == state(clean)
     ok_ids = {r.id for r in rows(library).values() if r.status == catalog.OK}
     assert index_ids(library) == ok_ids
+
+
+DEVICES = ["cpu"] + (["cuda"] if __import__("torch").cuda.is_available() else [])
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_indexes_on_an_explicit_device(photos, tiny, tmp_path, device):
+    """Inputs move to the model's device inside encode_*: the same vectors on any device (CI
+    has the CPU; a GPU machine runs CUDA too, in its default dtype, to a cosine of 0.999)."""
+    indexer(tmp_path / "default", tiny).run([photos / "2023"])
+    indexer(tmp_path / device, tiny, device=device).run([photos / "2023"])
+    a, b = rows(tmp_path / "default"), rows(tmp_path / device)
+    for path, r in a.items():
+        assert float(r.vector @ b[path].vector) > 0.999

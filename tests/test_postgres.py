@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from indexer import Indexer
 from search import Library
+from tests.conftest import new_database
 from tests.photos import GOOD, make_photos
 
 
@@ -16,3 +17,22 @@ def test_postgres_catalog_matches_sqlite(postgres_url, tiny, tmp_path):
     pg = Library.open(tmp_path / "pg", postgres_url).search("海边的日落", k=GOOD)
     lite = Library.open(tmp_path / "sqlite").search("海边的日落", k=GOOD)
     assert [(h.path, round(h.score, 5)) for h in pg] == [(h.path, round(h.score, 5)) for h in lite]
+
+
+def test_the_page_browses_a_postgresql_catalog(postgres_url, tiny, tmp_path, monkeypatch):
+    """ALTCLIP_CATALOG points the page at the catalog, as README promises."""
+    from streamlit.testing.v1 import AppTest
+
+    from tests.test_ui import APP
+
+    root = make_photos(tmp_path / "photos")
+    library = tmp_path / "pg-page"
+    url = new_database(postgres_url)
+    Indexer(library=library, model=str(tiny), catalog_url=url).run([root])
+    monkeypatch.setenv("ALTCLIP_LIBRARY", str(library))
+    monkeypatch.setenv("ALTCLIP_CATALOG", url)
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.run()
+    at.text_input[0].input("海边的日落").run()
+    assert not at.exception and at.sidebar.metric[0].value == str(GOOD)
+    assert len([c for c in at.text if " · " in c.value]) == GOOD  # the grid's captions
