@@ -25,7 +25,7 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from altclip_core import hub  # noqa: E402
-from bench.model import build_full_size  # noqa: E402
+from bench.model import build  # noqa: E402
 from search import Library, index  # noqa: E402
 from search.catalog import Catalog, Model, Record  # noqa: E402
 
@@ -60,10 +60,12 @@ def queries(n: int) -> list[str]:
     return mixed[:n]
 
 
-def make_library(folder: Path, model: Path, photos: int, dim: int = 768) -> None:
+def make_library(
+    folder: Path, model: Path, photos: int, dim: int = 768, publish: bool = True
+) -> None:
     """A catalog of `photos` rows with random unit vectors, written through the indexer's store
-    stage, its published index, and 256x192 WebP thumbnails: one per THUMBS rows (as if each
-    were a copy), so the page loads real images."""
+    stage, its published index (unless not `publish`), and 256x192 WebP thumbnails: one per
+    THUMBS rows (as if each were a copy), so the page loads real images."""
     if (folder / "catalog.sqlite").is_file():
         return
     rng = np.random.default_rng(0)
@@ -77,6 +79,8 @@ def make_library(folder: Path, model: Path, photos: int, dim: int = 768) -> None
     catalog.set_model(Model(str(model), hub.fingerprint(model), dim))
     for start in range(0, photos, 50_000):
         catalog.store(records(rng, start, min(50_000, photos - start), dim))
+    if not publish:
+        return
     built = time.perf_counter()
     index.publish(folder / "index", catalog)
     print(f"index published in {time.perf_counter() - built:.1f} s")
@@ -208,7 +212,7 @@ def main() -> None:
     args = parser.parse_args()
     library = args.library or Path(tempfile.gettempdir()) / f"altclip-lib-{args.photos}"
     args.model.mkdir(exist_ok=True)
-    build_full_size(args.model)
+    build("altclip", "full", args.model)
     library.mkdir(exist_ok=True)
     start = time.perf_counter()
     make_library(library, args.model.resolve(), args.photos)

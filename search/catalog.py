@@ -303,8 +303,11 @@ class Catalog:
         table = _table(rebuild)
         with self._session() as s, s.begin():
             generation = _bump(s)
-            paths = [r.path for r in records]
-            rows = {row.path: row for row in s.scalars(select(table).where(table.path.in_(paths)))}
+            rows = {}
+            for chunk in _chunks([r.path for r in records]):
+                rows.update(
+                    (row.path, row) for row in s.scalars(select(table).where(table.path.in_(chunk)))
+                )
             fresh = []
             for r in records:
                 values = dict(
