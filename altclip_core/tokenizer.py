@@ -139,7 +139,7 @@ class TextTokenizer:
         elif (folder / "vocab.txt").is_file():
             vocab = WordPiece.read_file(str(folder / "vocab.txt"))
         else:
-            raise CheckpointError(f"no tokenizer.json or vocab.txt in {folder}")
+            raise CheckpointError(f"no tokenizer.json, or vocab.txt, in {folder}")
         tok = Tokenizer(WordPiece(vocab, unk_token=unk))
         tok.normalizer = normalizers.BertNormalizer(
             clean_text=True,

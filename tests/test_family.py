@@ -282,6 +282,17 @@ def test_hub_downloads_every_file_the_loader_reads(any_family):
     assert missed == []
 
 
+def test_missing_or_foreign_tokenizer_files_are_named(family, built, tmp_path):
+    folder, _ = family
+    copy = checkpoints.only(folder, tmp_path, ["config.json", "model.safetensors"])
+    needs = "vocab.txt" if model_type(folder) == "chinese_clip" else "vocab.json and merges.txt"
+    with pytest.raises(CheckpointError, match=f"no tokenizer.json, or {needs}, in"):
+        load(copy)
+    shutil.copy(built("altclip")[0] / "tokenizer.json", copy)  # XLM-R's Unigram
+    with pytest.raises(CheckpointError, match="holds a Unigram tokenizer where this model needs"):
+        load(copy)
+
+
 def test_unknown_model_type_is_named(family, tmp_path):
     folder, _ = family
     copy = checkpoints.only(folder, tmp_path, ["model.safetensors"])
