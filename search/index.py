@@ -104,8 +104,9 @@ class VectorIndex:
 
     def __init__(self, base: Base | None, changes: Changes, dim: int):
         self.base, self.generation, self.dim = base, changes.generation, dim
-        self.alive = np.ones(len(base) if base else 0, bool)
-        self.delta: dict[int, np.ndarray] = {}
+        self.alive = np.ones(len(base) if base else 0, bool)  # base rows not changed since
+        self.delta_ids = np.empty(0, np.int64)  # photos new or changed since the base
+        self.delta = np.empty((0, dim), np.float32)  # their vectors
         self._apply(changes)
 
     @classmethod
@@ -123,26 +124,27 @@ class VectorIndex:
         self._apply(catalog.changes_since(self.generation, self.dim))
 
     def _apply(self, changes: Changes) -> None:
-        if self.base is not None and len(changes.dead):
-            self.alive[self.base.positions(np.unique(changes.dead))] = False
-        for i in changes.dead.tolist():
-            self.delta.pop(i, None)
-        self.delta.update(zip(changes.ids.tolist(), changes.vectors, strict=True))
+        if len(changes.dead):  # a changed photo is dead here, and among the new ids below
+            if self.base is not None:
+                self.alive[self.base.positions(np.unique(changes.dead))] = False
+            keep = ~np.isin(self.delta_ids, changes.dead)
+            self.delta_ids, self.delta = self.delta_ids[keep], self.delta[keep]
+        if len(changes.ids):
+            self.delta_ids = np.concatenate([self.delta_ids, changes.ids])
+            self.delta = np.concatenate([self.delta, changes.vectors])
         self.generation = changes.generation
-        self._delta_ids = np.fromiter(self.delta, np.int64, len(self.delta))
-        self._delta = np.stack(list(self.delta.values())) if self.delta else None
 
     @property
     def exact(self) -> bool:
         return self.base is None or self.base.pq is None
 
     def __len__(self) -> int:
-        return int(self.alive.sum()) + len(self.delta)
+        return int(self.alive.sum()) + len(self.delta_ids)
 
     def photo_ids(self) -> set[int]:
         """Every photo the index finds."""
         base = self.base.ids[self.alive].tolist() if self.base else []
-        return set(base) | set(self.delta)
+        return set(base) | set(self.delta_ids.tolist())
 
     def search(
         self, queries: np.ndarray, k: int, exact: bool = False, among: np.ndarray | None = None
@@ -160,14 +162,9 @@ class VectorIndex:
 
     def _one(self, q: np.ndarray, k: int, exact: bool, among: np.ndarray | None):
         scores, ids = [], []
-        if self._delta is not None:
-            keep = (
-                np.ones(len(self._delta_ids), bool)
-                if among is None
-                else np.isin(self._delta_ids, among)
-            )
-            scores.append(self._delta[keep] @ q)
-            ids.append(self._delta_ids[keep])
+        keep = slice(None) if among is None else np.isin(self.delta_ids, among)
+        scores.append(self.delta[keep] @ q)
+        ids.append(self.delta_ids[keep])
         base = self.base
         if base is not None and len(base):
             if among is not None:

@@ -101,7 +101,7 @@ def test_a_searcher_sees_changes_without_a_new_base(new_catalog):
     generation = index.publish(folder / "index", catalog, exact=False)
     searcher = refreshed(None, folder / "index", catalog)
     assert searcher.base is not None and searcher.base.generation == generation
-    assert not searcher.exact and not searcher.delta
+    assert not searcher.exact and not len(searcher.delta_ids)
     before = listing(folder / "index")
 
     add(catalog, unit(rng, 50), first=3000)
@@ -109,7 +109,7 @@ def test_a_searcher_sees_changes_without_a_new_base(new_catalog):
     catalog.finish_run(gone=[f"/photos/{i:05d}.jpg" for i in range(200, 230)], offline={})
     assert not index.stale(folder / "index", catalog)  # 100 changes: under 5% of 3000
     searcher = refreshed(searcher, folder / "index", catalog)
-    assert searcher.base.generation == generation and len(searcher.delta) == 70
+    assert searcher.base.generation == generation and len(searcher.delta_ids) == 70
     assert len(searcher) == 3000 + 50 - 30
     queries = unit(rng, 20)
     for q in queries:
@@ -141,7 +141,7 @@ def test_stale_base_is_rebuilt_and_removals_forgotten(new_catalog):
     }
     assert catalog.change_count(second) == 0
     searcher = refreshed(None, folder / "index", catalog)
-    assert len(searcher) == 370 and not searcher.delta
+    assert len(searcher) == 370 and not len(searcher.delta_ids)
 
 
 def test_damaged_or_foreign_bases_are_never_used(new_catalog, tmp_path):
@@ -221,7 +221,7 @@ def test_a_read_only_library_searches(tmp_path):
         "from search import Library\n"
         "lib = Library.open(sys.argv[1])\n"
         "index = lib.refresh()\n"
-        "print(len(index), len(index.delta), lib.status().photos)\n"
+        "print(len(index), len(index.delta_ids), lib.status().photos)\n"
     )
     for path in [folder, folder / "index", *folder.iterdir(), *(folder / "index").iterdir()]:
         path.chmod(path.stat().st_mode & 0o555)

@@ -52,7 +52,7 @@ def state(library: Path) -> dict:
 def index_ids(library: Path) -> set[int]:
     """The photos a searcher finds: the published base, up to date, and no delta left over."""
     index = VectorIndex.open(library / "index", Catalog.open(library))
-    assert index.base is not None and not index.delta, "the indexer publishes what it indexed"
+    assert index.base is not None and not len(index.delta_ids), "the indexer publishes it all"
     return index.photo_ids()
 
 
