@@ -221,8 +221,5 @@ def load(
         _, read_tokenizer = FAMILIES[config.model_type]
         model.tokenizer = read_tokenizer(folder, config.text_config.max_tokens)
     if "vision" in towers:
-        pre = folder / "preprocessor_config.json"
-        model.preprocess = (
-            ImagePreprocessor.from_file(pre) if pre.is_file() else ImagePreprocessor()
-        )
+        model.preprocess = ImagePreprocessor.from_folder(folder)
     return model

@@ -157,6 +157,18 @@ class ImagePreprocessor:
     std: tuple[float, ...] | None = CLIP_STD
 
     @classmethod
+    def from_folder(cls, folder: str | Path) -> ImagePreprocessor:
+        """A checkpoint folder's preprocessing: its preprocessor_config.json, else CLIP's at the
+        vision tower's own resolution (a 336-pixel model must not be fed 224 pixels)."""
+        folder = Path(folder)
+        if (folder / "preprocessor_config.json").is_file():
+            return cls.from_file(folder / "preprocessor_config.json")
+        from .config import CLIPConfig
+
+        size = CLIPConfig.from_file(folder / "config.json").vision_config.image_size
+        return cls(shortest_edge=size, crop=(size, size))
+
+    @classmethod
     def from_file(cls, path: str | Path) -> ImagePreprocessor:
         c = json.loads(Path(path).read_text(encoding="utf-8"))
         size, crop = c.get("size", 224), c.get("crop_size", 224)

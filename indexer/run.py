@@ -29,7 +29,7 @@ from altclip_core import hub
 from altclip_core.errors import AltCLIPError, ImageError
 from altclip_core.preprocess import MAX_FILE_MB, MAX_MEGAPIXELS, image_problem
 from search import index
-from search.catalog import OK, Catalog, Known, Model, Record, under
+from search.catalog import OK, Catalog, CatalogError, Known, Model, Record, under
 
 from .scan import Entry, scan
 
@@ -228,9 +228,10 @@ class Indexer:
 def _recorded_model(library: Path, url: str | None) -> str | None:
     """The model an existing library was built with; None where there is no library yet (and
     none is made by asking)."""
-    if url is None and not (library / "catalog.sqlite").is_file():
+    try:
+        model = Catalog.open(library, url, create=False).model()
+    except CatalogError:
         return None
-    model = Catalog.open(library, url).model()
     return model.name if model is not None else None
 
 
@@ -250,8 +251,7 @@ class _Embedder:
         from altclip_core.preprocess import ImagePreprocessor
 
         self.options, self.folder, self.model = options, folder, None
-        pre = folder / "preprocessor_config.json"
-        self.preprocess = ImagePreprocessor.from_file(pre) if pre.is_file() else ImagePreprocessor()
+        self.preprocess = ImagePreprocessor.from_folder(folder)
         self.thumbs = options.library / "thumbs"
         self.draft_edge = None if options.exact_decode else max(_edge(self.preprocess), THUMB_EDGE)
 
@@ -433,7 +433,7 @@ def _sha256(f, max_file_mb: float) -> str:
 
 def _remove_leftovers(library: Path) -> None:
     """Temporary files of a run that was killed (thumbnails, index files being written)."""
-    for path in itertools.chain(library.glob("thumbs/*/*.tmp*"), library.glob("*.tmp*")):
+    for path in itertools.chain(library.glob("thumbs/*/*.tmp*"), library.glob("index/*.tmp*")):
         path.unlink(missing_ok=True)
 
 

@@ -16,6 +16,7 @@ import time
 import urllib.parse
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -46,6 +47,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+from sqlalchemy.pool import QueuePool
 from sqlalchemy.types import TypeDecorator
 
 from altclip_core.errors import AltCLIPError
@@ -120,7 +122,10 @@ class Photo(PhotoColumns, Base):
     __tablename__ = "photos"
     # Counts and the search filters read this index alone, never the rows' 3 KB embeddings:
     # 0.5 s instead of 3.8 s for a million photos.
-    __table_args__ = (Index("ix_photos_facts", "status", "id", "path", "taken_at", "mtime_ns"),)
+    __table_args__ = (
+        Index("ix_photos_facts", "status", "id", "path", "taken_at", "mtime_ns"),
+        {"sqlite_autoincrement": True},  # a removed photo's id is never given to another
+    )
 
 
 class PendingPhoto(PhotoColumns, Base):
@@ -223,8 +228,19 @@ class Catalog:
             )
         return cls(connect(catalog_url(Path(library), url), read_only=not create))
 
-    def _session(self) -> Session:
-        return Session(self.engine)
+    @contextmanager
+    def _session(self, write: bool = False) -> Iterator[Session]:
+        """A session (in a transaction that commits at the end, for `write`); a database error
+        inside becomes a CatalogError, so that front ends catch one type."""
+        try:
+            with Session(self.engine) as s:
+                if write:
+                    with s.begin():
+                        yield s
+                else:
+                    yield s
+        except SQLAlchemyError as e:
+            raise CatalogError(f"the catalog failed: {error_line(e)}") from None
 
     # -- the library as a whole --------------------------------------------------------------------
 
@@ -246,7 +262,7 @@ class Catalog:
 
     def set_model(self, model: Model) -> None:
         """Record the model of a library that has none yet."""
-        with self._session() as s, s.begin():
+        with self._session(write=True) as s:
             s.add(ModelInfo(name=model.name, fingerprint=model.fingerprint, dim=model.dim))
             _bump(s)
 
@@ -301,7 +317,7 @@ class Catalog:
     def store(self, records: list[Record], rebuild: bool = False) -> None:
         """Write a batch of files' rows in one transaction: a kill loses this batch only."""
         table = _table(rebuild)
-        with self._session() as s, s.begin():
+        with self._session(write=True) as s:
             generation = _bump(s)
             rows = {}
             for chunk in _chunks([r.path for r in records]):
@@ -329,12 +345,13 @@ class Catalog:
         """Forget the files that are gone, mark those out of reach (or back), and, for a
         rebuild, replace the library by the rebuilt one: all in one transaction."""
         table = _table(rebuild)
-        with self._session() as s, s.begin():
+        with self._session(write=True) as s:
             generation = _bump(s)
             for chunk in _chunks(gone):
                 ids = s.scalars(select(table.id).where(table.path.in_(chunk))).all()
                 s.execute(delete(table).where(table.id.in_(ids)))
-                if not rebuild and ids:
+                if not rebuild and ids:  # an id SQLite gave again may have been removed before
+                    s.execute(delete(Removal).where(Removal.id.in_(ids)))
                     s.execute(insert(Removal), [dict(id=i, generation=generation) for i in ids])
             for state in (True, False):
                 for chunk in _chunks([p for p, v in offline.items() if v == state]):
@@ -350,7 +367,7 @@ class Catalog:
     def start_rebuild(self, model: Model) -> None:
         """Begin (or resume, with the same model) filling `photos_rebuild`; the library is
         unchanged."""
-        with self._session() as s, s.begin():
+        with self._session(write=True) as s:
             pending = _pending(s)
             if pending is not None and pending.fingerprint == model.fingerprint:
                 return
@@ -361,7 +378,7 @@ class Catalog:
         """The rebuilt library replaces the old one inside the caller's transaction: a searcher
         sees the old photos and model or the new ones, never a mix."""
         model = _pending(s)
-        columns = [c.name for c in Photo.__table__.columns]
+        columns = [c.name for c in Photo.__table__.columns if c.name != "id"]  # new ids
         s.execute(delete(Photo))
         s.execute(delete(Removal))
         source = select(*(PendingPhoto.__table__.c[name] for name in columns))
@@ -380,7 +397,7 @@ class Catalog:
 
     def forget_removals(self, up_to: int) -> None:
         """Removals an index of generation `up_to` already reflects need not be remembered."""
-        with self._session() as s, s.begin():
+        with self._session(write=True) as s:
             s.execute(delete(Removal).where(Removal.generation <= up_to))
 
     # -- vectors, for the index -------------------------------------------------------------------
@@ -404,8 +421,8 @@ class Catalog:
 
     def vectors(self, chunk: int = CHUNK) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """(ids [n] int64, vectors [n, dim] float32) of every photo with a vector, by id, a chunk
-        at a time and in one read transaction (one generation's state throughout)."""
-        with self._session() as s, s.begin():
+        at a time. Consistent because the indexer, which publishes, is the only writer."""
+        with self._session() as s:
             last = -1
             while True:
                 query = select(Photo.id, Photo.embedding).where(Photo.status == OK, Photo.id > last)
@@ -416,8 +433,9 @@ class Catalog:
                 yield _unpack(rows)
 
     def changes_since(self, generation: int, dim: int) -> Changes:
-        """What changed after `generation`, in one read transaction."""
-        with self._session() as s, s.begin():
+        """What changed after `generation`. The generation is read first: a change committed
+        meanwhile may show here and again next time, which is harmless."""
+        with self._session() as s:
             now = _generation(s)
             query = select(Photo.id, Photo.status, Photo.embedding)
             rows = s.execute(query.where(Photo.generation > generation)).all()
@@ -458,6 +476,13 @@ class Catalog:
     def photos(self, ids: list[int]) -> dict[int, Photo]:
         with self._session() as s:
             return {p.id: p for p in s.scalars(select(Photo).where(Photo.id.in_(ids)))}
+
+    def vector_of(self, photo: int | str) -> np.ndarray | None:
+        """The stored vector of a photo, by id or path; None if it has none."""
+        key = Photo.id == photo if isinstance(photo, int) else Photo.path == photo
+        with self._session() as s:
+            stored = s.scalar(select(Photo.embedding).where(key, Photo.status == OK))
+        return np.frombuffer(stored, np.float32).copy() if stored is not None else None
 
     def path_of(self, photo_id: int) -> str | None:
         with self._session() as s:
@@ -578,7 +603,9 @@ def _engine(url: str, read_only: bool = False) -> Engine:
     if not read_only or not url.startswith("sqlite:///"):
         engine = create_engine(url)
     else:
-        engine = create_engine("sqlite://", creator=lambda: _read_only(url[len("sqlite:///") :]))
+        engine = create_engine(  # a pool for files: Streamlit's threads share it
+            "sqlite://", creator=lambda: _read_only(url[len("sqlite:///") :]), poolclass=QueuePool
+        )
     if engine.dialect.name == "sqlite":
 
         @event.listens_for(engine, "connect")

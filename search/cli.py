@@ -1,9 +1,11 @@
-"""`altclip-search "query" [--library DIR] [-k 20] [--json]`: ranked paths with scores."""
+"""`altclip-search "query" [--library DIR] [-k 20] [--json]`: ranked paths with scores.
+`altclip-classify IMAGE... --labels 猫 狗 海滩`: label probabilities per image."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -66,6 +68,42 @@ def main(argv: list[str] | None = None) -> int:
         else:
             print(f"{hit.score:.4f}\t{escaped(hit.path)}")
     return 0
+
+
+def classify(argv: list[str] | None = None) -> int:
+    """`altclip-classify IMAGE... --labels 猫 狗 海滩 [--template "a photo of {}"] [--library DIR]`:
+    per image, one line: its path, then each label with its probability, best first. A photo of
+    the library is classified by its stored vector; any other image is embedded."""
+    p = argparse.ArgumentParser(prog="altclip-classify", description=classify.__doc__)
+    p.add_argument("images", nargs="+", help="image files (photos of the library or any other)")
+    p.add_argument("--labels", nargs="+", required=True, help="e.g. 猫 狗 海滩 'a beach'")
+    p.add_argument("--template", action="append", help='e.g. "a photo of {}" (repeatable)')
+    env = Settings.from_env()
+    p.add_argument("--library", type=Path, default=env.library, help="default: $ALTCLIP_LIBRARY")
+    p.add_argument("--catalog", default=env.catalog, help="SQLAlchemy URL ($ALTCLIP_CATALOG)")
+    p.add_argument("--json", action="store_true", help="one JSON object per line")
+    args = p.parse_args(argv)
+    sys.stdout.reconfigure(errors="backslashreplace")
+    try:
+        library = Library.open(args.library, args.catalog)
+    except AltCLIPError as e:
+        print(f"altclip-classify: {escaped(str(e))}", file=sys.stderr)
+        return 1
+    failed = 0
+    for image in args.images:
+        path = os.path.abspath(image)
+        try:
+            found = library.classify(path, args.labels, args.template)
+        except (AltCLIPError, OSError) as e:
+            print(f"altclip-classify: {escaped(str(e))}", file=sys.stderr)
+            failed += 1
+            continue
+        if args.json:
+            row = {"image": path, "labels": [{"label": k, "p": round(v, 6)} for k, v in found]}
+            print(json_line(row))
+        else:
+            print("\t".join([escaped(path)] + [f"{label} {p:.3f}" for label, p in found]))
+    return 1 if failed else 0
 
 
 def json_line(row: dict) -> str:

@@ -21,6 +21,7 @@ answers in ~9 ms at recall@10 >= 0.99, where brute force takes ~145 ms (bench/se
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import zlib
@@ -45,7 +46,7 @@ ROWS = 20_000  # rows scored or read at a time
 
 
 @dataclass
-class Base:
+class Published:
     """A published index: photo ids, their vectors (memory-mapped) and, when large, PQ codes."""
 
     generation: int
@@ -58,7 +59,7 @@ class Base:
         return len(self.ids)
 
     @classmethod
-    def load(cls, folder: Path, catalog_id: str, dim: int, floor: int = 0) -> Base | None:
+    def load(cls, folder: Path, catalog_id: str, dim: int, floor: int = 0) -> Published | None:
         """The newest base in `folder` made from this catalog at or after generation `floor`
         whose files check out; None when there is none."""
         for generation in sorted(_published(folder), reverse=True):
@@ -72,7 +73,7 @@ class Base:
         return None
 
     @classmethod
-    def _open(cls, folder: Path, generation: int, m: dict, catalog_id: str, dim: int) -> Base:
+    def _open(cls, folder: Path, generation: int, m: dict, catalog_id: str, dim: int) -> Published:
         n = m["count"]
         if (m["catalog"], m["generation"], m["dim"]) != (catalog_id, generation, dim):
             raise ValueError("made from another catalog or model")
@@ -100,10 +101,14 @@ class Base:
 
 
 class VectorIndex:
-    """What a searcher searches: the newest base, and the catalog's changes since, in memory."""
+    """What a searcher searches: the newest base, and the catalog's changes since, in memory.
+    Never changed once made (`updated` makes another), so threads may search one freely."""
 
-    def __init__(self, base: Base | None, changes: Changes, dim: int):
-        self.base, self.generation, self.dim = base, changes.generation, dim
+    def __init__(
+        self, base: Published | None, changes: Changes, dim: int, floor: int = 0, newest: int = -1
+    ):
+        self.base, self.dim = base, dim
+        self.floor, self.newest = floor, newest  # the catalog's floor, the newest base, at open
         self.alive = np.ones(len(base) if base else 0, bool)  # base rows not changed since
         self.delta_ids = np.empty(0, np.int64)  # photos new or changed since the base
         self.delta = np.empty((0, dim), np.float32)  # their vectors
@@ -114,18 +119,21 @@ class VectorIndex:
         """The index of the catalog as it is now. Reads only: a searcher never writes."""
         model, floor, newest = catalog.model(), catalog.floor(), max(_published(folder), default=-1)
         dim = model.dim if model else 0
-        base = Base.load(folder, catalog.identity(), dim, floor)
-        index = cls(base, catalog.changes_since(base.generation if base else -1, dim), dim)
-        index.floor, index.newest = floor, newest
+        base = Published.load(folder, catalog.identity(), dim, floor)
+        changes = catalog.changes_since(base.generation if base else -1, dim)
+        return cls(base, changes, dim, floor, newest)
+
+    def updated(self, catalog: Catalog) -> VectorIndex:
+        """A copy caught up with the catalog: O(what changed since this one)."""
+        index = copy.copy(self)
+        index._apply(catalog.changes_since(self.generation, self.dim))
         return index
 
-    def update(self, catalog: Catalog) -> None:
-        """Catch up with the catalog: O(what changed since the last update)."""
-        self._apply(catalog.changes_since(self.generation, self.dim))
-
     def _apply(self, changes: Changes) -> None:
+        """Take in `changes`, replacing arrays rather than writing into them."""
         if len(changes.dead):  # a changed photo is dead here, and among the new ids below
             if self.base is not None:
+                self.alive = self.alive.copy()
                 self.alive[self.base.positions(np.unique(changes.dead))] = False
             keep = ~np.isin(self.delta_ids, changes.dead)
             self.delta_ids, self.delta = self.delta_ids[keep], self.delta[keep]
@@ -153,6 +161,7 @@ class VectorIndex:
         every vector even where the index is approximate (to check recall); `among` (photo ids)
         searches those photos only, exactly."""
         queries = np.atleast_2d(np.asarray(queries, np.float32))
+        k = max(1, min(k, len(self)))
         found = [self._one(q, k, exact, among) for q in queries]
         scores = np.full((len(queries), k), -np.inf, np.float32)
         ids = np.full((len(queries), k), -1, np.int64)
@@ -161,10 +170,8 @@ class VectorIndex:
         return scores, ids
 
     def _one(self, q: np.ndarray, k: int, exact: bool, among: np.ndarray | None):
-        scores, ids = [], []
         keep = slice(None) if among is None else np.isin(self.delta_ids, among)
-        scores.append(self.delta[keep] @ q)
-        ids.append(self.delta_ids[keep])
+        scores, ids = [self.delta[keep] @ q], [self.delta_ids[keep]]
         base = self.base
         if base is not None and len(base):
             if among is not None:
@@ -174,29 +181,23 @@ class VectorIndex:
                 _, pos = base.pq.search(q[None], wanted)
                 pos = np.sort(pos[0][pos[0] >= 0])  # in file order: fewer pages to read
             else:
-                pos = None  # every row
-            if pos is None:
-                s = np.concatenate(
-                    [base.vectors[i : i + ROWS] @ q for i in range(0, len(base), ROWS)]
-                )
-                s[~self.alive] = -np.inf
-                top = _top(s, k)
-                scores.append(s[top])
-                ids.append(base.ids[top])
-            else:
-                pos = pos[self.alive[pos]]
-                scores.append(base.vectors[pos] @ q)
-                ids.append(base.ids[pos])
-        s, i = (np.concatenate(x) if x else np.empty(0) for x in (scores, ids))
-        keep = s > -np.inf
-        s, i = s[keep], i[keep]
+                pos = np.arange(len(base))
+            pos = pos[self.alive[pos]]
+            # A chunk at a time: a broad filter must not copy every vector at once.
+            chunks = [base.vectors[pos[i : i + ROWS]] @ q for i in range(0, len(pos), ROWS)]
+            s = np.concatenate(chunks) if chunks else np.empty(0, np.float32)
+            top = _top(s, k)
+            scores.append(s[top])
+            ids.append(base.ids[pos[top]])
+        s, i = np.concatenate(scores), np.concatenate(ids)
         top = _top(s, k)
         return s[top], i[top]
 
 
 def refreshed(index: VectorIndex | None, folder: Path, catalog: Catalog) -> VectorIndex:
-    """`index` caught up with the catalog, or opened again where the indexer has published a
-    newer base since (or a rebuild replaced the library)."""
+    """`index` caught up with the catalog (a new object; `index` is left as it is), or opened
+    again where the indexer has published a newer base since, or a rebuild replaced the
+    library."""
     if (
         index is None
         or max(_published(folder), default=-1) > index.newest
@@ -204,7 +205,7 @@ def refreshed(index: VectorIndex | None, folder: Path, catalog: Catalog) -> Vect
     ):
         return VectorIndex.open(folder, catalog)
     if catalog.generation() != index.generation:
-        index.update(catalog)
+        return index.updated(catalog)
     return index
 
 
@@ -224,7 +225,7 @@ def stale(folder: Path, catalog: Catalog) -> bool:
     model = catalog.model()
     if model is None:
         return False
-    base = Base.load(folder, catalog.identity(), model.dim, catalog.floor())
+    base = Published.load(folder, catalog.identity(), model.dim, catalog.floor())
     if base is None:
         return catalog.vector_count() > 0 or any(_published(folder))
     return catalog.change_count(base.generation) > REBUILD_FRACTION * max(len(base), 1)
@@ -232,8 +233,8 @@ def stale(folder: Path, catalog: Catalog) -> bool:
 
 def publish(folder: Path, catalog: Catalog, exact: bool | None = None) -> int:
     """Build a base from the catalog as it is now, write it atomically, remove older ones; its
-    generation. Vectors stream from the catalog in chunks to their own file: the build never holds
-    them all in RAM."""
+    generation. Vectors stream from the catalog to their own file and are read back a chunk at a
+    time (never mapped): the build holds the quantiser's sample and codes, not the vectors."""
     folder.mkdir(parents=True, exist_ok=True)
     model = catalog.model()
     dim = model.dim if model else 0
@@ -247,66 +248,86 @@ def publish(folder: Path, catalog: Catalog, exact: bool | None = None) -> int:
             n += len(ids)
     manifest = dict(catalog=catalog.identity(), generation=generation, count=n, dim=dim, k_factor=0)
     if (exact is False or (exact is None and n >= EXACT_LIMIT)) and n:
-        vectors = np.memmap(tmp["f32"], np.float32, "r", shape=(n, dim))
-        pq, manifest["k_factor"] = _train(vectors)
+        with _Rows(tmp["f32"], n, dim) as vectors:
+            pq, manifest["k_factor"] = _train(vectors)
         tmp["pq"] = folder / f"{generation}.pq.tmp{os.getpid()}"
         faiss.write_index(pq, str(tmp["pq"]))
-        del vectors
     manifest["crc32"] = {kind: _crc32(path) for kind, path in tmp.items()}
     for kind, path in tmp.items():
         os.replace(path, folder / f"{generation}.{kind}")
     path = folder / f"{generation}.json"
     path.with_suffix(".json.tmp").write_text(json.dumps(manifest))
     os.replace(path.with_suffix(".json.tmp"), path)  # published
-    for old in _published(folder):
-        if old != generation:
-            for leftover in folder.glob(f"{old}.*"):
-                leftover.unlink(missing_ok=True)
+    for old in folder.iterdir():  # older bases, and any a killed build left half written
+        if not old.name.startswith(f"{generation}."):
+            old.unlink(missing_ok=True)
     catalog.forget_removals(generation)
     return generation
 
 
-def _train(vectors: np.ndarray) -> tuple[faiss.Index, int]:
-    """PQ fast-scan codes for `vectors` (read in chunks) and the k_factor that reaches
-    TUNE_RECALL on the library's own vectors."""
-    n, dim = vectors.shape
-    codes = dim // 2 if dim % 2 == 0 else dim
-    pq = faiss.index_factory(dim, f"PQ{codes}x4fs", faiss.METRIC_INNER_PRODUCT)
+class _Rows:
+    """The float32 vectors file being published, read in chunks or by row, without mapping it
+    (mapped pages would count in the builder's memory)."""
+
+    def __init__(self, path: Path, n: int, dim: int):
+        self.file, self.n, self.dim = open(path, "rb"), n, dim
+
+    def __enter__(self) -> _Rows:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.file.close()
+
+    def chunks(self):
+        """(first row, [rows, dim]) ROWS at a time."""
+        self.file.seek(0)
+        for start in range(0, self.n, ROWS):
+            count = min(ROWS, self.n - start)
+            yield start, np.fromfile(self.file, np.float32, count * self.dim).reshape(count, -1)
+
+    def take(self, rows: np.ndarray) -> np.ndarray:
+        size = 4 * self.dim
+        data = b"".join(os.pread(self.file.fileno(), size, int(r) * size) for r in rows)
+        return np.frombuffer(data, np.float32).reshape(len(rows), self.dim)
+
+
+def _train(vectors: _Rows) -> tuple[faiss.Index, int]:
+    """PQ fast-scan codes for the vectors and the k_factor that reaches TUNE_RECALL on the
+    library's own vectors."""
+    codes = vectors.dim // 2 if vectors.dim % 2 == 0 else vectors.dim
+    pq = faiss.index_factory(vectors.dim, f"PQ{codes}x4fs", faiss.METRIC_INNER_PRODUCT)
     rng = np.random.default_rng(0)
-    sample = np.sort(rng.choice(n, min(n, TRAIN_SIZE), replace=False))
-    pq.train(np.ascontiguousarray(vectors[sample]))
-    for i in range(0, n, ROWS):
-        pq.add(np.ascontiguousarray(vectors[i : i + ROWS]))
+    pq.train(vectors.take(np.sort(rng.choice(vectors.n, min(vectors.n, TRAIN_SIZE), False))))
+    for _, chunk in vectors.chunks():
+        pq.add(chunk)
     return pq, _tune(pq, vectors)
 
 
-def _tune(pq: faiss.Index, vectors: np.ndarray) -> int:
+def _tune(pq: faiss.Index, vectors: _Rows) -> int:
     """MARGIN times the smallest of K_FACTORS whose recall@10 on TUNE_QUERIES of the library's
     own vectors, against exact search, reaches TUNE_RECALL (each query's own vector left out)."""
     rng = np.random.default_rng(1)
-    queries = np.ascontiguousarray(vectors[np.sort(rng.choice(len(vectors), TUNE_QUERIES, False))])
+    queries = vectors.take(np.sort(rng.choice(vectors.n, min(vectors.n, TUNE_QUERIES), False)))
     truth = [set(rows[1:].tolist()) for rows in _exact_top(queries, vectors, 11)]
     for k_factor in K_FACTORS:
         _, candidates = pq.search(queries, 11 * k_factor)
         hits = 0
         for q, rows, t in zip(queries, candidates, truth, strict=True):
             rows = np.sort(rows[rows >= 0])
-            hits += len(t & set(rows[_top(vectors[rows] @ q, 11)].tolist()))
+            hits += len(t & set(rows[_top(vectors.take(rows) @ q, 11)].tolist()))
         if hits >= TUNE_RECALL * 10 * len(queries):
             break
     return k_factor * MARGIN
 
 
-def _exact_top(queries: np.ndarray, vectors: np.ndarray, k: int) -> np.ndarray:
-    """[Q, k] rows of `vectors` best for each query, best first, reading ROWS at a time."""
+def _exact_top(queries: np.ndarray, vectors: _Rows, k: int) -> np.ndarray:
+    """[Q, k] rows of `vectors` best for each query, best first, a chunk at a time."""
     rows = np.empty((len(queries), 0), np.int64)
     scores = np.empty((len(queries), 0), np.float32)
-    for i in range(0, len(vectors), ROWS):
-        chunk = np.asarray(vectors[i : i + ROWS])
+    for start, chunk in vectors.chunks():
         scores = np.concatenate([scores, queries @ chunk.T], axis=1)  # [Q, k + chunk]
-        rows = np.concatenate(
-            [rows, np.broadcast_to(np.arange(i, i + len(chunk)), (len(queries), len(chunk)))], 1
-        )
+        positions = np.arange(start, start + len(chunk))
+        rows = np.concatenate([rows, np.broadcast_to(positions, (len(queries), len(chunk)))], 1)
         keep = np.argpartition(-scores, min(k, scores.shape[1]) - 1, axis=1)[:, :k]
         scores, rows = np.take_along_axis(scores, keep, 1), np.take_along_axis(rows, keep, 1)
     return np.take_along_axis(rows, np.argsort(-scores, axis=1), 1)

@@ -94,9 +94,24 @@ class Library:
     def refresh(self) -> VectorIndex:
         """The vector index of the catalog as it is now (another process may be indexing): the
         newest base the indexer published, plus what changed since. Writes nothing."""
+        current = self._index
+        index = refreshed(current, self.folder / "index", self.catalog)  # outside the lock: a
+        # new base takes seconds to check, and searches go on with the current index meanwhile
         with self._index_lock:
-            self._index = refreshed(self._index, self.folder / "index", self.catalog)
+            if self._index is current:
+                if current is None or index.floor != current.floor:
+                    self._follow_model()
+                self._index = index
             return self._index
+
+    def _follow_model(self) -> None:
+        """After a rebuild with another model, query with that model."""
+        model = self.catalog.model()
+        if model is not None and model.fingerprint != self.fingerprint:
+            with self._tower_lock, self._text_lock:
+                self.model_name, self.fingerprint = model.name, model.fingerprint
+                self._towers.clear()
+                self._texts.clear()
 
     def warm_up(self) -> threading.Thread:
         """Load the index and the text tower in a background thread, so that the first query
@@ -137,6 +152,22 @@ class Library:
         path = self.catalog.path_of(photo_id)
         return path if path is not None and _regular(path) else None
 
+    def open_photo(self, photo_id: int, edge: int = 2048) -> Image.Image | None:
+        """A catalogued photo, upright RGB, no larger than `edge` on its longer side; None if it
+        is no longer a regular file. Read as the indexer reads (bounded, never blocking), since
+        what sits at the path may have changed since it was indexed."""
+        path = self.photo_path(photo_id)
+        if path is None:
+            return None
+        from altclip_core.preprocess import open_image
+
+        try:
+            image = open_image(path, edge, self.max_megapixels, self.max_file_mb)
+        except ImageError as e:
+            raise UnreadableImage(f"the photo cannot be read now: {e}") from None
+        image.thumbnail((edge, edge), Image.BICUBIC)
+        return image
+
     # -- queries ----------------------------------------------------------------------------------
 
     def search(
@@ -161,6 +192,7 @@ class Library:
             raise SearchError("give a text query, an image, or both")
         if not isinstance(k, numbers.Integral) or isinstance(k, bool) or k < 1:
             raise SearchError(f"k must be a whole number of at least 1, not {k!r:.40}")
+        index = self.refresh()  # first: a rebuild may have changed the model
         parts = []
         if text is not None:
             parts.append(self.embed_text(clean_query(text)))
@@ -170,8 +202,6 @@ class Library:
         if negative:
             query = query - NEGATIVE_WEIGHT * self.embed_text(clean_query(negative))
         query = (query / np.linalg.norm(query)).astype(np.float32)
-
-        index = self.refresh()
         if not len(index):
             return []
         if folder or after or before or kinds:
@@ -185,6 +215,33 @@ class Library:
             keep = scores >= min_score
             ids, scores = ids[keep], scores[keep]
         return self._hits(ids, scores)
+
+    def classify(
+        self,
+        photo: Hit | int | str | Path | bytes | Image.Image,
+        labels: list[str],
+        template: str | list[str] | None = None,
+    ) -> list[tuple[str, float]]:
+        """Zero-shot label probabilities for a photo, best first, summing to 1. A catalogued
+        photo (a Hit, its id, or its path) is classified by its stored vector, with no
+        re-embedding; any other image (a path, a file's bytes, a PIL image) is embedded. Only
+        the labels' text is embedded, `template` ("a photo of {}", "一张{}的照片", or several
+        to average) around each."""
+        labels = [clean_query(label) for label in labels]
+        if not labels:
+            raise SearchError("give at least one label, e.g. 猫 狗 海滩")
+        key = photo.id if isinstance(photo, Hit) else photo
+        stored = None
+        if isinstance(key, int) or isinstance(key, (str, Path)) and os.path.isabs(key):
+            stored = self.catalog.vector_of(key if isinstance(key, int) else str(key))
+        if stored is None and isinstance(key, int):
+            raise SearchError(f"no photo {key} with a vector in this library")
+        vector = stored if stored is not None else self.embed_image(photo)
+        try:
+            probs = self._tower("text").classify(vector[None], labels, template)[0]
+        except ValueError as e:  # a template without {}
+            raise SearchError(str(e)) from None
+        return sorted(zip(labels, probs.tolist(), strict=True), key=lambda x: -x[1])
 
     def embed_text(self, text: str) -> np.ndarray:
         with self._text_lock:

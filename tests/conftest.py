@@ -14,6 +14,13 @@ from tests import checkpoints
 
 # Hermetic: never touch the network or the user's Hugging Face cache.
 os.environ["HF_HUB_OFFLINE"] = "1"
+# Root reads every folder whatever its mode: commands run without that capability when the
+# tests run as root, so that an unreadable folder is unreadable.
+AS_USER = (
+    ["setpriv", "--inh-caps=-all", "--bounding-set=-dac_override,-dac_read_search"]
+    if os.geteuid() == 0
+    else []
+)
 
 
 @pytest.fixture(scope="session")

@@ -21,18 +21,12 @@ from sqlalchemy.orm import Session
 from search import Library, SearchError, catalog
 from search.catalog import Catalog, Photo
 from tests import checkpoints
+from tests.conftest import AS_USER
 from tests.photos import make_attacks, make_photos
 from tests.test_parity import photo
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).with_name("fixtures")
-# Root reads every folder whatever its mode: the indexer runs without that capability when the
-# tests run as root, so that an unreadable folder is unreadable.
-AS_USER = (
-    ["setpriv", "--inh-caps=-all", "--bounding-set=-dac_override,-dac_read_search"]
-    if os.geteuid() == 0
-    else []
-)
 
 
 def cli(tool: str, *args, timeout: float = 300, **kw) -> subprocess.CompletedProcess:
@@ -232,6 +226,8 @@ def test_failed_rebuild_keeps_the_library(tiny, spm_path, tmp_path):
     library = tmp_path / "lib"
     assert cli("indexer", photos, "--library", library, "--model", tiny).returncode == 0
     before = search_state(library)
+    running = Library.open(library)  # a page open all along
+    running.search("beach")
 
     broken = tmp_path / "broken"
     checkpoints.build(broken, spm_path, seed=1, pytorch_bin=False)
@@ -260,6 +256,8 @@ def test_failed_rebuild_keeps_the_library(tiny, spm_path, tmp_path):
     assert sorted(p for p, _ in after) == sorted(p for p, _ in before) and after != before
     assert not rows(library, catalog.PendingPhoto)
     assert Catalog.open(library).model().name == str(other.resolve())
+    found = [(h.path, round(h.score, 5)) for h in running.search("beach", k=50, exact=True)]
+    assert found == after and running.model_name == str(other.resolve())  # follows the rebuild
 
 
 def test_unreadable_folder_keeps_its_photos_and_failed_files_are_retried(tiny, tmp_path):
@@ -297,7 +295,8 @@ def test_leftover_temporary_files_are_removed(tiny, tmp_path):
     photos = make_photos(tmp_path / "photos")
     library = tmp_path / "lib"
     (library / "thumbs" / "ab").mkdir(parents=True)
-    leftovers = [library / "thumbs" / "ab" / "ab12.webp.tmp1234", library / "vectors-3.tmp99"]
+    (library / "index").mkdir()
+    leftovers = [library / "thumbs" / "ab" / "ab12.webp.tmp1234", library / "index/3.f32.tmp99"]
     for path in leftovers:
         path.write_bytes(b"half written")
     assert cli("indexer", photos, "--library", library, "--model", tiny).returncode == 0
@@ -325,6 +324,19 @@ def test_second_ctrl_c_exits_cleanly_and_the_rerun_finishes(tiny, tmp_path):
     done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert sum(r.status == catalog.OK for r in rows(library).values()) == 240
+
+
+def test_ids_given_again_by_an_old_catalog_are_removed_again(tmp_path):
+    """Catalogs made before ids were never reused (schema 1) give a removed photo's id to the
+    next one: removing that one too must work."""
+    shutil.copytree(FIXTURES / "library-v1", tmp_path / "lib")
+    lib = Catalog.open(tmp_path / "lib")
+    newest = max(lib.photos(list(range(1, 10))).values(), key=lambda p: p.id)
+    lib.finish_run(gone=[newest.path], offline={})
+    lib.store([catalog.Record("/photos-v1/new.jpg", 1, 1, "0" * 64, embedding=newest.embedding)])
+    assert newest.id in lib.photos([newest.id])  # the same id, given again
+    lib.finish_run(gone=["/photos-v1/new.jpg"], offline={})
+    assert newest.id in lib.changes_since(0, len(newest.vector)).dead
 
 
 def test_a_library_made_by_schema_1_migrates_without_reembedding(tmp_path):

@@ -17,8 +17,7 @@ import pytest
 from search import index
 from search.catalog import Catalog, Model, Record
 from search.index import refreshed
-from tests.conftest import new_database
-from tests.test_hostile import AS_USER
+from tests.conftest import AS_USER, new_database
 
 ROOT = Path(__file__).resolve().parents[1]
 DIM = 32

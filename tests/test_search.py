@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import sqlite3
 
 import numpy as np
 import pytest
@@ -101,10 +102,11 @@ def test_unknown_library_and_other_model(tmp_path, library, spm_path):
     with pytest.raises(CatalogError, match="altclip-index"):
         Library.open(tmp_path / "nowhere")
 
-    lib = Library.open(library[0])
-    lib.fingerprint = "0" * 16  # as if the model folder had changed since indexing
+    copy = shutil.copytree(library[0], tmp_path / "copy")
+    with sqlite3.connect(copy / "catalog.sqlite") as db:  # as if the model folder had changed
+        db.execute("UPDATE model SET fingerprint = ?", ("0" * 16,))
     with pytest.raises(SearchError, match="--rebuild"):
-        lib.search("dog")
+        Library.open(copy).search("dog")
 
 
 def test_sees_new_photos_after_refresh(tmp_path, tiny):

@@ -142,13 +142,36 @@ def query_ui() -> tuple[str, bytes | None]:
 
 
 def detail_ui(lib: Library, hit: Hit) -> None:
-    path = lib.photo_path(hit.id)  # only a catalogued photo that is still a regular file
-    if path is None:
+    try:
+        image = lib.open_photo(hit.id)  # a catalogued regular file, read within the limits
+    except AltCLIPError as e:
+        problem_ui(e)
+        return
+    if image is None:
         st.warning("That photo is no longer on disk; re-run altclip-index.")
         return
-    st.image(path, width="stretch")
+    st.image(image, width="stretch")
     taken = f", taken {hit.taken_at:%Y-%m-%d %H:%M}" if hit.taken_at else ""
     text(f"{hit.display_path} — {hit.width}×{hit.height}{taken}, score {hit.score:.3f}")
+    labels_ui(lib, hit)
+
+
+def labels_ui(lib: Library, hit: Hit) -> None:
+    """The probabilities of labels the person types, from the photo's stored vector."""
+    typed = st.text_input(
+        "What is it? · 这是什么？", placeholder="猫, 狗, 风景 · cat, dog, landscape"
+    )
+    labels = [label.strip() for label in re.split("[,，、]", typed) if label.strip()]
+    if not labels:
+        return
+    try:
+        found = lib.classify(hit, labels)
+    except AltCLIPError as e:
+        problem_ui(e)
+        return
+    for label, p in found:
+        st.progress(p)
+        text(f"{p:.0%} · {label}")
 
 
 def grid_ui(lib: Library, hits: list[Hit]) -> None:
