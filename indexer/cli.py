@@ -13,11 +13,10 @@ import time
 from pathlib import Path
 
 from PIL import Image
-from sqlalchemy.exc import SQLAlchemyError
 
 from altclip_core.errors import AltCLIPError
 from altclip_core.preprocess import MAX_FILE_MB, MAX_MEGAPIXELS
-from search.catalog import Catalog, error_line
+from search.catalog import Catalog
 from search.library import escaped
 from search.settings import Settings
 
@@ -87,9 +86,10 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     sys.stdout.reconfigure(errors="backslashreplace")  # never die printing a strange name
-    # This process checks every image's size itself, with --max-megapixels (Pillow's own limit is
-    # fixed at 179 megapixels and would also warn about every photo over 89).
-    Image.MAX_IMAGE_PIXELS = None
+    # While it runs, this command checks every image's size itself, with --max-megapixels
+    # (Pillow's own limit is fixed at 179 megapixels and warns about every photo over 89).
+    pixels, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
+    previous = signal.getsignal(signal.SIGINT)
     try:
         if args.report:
             return report(args)
@@ -113,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
             warn=lambda msg: print(f"warning: {msg}", file=sys.stderr),
         )
         stop = threading.Event()
-        previous = signal.signal(signal.SIGINT, lambda *_: _interrupt(stop, previous))
+        signal.signal(signal.SIGINT, lambda *_: _interrupt(stop, previous))
         with Progress() as progress:
             summary = indexer.run(args.photos, rebuild=args.rebuild, stop=stop, progress=progress)
         print(summary)
@@ -126,9 +126,9 @@ def main(argv: list[str] | None = None) -> int:
     except (AltCLIPError, OSError) as e:
         print(f"altclip-index: {escaped(str(e))}", file=sys.stderr)
         return 1
-    except SQLAlchemyError as e:
-        print(f"altclip-index: catalog error: {error_line(e)}", file=sys.stderr)
-        return 1
+    finally:  # called from Python, it leaves the process as it found it
+        Image.MAX_IMAGE_PIXELS = pixels
+        signal.signal(signal.SIGINT, previous)
 
 
 def _interrupt(stop: threading.Event, previous) -> None:

@@ -9,11 +9,8 @@ import os
 import sys
 from pathlib import Path
 
-from sqlalchemy.exc import SQLAlchemyError
-
 from altclip_core.errors import AltCLIPError
 
-from .catalog import error_line
 from .library import SURROGATE, Library, escaped
 from .settings import Settings
 
@@ -50,9 +47,6 @@ def main(argv: list[str] | None = None) -> int:
         )
     except (AltCLIPError, OSError) as e:
         print(f"altclip-search: {escaped(str(e))}", file=sys.stderr)
-        return 1
-    except SQLAlchemyError as e:
-        print(f"altclip-search: catalog error: {error_line(e)}", file=sys.stderr)
         return 1
     for hit in hits:
         if args.json:

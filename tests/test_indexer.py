@@ -180,8 +180,6 @@ def test_cli(photos, tiny, tmp_path, capsys):
 
 
 def test_kill_at_random_points_then_resume_equals_a_clean_run(photos, tiny, tmp_path):
-    clean = tmp_path / "clean"
-    indexer(clean, tiny).run([photos])
     library = tmp_path / "crashy"
     cmd = [
         sys.executable,
@@ -197,6 +195,8 @@ def test_kill_at_random_points_then_resume_equals_a_clean_run(photos, tiny, tmp_
         "--batch-size",
         "2",
     ]
+    clean = tmp_path / "clean"  # the same command, never killed
+    subprocess.run([*cmd[:5], str(clean), *cmd[6:]], cwd=ROOT, check=True, capture_output=True)
     rng = random.Random(0)
     for _ in range(4):
         proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

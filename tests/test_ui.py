@@ -247,9 +247,17 @@ def test_password_first(monkeypatch, photo_library):
     assert not at.exception and len(scores(at)) == GOOD
 
 
+def launch_env(monkeypatch) -> None:
+    """launch.main sets these for the app it starts: they must not outlive the test (delenv of
+    a variable that is absent records nothing to undo, hence the setenv first)."""
+    for name in ("ALTCLIP_PASSWORD", "ALTCLIP_LIBRARY", "ALTCLIP_CATALOG"):
+        monkeypatch.setenv(name, "")
+        monkeypatch.delenv(name)
+
+
 @pytest.mark.parametrize("address", ["0.0.0.0", "::", "", "192.168.1.20", "photos.example"])
 def test_network_address_needs_a_password(monkeypatch, capsys, address):
-    monkeypatch.delenv("ALTCLIP_PASSWORD", raising=False)
+    launch_env(monkeypatch)
     monkeypatch.setattr(os, "execv", lambda *a: pytest.fail("started without a password"))
     assert launch.main(["--address", address]) == 2
     err = capsys.readouterr().err
@@ -262,7 +270,7 @@ def test_network_address_needs_a_password(monkeypatch, capsys, address):
 )
 def test_launch(monkeypatch, tmp_path, address, password):
     """Loopback needs no password; a password reaches the app in its environment, not in `ps`."""
-    monkeypatch.delenv("ALTCLIP_PASSWORD", raising=False)
+    launch_env(monkeypatch)
     started = []
     monkeypatch.setattr(os, "execv", lambda exe, cmd: started.append(cmd))
     argv = ["--address", address, "--library", str(tmp_path)]
