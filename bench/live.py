@@ -12,9 +12,9 @@ hits, the ANN path). Ends with one JSON line of every figure.
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -31,16 +31,28 @@ from search import Library  # noqa: E402
 from search.catalog import Catalog  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-BUILD = """
-import resource, sys, time
+
+
+def peak_mb() -> int:
+    """Peak RSS of this process since it started, MB (VmHWM: ru_maxrss would also count the
+    pages a child shared with its parent between fork and exec)."""
+    with open("/proc/self/status") as f:
+        return int(next(line for line in f if line.startswith("VmHWM")).split()[1]) // 1024
+
+
+BUILD = (
+    inspect.getsource(peak_mb)
+    + """
+import sys, time
 from pathlib import Path
 from search import index
 from search.catalog import Catalog
 folder = Path(sys.argv[1])
 start = time.perf_counter()
 index.publish(folder / "index", Catalog.open(folder))
-print(time.perf_counter() - start, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
+print(time.perf_counter() - start, peak_mb())
 """
+)
 # A new searcher process: opens the library, then looks for each given vector's photo.
 FINDS = """
 import sys, numpy as np
@@ -111,10 +123,9 @@ def main() -> None:
     dim = altclip_core.load(args.model, towers=("text",)).dim
     make_library(library, args.model.resolve(), args.photos, dim, publish=False)
     print(f"catalog of {args.photos:,} photos written in {time.perf_counter() - start:.0f} s")
-    catalog = Catalog.open(library)
-
     build_s, build_mb = map(float, python(BUILD, library).split())
     print(f"full build of the index: {build_s:.1f} s, peak RSS {build_mb:.0f} MB")
+    catalog = Catalog.open(library)
 
     lib = Library.open(library)
     lib.refresh()
@@ -159,7 +170,7 @@ def main() -> None:
         f"query while an indexer writes: p50 {np.percentile(busy, 50) * 1e3:.1f} ms, p95 "
         f"{np.percentile(busy, 95) * 1e3:.1f} ms"
     )
-    search_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+    search_mb = peak_mb()
     print(f"this searcher's peak RSS: {search_mb} MB (the text tower included)")
     print(
         json.dumps(

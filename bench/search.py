@@ -79,11 +79,11 @@ def make_library(
     catalog.set_model(Model(str(model), hub.fingerprint(model), dim))
     for start in range(0, photos, 50_000):
         catalog.store(records(rng, start, min(50_000, photos - start), dim))
-    if not publish:
-        return
-    built = time.perf_counter()
-    index.publish(folder / "index", catalog)
-    print(f"index published in {time.perf_counter() - built:.1f} s")
+    if publish:
+        built = time.perf_counter()
+        index.publish(folder / "index", catalog)
+        print(f"index published in {time.perf_counter() - built:.1f} s")
+    catalog.close()
 
 
 def records(rng: np.random.Generator, first: int, n: int, dim: int) -> list[Record]:

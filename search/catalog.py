@@ -228,6 +228,10 @@ class Catalog:
             )
         return cls(connect(catalog_url(Path(library), url), read_only=not create))
 
+    def close(self) -> None:
+        """Close the catalog's connections (SQLite then folds its WAL into the file)."""
+        self.engine.dispose()
+
     @contextmanager
     def _session(self, write: bool = False) -> Iterator[Session]:
         """A session (in a transaction that commits at the end, for `write`); a database error
