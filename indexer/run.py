@@ -33,7 +33,10 @@ from search.catalog import OK, Catalog, CatalogError, Known, Model, Record, unde
 
 from .scan import Entry, scan
 
-THUMB_EDGE = 256
+THUMB_EDGE = 256  # the grid's thumbnails
+PREVIEW_EDGE = 1600  # the viewer's previews: screen-size, so the page never sends a 20 MB original
+# Pictures the indexer makes of each photo, in the library's folder: name -> (long edge, quality).
+PICTURES = {"thumbs": (THUMB_EDGE, 80), "previews": (PREVIEW_EDGE, 82)}
 
 
 class IndexerError(AltCLIPError):
@@ -166,7 +169,7 @@ class Indexer:
             if not summary.interrupted:
                 catalog.finish_run(plan.gone, plan.offline, rebuild)
                 summary.removed = max(len(plan.gone) - summary.moved, 0)  # a move is not removal
-                _drop_unused_thumbnails(catalog, self.library)
+                _drop_unused_pictures(catalog, self.library)
             if index.stale(self.library / "index", catalog):
                 index.publish(self.library / "index", catalog)
         summary.seconds = time.perf_counter() - start
@@ -252,7 +255,6 @@ class _Embedder:
 
         self.options, self.folder, self.model = options, folder, None
         self.preprocess = ImagePreprocessor.from_folder(folder)
-        self.thumbs = options.library / "thumbs"
         self.draft_edge = None if options.exact_decode else max(_edge(self.preprocess), THUMB_EDGE)
 
     def decode_all(self, entries: list[Entry], known: set[str]) -> Iterator[Decoded]:
@@ -289,11 +291,12 @@ class _Embedder:
                     d.width, d.height = image.size
                     if image.getexif().get(0x0112) in (5, 6, 7, 8):  # EXIF: shown rotated 90°
                         d.width, d.height = d.height, d.width
-                    if self.draft_edge:
-                        draft(image, self.draft_edge)
+                    if self.draft_edge:  # the short edge a preview of PREVIEW_EDGE needs
+                        ratio = min(image.size) / max(image.size)
+                        draft(image, max(self.draft_edge, round(PREVIEW_EDGE * ratio)))
                     image.load()
                     rgb = to_rgb(image)
-            self._thumbnail(rgb, d.sha256)
+            self._pictures(rgb, d.sha256)
             d.pixels = self.preprocess.one(rgb)
         except ImageError as e:
             d.error = str(e)
@@ -357,23 +360,26 @@ class _Embedder:
                 raise _unusable(self.folder, e) from None
         return self.model
 
-    def _thumbnail(self, rgb: Image.Image, sha: str) -> None:
-        path = self.thumbs / sha[:2] / f"{sha}.webp"
-        if path.exists():
-            return
-        path.parent.mkdir(parents=True, exist_ok=True)
-        thumb = rgb.copy()
-        thumb.thumbnail((THUMB_EDGE, THUMB_EDGE), Image.BICUBIC)
-        tmp = path.with_suffix(f".tmp{threading.get_ident()}")
-        thumb.save(tmp, "WEBP", quality=80)
-        os.replace(tmp, path)
+    def _pictures(self, rgb: Image.Image, sha: str) -> None:
+        """The photo's thumbnail and preview, each no larger than the photo (never upscaled)."""
+        for name, (edge, quality) in PICTURES.items():
+            path = self.options.library / name / sha[:2] / f"{sha}.webp"
+            if path.exists():
+                continue
+            path.parent.mkdir(parents=True, exist_ok=True)
+            picture = rgb.copy()
+            picture.thumbnail((edge, edge), Image.BICUBIC)
+            tmp = path.with_suffix(f".tmp{threading.get_ident()}")
+            picture.save(tmp, "WEBP", quality=quality)
+            os.replace(tmp, path)
 
 
-def _drop_unused_thumbnails(catalog: Catalog, library: Path) -> None:
+def _drop_unused_pictures(catalog: Catalog, library: Path) -> None:
     used = catalog.hashes_in_use()
-    for path in (library / "thumbs").glob("*/*.webp"):
-        if path.stem not in used:
-            path.unlink(missing_ok=True)
+    for name in PICTURES:
+        for path in (library / name).glob("*/*.webp"):
+            if path.stem not in used:
+                path.unlink(missing_ok=True)
 
 
 class _lock:
@@ -432,8 +438,9 @@ def _sha256(f, max_file_mb: float) -> str:
 
 
 def _remove_leftovers(library: Path) -> None:
-    """Temporary files of a run that was killed (thumbnails, index files being written)."""
-    for path in itertools.chain(library.glob("thumbs/*/*.tmp*"), library.glob("index/*.tmp*")):
+    """Temporary files of a run that was killed (pictures, index files being written)."""
+    patterns = [f"{name}/*/*.tmp*" for name in PICTURES] + ["index/*.tmp*"]
+    for path in itertools.chain.from_iterable(library.glob(p) for p in patterns):
         path.unlink(missing_ok=True)
 
 

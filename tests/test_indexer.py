@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -89,8 +90,26 @@ def test_indexes_a_photo_folder(photos, tiny, tmp_path):
     for r in ok.values():
         assert np.linalg.norm(r.vector) == pytest.approx(1, abs=1e-5)
         thumb = library / "thumbs" / r.sha256[:2] / f"{r.sha256}.webp"
-        assert thumb.is_file() and max(__import__("PIL.Image").Image.open(thumb).size) <= 256
+        assert thumb.is_file() and max(Image.open(thumb).size) <= 256
+        # The viewer's preview: the photo as shown (upright), never larger than it is.
+        preview = Image.open(library / "previews" / r.sha256[:2] / f"{r.sha256}.webp")
+        assert preview.size == (r.width, r.height)  # all test photos are under 1600 px
     assert index_ids(library) == {r.id for r in ok.values()}
+
+
+def test_previews_are_screen_size_and_decoded_no_larger_than_needed(tiny, tmp_path):
+    """A 12-megapixel JPEG gets a 1600-pixel preview and a 256-pixel thumbnail, upright."""
+    from tests.photos import exif, photo
+
+    (tmp_path / "photos").mkdir()
+    photo(3000, 4000, 1).save(tmp_path / "photos" / "big.jpg", exif=exif(6), quality=80)
+    library = tmp_path / "lib"
+    Indexer(library=library, model=str(tiny)).run([tmp_path / "photos"])
+    (r,) = rows(library).values()
+    assert (r.width, r.height) == (4000, 3000)
+    named = f"{r.sha256[:2]}/{r.sha256}.webp"
+    assert Image.open(library / "previews" / named).size == (1600, 1200)
+    assert Image.open(library / "thumbs" / named).size == (256, 192)
 
 
 def test_vectors_equal_the_model_on_the_same_pixels(photos, tiny, tmp_path):
@@ -142,6 +161,7 @@ def test_incremental_runs(photos, tiny, tmp_path):
     assert index_ids(library) == ok_ids
     used = {r.sha256 for r in after.values() if r.status == catalog.OK}
     assert {p.stem for p in (library / "thumbs").glob("*/*.webp")} == used
+    assert {p.stem for p in (library / "previews").glob("*/*.webp")} == used
 
 
 def test_another_model_needs_rebuild(photos, tiny, spm_path, tmp_path):
