@@ -488,6 +488,19 @@ class Catalog:
             stored = s.scalar(select(Photo.embedding).where(key, Photo.status == OK))
         return np.frombuffer(stored, np.float32).copy() if stored is not None else None
 
+    def ids_of(self, sha256: str) -> list[int]:
+        """The photos with a vector whose file has these bytes."""
+        with self._session() as s:
+            query = select(Photo.id).where(Photo.sha256 == sha256, Photo.status == OK)
+            return list(s.scalars(query))
+
+    def folders(self) -> list[str]:
+        """The folders that directly hold photos with a vector, sorted (read from the index on
+        (status, id, path, …), not the rows)."""
+        with self._session() as s:
+            paths = s.scalars(select(Photo.path).where(Photo.status == OK))
+            return sorted({os.path.dirname(p) for p in paths})
+
     def path_of(self, photo_id: int) -> str | None:
         with self._session() as s:
             return s.scalar(select(Photo.path).where(Photo.id == photo_id, Photo.status == OK))

@@ -2,11 +2,13 @@
 
 Scores are cosine similarities between the query's normalised embedding and each photo's. The
 text tower loads on the first text query, the image tower on the first image query; opening loads
-neither.
+neither. A query photo is not its own result: "more like this" (`like=`, from the stored vector)
+leaves the photo out, and so does an image query given as bytes that are a photo of the library.
 """
 
 from __future__ import annotations
 
+import hashlib
 import numbers
 import os
 import re
@@ -22,7 +24,7 @@ from PIL import Image
 
 from altclip_core import hub
 from altclip_core.errors import AltCLIPError, ImageError
-from altclip_core.preprocess import MAX_FILE_MB, MAX_MEGAPIXELS
+from altclip_core.preprocess import MAX_FILE_MB, MAX_MEGAPIXELS, open_file
 from search.catalog import ERROR, OK, Catalog, Model
 from search.index import VectorIndex, refreshed
 
@@ -31,6 +33,8 @@ NEGATIVE_WEIGHT = 0.5
 TEXT_CACHE = 256  # text query vectors kept per library
 SHA256 = re.compile(r"[0-9a-f]{64}")
 SURROGATE = re.compile("[\ud800-\udfff]")
+# What a query image may be, beyond these only where a Pillow plugin reads it (see `image_types`).
+IMAGE_TYPES = ["jpg", "jpeg", "jpe", "png", "webp", "gif", "bmp", "tif", "tiff"]
 
 
 class SearchError(AltCLIPError):
@@ -41,20 +45,41 @@ class UnreadableImage(SearchError):
     """A query image that cannot be read (not an image, damaged, too large, not a file)."""
 
 
+class NoLibrary(SearchError):
+    """There is no library (yet) where one was asked for: index some photos first."""
+
+
+class QueryTooLong(SearchError):
+    """A text query over MAX_QUERY_CHARS; `length` and `limit` say by how much."""
+
+    def __init__(self, length: int, limit: int = MAX_QUERY_CHARS):
+        super().__init__(f"the query is {length} characters long; keep it under {limit}")
+        self.length, self.limit = length, limit
+
+
 @dataclass(frozen=True)
 class Hit:
     path: str
-    score: float
+    score: float  # cosine similarity to the query
     id: int
     sha256: str
     width: int | None
     height: int | None
-    taken_at: datetime | None
+    taken_at: datetime | None  # when the photo was taken (EXIF), if it says
+    match: bool | None = None  # whether it counts as a match for the query; None: not decided
+    size: int | None = None  # bytes
+    modified: datetime | None = None  # the file's time
 
     @property
     def display_path(self) -> str:
         """The path for people to read: bytes that are not UTF-8 shown as �."""
         return os.fsencode(self.path).decode("utf-8", "replace")
+
+    @property
+    def date(self) -> datetime | None:
+        """When it was taken, else when its file last changed: what date filters and sorting
+        go by."""
+        return self.taken_at or self.modified
 
 
 @dataclass(frozen=True)
@@ -63,6 +88,11 @@ class Status:
     failed: int
     model: str
     last_indexed: datetime | None
+
+    @property
+    def model_short(self) -> str:
+        """The model's name for people: `AltCLIP` for `BAAI/AltCLIP` or `/models/AltCLIP/`."""
+        return Path(self.model.rstrip("/\\")).name or self.model
 
 
 class Library:
@@ -74,6 +104,7 @@ class Library:
         self._texts: dict[str, np.ndarray] = {}  # recent text queries' vectors, oldest first
         self._towers: dict[str, object] = {}
         self._status: tuple[int, Status] | None = None
+        self._folders: tuple[int, list[str]] | None = None
         # One load of each at a time, however many threads (Streamlit sessions) ask at once.
         self._index_lock, self._tower_lock, self._text_lock = (threading.Lock() for _ in range(3))
 
@@ -83,10 +114,14 @@ class Library:
     ) -> Library:
         """Open the library in `folder` (catalog at `catalog_url` if given)."""
         folder = Path(folder).expanduser()
+        if catalog_url is None and not (folder / "catalog.sqlite").is_file():
+            raise NoLibrary(
+                f"no library in {folder}: build one with  altclip-index PHOTOS --library {folder}"
+            )
         catalog = Catalog.open(folder, catalog_url, create=False)
         model = catalog.model()
         if model is None:
-            raise SearchError(f"the library in {folder} is empty: run  altclip-index PHOTOS")
+            raise NoLibrary(f"the library in {folder} is empty: run  altclip-index PHOTOS")
         return cls(folder, catalog, model, device)
 
     # -- state ------------------------------------------------------------------------------------
@@ -138,12 +173,39 @@ class Library:
             self._status = generation, status
         return self._status[1]
 
+    def folders(self) -> list[str]:
+        """Every folder that holds photos, and the folders above them up to the one they all
+        share, sorted: what a folder filter can be. Re-read only when the catalog has changed."""
+        generation = self.catalog.generation()
+        if self._folders is None or self._folders[0] != generation:
+            held = self.catalog.folders()
+            top = os.path.dirname(os.path.commonpath(held)) if held else ""
+            found = set()
+            for folder in held:
+                while folder not in found and len(folder) > len(top):
+                    found.add(folder)
+                    folder = os.path.dirname(folder)
+            self._folders = generation, sorted(found)
+        return self._folders[1]
+
+    def failures(self) -> list[tuple[str, str]]:
+        """(path, reason) of each file that could not be indexed, by path."""
+        return self.catalog.failures()
+
     def thumbnail(self, hit: Hit) -> Path | None:
         """The hit's thumbnail file, or None. The name comes from the catalog's sha256 only when
         it is one (64 hex digits), so a crafted row cannot point the page at another file."""
+        return self._picture("thumbs", hit)
+
+    def preview(self, hit: Hit) -> Path | None:
+        """The hit's screen-size preview (at most 1600 px, never larger than the photo) that the
+        indexer made, or None (a library indexed before previews existed: use `open_photo`)."""
+        return self._picture("previews", hit)
+
+    def _picture(self, kind: str, hit: Hit) -> Path | None:
         if not isinstance(hit.sha256, str) or not SHA256.fullmatch(hit.sha256):
             return None
-        path = self.folder / "thumbs" / hit.sha256[:2] / f"{hit.sha256}.webp"
+        path = self.folder / kind / hit.sha256[:2] / f"{hit.sha256}.webp"
         return path if _regular(path) else None
 
     def photo_path(self, photo_id: int) -> str | None:
@@ -174,7 +236,8 @@ class Library:
         self,
         text: str | None = None,
         *,
-        image: str | Path | Image.Image | None = None,
+        image: str | Path | bytes | Image.Image | None = None,
+        like: int | None = None,
         k: int = 20,
         negative: str | None = None,
         folder: str | None = None,
@@ -184,33 +247,47 @@ class Library:
         min_score: float | None = None,
         exact: bool = False,
     ) -> list[Hit]:
-        """Photos best first, for `text` in any language the model knows and/or `image` (a path or
-        PIL image). `negative` pushes a concept away; `folder`, `after`/`before` (capture date, else
-        file time) and `kinds` (extensions) filter; `min_score` drops weak matches. `exact` scans
+        """Photos best first, for `text` in any language the model knows, `image` (a path, a
+        file's bytes or a PIL image) and/or `like` (a photo's id: "more like this", from its
+        stored vector). The query photo is left out: `like`, and where `image` is bytes (an
+        upload), the library's photos with the same bytes; a path is searched as named.
+        `negative` pushes a concept away; `folder`, `after`/`before` (capture date, else file
+        time) and `kinds` (extensions) filter; `min_score` drops weak matches. `exact` scans
         every vector, even where the library is large enough for the ANN index."""
-        if text is None and image is None:
+        if text is None and image is None and like is None:
             raise SearchError("give a text query, an image, or both")
         if not isinstance(k, numbers.Integral) or isinstance(k, bool) or k < 1:
             raise SearchError(f"k must be a whole number of at least 1, not {k!r:.40}")
         index = self.refresh()  # first: a rebuild may have changed the model
-        parts = []
+        parts, leave_out = [], set()
         if text is not None:
             parts.append(self.embed_text(clean_query(text)))
         if image is not None:
-            parts.append(self.embed_image(image))
+            named = isinstance(image, (str, Path))  # a file the caller names
+            image, sha256 = self._decode(image)
+            parts.append(self._tower("vision").embed_images([image])[0].numpy())
+            if sha256 is not None and not named:  # bytes (an upload): a copy of a library photo?
+                leave_out |= set(self.catalog.ids_of(sha256))
+        if like is not None:
+            stored = self.catalog.vector_of(like) if isinstance(like, numbers.Integral) else None
+            if stored is None:
+                raise SearchError(f"no photo {like!r:.40} with a vector in this library")
+            parts.append(stored)
+            leave_out.add(int(like))
         query = np.sum(parts, axis=0)
         if negative:
             query = query - NEGATIVE_WEIGHT * self.embed_text(clean_query(negative))
         query = (query / np.linalg.norm(query)).astype(np.float32)
         if not len(index):
             return []
+        wanted = k + len(leave_out)
         if folder or after or before or kinds:
             among = self.catalog.passing(folder, _date(after), _date(before), kinds)
-            scores, ids = (a[0] for a in index.search(query[None], k, among=among))
+            scores, ids = (a[0] for a in index.search(query[None], wanted, among=among))
         else:
-            scores, ids = (a[0] for a in index.search(query[None], k, exact))
-        keep = ids >= 0
-        ids, scores = ids[keep], scores[keep]
+            scores, ids = (a[0] for a in index.search(query[None], wanted, exact))
+        keep = (ids >= 0) & ~np.isin(ids, list(leave_out))
+        ids, scores = ids[keep][:k], scores[keep][:k]
         if min_score is not None:
             keep = scores >= min_score
             ids, scores = ids[keep], scores[keep]
@@ -258,17 +335,49 @@ class Library:
         """An image (a path, a file's bytes, or a PIL image) as a query vector. Whatever the file
         claims, memory stays bounded (`max_megapixels`, `max_file_mb`); an image that cannot be
         read is a SearchError that says why, without echoing the image."""
+        return self._tower("vision").embed_images([self._decode(image)[0]])[0].numpy()
+
+    def _decode(self, image: str | Path | bytes | Image.Image) -> tuple[Image.Image, str | None]:
+        """The query image, read within the limits, and the sha256 of its bytes (None for a PIL
+        image): a file is read once, as the indexer reads it (bounded, never blocking)."""
         from altclip_core.preprocess import check_size, open_image
 
+        shown = f"{image}" if isinstance(image, (str, Path)) else "the image"
         try:
             if isinstance(image, Image.Image):
                 check_size(image, self.max_megapixels)
-            else:
-                image = open_image(image, None, self.max_megapixels, self.max_file_mb)
+                return image, None
+            if isinstance(image, (str, Path)):
+                with open_file(image, self.max_file_mb) as f:
+                    image = f.read()
+            data = bytes(image)
+            return open_image(data, None, self.max_megapixels, self.max_file_mb), _sha256(data)
+        except ImageError as e:
+            raise UnreadableImage(f"{shown} cannot be read: {e}") from None
+
+    def query_image(self, image: str | Path | bytes, edge: int = 512) -> Image.Image:
+        """A query image as a person sees it (upright RGB, at most `edge` on its longer side),
+        read within the same limits as `search` reads it; UnreadableImage if it cannot be."""
+        from altclip_core.preprocess import open_image
+
+        try:
+            found = open_image(image, edge, self.max_megapixels, self.max_file_mb)
         except ImageError as e:
             shown = f"{image}" if isinstance(image, (str, Path)) else "the image"
             raise UnreadableImage(f"{shown} cannot be read: {e}") from None
-        return self._tower("vision").embed_images([image])[0].numpy()
+        found.thumbnail((edge, edge), Image.BICUBIC)
+        return found
+
+    def query_cut(self, text: str) -> str | None:
+        """The part of `text` the model reads, where it cuts the query at its token limit; None
+        when it reads all of it. Uses the text tower's own tokenizer (loaded once, as a query
+        loads it)."""
+        text = clean_query(text)
+        encoding = self._tower("text").tokenizer.backend.encode(text)
+        if not encoding.overflowing:
+            return None
+        end = max((stop for start, stop in encoding.offsets if stop > start), default=0)
+        return text[:end]
 
     def _tower(self, name: str):
         with self._tower_lock:
@@ -287,7 +396,17 @@ class Library:
     def _hits(self, ids: np.ndarray, scores: np.ndarray) -> list[Hit]:
         rows = self.catalog.photos(ids.tolist())
         return [
-            Hit(r.path, float(score), r.id, r.sha256, r.width, r.height, r.taken_at)
+            Hit(
+                r.path,
+                float(score),
+                r.id,
+                r.sha256,
+                r.width,
+                r.height,
+                r.taken_at,
+                size=r.size,
+                modified=_file_time(r.mtime_ns),
+            )
             for i, score in zip(ids.tolist(), scores.tolist(), strict=True)
             if (r := rows.get(i)) is not None
         ]
@@ -303,10 +422,26 @@ def clean_query(text: str) -> str:
     if not text:
         raise SearchError("the query is empty: type what the photo shows, e.g. 海边的日落")
     if len(text) > MAX_QUERY_CHARS:
-        raise SearchError(
-            f"the query is {len(text)} characters long; keep it under {MAX_QUERY_CHARS}"
-        )
+        raise QueryTooLong(len(text))
     return text
+
+
+def image_types() -> list[str]:
+    """The extensions a query image may have here: the common formats, plus HEIC/HEIF where
+    pillow-heif is installed (`pip install altclip-search[heif]`) and AVIF where Pillow reads it."""
+    from PIL import features
+
+    found = list(IMAGE_TYPES)
+    try:
+        import pillow_heif
+
+        pillow_heif.register_heif_opener()  # as the indexer does: Pillow then opens HEIC
+        found += ["heic", "heif"]
+    except ImportError:
+        pass
+    if features.check("avif"):
+        found.append("avif")
+    return found
 
 
 def escaped(path: str) -> str:
@@ -321,6 +456,17 @@ def escaped(path: str) -> str:
         else:
             out.append(c)
     return "".join(out)
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _file_time(ns: int) -> datetime | None:
+    try:
+        return datetime.fromtimestamp(ns / 1e9)
+    except (OverflowError, OSError, ValueError):
+        return None
 
 
 def _regular(path: str | Path) -> bool:

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import dataclasses
+import io
 import json
 import shutil
 import sqlite3
+from datetime import datetime
+from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 
 import altclip_core
 from indexer import Indexer
-from search import Library, SearchError, catalog
+from search import Library, NoLibrary, QueryTooLong, SearchError, Status, catalog
 from search.catalog import CatalogError
 from search.cli import main as search_main
 from tests.photos import GOOD, make_photos
@@ -52,6 +57,78 @@ def test_image_query_finds_the_same_photo_first(lib, library):
     assert hits[0].path == str(target) and hits[0].score == pytest.approx(1, abs=1e-4)
     mixed = lib.search("beach", image=target, k=3)
     assert len(mixed) == 3 and mixed[0].score <= 1 + 1e-6
+
+
+def test_an_uploaded_library_photo_is_not_its_own_result(lib, library):
+    """The bytes of a photo the library holds (an upload of it): every other photo, ranked as
+    its stored vector ranks them; a copy with other bytes finds the photo first."""
+    target = library[1] / "2023" / "summer" / "beach.jpg"
+    hits = lib.search(image=target.read_bytes(), k=GOOD)
+    assert str(target) not in [h.path for h in hits] and len(hits) == GOOD - 1
+    stored = lib.catalog.vector_of(str(target))
+    ids, scores = brute_force(lib, stored)
+    assert [h.id for h in hits] == ids[1:].tolist()  # ids[0]: the photo itself
+    assert np.allclose([h.score for h in hits], scores[1:], atol=1e-4)
+    copy = io.BytesIO()
+    Image.open(target).save(copy, "PNG")
+    assert lib.search(image=copy.getvalue(), k=1)[0].path == str(target)
+
+
+def test_more_like_this_from_the_stored_vector(library):
+    lib = Library.open(library[0])  # new: no tower loaded
+    target = lib.search("sunset", k=1)[0]
+    hits = lib.search(like=target.id, k=GOOD)
+    assert target.id not in [h.id for h in hits] and len(hits) == GOOD - 1
+    ids, scores = brute_force(lib, lib.catalog.vector_of(target.id))
+    assert [h.id for h in hits] == ids[1:].tolist()
+    assert np.allclose([h.score for h in hits], scores[1:], atol=1e-5)
+    assert "vision" not in lib._towers  # no image was embedded
+    assert [h.id for h in lib.search(like=target.id, folder="2024", k=3)] == [
+        h.id for h in hits if "/2024/" in h.path
+    ][:3]
+    with pytest.raises(SearchError, match="no photo 999999"):
+        lib.search(like=999_999)
+
+
+def test_hits_say_what_the_viewer_shows(lib, library):
+    hits = {h.path: h for h in lib.search("sunset", k=GOOD)}
+    rotated = hits[str(library[1] / "2023" / "rotated.JPG")]
+    assert rotated.taken_at == datetime(2023, 6, 15, 18, 30) == rotated.date
+    assert rotated.size == (library[1] / "2023" / "rotated.JPG").stat().st_size
+    assert (rotated.width, rotated.height) == (640, 480)  # upright: 480×640 turned by EXIF
+    beach = hits[str(library[1] / "2023" / "summer" / "beach.jpg")]
+    assert beach.taken_at is None and beach.date == beach.modified
+    assert abs(beach.modified.timestamp() - Path(beach.path).stat().st_mtime) < 1e-3
+    assert all(h.match is None for h in hits.values())  # no cut-off decided here yet
+    assert Status(1, 0, "BAAI/AltCLIP", None).model_short == "AltCLIP"
+    assert Status(1, 0, "/models/altclip-m18/", None).model_short == "altclip-m18"
+
+
+def test_previews_are_screen_size_and_only_from_real_hashes(lib, library):
+    for hit in lib.search("sunset", k=GOOD):
+        preview = lib.preview(hit)
+        with Image.open(preview) as image:
+            assert max(image.size) <= 1600
+            assert image.size[0] <= hit.width and image.size[1] <= hit.height  # never upscaled
+    forged = dataclasses.replace(hit, sha256="../" + hit.sha256[3:])
+    assert lib.preview(forged) is None and lib.thumbnail(forged) is None
+
+
+def test_folders_are_the_librarys_own(lib, library):
+    root = str(library[1])
+    expected = [root, f"{root}/2023", f"{root}/2023/summer", f"{root}/2024"]
+    assert lib.folders() == expected  # .hidden is not indexed
+
+
+def test_query_cut_at_the_token_limit(lib):
+    assert lib.query_cut("海边的日落") is None
+    long = "，".join(f"第{i}张海边的日落" for i in range(180))  # 1 700 characters, > 512 tokens
+    cut = lib.query_cut(long)
+    assert cut and long.startswith(cut) and len(cut) < len(long)
+    # what the model reads of the long query is exactly the cut
+    assert np.allclose(lib.embed_text(long), lib.embed_text(cut), atol=1e-6)
+    assert lib.query_cut(cut) is None  # it fits, and a few characters more do not
+    assert lib.query_cut(long[: len(cut) + 4]) == cut
 
 
 def test_negative_and_filters(lib, library):
@@ -99,7 +176,7 @@ def test_control_characters_are_ignored(lib):
 
 
 def test_unknown_library_and_other_model(tmp_path, library, spm_path):
-    with pytest.raises(CatalogError, match="altclip-index"):
+    with pytest.raises(NoLibrary, match="altclip-index"):
         Library.open(tmp_path / "nowhere")
 
     copy = shutil.copytree(library[0], tmp_path / "copy")
@@ -156,3 +233,9 @@ def test_cli(library, capsys):
     assert len(lines) == 3 and lines[0]["score"] >= lines[1]["score"] >= lines[2]["score"]
     assert search_main(["", "--library", str(library[0])]) == 1
     assert "empty" in capsys.readouterr().err
+
+
+def test_too_long_query_says_by_how_much(lib):
+    with pytest.raises(QueryTooLong, match="5000 characters long; keep it under 2000") as e:
+        lib.search("x" * 5000)
+    assert (e.value.length, e.value.limit) == (5000, 2000)

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import builtins
 import io
+import json
 import os
+import re
 import shutil
 import struct
 import zlib
@@ -19,9 +21,10 @@ from streamlit.testing.v1 import AppTest
 from search.catalog import Photo
 from tests.photos import GOOD, _png_header
 from tests.test_parity import photo
-from ui import launch
+from ui import i18n, launch
 
-APP = str(Path(__file__).resolve().parents[1] / "ui" / "app.py")
+ROOT = Path(__file__).resolve().parents[1]
+APP = str(ROOT / "ui" / "app.py")
 # File names that Markdown would turn into a fetch, a link, formatting, LaTeX, HTML, a logo or a
 # second line ("/" is the one character a name cannot hold).
 HOSTILE = [
@@ -35,16 +38,22 @@ HOSTILE = [
     ":streamlit: -> done.jpg",
     "line\nbreak.jpg",
 ]
-UNREADABLE = "That file could not be read as a photo. · 无法把这个文件读作照片。"
+# What a person reads, in each language (the strings files' own words).
+WORDS = {
+    code: json.loads((ROOT / "ui" / "strings" / f"{code}.json").read_text(encoding="utf-8"))
+    for code in ("en", "zh")
+}
+LOCALES = {"en": "en-US", "zh": "zh-CN"}
 
 
-def app(monkeypatch, folder, password: str | None = None) -> AppTest:
+def app(monkeypatch, folder, password: str | None = None, locale: str = "en-US") -> AppTest:
     monkeypatch.setenv("ALTCLIP_LIBRARY", str(folder))
     if password is None:
         monkeypatch.delenv("ALTCLIP_PASSWORD", raising=False)
     else:
         monkeypatch.setenv("ALTCLIP_PASSWORD", password)
     at = AppTest.from_file(APP, default_timeout=120)
+    at.context = {"locale": locale}  # the browser's navigator.language
     at.run()
     assert not at.exception
     return at
@@ -55,14 +64,34 @@ def texts(at: AppTest) -> list[str]:
     return [t.value for t in at.main.text]
 
 
-def scores(at: AppTest) -> list[float]:
-    return [float(t.split(" · ")[0]) for t in texts(at) if " · " in t]
+def tiles(at: AppTest) -> list[tuple[str, str]]:
+    """(match in words, file name) of each photo in the grid, in order."""
+    return [tuple(t.split(" · ", 1)) for t in texts(at) if " · " in t]
+
+
+def viewer(at: AppTest) -> list[str]:
+    """The lines of the open photo viewer (a dialog, outside the main area and the sidebar)."""
+    outside = {t.value for t in [*at.main.text, *at.sidebar.text]}
+    return [t.value for t in at.text if t.value not in outside]
 
 
 def markdown(at: AppTest) -> str:
     """Everything the page rendered as Markdown."""
     elements = [*at.markdown, *at.caption, *at.info, *at.warning, *at.error, *at.title]
     return "\n".join(e.value for e in elements)
+
+
+def search(at: AppTest, query: str) -> AppTest:
+    at.text_input(key="query").input(query).run()
+    assert not at.exception
+    return at
+
+
+def open_photo(at: AppTest, n: int) -> AppTest:
+    """Click the n-th photo of the grid (the photo is the button)."""
+    [b for b in at.button if b.key and b.key.startswith("open-")][n].click().run()
+    assert not at.exception
+    return at
 
 
 def hostile_library(root: Path, model: Path) -> Path:
@@ -77,64 +106,192 @@ def hostile_library(root: Path, model: Path) -> Path:
     return root / "lib"
 
 
+def many_library(root: Path, model: Path, n: int = 40) -> Path:
+    """A library of `n` small photos, more than the grid's first page; returns its folder."""
+    from indexer import Indexer
+
+    photos = root / "photos"
+    photos.mkdir(parents=True)
+    for i in range(n):
+        photo(96, 72, 500 + i).save(photos / f"p{i:02d}.jpg")
+    Indexer(library=root / "lib", model=str(model)).run([photos])
+    return root / "lib"
+
+
 @pytest.fixture(scope="module")
 def hostile(tmp_path_factory, tiny):
     return hostile_library(tmp_path_factory.mktemp("hostile"), tiny)
 
 
-def test_no_library_says_what_to_run(monkeypatch, tmp_path):
-    at = app(monkeypatch, tmp_path / "empty")
-    assert "altclip-index" in texts(at)[0] and "reload this page" in at.caption[0].value
+@pytest.fixture(scope="module")
+def many(tmp_path_factory, tiny):
+    return many_library(tmp_path_factory.mktemp("many"), tiny)
+
+
+def test_every_language_has_every_string():
+    """A third language is a file: each one says everything English says."""
+    for code, table in WORDS.items():
+        assert set(table) == set(WORDS["en"]), code
+    assert set(i18n.languages()) >= {"en", "zh"}
+    assert i18n.choose("zh-CN") == i18n.choose("zh-Hant-TW") == "zh"
+    assert i18n.choose("en-GB") == i18n.choose("de-DE") == i18n.choose(None) == "en"
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_no_library_says_what_to_run(monkeypatch, tmp_path, lang):
+    at = app(monkeypatch, tmp_path / "empty", locale=LOCALES[lang])
+    assert [w.value for w in at.warning] == [WORDS[lang]["no_library"]]
+    assert "altclip-index PHOTOS" in texts(at)[0]
+    assert at.caption[0].value == WORDS[lang]["reload"]
 
 
 def test_damaged_catalog_says_what_to_do(monkeypatch, tmp_path):
     (tmp_path / "catalog.sqlite").write_bytes(b"not a database")
-    at = app(monkeypatch, tmp_path)
+    at = app(monkeypatch, tmp_path, locale="zh-CN")
+    assert [w.value for w in at.warning] == ["照片库打不开："]
     assert "move a damaged catalog.sqlite aside" in texts(at)[0]
 
 
-def test_chinese_query_shows_ranked_scores(monkeypatch, photo_library):
-    at = app(monkeypatch, photo_library)
-    assert at.sidebar.metric[0].value == str(GOOD)
-    at.text_input[0].input("海边的日落").run()
+def test_chinese_query_shows_an_even_grid_in_chinese(monkeypatch, photo_library):
+    at = app(monkeypatch, photo_library, locale="zh-CN")
+    assert at.text_input(key="query").label == "搜索照片"
+    assert at.sidebar.text[0].value.startswith(f"共 {GOOD} 张照片，最近更新于今天 ")
+    assert at.sidebar.text[-1].value == f"模型：{Path(photo_library_model(photo_library)).name}"
+    search(at, "海边的日落")
+    found = tiles(at)
+    assert len(found) == GOOD and len(at.image) == GOOD  # a thumbnail on every tile
+    assert found[0][0] == "最相关"  # the best photo is the best match, in words
+    assert {band for band, _ in found} <= {"最相关", "比较相关", "不太相关"}
+    assert texts(at)[0].startswith(f"找到 {GOOD} 张与“海边的日落”相关的照片（")
+    assert not any(re.search(r"-?\d\.\d{3}", t) for t in texts(at))  # no bare cosines
+
+
+def photo_library_model(library: Path) -> str:
+    from search import Library
+
+    return Library.open(library).status().model
+
+
+def test_language_switch(monkeypatch, photo_library):
+    at = search(app(monkeypatch, photo_library, locale="en-US"), "sunset at the beach")
+    assert at.text_input(key="query").label == "Search your photos"
+    english = tiles(at)
+    assert texts(at)[0].startswith(f"{GOOD} photos for “sunset at the beach” (")
+    at.segmented_control(key="lang").set_value("zh").run()
     assert not at.exception
-    found = scores(at)
-    assert len(found) == GOOD and found == sorted(found, reverse=True)
-    assert len(at.image) == GOOD
-    assert any(t.startswith(f"{GOOD} photos best matching “海边的日落”") for t in texts(at))
+    assert at.text_input(key="query").label == "搜索照片"
+    assert at.text_input(key="query").value == "sunset at the beach"  # the query stays
+    assert texts(at)[0].startswith(f"找到 {GOOD} 张与“sunset at the beach”相关的照片（")
+    assert [name for _, name in tiles(at)] == [name for _, name in english]
+    assert [e.label for e in at.expander] == ["以图搜图", "筛选"]
+    at.segmented_control(key="lang").set_value("en").run()
+    assert at.text_input(key="query").label == "Search your photos"
 
 
-def test_open_a_result_and_filters(monkeypatch, photo_library):
-    at = app(monkeypatch, photo_library)
-    at.text_input[0].input("sunset at the beach").run()
-    at.button[0].click().run()
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_empty_error_and_no_match_states(monkeypatch, photo_library, lang):
+    words = WORDS[lang]
+    at = app(monkeypatch, photo_library, locale=LOCALES[lang])
+    assert [c.value for c in at.caption] == [words["hint"]] and not tiles(at)  # empty
+    search(at, "x" * 5000)  # an error: one line in the page's language, nothing else
+    too_long = words["too_long"].format(length="5,000", limit="2,000")
+    assert [w.value for w in at.warning] == [too_long] and not tiles(at) and not texts(at)
+    search(at, "sunset")
+    at.selectbox(key="folder").select(at.selectbox(key="folder").options[1]).run()  # …/2023
+    at.multiselect(key="kinds").select("PNG").run()  # 2023/ holds only JPEGs: no match
+    assert not at.exception and not tiles(at)
+    assert [i.value for i in at.info] == [words["no_match"]]
+    assert {c.key for c in at.button if c.key.startswith("remove-")} == {
+        "remove-folder",
+        "remove-kinds",
+    }
+    at.button(key="remove-kinds").click().run()  # the chip's ✕
+    assert len(tiles(at)) == 3 and at.multiselect(key="kinds").value == []
+
+
+def test_filters_are_chips_and_the_folder_list_is_the_librarys(monkeypatch, photo_library):
+    at = search(app(monkeypatch, photo_library), "sunset at the beach")
+    folders = at.selectbox(key="folder").options
+    root = folders[0]  # the photos' folder, by its name: shown from there down
+    assert folders == [root, f"{root}/2023", f"{root}/2023/summer", f"{root}/2024"]
+    at.selectbox(key="folder").select(folders[1]).run()
+    assert len(tiles(at)) == 3  # 2023 and the summer inside it
+    at.text_input(key="negative").input("people").run()
+    chips = [t for t in texts(at) if t.startswith(("Folder:", "Without:"))]
+    assert chips == [f"Folder: {folders[1]}", "Without: people"]
+    at.button(key="remove-folder").click().run()
+    assert len(tiles(at)) == GOOD and at.selectbox(key="folder").value is None
+
+
+def test_viewer_shows_details_and_steps_through_results(monkeypatch, photo_library):
+    at = search(app(monkeypatch, photo_library), "sunset at the beach")
+    names = [name for _, name in tiles(at)]
+    open_photo(at, 2)
+    shown = viewer(at)
+    assert f"3 of {GOOD}" in shown and f"File: {names[2]}" in shown
+    assert any(re.fullmatch(r"Relevance: \w+ match \(score -?\d\.\d{3}\)", t) for t in shown)
+    assert any(re.fullmatch(r"\d+ × \d+ pixels, \d+\.\d MB", t) for t in shown)
+    assert len(at.image) == GOOD + 1  # the grid stays under the viewer
+    at.button(key="next").click().run()
+    assert f"4 of {GOOD}" in viewer(at) and f"File: {names[3]}" in viewer(at)
+    at.button(key="previous").click().run()
+    at.button(key="previous").click().run()
+    assert f"2 of {GOOD}" in viewer(at) and f"File: {names[1]}" in viewer(at)
+    assert not [p for p in viewer(at) if p.startswith("/")]  # the full path only on request
+    at.toggle(key="show-path").set_value(True).run()
+    assert [p for p in viewer(at) if p.startswith("/") and p.endswith(names[1])]
+
+
+def test_more_like_this(monkeypatch, photo_library):
+    at = search(app(monkeypatch, photo_library, locale="zh-CN"), "sunset at the beach")
+    name = tiles(at)[0][1]
+    open_photo(at, 0)
+    at.button(key="more-like").click().run()
+    assert not at.exception and not viewer(at)  # closed, for the new query
+    assert at.text_input(key="query").value == ""
+    assert f"与 {name} 相似" in texts(at)  # its chip
+    assert texts(at)[1].startswith(f"找到 {GOOD - 1} 张与 {name} 相关的照片")
+    assert name not in [n for _, n in tiles(at)]  # never its own result
+    at.button(key="remove-like").click().run()
+    assert not tiles(at) and [c.value for c in at.caption] == [WORDS["zh"]["hint"]]
+
+
+def test_show_more(monkeypatch, many):
+    at = search(app(monkeypatch, many), "a dog")
+    assert len(tiles(at)) == 30 and len(at.image) == 30
+    at.button(key="more").click().run()
+    assert len(tiles(at)) == 40 and not [b for b in at.button if b.key == "more"]
+    search(at, "a cat")  # a new query starts with one page again
+    assert len(tiles(at)) == 30
+
+
+def test_results_by_date(monkeypatch, photo_library):
+    at = search(app(monkeypatch, photo_library), "sunset")
+    by_relevance = [name for _, name in tiles(at)]
+    at.segmented_control(key="sort").set_value("date").run()
     assert not at.exception
-    assert any("score" in t and "×" in t for t in texts(at))
-    at.sidebar.text_input[1].input("2023").run()  # folder filter
-    assert len(scores(at)) == 3
-    at.sidebar.multiselect[0].select("PNG").run()  # and file type: 2023/ holds only JPEGs
-    assert not at.exception and not scores(at) and "No photo matches" in at.info[0].value
-    at.sidebar.text_input[1].input("").run()
-    assert len(scores(at)) == 4  # square, grey16, palette, alpha
+    by_date = [name for _, name in tiles(at)]
+    assert sorted(by_date) == sorted(by_relevance)
+    assert by_date[-1] == "rotated.JPG"  # taken in 2023; the others' files are from today
 
 
-def test_bad_query_is_one_line(monkeypatch, photo_library):
-    at = app(monkeypatch, photo_library)
-    at.text_input[0].input("x" * 5000).run()
-    assert not at.exception and not scores(at)
-    assert [t for t in texts(at) if "characters long" in t] == [
-        "⚠️ the query is 5000 characters long; keep it under 2000"
-    ]
+def test_long_query_is_shortened_with_a_note(monkeypatch, photo_library):
+    query = "a very long description of a sunset at the beach " * 30
+    at = search(app(monkeypatch, photo_library), query)
+    summary = texts(at)[1]
+    assert len(summary) < 200 and "…" in summary
+    note = texts(at)[0]
+    assert note.startswith("Your query is long: the model reads it only up to “")
 
 
 def test_hostile_names_are_shown_as_text(monkeypatch, hostile):
-    at = app(monkeypatch, hostile)
-    at.text_input[0].input("**bold** $x$ :red[x]").run()
-    at.button[0].click().run()  # and the detail line, with the full path
+    at = search(app(monkeypatch, hostile), "**bold** $x$ :red[x]")
+    open_photo(at, 0)
+    at.toggle(key="show-path").set_value(True).run()  # and the viewer, with the full path
     assert not at.exception
-    names = {t.split(" · ", 1)[1] for t in texts(at) if " · " in t}
+    names = {name for _, name in tiles(at)}
     assert names == {n.replace("\n", "\\n") for n in HOSTILE}  # each name as it is, on one line
-    assert any(t.startswith(str(hostile.parent / "photos")) and "×" in t for t in texts(at))
+    assert any(t.startswith(str(hostile.parent / "photos")) for t in viewer(at))
     assert any("“**bold** $x$ :red[x]”" in t for t in texts(at))  # the query echo, as typed
     shown = markdown(at)
     assert not any(part in shown for part in ["evil", "**", "$x$", ":red[", "<img", ":streamlit:"])
@@ -142,8 +299,10 @@ def test_hostile_names_are_shown_as_text(monkeypatch, hostile):
 
 def test_crafted_catalog_rows_open_no_other_file(monkeypatch, tmp_path, photo_library):
     """A catalog row may be forged (sha256 '../secret', a path that is now a FIFO or a folder): the
-    page shows no thumbnail for it, never opens it, and does not hang or crash."""
+    page shows no thumbnail or preview for it, never opens it, and does not hang or crash. The
+    library has no previews (as one indexed before they existed): the viewer reads originals."""
     lib = shutil.copytree(photo_library, tmp_path / "lib")
+    shutil.rmtree(lib / "previews")
     photo(64, 64, 99).save(tmp_path / "secret.webp")  # where thumbs/../../secret.webp leads
     os.mkfifo(tmp_path / "fifo.jpg")  # opening it for reading would block the page for good
     (tmp_path / "folder.jpg").mkdir()
@@ -171,14 +330,15 @@ def test_crafted_catalog_rows_open_no_other_file(monkeypatch, tmp_path, photo_li
         return real_open(file, *args, **kwargs)
 
     monkeypatch.setattr(builtins, "open", recording_open)
-    at = app(monkeypatch, lib)
-    at.text_input[0].input("sunset").run()
-    assert not at.exception and len(scores(at)) == GOOD
+    at = search(app(monkeypatch, lib), "sunset")
+    assert len(tiles(at)) == GOOD
     assert len(at.image) == GOOD - len(forged)  # the thumbnails of the rows left as they were
     for i in moved:
         at.button(key=f"open-{i}").click().run()
-        assert not at.exception and "no longer on disk" in at.warning[0].value
-        assert len(at.image) == GOOD - len(forged)  # no original shown above the grid
+        assert not at.exception and [w.value for w in at.warning] == [WORDS["en"]["photo_gone"]]
+        assert len(at.image) == GOOD - len(forged)  # no photo shown in the viewer
+    at.button(key=f"open-{ids[-1]}").click().run()  # an untouched row: its original, read
+    assert len(at.image) == GOOD - len(forged) + 1
     assert not forbidden & set(opened)
 
 
@@ -215,36 +375,43 @@ UPLOADS = {
 
 @pytest.mark.parametrize("name", UPLOADS)
 def test_unreadable_upload_is_one_line(monkeypatch, photo_library, name):
-    at = app(monkeypatch, photo_library)
+    lang = "zh" if list(UPLOADS).index(name) % 2 else "en"
+    at = app(monkeypatch, photo_library, locale=LOCALES[lang])
     at.file_uploader[0].upload(name, UPLOADS[name](), "image/png").run()
-    assert not at.exception and not scores(at)
-    assert [w.value for w in at.warning] == [UNREADABLE]
-    assert not texts(at)  # nothing else said
+    assert not at.exception and not tiles(at) and not at.image
+    assert [w.value for w in at.warning] == [WORDS[lang]["unreadable"]]
+    assert texts(at) == [WORDS[lang]["chip_upload"]]  # nothing else said
 
 
-def test_upload_finds_photos_like_it(monkeypatch, photo_library):
-    buf = io.BytesIO()
-    photo(640, 480, 1).save(buf, "JPEG", quality=90)  # beach.jpg's picture
+def test_upload_finds_photos_like_it_but_not_itself(monkeypatch, photo_library):
+    from search import Library
+
+    (beach,) = [p for p in Library.open(photo_library).catalog.known() if p.endswith("beach.jpg")]
     at = app(monkeypatch, photo_library)
-    at.file_uploader[0].upload("beach.jpg", buf.getvalue(), "image/jpeg").run()
+    at.file_uploader[0].upload("beach.jpg", Path(beach).read_bytes(), "image/jpeg").run()
     assert not at.exception and not at.warning
-    summary, best = texts(at)[:2]
-    assert summary.startswith(f"{GOOD} photos best matching the uploaded image")
-    assert best.endswith(" · beach.jpg")
+    assert texts(at)[0] == "Like your photo"  # its chip
+    assert texts(at)[1].startswith(f"{GOOD - 1} photos for your photo (")
+    assert "beach.jpg" not in [name for _, name in tiles(at)]  # the same bytes: left out
+    assert len(at.image) == GOOD  # the other photos, and the uploaded one, previewed
+    buf = io.BytesIO()
+    photo(640, 480, 1).save(buf, "JPEG", quality=80)  # the same picture, other bytes
+    at.file_uploader[0].upload("copy.jpg", buf.getvalue(), "image/jpeg").run()
+    assert tiles(at)[0][1] == "beach.jpg"
 
 
 def test_password_first(monkeypatch, photo_library):
-    at = app(monkeypatch, photo_library, password="correct horse")
-    assert [t.label for t in at.text_input] == ["Password · 密码"]
-    assert not (at.image or at.text or at.metric or at.sidebar.children or at.file_uploader)
+    at = app(monkeypatch, photo_library, password="correct horse", locale="zh-CN")
+    assert [t.label for t in at.text_input] == ["密码"]
+    assert not (at.image or at.text or at.sidebar.children or at.file_uploader)
     at.text_input[0].input("wrong").run()
-    assert [e.value for e in at.error] == ["That password is not right. · 密码不对。"]
-    assert not (at.image or at.text or at.metric or at.sidebar.children or at.file_uploader)
+    assert [e.value for e in at.error] == ["密码不对，请再试一次。"]
+    assert not (at.image or at.text or at.sidebar.children or at.file_uploader)
     at.text_input[0].input("correct horse").run()
-    assert not at.error and at.sidebar.metric[0].value == str(GOOD)
-    assert "Password · 密码" not in [t.label for t in at.text_input]  # the box has gone
-    at.text_input[0].input("海边的日落").run()  # the search box, now the only text input
-    assert not at.exception and len(scores(at)) == GOOD
+    assert not at.error and at.sidebar.text[0].value.startswith(f"共 {GOOD} 张照片")
+    assert "密码" not in [t.label for t in at.text_input]  # the box has gone
+    search(at, "海边的日落")
+    assert len(tiles(at)) == GOOD
 
 
 def launch_env(monkeypatch) -> None:

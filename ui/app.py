@@ -1,13 +1,17 @@
-"""The Streamlit app: type 「海边的日落」 or "sunset at the beach", see your photos ranked.
+"""The Streamlit app: type 「海边的日落」 or "sunset at the beach", see your photos.
 
-Run it with `altclip-ui [--library DIR]`. It reads only the library: thumbnails for the grid, and
-the original file of a photo the catalog lists when a person opens it; no path comes from the page.
+Run it with `altclip-ui [--library DIR]`. The page speaks the browser's language (Chinese or
+English, `ui/strings/`; a switch at the top changes it). An even grid of square thumbnails; a click
+on a photo opens a viewer over the grid with its preview, previous/next (arrow keys too), details
+and "more like this". It reads only the library: thumbnails and previews the indexer made, and the
+original file of a photo the catalog lists when there is no preview; no path comes from the page.
 Names, paths and messages are shown with `text()`, never as Markdown. With ALTCLIP_PASSWORD set
 (altclip-ui requires one beyond this machine) nothing of the library is shown before it is given.
 """
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import os
 import re
@@ -18,15 +22,21 @@ import streamlit as st
 
 from search import (
     AltCLIPError,
+    CatalogError,
     CheckpointError,
     Hit,
     Library,
     ModelNotFound,
+    NoLibrary,
+    QueryTooLong,
     UnreadableImage,
+    image_types,
 )
 from search.settings import Settings
+from ui.i18n import Strings, choose, languages, strings
 
-COLUMNS = 5
+PAGE = 30  # photos per "show more"
+SHORT_QUERY = 80  # characters of a query echoed above the grid
 KINDS = {
     "JPEG": ["jpg", "jpeg", "jpe"],
     "PNG": ["png"],
@@ -40,11 +50,34 @@ KINDS = {
 # Line breaks and bidi overrides, which would let a file name forge a second line or reverse
 # its own extension.
 INVISIBLE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
-UNREADABLE = "That file could not be read as a photo. · 无法把这个文件读作照片。"
-MODEL_GONE = (
-    "The model this library was indexed with cannot be loaded: put its folder back where it was, "
-    "or re-index with `altclip-index PHOTOS --rebuild --model MODEL`."
-)
+# CSS only (no script): square tiles whose whole photo is the button that opens it, one line
+# of caption, and a viewer that fits the screen without enlarging a small photo.
+STYLE = """<style>
+.st-key-grid [class*="st-key-tile-"] { position: relative; gap: 0.15rem; }
+.st-key-grid [data-testid="stImage"] img, .st-key-grid [class*="st-key-blank-"] {
+  aspect-ratio: 1 / 1; width: 100%; object-fit: cover; border-radius: 6px;
+}
+.st-key-grid [class*="st-key-blank-"] { background: rgba(128, 128, 128, 0.2); }
+.st-key-grid [data-testid="stText"], .st-key-grid [data-testid="stText"] span {
+  display: block; white-space: nowrap; overflow: hidden; text-overflow: ellipsis;
+  font-size: 0.8rem;
+}
+.st-key-grid [data-testid="stElementToolbar"] { display: none; }
+.st-key-grid [data-testid="stElementContainer"]:has(.stButton) {
+  position: absolute; inset: 0; z-index: 1;
+}
+.st-key-grid .stButton, .st-key-grid .stButton button {
+  width: 100%; height: 100%; opacity: 0; cursor: zoom-in;
+}
+[data-testid="stDialog"] [data-testid="stImage"] img {
+  max-height: 78vh; max-width: 100%; width: auto; object-fit: contain;
+}
+[class*="st-key-chip-"] {
+  border: 1px solid rgba(128, 128, 128, 0.4); border-radius: 1rem; padding: 0 0.2rem 0 0.7rem;
+  align-items: center;
+}
+[class*="st-key-chip-"] button { border: none; background: none; padding: 0 0.4rem; }
+</style>"""
 
 
 def text(line: str, where=st) -> None:
@@ -53,18 +86,45 @@ def text(line: str, where=st) -> None:
     `![x](https://host/x)` images, links URLs and turns `:red[x]`, `$x$`, `:streamlit:` and `->`
     into colour, LaTeX, logos and arrows, and some of those act on text that backslashes have
     already escaped. st.text parses nothing."""
-    where.text(INVISIBLE.sub(lambda m: m.group().encode("unicode_escape").decode(), line))
+    where.text(shown(line))
 
 
-def password_ui() -> bool:
+def shown(line: str) -> str:
+    """`line` on one line, its control and bidi characters escaped."""
+    return INVISIBLE.sub(lambda m: m.group().encode("unicode_escape").decode(), line)
+
+
+def language_ui() -> Strings:
+    """The switch between the languages there are strings for, starting from the browser's;
+    kept in the URL (?lang=zh), so that a reload or a shared link keeps it."""
+    names = languages()
+    header = st.container(horizontal=True, vertical_alignment="center", key="header")
+    title = header.empty()
+    code = header.segmented_control(
+        "Language · 语言",
+        list(names),
+        format_func=names.get,
+        default=choose(st.context.locale),
+        required=True,
+        key="lang",
+        bind="query-params",
+        label_visibility="collapsed",
+        width="content",
+    )
+    tr = strings(code)
+    title.subheader(tr("title"))
+    return tr
+
+
+def password_ui(tr: Strings) -> bool:
     """Whether this session may see the library: no password is set, or it has been given."""
     password = Settings.from_env().password
     if not password or st.session_state.get("signed_in"):
         return True
     gate = st.empty()  # cleared on success, so the box and its value leave the page
     with gate.container():
-        st.title("Photo search")
-        given = st.text_input("Password · 密码", type="password")
+        st.title(tr("title"))
+        given = st.text_input(tr("password"), type="password")
     if not given:
         return False
     # Constant time on bytes: how long a wrong guess takes does not tell how much of it matched.
@@ -73,11 +133,11 @@ def password_ui() -> bool:
         st.session_state.signed_in = True
         gate.empty()
         return True
-    st.error("That password is not right. · 密码不对。")
+    st.error(tr("password_wrong"))
     return False
 
 
-@st.cache_resource(show_spinner="Opening the library…")
+@st.cache_resource(show_spinner=False)
 def open_library(folder: str, catalog: str | None) -> Library:
     """The library, opened once per server. An error is not cached: once the person has built
     the library, reloading the page finds it."""
@@ -86,145 +146,381 @@ def open_library(folder: str, catalog: str | None) -> Library:
     return lib
 
 
-def problem_ui(e: AltCLIPError) -> None:
-    """One line that says what to do; never a traceback, nor an image's error (it may hold a
+def problem_ui(e: AltCLIPError, tr: Strings) -> None:
+    """One line in the page's language that says what to do, and, where the library says which
+    command or file, that line as text; never a traceback, nor an image's error (it may hold a
     server path)."""
     if isinstance(e, UnreadableImage):
-        st.warning(UNREADABLE)
+        st.warning(tr("unreadable"))
     elif isinstance(e, (ModelNotFound, CheckpointError)):
-        st.warning(MODEL_GONE)
+        st.warning(tr("model_gone"))
+    elif isinstance(e, QueryTooLong):
+        st.warning(tr("too_long", length=tr.number(e.length), limit=tr.number(e.limit)))
     else:
-        text(f"⚠️ {e}")
+        key = {NoLibrary: "no_library", CatalogError: "catalog_problem"}.get(type(e), "problem")
+        st.warning(tr(key))
+        text(str(e))
 
 
-def status_ui(lib: Library) -> None:
+def status_ui(lib: Library, tr: Strings) -> None:
+    """The library in plain words, in the sidebar: how many photos, when last updated, how many
+    files could not be read (the list one click away), and the model's short name."""
     s = lib.status()
-    st.sidebar.metric("Photos", f"{s.photos:,}")
+    bar = st.sidebar
+    if s.last_indexed is None:
+        text(tr("status_empty"), bar)
+    else:
+        when = tr.when(s.last_indexed, datetime.now())
+        text(tr("status", n=tr.number(s.photos), when=when), bar)
     if s.failed:
-        st.sidebar.caption(f"{s.failed} file(s) could not be indexed (altclip-index --report)")
-    text(f"Model: {s.model}", st.sidebar)
-    if s.last_indexed:
-        st.sidebar.caption(f"Last indexed: {s.last_indexed:%Y-%m-%d %H:%M}")
+        key = "failed_one" if s.failed == 1 else "failed"
+        with bar.expander(tr(key, n=tr.number(s.failed))):
+            for path, reason in lib.failures():
+                text(f"{os.fsencode(path).decode('utf-8', 'replace')}: {reason}")
+    text(tr("model", name=s.model_short), bar)
 
 
-def options_ui() -> dict:
-    st.sidebar.header("Results")
-    k = st.sidebar.slider("How many", 5, 200, 30, step=5)
-    min_score = st.sidebar.slider("Minimum score", -1.0, 1.0, -1.0, step=0.01)
-    st.sidebar.header("Filters")
-    negative = st.sidebar.text_input("Not showing", placeholder="e.g. people")
-    folder = st.sidebar.text_input("In folder", placeholder="e.g. 2023/summer")
-    dates = st.sidebar.date_input("Taken between", value=(), min_value=date(1900, 1, 1))
-    kinds = st.sidebar.multiselect("File types", list(KINDS), placeholder="all")
+def query_ui(lib: Library, tr: Strings) -> tuple[str, bytes | None]:
+    """The text query, stripped, and an uploaded photo's bytes, previewed. The page never
+    decodes an upload itself: the library reads it within its limits (a tiny PNG can claim
+    gigapixels)."""
+    query = st.text_input(tr("search_label"), placeholder=tr("search_placeholder"), key="query")
+    with st.expander(tr("upload_section"), expanded="upload" in current_filters()):
+        upload = st.file_uploader(
+            tr("upload_label"), type=image_types(), key=f"upload-{st.session_state.uploads}"
+        )
+        data = upload.getvalue() if upload is not None else None
+        if data is not None:
+            try:
+                st.image(lib.query_image(data, 480), caption=tr("upload_caption"), width=160)
+            except AltCLIPError:
+                pass  # the search says it, once
+    return query.strip(), data
+
+
+def filters_ui(lib: Library, tr: Strings) -> dict:
+    """Folder (the library's own, type to find), dates, file types, a concept to leave out,
+    and the order; on the page, not in the sidebar, so that a phone reaches them too."""
+    folders = folder_names(lib)
+    with st.expander(tr("filters")):
+        st.selectbox(
+            tr("folder"),
+            list(folders),
+            index=None,
+            placeholder=tr("folder_placeholder"),
+            key="folder",
+        )
+        st.date_input(
+            tr("dates"),
+            value=(),
+            min_value=date(1900, 1, 1),
+            format=tr("date_input_format"),
+            key="dates",
+        )
+        st.multiselect(tr("types"), list(KINDS), placeholder=tr("types_placeholder"), key="kinds")
+        st.text_input(tr("negative"), placeholder=tr("negative_placeholder"), key="negative")
+    s = st.session_state
     after = before = None
-    if len(dates) == 2:
-        after = datetime.combine(dates[0], datetime.min.time())
-        before = datetime.combine(dates[1], datetime.max.time())
+    if len(s.dates) == 2:
+        after = datetime.combine(s.dates[0], datetime.min.time())
+        before = datetime.combine(s.dates[1], datetime.max.time())
     return dict(
-        k=k,
-        min_score=min_score if min_score > -1 else None,
-        negative=negative or None,
-        folder=folder or None,
+        negative=s.negative.strip() or None,
+        folder=folders.get(s.folder),
         after=after,
         before=before,
-        kinds=[ext for kind in kinds for ext in KINDS[kind]] or None,
+        kinds=[ext for kind in s.kinds for ext in KINDS[kind]] or None,
     )
 
 
-def query_ui() -> tuple[str, bytes | None]:
-    """The text query, stripped, and the uploaded photo's bytes. The page never decodes an
-    upload: the library reads it within its limits (a tiny PNG can claim gigapixels)."""
-    query = st.text_input("Search your photos", placeholder="海边的日落 · sunset at the beach · 猫")
-    upload = st.file_uploader(
-        "…or find photos like this one", type=[ext for exts in KINDS.values() for ext in exts]
-    )
-    return query.strip(), upload.getvalue() if upload is not None else None
+def folder_names(lib: Library) -> dict[str, str]:
+    """{name shown: absolute folder} of the library's folders, shown from the folder that holds
+    them all (`photos/2023/summer`)."""
+    folders = lib.folders()
+    top = os.path.dirname(folders[0]) if folders else ""
+    return {
+        shown(os.fsencode(os.path.relpath(f, top)).decode("utf-8", "replace")): f for f in folders
+    }
 
 
-def detail_ui(lib: Library, hit: Hit) -> None:
+def current_filters() -> dict[str, str]:
+    """{filter: what it is} of every filter in use, for its chip."""
+    s = st.session_state
+    found = {}
+    if s.get("folder"):
+        found["folder"] = s.folder
+    if len(s.get("dates", ())) == 2:
+        found["dates"] = s.dates
+    if s.get("kinds"):
+        found["kinds"] = ", ".join(s.kinds)
+    if s.get("negative", "").strip():
+        found["negative"] = s.negative.strip()
+    if s.get("like") is not None:
+        found["like"] = s.like_name
+    if s.get(f"upload-{s.get('uploads', 0)}") is not None:
+        found["upload"] = ""
+    return found
+
+
+def chips_ui(tr: Strings) -> None:
+    """The filters in use, each a chip whose ✕ removes it."""
+    labels = {
+        "folder": lambda v: tr("chip_folder", folder=v),
+        "dates": lambda v: tr("chip_dates", start=tr.date(v[0]), end=tr.date(v[1])),
+        "kinds": lambda v: tr("chip_types", types=v),
+        "negative": lambda v: tr("chip_negative", text=v),
+        "like": lambda v: tr("chip_like", name=v),
+        "upload": lambda v: tr("chip_upload"),
+    }
+    active = current_filters()
+    if not active:
+        return
+    with st.container(horizontal=True, key="chips"):
+        for name, value in active.items():
+            with st.container(horizontal=True, width="content", gap=None, key=f"chip-{name}"):
+                text(labels[name](value))
+                st.button(
+                    "✕", key=f"remove-{name}", help=tr("remove"), on_click=remove, args=(name,)
+                )
+
+
+def remove(name: str) -> None:
+    s = st.session_state
+    if name == "folder":
+        s.folder = None
+    elif name == "dates":
+        s.dates = ()
+    elif name == "kinds":
+        s.kinds = []
+    elif name == "negative":
+        s.negative = ""
+    elif name == "like":
+        s.like = None
+    elif name == "upload":
+        s.uploads += 1  # a new, empty uploader
+
+
+def band(hit: Hit, best: float) -> str:
+    """How well a photo matches, in words: the search's own decision where it made one
+    (`Hit.match`); until then, how close its score is to the query's best, because cosines mean
+    little on their own and differ from one query to the next."""
+    if hit.match is False:
+        return "band_weak"
+    gap = best - hit.score
+    if gap <= 0.02:
+        return "band_strong"
+    return "band_good" if gap <= 0.06 or hit.match else "band_weak"
+
+
+def grid_ui(lib: Library, hits: list[Hit], tr: Strings) -> None:
+    """An even grid of square thumbnails (six columns on a screen, three on a phone); the
+    photo itself is the button that opens it."""
+    best = max(h.score for h in hits)
+    grid = st.grid(6, min_column_width=100, gap="xsmall", key="grid")
+    for i, hit in enumerate(hits):
+        with grid.container(key=f"tile-{i}", gap=None):
+            thumb = lib.thumbnail(hit)  # None unless a regular file named by a real sha256
+            if thumb is not None:
+                st.image(str(thumb), width="stretch")
+            else:
+                st.container(key=f"blank-{i}")
+            text(f"{tr(band(hit, best))} · {os.path.basename(hit.display_path)}")
+            st.button(tr("open_photo", n=i + 1), key=f"open-{hit.id}", on_click=view, args=(i,))
+
+
+def view(i: int) -> None:
+    st.session_state.viewing = i
+
+
+def viewer_ui(lib: Library, tr: Strings) -> None:
+    """The photo over the grid, which stays as it was (query, results, scroll position)."""
+
+    def closed() -> None:
+        st.session_state.viewing = None
+
+    st.dialog(tr("viewer"), width="large", on_dismiss=closed)(photo_ui)(lib, tr)
+
+
+def photo_ui(lib: Library, tr: Strings) -> None:
+    """The viewer's content: re-run alone (a fragment) when previous, next or a label changes."""
+    hits = st.session_state.results
+    i = min(st.session_state.viewing or 0, len(hits) - 1)
+    hit = hits[i]
+    picture, about = st.columns([3, 2], vertical_alignment="center")
+    preview = lib.preview(hit)  # screen-size, made at indexing time
     try:
-        image = lib.open_photo(hit.id)  # a catalogued regular file, read within the limits
+        image = str(preview) if preview is not None else lib.open_photo(hit.id, 1600)
     except AltCLIPError as e:
-        problem_ui(e)
-        return
+        with picture:
+            problem_ui(e, tr)
+        image = False
     if image is None:
-        st.warning("That photo is no longer on disk; re-run altclip-index.")
-        return
-    st.image(image, width="stretch")
-    taken = f", taken {hit.taken_at:%Y-%m-%d %H:%M}" if hit.taken_at else ""
-    text(f"{hit.display_path} — {hit.width}×{hit.height}{taken}, score {hit.score:.3f}")
-    labels_ui(lib, hit)
+        picture.warning(tr("photo_gone"))
+    elif image:
+        picture.image(image, width="content")  # never larger than its pixels
+    with about:
+        with st.container(horizontal=True, vertical_alignment="center", key="viewer-nav"):
+            st.button(
+                tr("previous"),
+                key="previous",
+                shortcut="Left",
+                disabled=i == 0,
+                on_click=step,
+                args=(-1,),
+            )
+            text(tr("position", i=i + 1, n=len(hits)))
+            st.button(
+                tr("next"),
+                key="next",
+                shortcut="Right",
+                disabled=i == len(hits) - 1,
+                on_click=step,
+                args=(1,),
+            )
+        details_ui(hit, hits, tr)
+        if st.button(tr("more_like"), key="more-like", on_click=more_like, args=(hit,)):
+            st.rerun()  # the whole page, with the new query; the viewer closes
+        labels_ui(lib, hit, tr)
 
 
-def labels_ui(lib: Library, hit: Hit) -> None:
+def step(by: int) -> None:
+    st.session_state.viewing = max(0, st.session_state.viewing + by)
+
+
+def more_like(hit: Hit) -> None:
+    """Photos like this one, from its stored vector: the new query, alone."""
+    s = st.session_state
+    s.like, s.like_name = hit.id, os.path.basename(hit.display_path)
+    s.query = ""
+    s.uploads += 1
+    s.viewing = None
+
+
+def details_ui(hit: Hit, hits: list[Hit], tr: Strings) -> None:
+    if hit.taken_at is not None:
+        text(tr("taken", date=tr.date_time(hit.taken_at)))
+    elif hit.modified is not None:
+        text(tr("file_date", date=tr.date_time(hit.modified)))
+    size = []
+    if hit.width and hit.height:
+        size.append(tr("pixels", width=tr.number(hit.width), height=tr.number(hit.height)))
+    if hit.size:
+        size.append(tr("file_size", mb=f"{hit.size / 2**20:.1f}"))
+    if size:
+        text(tr("list_separator").join(size))
+    folder, name = os.path.split(hit.display_path)
+    text(tr("in_folder", folder=os.path.basename(folder)))
+    text(tr("file_name", name=name))
+    if st.toggle(tr("show_path"), key="show-path"):
+        text(hit.display_path)
+    best = max(h.score for h in hits)
+    text(tr("relevance", band=tr(band(hit, best)), score=f"{hit.score:.3f}"))
+
+
+def labels_ui(lib: Library, hit: Hit, tr: Strings) -> None:
     """The probabilities of labels the person types, from the photo's stored vector."""
-    typed = st.text_input(
-        "What is it? · 这是什么？", placeholder="猫, 狗, 风景 · cat, dog, landscape"
-    )
+    typed = st.text_input(tr("what_is_it"), placeholder=tr("what_is_it_placeholder"))
     labels = [label.strip() for label in re.split("[,，、]", typed) if label.strip()]
     if not labels:
         return
     try:
         found = lib.classify(hit, labels)
     except AltCLIPError as e:
-        problem_ui(e)
+        problem_ui(e, tr)
         return
     for label, p in found:
         st.progress(p)
-        text(f"{p:.0%} · {label}")
+        text(f"{p:.0%}: {label}")
 
 
-def grid_ui(lib: Library, hits: list[Hit]) -> None:
-    for row in range(0, len(hits), COLUMNS):
-        for col, hit in zip(st.columns(COLUMNS), hits[row : row + COLUMNS], strict=False):
-            with col:
-                thumb = lib.thumbnail(hit)  # None unless a regular file named by a real sha256
-                if thumb is not None:
-                    st.image(str(thumb), width="stretch")
-                text(f"{hit.score:.3f} · {os.path.basename(hit.display_path)}")
-                if st.button("Open", key=f"open-{hit.id}"):
-                    st.session_state.selected = hit
+def results_ui(lib: Library, query: str, image: bytes | None, options: dict, tr: Strings) -> None:
+    s = st.session_state
+    like = s.get("like")
+    asked = (query, hashlib.sha256(image).hexdigest() if image else None, like, repr(options))
+    if s.get("asked") != asked:  # a new question: back to the first page
+        s.asked, s.shown, s.viewing = asked, PAGE, None
+    start = time.perf_counter()
+    try:
+        with st.spinner(tr("searching")):
+            hits = lib.search(query or None, image=image, like=like, k=s.shown, **options)
+    except AltCLIPError as e:
+        problem_ui(e, tr)
+        return
+    seconds = f"{time.perf_counter() - start:.2f}"
+    if query:
+        cut = lib.query_cut(query)
+        if cut is not None:
+            text(tr("token_cut", tail=short(cut[-40:], 40, left=True)))
+    if not hits:
+        st.info(tr("no_match"))
+        return
+    head = st.container(horizontal=True, vertical_alignment="center")
+    summary = head.empty()  # written last: once it names this query, the grid is on the page
+    order = head.segmented_control(
+        tr("sort"),
+        ["relevance", "date"],
+        format_func=lambda o: tr(f"sort_{o}"),
+        default="relevance",
+        required=True,
+        key="sort",
+        label_visibility="collapsed",
+    )
+    if order == "date":
+        hits = sorted(hits, key=lambda h: h.date or datetime.min, reverse=True)
+    s.results = hits
+    grid_ui(lib, hits, tr)
+    if len(hits) == s.shown:
+        st.button(tr("show_more"), key="more", on_click=show_more)
+    what = []
+    if query:
+        what.append(tr("what_text", query=short(query, SHORT_QUERY)))
+    if image is not None:
+        what.append(tr("what_upload"))
+    if like is not None:
+        what.append(tr("what_like", name=s.like_name))
+    key = "summary_one" if len(hits) == 1 else "summary"
+    text(tr(key, n=tr.number(len(hits)), what=tr("what_and").join(what), seconds=seconds), summary)
+    if s.get("viewing") is not None:  # until it is closed (Esc, ✕ or a click beside it)
+        viewer_ui(lib, tr)
+
+
+def show_more() -> None:
+    st.session_state.shown += PAGE
+
+
+def short(line: str, n: int, left: bool = False) -> str:
+    """`line` cut to `n` characters with an ellipsis (`left`: keep its end)."""
+    if len(line) <= n:
+        return line
+    return "…" + line[-n + 1 :] if left else line[: n - 1] + "…"
 
 
 def main() -> None:
-    st.set_page_config(page_title="Photo search", page_icon="🔎", layout="wide")
-    if not password_ui():
+    st.set_page_config(page_title="Photo search · 照片搜索", page_icon="🔎", layout="wide")
+    st.html(STYLE)
+    s = st.session_state
+    s.setdefault("uploads", 0)
+    s.setdefault("like", None)
+    tr = language_ui()
+    if not password_ui(tr):
         return
     env = Settings.from_env()
     try:
-        lib = open_library(str(env.library), env.catalog)
+        with st.spinner(tr("opening")):
+            lib = open_library(str(env.library), env.catalog)
     except AltCLIPError as e:
-        st.title("Photo search")
-        problem_ui(e)
-        st.caption("Then reload this page.")
+        st.title(tr("title"))
+        problem_ui(e, tr)
+        st.caption(tr("reload"))
         return
-    status_ui(lib)
-    options = options_ui()
-    query, image = query_ui()
-    if not query and image is None:
-        st.caption("Type what the photo shows, in Chinese, English or any language.")
+    status_ui(lib, tr)
+    query, image = query_ui(lib, tr)
+    options = filters_ui(lib, tr)
+    chips_ui(tr)
+    if not query and image is None and s.like is None:
+        st.caption(tr("hint"))
         return
-    start = time.perf_counter()
-    try:
-        with st.spinner("Searching…"):
-            hits = lib.search(query or None, image=image, **options)
-    except AltCLIPError as e:
-        problem_ui(e)
-        return
-    if not hits:
-        st.info("No photo matches; lower the minimum score or loosen the filters.")
-        return
-    detail = st.container()  # above the grid, filled once the grid has seen this run's clicks
-    summary = st.empty()  # written last: once it names this query, the whole grid is on the page
-    grid_ui(lib, hits)
-    what = " and ".join(
-        ([f"“{query}”"] if query else []) + (["the uploaded image"] if image else [])
-    )
-    text(f"{len(hits)} photos best matching {what} — {time.perf_counter() - start:.2f} s", summary)
-    selected = st.session_state.get("selected")
-    if selected is not None and selected.id in {h.id for h in hits}:
-        with detail:
-            detail_ui(lib, selected)
+    results_ui(lib, query, image, options, tr)
 
 
 # Streamlit runs this file as __main__; an import (a test, a tool) starts nothing.
