@@ -75,30 +75,3 @@ class CLIPLayer(nn.Module):
         sa, y = self.self_attn, self.layer_norm1(x)
         x = x + sa.out_proj(attention(sa.q_proj(y), sa.k_proj(y), sa.v_proj(y), self.heads, mask))
         return x + self.mlp.fc2(self.act(self.mlp.fc1(self.layer_norm2(x))))
-
-
-class PackedLinear(nn.Module):
-    """A frozen `nn.Linear` whose weight oneDNN reorders once into its blocked layout, instead of on
-    every call: the same numbers, faster on CPU (bench/model.py measures it)."""
-
-    def __init__(self, linear: nn.Linear):
-        super().__init__()
-        self.weight = torch.ops.mkldnn._reorder_linear_weight(linear.weight.detach(), 1)
-        self.bias = linear.bias
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.ops.mkldnn._linear_pointwise(x, self.weight, self.bias, "none", [], "")
-
-
-def pack_linears(module: nn.Module) -> nn.Module:
-    """Swap every `nn.Linear` under `module` for a `PackedLinear` (CPU inference in float32 or
-    bfloat16); where this torch or CPU cannot, the rest stay as they are."""
-    for name, child in module.named_children():
-        if isinstance(child, nn.Linear):
-            try:
-                setattr(module, name, PackedLinear(child))
-            except (RuntimeError, AttributeError):  # no oneDNN, or no bf16 kernels on this CPU
-                return module
-        else:
-            pack_linears(child)
-    return module

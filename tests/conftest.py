@@ -14,6 +14,8 @@ from tests import checkpoints
 
 # Hermetic: never touch the network or the user's Hugging Face cache.
 os.environ["HF_HUB_OFFLINE"] = "1"
+# The kernels timed at first load on this machine are cached here, not in the user's ~/.cache.
+os.environ["ALTCLIP_CACHE"] = tempfile.mkdtemp(prefix="altclip-cache-")
 # Root reads every folder whatever its mode: commands run without that capability when the
 # tests run as root, so that an unreadable folder is unreadable.
 AS_USER = (

@@ -1,0 +1,79 @@
+"""The CPU linear kernels: each equals `nn.Linear` (exactly, or within int8's error), the fastest
+is chosen once per machine and cached, and a packed model says so instead of moving or saving."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+import altclip_core
+from altclip_core import kernels
+
+
+@pytest.fixture
+def linear():
+    torch.manual_seed(0)
+    return torch.nn.Linear(64, 96)
+
+
+@pytest.mark.parametrize("kernel", kernels.EXACT + kernels.INT8)
+def test_each_kernel_computes_the_linear(linear, kernel):
+    x = torch.randn(3, 5, 64)  # [B, L, D], as the towers call them
+    with torch.inference_mode():
+        want, got = linear(x), kernels.make(linear, kernel)(x)
+    assert got.shape == want.shape == (3, 5, 96)
+    if kernel in kernels.EXACT:
+        torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)
+    else:  # int8: close in direction, which is all a cosine ranking reads
+        assert F.cosine_similarity(got, want, dim=-1).min() > 0.999
+
+
+def test_the_verdict_is_cached_per_machine_and_shape(linear, tmp_path):
+    cache = tmp_path / "kernels.json"
+    tower = torch.nn.Sequential(linear)
+    chosen = kernels.fit(tower, rows=8, cache=cache)
+    assert chosen in kernels.EXACT and len(json.loads(cache.read_text())) == 1
+    # A verdict in the cache is used as it stands: no timing, the cached kernel swapped in.
+    (key,) = json.loads(cache.read_text())
+    other = "packed" if chosen == "plain" else "plain"
+    cache.write_text(json.dumps({key: other}))
+    tower = torch.nn.Sequential(torch.nn.Linear(64, 96))
+    assert kernels.fit(tower, rows=8, cache=cache) == other
+    assert isinstance(tower[0], kernels.PackedLinear) == (other == "packed")
+    # Another row count is another workload; a damaged cache is measured again.
+    kernels.fit(torch.nn.Sequential(torch.nn.Linear(64, 96)), rows=512, cache=cache)
+    assert len(json.loads(cache.read_text())) == 2
+    cache.write_text("{not json")
+    assert (
+        kernels.fit(torch.nn.Sequential(torch.nn.Linear(64, 96)), 8, cache=cache) in kernels.EXACT
+    )
+
+
+def test_int8_model_stays_close_to_the_exact_one(tiny):
+    exact = altclip_core.load(tiny, device="cpu")
+    int8 = altclip_core.load(tiny, device="cpu", quantize="int8")
+    assert set(int8.kernels.values()) <= set(kernels.INT8) and len(int8.kernels) == 2
+    torch.manual_seed(0)
+    size = exact.config.vision_config.image_size
+    pixels = torch.randn(4, 3, size, size)
+    texts = ["一只猫", "a photo of a dog at the beach"]
+    assert (exact.encode_image(pixels) * int8.encode_image(pixels)).sum(-1).min() > 0.99
+    assert (exact.embed_text(texts) * int8.embed_text(texts)).sum(-1).min() > 0.99
+
+
+def test_packed_models_refuse_to_move_or_save_with_a_reason(tiny):
+    model = altclip_core.load(tiny, device="cpu", quantize="int8")
+    with pytest.raises(RuntimeError, match="load it again"):
+        model.to(torch.float16)
+    with pytest.raises(RuntimeError, match="no checkpoint layout"):
+        model.state_dict()
+
+
+def test_bad_quantize_arguments(tiny):
+    with pytest.raises(ValueError, match='"int8"'):
+        altclip_core.load(tiny, device="cpu", quantize="int4")
+    with pytest.raises(ValueError, match="CPU only"):
+        altclip_core.load(tiny, device="meta", quantize="int8")
