@@ -1,15 +1,16 @@
-"""End to end in a real browser: `altclip-ui` serves a tiny library, headless Chromium (Debian's,
-not a downloaded one) types 「海边的日落」 and must see every photo's thumbnail, ranked, with its
-score; hostile file names stay text and fetch nothing; a library whose model has moved says what
-to do, without a traceback.
+"""End to end in a real browser: `altclip-ui` serves tiny libraries and headless Chromium (Debian's,
+not a downloaded one) uses the page as a person would: in Chinese and in English by the browser's
+language, a photo opened far down the grid (the viewer in view), previous/next by buttons and arrow
+keys, "more like this", a photo uploaded as the query, a phone's screen. Hostile file names stay
+text and fetch nothing; a library whose model has moved says what to do, without a traceback.
 
-The screenshot lands in $ALTCLIP_ARTIFACTS (default: test-artifacts/ beside this folder).
+Each test saves a screenshot to $ALTCLIP_ARTIFACTS (default: test-artifacts/ beside this folder).
 """
 
 from __future__ import annotations
 
+import json
 import os
-import re
 import shutil
 import signal
 import socket
@@ -25,12 +26,17 @@ import pytest
 
 from tests.photos import GOOD
 from tests.test_parity import photo
-from tests.test_ui import HOSTILE, hostile_library
+from tests.test_ui import HOSTILE, hostile_library, many_library
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = Path(os.environ.get("ALTCLIP_ARTIFACTS", ROOT / "test-artifacts"))
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-CAPTION = re.compile(r"^(-?\d\.\d{3}) · ")
+WORDS = {
+    code: json.loads((ROOT / "ui" / "strings" / f"{code}.json").read_text(encoding="utf-8"))
+    for code in ("en", "zh")
+}
+TILES = ".st-key-grid [data-testid='stText']"  # one caption per photo: "match · name"
+THUMBS = ".st-key-grid [data-testid='stImage'] img"
 
 sync_playwright = pytest.importorskip("playwright.sync_api").sync_playwright
 if CHROMIUM is None:
@@ -76,50 +82,212 @@ def serve(library: Path, log: Path):
         ui.wait(timeout=30)
 
 
-@pytest.fixture
-def server(photo_library, tmp_path):
-    with serve(photo_library, tmp_path / "ui.log") as url:
+@pytest.fixture(scope="module")
+def server(photo_library, tmp_path_factory):
+    with serve(photo_library, tmp_path_factory.mktemp("ui") / "ui.log") as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def many_server(tmp_path_factory, tiny):
+    """A library of 40 photos: more than one page of the grid."""
+    root = tmp_path_factory.mktemp("many")
+    with serve(many_library(root, tiny), root / "ui.log") as url:
         yield url
 
 
 @contextmanager
-def chromium():
+def chromium(locale: str = "en-US", width: int = 1400, height: int = 1000, phone: bool = False):
+    """A page in headless Chromium whose browser language (navigator.language) is `locale`."""
     with sync_playwright() as p:
         browser = p.chromium.launch(
             executable_path=CHROMIUM, args=["--no-sandbox", "--disable-dev-shm-usage"]
         )
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        context = browser.new_context(
+            locale=locale,
+            viewport={"width": width, "height": height},
+            is_mobile=phone,
+            has_touch=phone,
+        )
+        page = context.new_page()
         page.set_default_timeout(60_000)
         yield page
         browser.close()
 
 
-def search(page, url: str, query: str) -> None:
+def screenshot(page, name: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=ARTIFACTS / f"browser-{name}.png")
+
+
+def search(page, url: str, query: str, lang: str = "en") -> None:
     page.goto(url)
-    box = page.get_by_label("Search your photos")
+    box = page.get_by_label(WORDS[lang]["search_label"])
     box.fill(query)
     box.press("Enter")
 
 
-def wait_for_images(page, n: int) -> None:
+def wait_for_images(page, n: int, images: str = THUMBS) -> None:
     page.wait_for_function(
-        "n => [...document.querySelectorAll(\"[data-testid='stImage'] img\")]"
+        "([n, css]) => [...document.querySelectorAll(css)]"
         ".filter(i => i.complete && i.naturalWidth > 0).length >= n",
-        arg=n,
+        arg=[n, images],
     )
 
 
-def test_chinese_query_in_chromium(server):
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with chromium() as page:
-        search(page, server, "海边的日落")
-        captions = page.get_by_text(CAPTION)
-        captions.nth(GOOD - 1).wait_for()
+def names(page) -> list[str]:
+    """The file names of the grid's photos, in order."""
+    return [t.split(" · ", 1)[1] for t in page.locator(TILES).all_inner_texts()]
+
+
+def in_view(page, locator) -> bool:
+    """Whether the element is wholly inside the browser's viewport."""
+    box, size = locator.bounding_box(), page.viewport_size
+    return (
+        box is not None
+        and box["x"] >= 0
+        and box["y"] >= 0
+        and box["x"] + box["width"] <= size["width"] + 1
+        and box["y"] + box["height"] <= size["height"] + 1
+    )
+
+
+def viewer_photo(page):
+    """The viewer's photo, once it has loaded."""
+    image = page.get_by_role("dialog").locator("[data-testid='stImage'] img")
+    image.wait_for()
+    page.wait_for_function(
+        "() => { const i = document.querySelector(\"[role='dialog'] [data-testid='stImage'] img\");"
+        " return i && i.complete && i.naturalWidth > 0; }"
+    )
+    return image
+
+
+@pytest.mark.parametrize("lang, locale", [("zh", "zh-CN"), ("en", "en-GB")])
+def test_the_browsers_language(server, lang, locale):
+    """A Chinese browser gets the page in Chinese, an English one in English; every photo of the
+    answer is on the grid with its thumbnail and a match in words, no bare score."""
+    words = WORDS[lang]
+    with chromium(locale) as page:
+        search(page, server, "海边的日落", lang)
+        page.locator(TILES).nth(GOOD - 1).wait_for()
         wait_for_images(page, GOOD)
-        page.screenshot(path=ARTIFACTS / "browser-chinese-query.png", full_page=True)
-        scores = [float(CAPTION.match(t).group(1)) for t in captions.all_inner_texts()]
-    assert len(scores) == GOOD
-    assert scores == sorted(scores, reverse=True)
+        what = words["what_text"].format(query="海边的日落")
+        expected = words["summary"].format(n=GOOD, what=what, seconds="…").split("…")[0]
+        summaries = page.get_by_text(expected).count()  # "找到 14 张与“海边的日落”相关的照片（"
+        shown = page.locator("[data-testid='stMain']").inner_text()
+        bands = [t.split(" · ")[0] for t in page.locator(TILES).all_inner_texts()]
+        screenshot(page, f"{lang}-grid")
+    assert summaries == 1
+    assert words["filters"] in shown and words["upload_section"] in shown
+    assert set(bands) <= {words["band_strong"], words["band_good"], words["band_weak"]}
+    assert bands[0] == words["band_strong"]
+    other = WORDS["en" if lang == "zh" else "zh"]
+    assert other["filters"] not in shown and other["search_label"] not in shown
+
+
+def test_viewer_opens_in_view_from_far_down_the_grid(many_server):
+    """Show more, open the 38th photo: the viewer shows its preview inside the viewport, over
+    the grid, which keeps its place; arrow keys and buttons step through the results."""
+    with chromium("en-US", 1400, 900) as page:
+        search(page, many_server, "a dog")
+        wait_for_images(page, 30)
+        page.get_by_role("button", name=WORDS["en"]["show_more"]).click()
+        wait_for_images(page, 40)
+        order = names(page)
+        tile = page.locator(".st-key-tile-37")
+        tile.scroll_into_view_if_needed()
+        before = tile.bounding_box()
+        assert before["y"] > 0 and not in_view(page, page.locator(".st-key-tile-0"))
+        page.get_by_role("button", name="Open photo 38").click()
+        photo_shown = viewer_photo(page)
+        dialog = page.get_by_role("dialog")
+        dialog.get_by_text("38 of 40").wait_for()
+        assert in_view(page, photo_shown)
+        assert dialog.get_by_text(f"File: {order[37]}").is_visible()
+        screenshot(page, "viewer-far-down")
+
+        page.keyboard.press("ArrowRight")
+        dialog.get_by_text("39 of 40").wait_for()
+        dialog.get_by_text(f"File: {order[38]}").wait_for()
+        page.keyboard.press("ArrowLeft")
+        page.keyboard.press("ArrowLeft")
+        dialog.get_by_text("37 of 40").wait_for()
+        dialog.get_by_role("button", name=WORDS["en"]["next"]).click()
+        dialog.get_by_text("38 of 40").wait_for()
+        dialog.get_by_text(f"File: {order[37]}").wait_for()
+        assert in_view(page, viewer_photo(page))
+        screenshot(page, "viewer-previous-next")
+
+        page.keyboard.press("Escape")
+        dialog.wait_for(state="detached")
+        after = tile.bounding_box()
+        assert names(page) == order  # the results stay
+        assert abs(after["y"] - before["y"]) < 2  # and so does the scroll position
+
+
+def test_more_like_this(many_server):
+    with chromium("zh-CN") as page:
+        search(page, many_server, "一只狗", "zh")
+        wait_for_images(page, 30)
+        first = names(page)[0]
+        page.get_by_role("button", name="打开第 1 张照片").click()
+        viewer_photo(page)
+        page.get_by_role("dialog").get_by_text("第 1 张，共 30 张").wait_for()
+        page.get_by_role("dialog").get_by_role("button", name="找相似照片").click()
+        page.get_by_role("dialog").wait_for(state="detached")
+        page.get_by_text(f"与 {first} 相似").wait_for()  # its chip
+        page.get_by_text(f"与 {first} 相关的照片").wait_for()
+        wait_for_images(page, 30)
+        found = names(page)
+        screenshot(page, "more-like-this")
+    assert len(found) == 30 and first not in found
+
+
+def test_upload_a_photo(server, photo_library):
+    """The uploaded photo is previewed; the library's copy of it (same bytes) is not among the
+    results, which are every other photo."""
+    from search import Library
+
+    (beach,) = [p for p in Library.open(photo_library).catalog.known() if p.endswith("beach.jpg")]
+    with chromium("en-US") as page:
+        page.goto(server)
+        page.get_by_text(WORDS["en"]["upload_section"], exact=True).click()
+        page.locator("input[type='file']").set_input_files(beach)
+        page.get_by_text("photos for your photo").wait_for()
+        wait_for_images(page, GOOD - 1)
+        preview = page.locator("[data-testid='stExpander'] [data-testid='stImage'] img")
+        wait_for_images(page, 1, "[data-testid='stExpander'] [data-testid='stImage'] img")
+        caption = page.get_by_text(WORDS["en"]["upload_caption"], exact=True)
+        found = names(page)
+        screenshot(page, "upload")
+        assert preview.is_visible() and caption.is_visible()
+    assert len(found) == GOOD - 1 and "beach.jpg" not in found
+
+
+def test_phone(server):
+    """On a 390×844 phone: two or three columns of photos, and the search box and the filters
+    on the page itself, without opening the sidebar."""
+    with chromium("zh-CN", 390, 844, phone=True) as page:
+        search(page, server, "海边的日落", "zh")
+        wait_for_images(page, GOOD)
+        box = page.get_by_label("搜索照片")
+        filters = page.get_by_text("筛选", exact=True)
+        columns = {
+            round(b["x"]) for b in map(lambda i: i.bounding_box(), page.locator(THUMBS).all())
+        }
+        assert in_view(page, box) and in_view(page, filters)
+        sidebar = page.locator("[data-testid='stSidebar']")
+        assert (
+            not sidebar.is_visible()
+            or sidebar.bounding_box()["x"] + 10 < 0
+            or (sidebar.get_attribute("aria-expanded") == "false")
+        )
+        screenshot(page, "phone")
+        page.get_by_role("button", name="打开第 5 张照片").click()
+        assert in_view(page, viewer_photo(page))
+        screenshot(page, "phone-viewer")
+    assert len(columns) in (2, 3)
 
 
 def test_hostile_names_fetch_nothing(tmp_path, tiny):
@@ -130,15 +298,23 @@ def test_hostile_names_fetch_nothing(tmp_path, tiny):
         hosts = set()
         page.on("request", lambda request: hosts.add(urlsplit(request.url).hostname))
         search(page, url, "**bold** $x$")
-        page.get_by_text(CAPTION).nth(len(HOSTILE) - 1).wait_for()
+        page.locator(TILES).nth(len(HOSTILE) - 1).wait_for()
         wait_for_images(page, len(HOSTILE))
         shown = page.locator("[data-testid='stMain']").inner_text()
         links = page.locator("[data-testid='stMain'] a").count()
         pictures = page.locator("[data-testid='stMain'] img").count()
+        page.get_by_role("button", name="Open photo 1").click()  # and the viewer, full path
+        viewer_photo(page)
+        page.get_by_role("dialog").get_by_text(WORDS["en"]["show_path"]).click()
+        page.get_by_role("dialog").get_by_text(str(library.parent / "photos")).wait_for()
+        in_viewer = page.get_by_role("dialog").inner_text()
+        viewer_links = page.locator("[role='dialog'] a").count()
+        screenshot(page, "hostile-names")
     assert hosts == {"localhost"}
     for name in HOSTILE:
         assert name.replace("\n", "\\n") in shown
     assert links == 0 and pictures == len(HOSTILE)  # the thumbnails, and no image a name made
+    assert viewer_links == 0 and any(n.replace("\n", "\\n") in in_viewer for n in HOSTILE)
 
 
 def test_moved_model_says_what_to_do(tmp_path, tiny):
@@ -154,5 +330,6 @@ def test_moved_model_says_what_to_do(tmp_path, tiny):
         alert = page.get_by_text("cannot be loaded: put its folder back")
         alert.wait_for()
         shown = page.locator("[data-testid='stMain']").inner_text()
+        screenshot(page, "moved-model")
     assert "altclip-index PHOTOS --rebuild --model MODEL" in shown
     assert "Traceback" not in shown and 'File "' not in shown and "site-packages" not in shown

@@ -230,7 +230,7 @@ def test_viewer_shows_details_and_steps_through_results(monkeypatch, photo_libra
     shown = viewer(at)
     assert f"3 of {GOOD}" in shown and f"File: {names[2]}" in shown
     assert any(re.fullmatch(r"Relevance: \w+ match \(score -?\d\.\d{3}\)", t) for t in shown)
-    assert any(re.fullmatch(r"\d+ × \d+ pixels, \d+\.\d MB", t) for t in shown)
+    assert any(re.fullmatch(r"\d+ × \d+ pixels, \d+ KB", t) for t in shown)
     assert len(at.image) == GOOD + 1  # the grid stays under the viewer
     at.button(key="next").click().run()
     assert f"4 of {GOOD}" in viewer(at) and f"File: {names[3]}" in viewer(at)

@@ -112,7 +112,7 @@ def language_ui() -> Strings:
         width="content",
     )
     tr = strings(code)
-    title.subheader(tr("title"))
+    title.subheader(tr("title"), anchor=False)
     return tr
 
 
@@ -123,7 +123,7 @@ def password_ui(tr: Strings) -> bool:
         return True
     gate = st.empty()  # cleared on success, so the box and its value leave the page
     with gate.container():
-        st.title(tr("title"))
+        st.title(tr("title"), anchor=False)
         given = st.text_input(tr("password"), type="password")
     if not given:
         return False
@@ -405,7 +405,10 @@ def details_ui(hit: Hit, hits: list[Hit], tr: Strings) -> None:
     if hit.width and hit.height:
         size.append(tr("pixels", width=tr.number(hit.width), height=tr.number(hit.height)))
     if hit.size:
-        size.append(tr("file_size", mb=f"{hit.size / 2**20:.1f}"))
+        if hit.size < 2**20:
+            size.append(tr("file_size_kb", kb=tr.number(round(hit.size / 2**10))))
+        else:
+            size.append(tr("file_size", mb=f"{hit.size / 2**20:.1f}"))
     if size:
         text(tr("list_separator").join(size))
     folder, name = os.path.split(hit.display_path)
@@ -509,7 +512,7 @@ def main() -> None:
         with st.spinner(tr("opening")):
             lib = open_library(str(env.library), env.catalog)
     except AltCLIPError as e:
-        st.title(tr("title"))
+        st.title(tr("title"), anchor=False)
         problem_ui(e, tr)
         st.caption(tr("reload"))
         return
