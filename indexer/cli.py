@@ -75,6 +75,12 @@ def parser() -> argparse.ArgumentParser:
         "measured tolerance, see bench/index.py)",
     )
     p.add_argument(
+        "--int8",
+        action="store_true",
+        help="run the image tower in int8 on CPU (faster; checked against the exact model on "
+        "each run's first photos, which are indexed exactly if it strays)",
+    )
+    p.add_argument(
         "--rebuild",
         action="store_true",
         help="forget every vector and re-embed all photos (e.g. with another --model)",
@@ -110,6 +116,7 @@ def main(argv: list[str] | None = None) -> int:
             batch_size=args.batch_size,
             device=args.device,
             exact_decode=args.exact_decode,
+            int8=args.int8,
             warn=lambda msg: print(f"warning: {msg}", file=sys.stderr),
         )
         stop = threading.Event()
@@ -153,23 +160,49 @@ class Progress:
     def __enter__(self):
         self.bar, self.last = None, 0.0
         self.start = time.perf_counter()
+        self.first: tuple[int, float] | None = None  # after the first batch, which loads the model
+        self.estimated = False
         return self
 
     def __call__(self, done: int, total: int) -> None:
+        now = time.perf_counter()
+        if self.first is None:
+            self.first = done, now
+        elif not self.estimated and now - self.first[1] >= 5 and done < total:
+            self.estimated = True
+            rate = (done - self.first[0]) / (now - self.first[1])
+            self.say(
+                f"about {_duration((total - done) / rate)} to go for {total - done} files "
+                f"({rate:.2f} files/s); the photos indexed so far can be searched already"
+            )
         if sys.stderr.isatty():
             if self.bar is None:
                 from tqdm import tqdm
 
                 self.bar = tqdm(total=total, unit="file", desc="indexing")
             self.bar.update(done - self.bar.n)
-        elif time.perf_counter() - self.last >= 10 or done == total:
-            self.last = time.perf_counter()
-            rate = done / max(self.last - self.start, 1e-9)
+        elif now - self.last >= 10 or done == total:
+            self.last = now
+            rate = done / max(now - self.start, 1e-9)
             print(f"indexed {done}/{total} files ({rate:.1f} files/s)", file=sys.stderr, flush=True)
+
+    def say(self, line: str) -> None:
+        if self.bar is not None:
+            self.bar.write(line, file=sys.stderr)
+        else:
+            print(line, file=sys.stderr, flush=True)
 
     def __exit__(self, *exc):
         if self.bar is not None:
             self.bar.close()
+
+
+def _duration(seconds: float) -> str:
+    """3 h 05 min, 12 min, 40 s."""
+    minutes = round(seconds / 60)
+    if minutes >= 60:
+        return f"{minutes // 60} h {minutes % 60:02d} min"
+    return f"{minutes} min" if minutes else f"{max(round(seconds), 1)} s"
 
 
 if __name__ == "__main__":

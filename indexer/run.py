@@ -33,6 +33,12 @@ from search.catalog import OK, Catalog, CatalogError, Known, Model, Record, unde
 
 from .scan import Entry, scan
 
+# int8 embeddings must stay this close to the exact ones on a run's first photos, or the run uses
+# the exact model. A cosine c leaves an error vector of length sqrt(2 - 2c) (0.14 at 0.99) spread
+# over the embedding's ~768 dimensions, so it moves a query's score by about 0.14 / sqrt(768) =
+# 0.005: a tenth of the gaps between the scores of matching and unrelated photos.
+INT8_MIN_COSINE = 0.99
+INT8_CHECKED = 4  # photos embedded both ways on the first batch
 THUMB_EDGE = 256  # the grid's thumbnails
 PREVIEW_EDGE = 1600  # the viewer's previews: screen-size, so the page never sends a 20 MB original
 # Pictures the indexer makes of each photo, in the library's folder: name -> (long edge, quality).
@@ -54,6 +60,7 @@ class Summary:
     offline: int = 0  # in folders that could not be read: kept, not removed
     seconds: float = 0.0
     interrupted: bool = False
+    int8_cosine: float | None = None  # --int8: the self-check's minimum cosine to the exact model
 
     def __str__(self) -> str:
         text = (
@@ -63,6 +70,8 @@ class Summary:
         )
         if self.offline:
             text += f"; {self.offline} kept from folders that could not be read"
+        if self.int8_cosine is not None:
+            text += f"; int8 checked: minimum cosine {self.int8_cosine:.4f} to the exact model"
         return text + (" (interrupted: run again to finish)" if self.interrupted else "")
 
 
@@ -119,6 +128,7 @@ class Indexer:
     workers: int = os.cpu_count() or 2
     device: str | None = None
     exact_decode: bool = False  # True: full-size JPEG decoding (slower, bit-exact preprocessing)
+    int8: bool = False  # int8 image tower on CPU, checked against the exact one on each run
     warn: Callable[[str], None] = print
 
     def run(
@@ -173,6 +183,7 @@ class Indexer:
             if index.stale(self.library / "index", catalog):
                 index.publish(self.library / "index", catalog)
         summary.seconds = time.perf_counter() - start
+        summary.int8_cosine = embedder.int8_cosine
         return summary
 
     def plan(self, catalog: Catalog, roots: list[str], rebuild: bool) -> Plan:
@@ -254,6 +265,7 @@ class _Embedder:
         from altclip_core.preprocess import ImagePreprocessor
 
         self.options, self.folder, self.model = options, folder, None
+        self.check_int8, self.int8_cosine = options.int8, None
         self.preprocess = ImagePreprocessor.from_folder(folder)
         self.draft_edge = None if options.exact_decode else max(_edge(self.preprocess), THUMB_EDGE)
 
@@ -339,6 +351,8 @@ class _Embedder:
             import torch
 
             pixels = torch.from_numpy(np.stack([d.pixels for d in fresh.values()]))
+            if self.check_int8:
+                self._to_int8(pixels[:INT8_CHECKED])
             vectors = self._model().encode_image(pixels).cpu().numpy()
             for d, v in zip(fresh.values(), vectors, strict=True):
                 d.vector = v.tobytes()
@@ -346,19 +360,41 @@ class _Embedder:
             if d.pixels is not None:
                 d.vector, d.pixels = fresh[d.sha256].vector, None
 
-    def _model(self):
-        if self.model is None:
+    def _model(self, quantize: str | None = None):
+        if self.model is None or quantize:
             import altclip_core
 
             try:
-                self.model = altclip_core.load(
-                    self.folder, device=self.options.device, towers=("vision",)
+                model = altclip_core.load(
+                    self.folder, device=self.options.device, towers=("vision",), quantize=quantize
                 )
             except AltCLIPError:
                 raise
             except Exception as e:  # a damaged weights file raises whatever its reader raises
                 raise _unusable(self.folder, e) from None
+            if quantize:
+                return model
+            self.model = model
         return self.model
+
+    def _to_int8(self, pixels) -> None:
+        """Switch to the int8 model if it embeds these photos within INT8_MIN_COSINE of the
+        exact one: int8 error depends on the weights, which random test weights cannot tell."""
+        self.check_int8 = False
+        try:
+            int8 = self._model("int8")
+        except ValueError as e:  # not on CPU
+            self.options.warn(f"--int8 is ignored: {e}")
+            return
+        exact = self._model().encode_image(pixels)
+        cosine = self.int8_cosine = float((exact * int8.encode_image(pixels)).sum(-1).min())
+        if cosine < INT8_MIN_COSINE:
+            self.options.warn(
+                f"int8 moves this model's embeddings too far (minimum cosine {cosine:.4f} < "
+                f"{INT8_MIN_COSINE} on {len(pixels)} photos): indexing with the exact model"
+            )
+        else:
+            self.model = int8
 
     def _pictures(self, rgb: Image.Image, sha: str) -> None:
         """The photo's thumbnail and preview, each no larger than the photo (never upscaled)."""

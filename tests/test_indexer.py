@@ -241,3 +241,44 @@ def test_indexes_on_an_explicit_device(photos, tiny, tmp_path, device):
     a, b = rows(tmp_path / "default"), rows(tmp_path / device)
     for path, r in a.items():
         assert float(r.vector @ b[path].vector) > 0.999
+
+
+def test_int8_checks_itself_and_falls_back_to_the_exact_model(
+    photos, tiny, tmp_path, monkeypatch, capsys
+):
+    from indexer import run
+
+    exact = indexer(tmp_path / "exact", tiny)
+    exact.run([photos])
+    warnings = []
+    summary = indexer(tmp_path / "int8", tiny, int8=True, warn=warnings.append).run([photos])
+    assert summary.int8_cosine >= run.INT8_MIN_COSINE and not warnings
+    assert "int8 checked: minimum cosine" in str(summary)
+    want = {Path(p).name: r.vector for p, r in rows(tmp_path / "exact").items() if r.embedding}
+    got = {Path(p).name: r.vector for p, r in rows(tmp_path / "int8").items() if r.embedding}
+    ok = list(want)
+    assert min(float(want[n] @ got[n]) for n in ok) > 0.99  # int8, so close but not equal
+    assert any(not np.array_equal(want[n], got[n]) for n in ok)
+
+    # A model int8 would move too far (here: any model, with the bar above 1) is used exactly.
+    monkeypatch.setattr(run, "INT8_MIN_COSINE", 1.01)
+    summary = indexer(tmp_path / "strict", tiny, int8=True, warn=warnings.append).run([photos])
+    assert "indexing with the exact model" in warnings[0]
+    got = {Path(p).name: r.vector for p, r in rows(tmp_path / "strict").items() if r.embedding}
+    assert all(np.array_equal(want[n], got[n]) for n in ok)
+    index_main([str(photos), "--library", str(tmp_path / "cli"), "--model", str(tiny), "--int8"])
+    assert "int8 moves this model's embeddings too far" in capsys.readouterr().err
+
+
+def test_the_time_left_is_estimated_after_the_model_has_loaded(monkeypatch, capsys):
+    from indexer import cli
+
+    clock = iter([0.0, 30.0, 40.0, 50.0])  # enter; the first batch at 30 s (model load); ...
+    monkeypatch.setattr(cli.time, "perf_counter", lambda: next(clock))
+    monkeypatch.setattr(cli.sys.stderr, "isatty", lambda: False)
+    with cli.Progress() as progress:
+        progress(16, 20_000)
+        progress(32, 20_000)  # 16 files in 10 s after the first batch: 1.6 files/s
+        progress(48, 20_000)
+    err = capsys.readouterr().err
+    assert err.count("to go") == 1 and "about 3 h 28 min to go for 19968 files" in err
