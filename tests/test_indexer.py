@@ -92,7 +92,7 @@ def test_indexes_a_photo_folder(photos, tiny, tmp_path):
         thumb = library / "thumbs" / r.sha256[:2] / f"{r.sha256}.webp"
         assert thumb.is_file() and max(Image.open(thumb).size) <= 256
         # The viewer's preview: the photo as shown (upright), never larger than it is.
-        preview = Image.open(library / "previews" / r.sha256[:2] / f"{r.sha256}.webp")
+        preview = Image.open(library / "previews" / r.sha256[:2] / f"{r.sha256}.jpg")
         assert preview.size == (r.width, r.height)  # all test photos are under 1600 px
     assert index_ids(library) == {r.id for r in ok.values()}
 
@@ -107,9 +107,9 @@ def test_previews_are_screen_size_and_decoded_no_larger_than_needed(tiny, tmp_pa
     Indexer(library=library, model=str(tiny)).run([tmp_path / "photos"])
     (r,) = rows(library).values()
     assert (r.width, r.height) == (4000, 3000)
-    named = f"{r.sha256[:2]}/{r.sha256}.webp"
-    assert Image.open(library / "previews" / named).size == (1600, 1200)
-    assert Image.open(library / "thumbs" / named).size == (256, 192)
+    named = f"{r.sha256[:2]}/{r.sha256}"
+    assert Image.open(library / "previews" / f"{named}.jpg").size == (1600, 1200)
+    assert Image.open(library / "thumbs" / f"{named}.webp").size == (256, 192)
 
 
 def test_vectors_equal_the_model_on_the_same_pixels(photos, tiny, tmp_path):
@@ -161,7 +161,7 @@ def test_incremental_runs(photos, tiny, tmp_path):
     assert index_ids(library) == ok_ids
     used = {r.sha256 for r in after.values() if r.status == catalog.OK}
     assert {p.stem for p in (library / "thumbs").glob("*/*.webp")} == used
-    assert {p.stem for p in (library / "previews").glob("*/*.webp")} == used
+    assert {p.stem for p in (library / "previews").glob("*/*.jpg")} == used
 
 
 def test_another_model_needs_rebuild(photos, tiny, spm_path, tmp_path):
