@@ -8,6 +8,7 @@ leaves the photo out, and so does an image query given as bytes that are a photo
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import numbers
 import os
@@ -426,6 +427,7 @@ def clean_query(text: str) -> str:
     return text
 
 
+@functools.cache
 def image_types() -> list[str]:
     """The extensions a query image may have here: the common formats, plus HEIC/HEIF where
     pillow-heif is installed (`pip install altclip-search[heif]`) and AVIF where Pillow reads it."""

@@ -9,7 +9,6 @@ Each test saves a screenshot to $ALTCLIP_ARTIFACTS (default: test-artifacts/ bes
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import signal
@@ -26,15 +25,11 @@ import pytest
 
 from tests.photos import GOOD
 from tests.test_parity import photo
-from tests.test_ui import HOSTILE, hostile_library, many_library
+from tests.test_ui import HOSTILE, WORDS, hostile_library, many_library
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = Path(os.environ.get("ALTCLIP_ARTIFACTS", ROOT / "test-artifacts"))
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-WORDS = {
-    code: json.loads((ROOT / "ui" / "strings" / f"{code}.json").read_text(encoding="utf-8"))
-    for code in ("en", "zh")
-}
 TILES = ".st-key-grid [data-testid='stText']"  # one caption per photo: "match · name"
 THUMBS = ".st-key-grid [data-testid='stImage'] img"
 

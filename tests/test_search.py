@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, features
 
 import altclip_core
 from indexer import Indexer
@@ -239,3 +239,16 @@ def test_too_long_query_says_by_how_much(lib):
     with pytest.raises(QueryTooLong, match="5000 characters long; keep it under 2000") as e:
         lib.search("x" * 5000)
     assert (e.value.length, e.value.limit) == (5000, 2000)
+
+
+@pytest.mark.skipif(not features.check("avif"), reason="this Pillow reads no AVIF")
+def test_avif_query_images(lib, library):
+    """AVIF where Pillow reads it (HEIC/HEIF where pillow-heif is installed): a photo saved as
+    AVIF finds the photo it was saved from."""
+    from search import image_types
+
+    assert "avif" in image_types()
+    target = library[1] / "2023" / "summer" / "beach.jpg"
+    avif = io.BytesIO()
+    Image.open(target).save(avif, "AVIF", quality=90)
+    assert lib.search(image=avif.getvalue(), k=1)[0].path == str(target)
