@@ -3,18 +3,21 @@ AltCLIP (ViT-L/14 + XLM-R large, 864 M parameters), openai/clip-vit-base-patch32
 OFA-Sys/chinese-clip-vit-base-patch16, built by tests/checkpoints.py in each one's hub layout.
 
     python bench/model.py [--families altclip clip chinese_clip] [--dtypes float32 bfloat16]
-                          [--batch 8] [--device cpu]
+                          [--batch 8] [--device cpu] [--no-int8]
     python bench/model.py --smoke   # tiny checkpoints, one repeat: checks the script, times nothing
 
-Prints per family and dtype (default: the device's default dtype) images/s (one batch), one text
-query's latency, one tower's load time from safetensors, and how close each dtype's embeddings
-stay to the first one's. Needs transformers.
+Prints the CPU with the flags that decide its kernels, then per family and dtype (default: the
+device's default dtype) images/s (one batch) and one text query's latency, ours (exact, and int8
+on CPU) against transformers measured in the same rounds, the kernels each tower chose, one
+tower's load time from safetensors, and how close each variant's embeddings stay to ours in the
+first dtype. Needs transformers.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import platform
 import sys
 import tempfile
 import time
@@ -51,15 +54,30 @@ def build(family: str, shape: str, folder: Path) -> None:
         checkpoints.build_chinese_clip(folder, shape, pytorch_bin=False)
 
 
-def timed(fn, repeat: int) -> float:
-    """Best wall time of `repeat` calls after one warm-up."""
-    fn()
-    best = float("inf")
-    for _ in range(repeat):
-        start = time.perf_counter()
+def timed(fns: dict, repeat: int) -> dict:
+    """Best wall time of each function over `repeat` rounds, interleaved (one call of each per
+    round, after one warm-up each), so that a noisy neighbour slows them all alike."""
+    for fn in fns.values():
         fn()
-        best = min(best, time.perf_counter() - start)
+    best = dict.fromkeys(fns, float("inf"))
+    for _ in range(repeat):
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            fn()
+            best[name] = min(best[name], time.perf_counter() - start)
     return best
+
+
+def cpu() -> str:
+    """The CPU's model name and the flags that decide its kernels."""
+    try:
+        info = Path("/proc/cpuinfo").read_text().splitlines()
+    except OSError:
+        return platform.processor() or "unknown CPU"
+    name = next((x.split(":", 1)[1].strip() for x in info if x.startswith("model name")), "?")
+    flags = set(next((x.split(":", 1)[1].split() for x in info if x.startswith("flags")), []))
+    shown = ["avx2", "fma", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_bf16"]
+    return f"{name} ({' '.join(f for f in shown if f in flags) or 'no AVX2'})"
 
 
 def main() -> None:
@@ -67,7 +85,8 @@ def main() -> None:
     parser.add_argument("--families", nargs="+", default=list(SHAPES), choices=SHAPES)
     parser.add_argument("--dtypes", nargs="+", choices=DTYPES, help="default: the device's")
     parser.add_argument("--batch", type=int, default=8)
-    parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--no-int8", action="store_true", help="leave out the int8 rows")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--root", type=Path, default=Path(tempfile.gettempdir()))
     parser.add_argument("--smoke", action="store_true", help="tiny checkpoints, one repeat")
@@ -77,7 +96,7 @@ def main() -> None:
     if not args.dtypes:
         default = altclip_core.default_dtype(torch.device(args.device))
         args.dtypes = [name for name, dtype in DTYPES.items() if dtype == default]
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, device {args.device}")
+    print(f"{cpu()}; torch {torch.__version__}, {torch.get_num_threads()} threads, {args.device}")
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) if args.smoke else args.root
         for family in args.families:
@@ -101,35 +120,45 @@ def bench(family: str, folder: Path, args: argparse.Namespace) -> None:
     ref = AutoModel.from_pretrained(folder, dtype=torch.float32).to(args.device).eval()
     base = None
     for name in args.dtypes:
-        ref.to(DTYPES[name])
-        ours = altclip_core.load(folder, device=args.device, dtype=DTYPES[name])
-        size = ours.config.vision_config.image_size
-        pixels = torch.randn(args.batch, 3, size, size, device=args.device)
-        t_ref, t_ours, q_ref, q_ours, tokens, embeddings = measure(ref, ours, pixels, args.repeat)
-        base = base or embeddings
-        cos = min(F.cosine_similarity(e, b).min() for e, b in zip(embeddings, base, strict=True))
-        n = args.batch
+        dtype = DTYPES[name]
+        ref.to(dtype)
+        models = {"ours": altclip_core.load(folder, device=args.device, dtype=dtype)}
+        if args.device == "cpu" and not args.no_int8:
+            models["ours int8"] = altclip_core.load(folder, dtype=dtype, quantize="int8")
+        t_image, t_query, tokens, vectors = measure(ref, models, args)
+        base = base or vectors["ours"]
+        for k, m in models.items():
+            cos = min(
+                F.cosine_similarity(e, b).min() for e, b in zip(vectors[k], base, strict=True)
+            )
+            print(
+                f"{name:8s} {k:9s} images/s {args.batch / t_image[k]:6.2f} "
+                f"({t_image['transformers'] / t_image[k]:4.2f}x transformers) | "
+                f"{tokens}-token query {t_query[k] * 1e3:6.1f} ms "
+                f"({t_query['transformers'] / t_query[k]:4.2f}x) | kernels {m.kernels} | "
+                f"min cosine to {args.dtypes[0]} ours: {cos:.5f}"
+            )
         print(
-            f"{name:9s} images/s: ours {n / t_ours:6.2f}  transformers {n / t_ref:6.2f}  "
-            f"ratio {t_ref / t_ours:4.2f}x | {tokens}-token query: ours {q_ours * 1e3:6.1f} ms  "
-            f"transformers {q_ref * 1e3:6.1f} ms | min cosine to {args.dtypes[0]}: {cos:.5f}"
+            f"{name:8s} transformers images/s {args.batch / t_image['transformers']:6.2f} | "
+            f"query {t_query['transformers'] * 1e3:6.1f} ms"
         )
 
 
 @torch.inference_mode()
-def measure(ref, ours, pixels: torch.Tensor, repeat: int):
-    """Seconds for an image batch, then a query (transformers, ours); the query's length; our
-    (image, text) vectors."""
-    ids, mask = (t.to(pixels.device) for t in ours.tokenizer([QUERY]))
-    half = pixels.to(ours.dtype)
-    return (
-        timed(lambda: ref.get_image_features(pixel_values=half), repeat),
-        timed(lambda: ours.encode_image(pixels), repeat),
-        timed(lambda: ref.get_text_features(input_ids=ids, attention_mask=mask), 5),
-        timed(lambda: ours.encode_text(ids, mask), 5),
-        ids.shape[1],
-        (ours.encode_image(pixels), ours.encode_text(ids, mask)),
-    )
+def measure(ref, models: dict, args: argparse.Namespace):
+    """Seconds for an image batch and for one query, per model and for transformers; the query's
+    length; each model's (image, text) vectors."""
+    ours = models["ours"]
+    size = ours.config.vision_config.image_size
+    pixels = torch.randn(args.batch, 3, size, size, device=args.device).to(ours.dtype)
+    ids, mask = (t.to(args.device) for t in ours.tokenizer([QUERY]))
+    images = {"transformers": lambda: ref.get_image_features(pixel_values=pixels)}
+    query = {"transformers": lambda: ref.get_text_features(input_ids=ids, attention_mask=mask)}
+    for k, m in models.items():
+        images[k] = lambda m=m: m.encode_image(pixels)
+        query[k] = lambda m=m: m.encode_text(ids, mask)
+    vectors = {k: (m.encode_image(pixels), m.encode_text(ids, mask)) for k, m in models.items()}
+    return timed(images, args.repeat), timed(query, 10), ids.shape[1], vectors
 
 
 if __name__ == "__main__":
