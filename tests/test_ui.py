@@ -155,7 +155,8 @@ def test_damaged_catalog_says_what_to_do(monkeypatch, tmp_path):
 def test_chinese_query_shows_an_even_grid_in_chinese(monkeypatch, photo_library):
     at = app(monkeypatch, photo_library, locale="zh-CN")
     assert at.text_input(key="query").label == "搜索照片"
-    assert at.sidebar.text[0].value.startswith(f"共 {GOOD} 张照片，最近更新于今天 ")
+    assert (at.sidebar.metric[0].label, at.sidebar.metric[0].value) == ("照片", str(GOOD))
+    assert at.sidebar.text[0].value.startswith("最近更新：今天 ")
     assert at.sidebar.text[-1].value == f"模型：{Path(photo_library_model(photo_library)).name}"
     search(at, "海边的日落")
     found = tiles(at)
@@ -403,12 +404,12 @@ def test_upload_finds_photos_like_it_but_not_itself(monkeypatch, photo_library):
 def test_password_first(monkeypatch, photo_library):
     at = app(monkeypatch, photo_library, password="correct horse", locale="zh-CN")
     assert [t.label for t in at.text_input] == ["密码"]
-    assert not (at.image or at.text or at.sidebar.children or at.file_uploader)
+    assert not (at.image or at.text or at.metric or at.sidebar.children or at.file_uploader)
     at.text_input[0].input("wrong").run()
     assert [e.value for e in at.error] == ["密码不对，请再试一次。"]
-    assert not (at.image or at.text or at.sidebar.children or at.file_uploader)
+    assert not (at.image or at.text or at.metric or at.sidebar.children or at.file_uploader)
     at.text_input[0].input("correct horse").run()
-    assert not at.error and at.sidebar.text[0].value.startswith(f"共 {GOOD} 张照片")
+    assert not at.error and at.sidebar.metric[0].value == str(GOOD)
     assert "密码" not in [t.label for t in at.text_input]  # the box has gone
     search(at, "海边的日落")
     assert len(tiles(at)) == GOOD

@@ -170,8 +170,8 @@ def status_ui(lib: Library, tr: Strings) -> None:
     if s.last_indexed is None:
         text(tr("status_empty"), bar)
     else:
-        when = tr.when(s.last_indexed, datetime.now())
-        text(tr("status", n=tr.number(s.photos), when=when), bar)
+        bar.metric(tr("photos"), tr.number(s.photos))
+        text(tr("updated", when=tr.when(s.last_indexed, datetime.now())), bar)
     if s.failed:
         key = "failed_one" if s.failed == 1 else "failed"
         with bar.expander(tr(key, n=tr.number(s.failed))):
