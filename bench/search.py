@@ -1,7 +1,7 @@
 """Search speed on a 1 000 000-photo library: the full-size text tower in its default dtype, random
 unit vectors in the catalog, every query a new text (no cache hit).
 
-    python bench/search.py [--photos 1000000] [--queries 100] [--no-ui]
+    python bench/search.py [--photos 1000000] [--queries 100] [--no-ui | --no-api]
     python bench/search.py --photos 10000 --queries 20   # the page's targets: ≤ 10 s, ≤ 1 s
 
 Prints the time to build the index from the catalog; end to end (text -> hits, `Library.search`)
@@ -212,6 +212,7 @@ def main() -> None:
     parser.add_argument("--model", type=Path, default=Path(tempfile.gettempdir()) / "altclip-full")
     parser.add_argument("--library", type=Path)
     parser.add_argument("--no-ui", action="store_true")
+    parser.add_argument("--no-api", action="store_true", help="time the page only")
     args = parser.parse_args()
     library = args.library or Path(tempfile.gettempdir()) / f"altclip-lib-{args.photos}"
     args.model.mkdir(exist_ok=True)
@@ -221,7 +222,8 @@ def main() -> None:
     make_library(library, args.model.resolve(), args.photos)
     print(f"catalog of {args.photos:,} photos ready in {time.perf_counter() - start:.0f} s")
     texts = queries(args.queries)
-    api(library, texts)
+    if not args.no_api:
+        api(library, texts)
     if not args.no_ui:
         ui(library, texts)
 

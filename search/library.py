@@ -196,17 +196,17 @@ class Library:
     def thumbnail(self, hit: Hit) -> Path | None:
         """The hit's thumbnail file, or None. The name comes from the catalog's sha256 only when
         it is one (64 hex digits), so a crafted row cannot point the page at another file."""
-        return self._picture("thumbs", hit)
+        return self._picture(hit, "thumbs", "webp")
 
     def preview(self, hit: Hit) -> Path | None:
         """The hit's screen-size preview (at most 1600 px, never larger than the photo) that the
         indexer made, or None (a library indexed before previews existed: use `open_photo`)."""
-        return self._picture("previews", hit)
+        return self._picture(hit, "previews", "jpg")
 
-    def _picture(self, kind: str, hit: Hit) -> Path | None:
+    def _picture(self, hit: Hit, kind: str, suffix: str) -> Path | None:
         if not isinstance(hit.sha256, str) or not SHA256.fullmatch(hit.sha256):
             return None
-        path = self.folder / kind / hit.sha256[:2] / f"{hit.sha256}.webp"
+        path = self.folder / kind / hit.sha256[:2] / f"{hit.sha256}.{suffix}"
         return path if _regular(path) else None
 
     def photo_path(self, photo_id: int) -> str | None:
