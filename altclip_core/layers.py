@@ -9,7 +9,7 @@ from torch import nn
 
 
 def quick_gelu(x: torch.Tensor) -> torch.Tensor:
-    return x * torch.sigmoid(1.702 * x)
+    return x * torch.sigmoid_(1.702 * x)  # in place: one [N, L, 4D] tensor less to allocate
 
 
 ACTIVATIONS = {
@@ -41,13 +41,12 @@ def named(**children: nn.Module) -> nn.Module:
 def attention(
     q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, heads: int, mask: torch.Tensor | None = None
 ) -> torch.Tensor:
-    """Multi-head scaled dot-product attention on projected [B, L, D] inputs; returns [B, L, D]."""
+    """Multi-head scaled dot-product attention on projected inputs, queries [B, Lq, D] and keys
+    and values [B, L, D]; returns [B, Lq, D]."""
     b, length, d = q.shape
-    q, k, v = (
-        t.view(b, length, heads, d // heads).transpose(1, 2) for t in (q, k, v)
-    )  # [B, H, L, d]
-    out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)  # [B, H, L, d]
-    return out.transpose(1, 2).reshape(b, length, d)  # [B, L, D]
+    q, k, v = (t.view(b, -1, heads, d // heads).transpose(1, 2) for t in (q, k, v))  # [B, H, L, d]
+    out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)  # [B, H, Lq, d]
+    return out.transpose(1, 2).reshape(b, length, d)  # [B, Lq, D]
 
 
 class CLIPLayer(nn.Module):
@@ -71,7 +70,14 @@ class CLIPLayer(nn.Module):
             fc1=nn.Linear(d, cfg.intermediate_size), fc2=nn.Linear(cfg.intermediate_size, d)
         )
 
-    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self, x: torch.Tensor, mask: torch.Tensor | None = None, first: bool = False
+    ) -> torch.Tensor:
+        """[B, L, D] -> [B, L, D]; with `first`, only the first token's output [B, 1, D] (the
+        ViT's last layer: the class token attends to all, nothing else is needed)."""
         sa, y = self.self_attn, self.layer_norm1(x)
-        x = x + sa.out_proj(attention(sa.q_proj(y), sa.k_proj(y), sa.v_proj(y), self.heads, mask))
+        k, v = sa.k_proj(y), sa.v_proj(y)
+        if first:
+            x, y = x[:, :1], y[:, :1]
+        x = x + sa.out_proj(attention(sa.q_proj(y), k, v, self.heads, mask))
         return x + self.mlp.fc2(self.act(self.mlp.fc1(self.layer_norm2(x))))

@@ -38,6 +38,7 @@ class VisionTower(nn.Module):
         cls = emb.class_embedding.expand(x.shape[0], 1, -1)  # [B, 1, D]
         x = torch.cat([cls, x], dim=1) + emb.position_embedding.weight  # [B, 1 + grid*grid, D]
         x = self.pre_layrnorm(x)
-        for layer in self.encoder.layers:
+        *layers, last = self.encoder.layers
+        for layer in layers:
             x = layer(x)
-        return self.post_layernorm(x[:, 0])  # [B, D]
+        return self.post_layernorm(last(x, first=True)[:, 0])  # [B, D]

@@ -105,6 +105,9 @@ def main(argv: list[str] | None = None) -> int:
                 file=sys.stderr,
             )
             return 2
+        from altclip_core.kernels import hold_freed_memory
+
+        hold_freed_memory()  # this process embeds images in a loop (kernels.py says why)
         indexer = Indexer(
             library=args.library,
             model=args.model,

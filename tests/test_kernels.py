@@ -77,3 +77,14 @@ def test_bad_quantize_arguments(tiny):
         altclip_core.load(tiny, device="cpu", quantize="int4")
     with pytest.raises(ValueError, match="CPU only"):
         altclip_core.load(tiny, device="meta", quantize="int8")
+
+
+def test_programs_can_hold_freed_memory_on_glibc():
+    """Changes the process, so it runs in a child, as altclip-index's entry point calls it."""
+    import platform
+    import subprocess
+    import sys
+
+    code = "from altclip_core.kernels import hold_freed_memory; print(hold_freed_memory())"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == str(platform.libc_ver()[0] == "glibc")
