@@ -1,9 +1,9 @@
 """Indexer speed, in one run: decode+preprocess images/s on 12-megapixel JPEGs (exact vs draft path,
-and how far apart their embeddings are), end-to-end images/s with the tiny model (pipeline overhead)
-and with the full-size model if bench/model.py has built it, and the rerun time on an unchanged
-10 000-file folder.
+and how far apart their embeddings are), end-to-end images/s against the model alone with the tiny
+model (pipeline overhead) and with the full-size one in float32 and int8 if bench/model.py has
+built it, per number of decode workers, and the rerun time on an unchanged 10 000-file folder.
 
-    python bench/index.py [--photos 24] [--files 10000]
+    python bench/index.py [--photos 48] [--files 10000] [--workers 1 2] [--batch 16]
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 import altclip_core  # noqa: E402
+from altclip_core.kernels import hold_freed_memory  # noqa: E402
 from indexer import Indexer  # noqa: E402
 from indexer.run import _Embedder  # noqa: E402
 from indexer.scan import Entry, scan  # noqa: E402
@@ -40,11 +41,51 @@ def decode_rate(indexer: Indexer, model: Path, entries: list[Entry]) -> tuple[fl
     return len(entries) / (time.perf_counter() - start), decoded
 
 
+def end_to_end(work: Path, tiny: Path, big: Path, args: argparse.Namespace) -> None:
+    """Indexer images/s once the model has loaded (from the first batch's end to the last's),
+    against the model alone on batches of the same size, per decode worker count; with the
+    full-size model, in float32 and int8."""
+    import torch
+
+    runs = [("tiny", tiny, None)]
+    if FULL.is_dir():
+        runs += [("full-size", FULL, None), ("full-size", FULL, "int8")]
+    for name, folder, quantize in runs:
+        model = altclip_core.load(folder, towers=("vision",), quantize=quantize)
+        size = model.config.vision_config.image_size
+        pixels = torch.randn(args.batch, 3, size, size)
+        with torch.inference_mode():
+            model.encode_image(pixels)
+            start = time.perf_counter()
+            model.encode_image(pixels)
+            alone = args.batch / (time.perf_counter() - start)
+        del model
+        for workers in args.workers:
+            done = []
+            Indexer(
+                library=work / f"lib-{name}-{quantize}-{workers}",
+                model=str(folder),
+                batch_size=args.batch,
+                workers=workers,
+                int8=quantize == "int8",
+            ).run([big], progress=lambda n, total, done=done: done.append((n, time.perf_counter())))
+            (n0, t0), (n1, t1) = done[0], done[-1]
+            rate = (n1 - n0) / (t1 - t0)
+            print(
+                f"end to end, {name} model{' int8' if quantize else ''}, {workers} decode "
+                f"workers, {torch.get_num_threads()} torch threads: {rate:.2f} img/s after the "
+                f"first batch; the model alone {alone:.2f} img/s ({rate / alone:.0%})"
+            )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--photos", type=int, default=24)
+    parser.add_argument("--photos", type=int, default=48)
+    parser.add_argument("--batch", type=int, default=16, help="the indexer's default")
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2], help="decode threads")
     parser.add_argument("--files", type=int, default=10_000)
     args = parser.parse_args()
+    hold_freed_memory()  # as altclip-index does
     work = Path(tempfile.mkdtemp(prefix="bench-index-"))
     tiny = work / "tiny"
     checkpoints.build(tiny, checkpoints.train_sentencepiece(work / "spm.model"))
@@ -76,13 +117,7 @@ def main() -> None:
         f"({'full-size random' if FULL.is_dir() else 'tiny random'} model)"
     )
 
-    for name, folder in [("tiny", tiny)] + ([("full-size", FULL)] if FULL.is_dir() else []):
-        library = work / f"lib-{name}"
-        summary = Indexer(library=library, model=str(folder)).run([big])
-        print(
-            f"end to end, {name} model: {summary.added / summary.seconds:.2f} img/s "
-            f"({summary.added} photos in {summary.seconds:.1f} s, model load included)"
-        )
+    end_to_end(work, tiny, big, args)
 
     many = work / "many"
     for i in range(args.files):
