@@ -157,8 +157,10 @@ def problem_ui(e: AltCLIPError, tr: Strings) -> None:
     elif isinstance(e, QueryTooLong):
         st.warning(tr("too_long", length=tr.number(e.length), limit=tr.number(e.limit)))
     else:
-        key = {NoLibrary: "no_library", CatalogError: "catalog_problem"}.get(type(e), "problem")
-        st.warning(tr(key))
+        if isinstance(e, NoLibrary):
+            st.warning(tr("no_library"))
+        else:
+            st.warning(tr("catalog_problem" if isinstance(e, CatalogError) else "problem"))
         text(str(e))
 
 
