@@ -1,0 +1,513 @@
+"""What a typed query means: the date phrases in it (Chinese or English) as a date range, and the
+rest as the text to embed.
+
+    parse("2023年夏天 海边")               -> Query("海边", 2023-06-01, 2023-09-01)
+    parse("去年的猫", today=2026-11-24)     -> Query("猫", 2025-01-01, 2026-01-01)
+    parse("beach photos from last summer") -> Query("beach photos", <last June 1>, <September 1>)
+
+Ranges are half-open, [after, before), as `Library.search` filters (`after` inclusive, `before`
+exclusive). What is understood:
+
+- years (2023, 2023年, 二〇二三年), months (2023年6月, June 2023, in June, 6月), days (2023年6月
+  15日, June 15, 2023-06-15); a month or day without a year is the latest one that has begun;
+- seasons with a year or a relative word (2023年夏天, 去年冬天, summer 2023, last summer): spring
+  March-May, summer June-August, autumn September-November, winter December to February (the
+  winter of 2023 begins in December 2023); `hemisphere="south"` swaps them;
+- relative phrases: 今年 去年 前年 大前年 上个月 这个月 上周 这周 昨天 前天 今天 N天前 N年前, this
+  year, last year, the year before last, last/this month, last/this week, yesterday, today, N days
+  (weeks, months, years) ago; weeks begin on Monday;
+- ranges: 2019到2021年, 2023年3月至5月, from 2018 to 2020, between 2018 and 2020, June to August
+  2023 (a side without a year takes the other's); open ones: since 2020, 2020年以来, before 2020;
+- festivals with a year or a relative word: 圣诞节 / Christmas (24-25 December), 平安夜 / Christmas
+  Eve, 元旦 / New Year's Day, 跨年 / New Year's Eve, 情人节 / Valentine's Day, 万圣节 / Halloween,
+  劳动节 / 五一 (1-5 May), 国庆 (1-7 October), and 春节 / Chinese (Lunar) New Year from the table
+  of lunar new year dates below (1990-2050; 除夕 to the sixth day).
+
+Left in the text, because they describe the look as much as the date: a season or festival
+without a year ("夏天的海边", "Christmas tree"), decades ("the 1990s look", "90年代"). A number is
+not a year when it is part of a word or a name (2023号房间, room 2023, v2023, 2023x), nor when it
+lies in the future. Several date phrases give the range that spans them all.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+# First day of the lunar year (春节), 1990-2050, as MMDD of the Gregorian year.
+LUNAR_NEW_YEAR = dict(
+    zip(
+        range(1990, 2051),
+        """0127 0215 0204 0123 0210 0131 0219 0207 0128 0216 0205 0124 0212 0201 0122 0209 0129
+        0218 0207 0126 0214 0203 0123 0210 0131 0219 0208 0128 0216 0205 0125 0212 0201 0122
+        0210 0129 0217 0206 0126 0213 0203 0123 0211 0131 0219 0208 0128 0215 0204 0124 0212
+        0201 0122 0210 0130 0217 0206 0126 0214 0202 0123""".split(),
+        strict=True,
+    )
+)
+
+SEASON_START = {"spring": 3, "summer": 6, "autumn": 9, "winter": 12}  # northern; 3 months each
+SOUTH = {"spring": "autumn", "summer": "winter", "autumn": "spring", "winter": "summer"}
+CN_DIGITS = {c: i for i, c in enumerate("〇一二三四五六七八九")} | {"零": 0, "两": 2}
+NUMBER_WORDS = "one two three four five six seven eight nine ten".split()
+MONTHS = "january february march april may june july august september october november december"
+MONTH_NAMES = {name: i + 1 for i, name in enumerate(MONTHS.split())}
+MONTH_NAMES |= {name[:3]: i for name, i in MONTH_NAMES.items()} | {"sept": 9}
+
+
+@dataclass(frozen=True)
+class Query:
+    """`text`: what is left to embed ("" where the query was only a date); `after` (inclusive)
+    and `before` (exclusive): the range understood, None where open; `phrases`: the date phrases
+    as typed, for the page to show."""
+
+    text: str
+    after: datetime | None = None
+    before: datetime | None = None
+    phrases: tuple[str, ...] = ()
+
+
+# -- tokens ---------------------------------------------------------------------------------
+# Each date word found is a token: (kind, value, start, end). Kinds: year, ago (a whole year N
+# back), month, day, season, festival, span (a fixed range: yesterday, last week...), last/this
+# (modifiers of the next season, festival or month), and the range words.
+
+_CN_NUM = r"[〇零一二两三四五六七八九十]+"
+_EN_NUM = r"\d+|" + "|".join(NUMBER_WORDS) + r"|a|an"
+_AGO_UNITS = {"day": "day", "week": "week", "month": "month", "year": "year"}
+_CN_UNITS = {"天": "day", "日": "day", "周": "week", "星期": "week", "个月": "month", "年": "year"}
+_FESTIVALS = {
+    # name -> (month, day, days) with a Gregorian date, or "lunar"
+    "christmas eve": (12, 24, 1),
+    "平安夜": (12, 24, 1),
+    "christmas": (12, 24, 2),
+    "xmas": (12, 24, 2),
+    "圣诞节": (12, 24, 2),
+    "圣诞": (12, 24, 2),
+    "new year's eve": (12, 31, 2),
+    "跨年": (12, 31, 2),
+    "new year's day": (1, 1, 1),
+    "元旦": (1, 1, 1),
+    "valentine's day": (2, 14, 1),
+    "情人节": (2, 14, 1),
+    "halloween": (10, 31, 1),
+    "万圣节": (10, 31, 1),
+    "劳动节": (5, 1, 5),
+    "五一": (5, 1, 5),
+    "国庆节": (10, 1, 7),
+    "国庆": (10, 1, 7),
+    "chinese new year": "lunar",
+    "lunar new year": "lunar",
+    "spring festival": "lunar",
+    "春节": "lunar",
+    "过年": "lunar",
+}
+_SEASONS = {"spring": "spring", "summer": "summer", "autumn": "autumn", "fall": "autumn"}
+_SEASONS |= {"winter": "winter", "春": "spring", "夏": "summer", "秋": "autumn", "冬": "winter"}
+_A = r"(?<![A-Za-z0-9_])"  # an English word begins here (CJK characters may touch it)
+_Z = r"(?![A-Za-z0-9_])"
+
+_CN_FESTIVALS = "|".join(sorted((f for f in _FESTIVALS if not f.isascii()), key=len, reverse=True))
+_EN_FESTIVALS = "|".join(
+    re.escape(f).replace("'", "['’]?")
+    for f in sorted((f for f in _FESTIVALS if f.isascii()), key=len, reverse=True)
+)
+_MONTH_NAMES = "|".join(sorted(MONTH_NAMES, key=len, reverse=True))
+_DAY = r"(?:[12]\d|3[01]|0?[1-9])"
+_CN_DAY = r"(?:[12]\d|3[01]|0?[1-9]|[二三]?十[一二三四五六七八九]?|[一二三四五六七八九])"
+_CN_MONTH = r"(?:1[0-2]|0?[1-9]|十[一二]?|[一二三四五六七八九])"
+# After a bare number, these make it a count, a price, a room or a time, not a year.
+_NOT_YEAR_AFTER = r"号|室|房|层|楼|路|元|块|米|个|张|次|件|届|级|班|岁|克|分|点|:|\.\d"
+
+# (kind, pattern), matched case-insensitively (re.VERBOSE: spaces in a pattern are \s).
+_TOKENS = [
+    # 2023-06-15, 2023/6/15, 2023.06
+    ("iso", r"(?<![\d./-]) (?P<y>(?:19|20)\d\d) [-/.] (?P<m>\d{1,2}) (?:[-/.](?P<d>\d{1,2}))?"
+            r"(?![\d./-]*\d)"),
+    ("year", r"(?P<y>\d{4}|[〇零一二三四五六七八九]{4}) \s* 年 (?!代|级|龄|纪)"),
+    ("ago", rf"(?P<n>\d+|{_CN_NUM}) \s* (?P<u>天|日|周|星期|个月|年) 前"),
+    ("ago", rf"{_A} (?P<n>{_EN_NUM}) \s+ (?P<u>day|week|month|year)s? \s+ ago {_Z}"),
+    ("span", r"今天|大前天|昨天|前天|上上周|上周|这周|本周|上个?星期|这个?星期|上个?礼拜|上个月"
+             r"|这个月|本月"),
+    ("span", rf"{_A} (?:the\s+day\s+before\s+yesterday|yesterday|today|last\s+week|this\s+week"
+             rf"|last\s+month|this\s+month) {_Z}"),
+    ("relyear", r"今年|去年|大前年|前年"),
+    ("relyear", rf"{_A} (?:the\s+year\s+before\s+last|last\s+year|this\s+year) {_Z}"),
+    ("festival", _CN_FESTIVALS),
+    ("festival", rf"{_A} (?:{_EN_FESTIVALS}) {_Z}"),
+    ("season", r"(?P<s>[春夏秋冬]) (?:天|季)"),
+    ("season", rf"{_A} (?P<s>spring|summer|autumn|fall|winter) {_Z}"),
+    # 6月, 十二月, 6月15日, 6月份
+    ("month", rf"(?<![\d〇零一二三四五六七八九十个]) (?P<m>{_CN_MONTH}) \s* 月份?"
+              rf"(?: (?P<d>{_CN_DAY}) \s* [日号])?"),
+    # June, Jun., June 15, 15 June, 15th of June
+    ("month", rf"{_A} (?:(?P<d1>{_DAY}) (?:st|nd|rd|th)? \s+ (?:of\s+)?)? (?P<name>{_MONTH_NAMES})"
+              rf"\.? (?: \s+ (?P<d2>{_DAY}) (?:st|nd|rd|th)? {_Z} (?!\s*:))? {_Z}"),
+    ("modifier", rf"{_A} (?P<w>last|this|past) {_Z}"),
+    # a bare year: 2023, not v2023, 2023x, #2023, 2023号, 2023.5
+    ("year", rf"(?<![A-Za-z0-9_.#/:$¥€£]) (?P<y>(?:19|20)\d\d)"
+             rf"(?![A-Za-z0-9_%]|\s*(?:{_NOT_YEAR_AFTER}))"),
+    ("to", rf"到|至|~|～|-|–|—|{_A} (?:to|until|till|through|thru|and) {_Z}"),
+]
+_TOKEN_RES = [(kind, re.compile(p, re.IGNORECASE | re.VERBOSE)) for kind, p in _TOKENS]
+# Not a year after these: a room, a number, a model.
+_NOT_A_YEAR_BEFORE = re.compile(
+    r"(?:room|no\.?|number|page|flight|route|bus|model|#|第|编号)\s*$", re.I
+)
+_BEFORE_PHRASE = re.compile(
+    r"(?:\b(?:taken|shot)\s+)?(?:\b(?:in|from|during|on|of|at|since|after|before|between)|从|自从|自|在|于)\s*$",
+    re.I,
+)
+_AFTER_PHRASE = re.compile(
+    r"^\s*(?:['’]s\b|以来|以后|之后|以前|之前|期间|的时候|时候|那天|拍摄的|拍的|的|时)+"
+)
+_MONTH_CUE = re.compile(
+    r"\b(?:in|of|since|from|during|until|till|before|after|last|this|past)\s+$", re.I
+)
+_OPEN_BEFORE = re.compile(r"\b(?:since|after|before)\s*$|(?:从|自从|自)\s*$", re.I)
+_OPEN_AFTER = re.compile(r"^\s*(?:以来|以后|之后|以前|之前)")
+
+
+def parse(text: str, today: date | datetime | None = None, hemisphere: str = "north") -> Query:
+    """The date phrases of `text` as a range, and the text without them.
+
+    Args:
+        text: a query as typed, in Chinese or English (or both).
+        today: the day relative phrases count from; defaults to today.
+        hemisphere: "north" or "south", for seasons.
+
+    Returns:
+        Query(text, after, before, phrases); with no date phrase, Query(text) unchanged.
+    """
+    if hemisphere not in ("north", "south"):
+        raise ValueError(f"hemisphere is 'north' or 'south', not {hemisphere!r}")
+    today = today.date() if isinstance(today, datetime) else today or date.today()
+    groups = _groups(text, _tokens(text, today), today, hemisphere)
+    if not groups:
+        return Query(text)
+    ranges, cut, phrases = [], [], []
+    for start, end, after, before in groups:
+        pre = _BEFORE_PHRASE.search(text[:start])
+        post = _AFTER_PHRASE.match(text[end:])
+        lead = _OPEN_BEFORE.search(text[:start])
+        tail = _OPEN_AFTER.match(text[end:])
+        word = (lead.group().strip().lower() if lead else "") or (
+            tail.group().strip() if tail else ""
+        )
+        if word in ("since", "从", "自从", "自", "以来", "以后", "之后"):
+            after, before = after, None
+        elif word == "after":
+            after, before = before, None
+        elif word in ("before", "以前", "之前"):
+            after, before = None, after
+        ranges.append((after, before))
+        cut.append((pre.start() if pre else start, end + (post.end() if post else 0)))
+        phrases.append(
+            (lead.group().lstrip() if lead else "")
+            + text[start:end].strip()
+            + (tail.group().strip() if tail else "")
+        )
+    afters = [a for a, _ in ranges]
+    befores = [b for _, b in ranges]
+    after = None if None in afters else min(afters)
+    before = None if None in befores else max(befores)
+    rest, last = [], 0
+    for a, b in cut:
+        rest.append(text[last:a])
+        last = b
+    rest.append(text[last:])
+    remaining = re.sub(r"\s+", " ", " ".join(rest)).strip(" ,，、。.;；:：")
+    return Query(remaining, _dt(after), _dt(before), tuple(phrases))
+
+
+def _tokens(text: str, today: date) -> list[tuple[str, dict, int, int]]:
+    # Every pattern's matches; where they overlap, the earliest, then the longest, wins.
+    candidates = sorted(
+        (
+            (m.start(), -m.end(), i, kind, m)
+            for i, (kind, r) in enumerate(_TOKEN_RES)
+            for m in r.finditer(text)
+        ),
+        key=lambda c: c[:3],
+    )
+    found, taken = [], 0
+    for start, _, _, kind, m in candidates:
+        if start < taken or not m.group():
+            continue
+        value = {k: v for k, v in m.groupdict().items() if v}
+        word = m.group().lower()
+        if kind == "iso":
+            y, mo, d = int(value["y"]), int(value["m"]), int(value.get("d") or 0)
+            if not 1 <= mo <= 12 or d and not _valid(y, mo, d):
+                continue
+            kind, value = "date", dict(y=y, m=mo, d=d or None)
+        elif kind == "year":
+            y = _number(value["y"])
+            bare = "年" not in word
+            if not 1800 <= y <= 2200:
+                continue
+            if bare and (y > today.year or _NOT_A_YEAR_BEFORE.search(text[: m.start()])):
+                continue
+            value = dict(y=y)
+        elif kind == "ago":
+            n, unit = _count(value["n"]), _CN_UNITS.get(value["u"], value["u"].lower())
+            if n is None:
+                continue
+            value = dict(n=n, unit=unit)
+        elif kind == "relyear":
+            offset = {"今年": 0, "去年": 1, "前年": 2, "大前年": 3, "this year": 0, "last year": 1}
+            value = dict(y=today.year - offset.get(" ".join(word.split()), 2))
+            kind = "year"
+        elif kind == "span":
+            value = dict(span=_span(" ".join(word.split()), today))
+        elif kind == "festival":
+            key = re.sub(r"['’]", "'", " ".join(word.split()))
+            key = next(f for f in _FESTIVALS if f.replace("'", "") == key.replace("'", ""))
+            value = dict(f=key)
+        elif kind == "season":
+            value = dict(s=_SEASONS[value["s"].lower()])
+        elif kind == "month":
+            name = value.get("name", "").lower()
+            mo = MONTH_NAMES[name] if name else _number(value["m"])
+            d = value.get("d") or value.get("d1") or value.get("d2")
+            d = _number(d) if d else None
+            # A month's name alone may be a name or a verb (June, may, march): only after a
+            # preposition or last/this, or with a day or a year (checked in _groups).
+            if name and d is None:
+                value["alone"] = not _MONTH_CUE.search(text[: m.start()])
+            value = dict(m=mo, d=d, alone=value.get("alone", False))
+        found.append((kind, value, m.start(), m.end()))
+        taken = m.end()
+    return found
+
+
+def _groups(text, tokens, today, hemisphere):
+    """Adjacent tokens (separated by nothing, spaces, 的, of, commas or 's) joined into phrases,
+    each resolved to a range; two phrases joined by a range word become one. Returns (start,
+    end, after, before) per phrase."""
+    phrases: list[list] = []  # [start, end, fields]
+    for kind, value, start, end in tokens:
+        gap = text[phrases[-1][1] : start] if phrases else None
+        fields = phrases[-1][2] if phrases else None
+        joinable = gap is not None and re.fullmatch(r"[\s,，]*(?:的|of|['’]s)?[\s,，]*", gap, re.I)
+        if kind == "to":
+            if phrases and joinable and "to" not in fields and fields.get("resolved") is not False:
+                phrases[-1][1] = end
+                fields["to"] = (start, end)
+            continue
+        if joinable and "to" in fields:  # the other end of a range
+            fields.setdefault("other", {})
+            target = fields["other"]
+        elif joinable and _fits(fields, kind, value):
+            target = fields
+        else:
+            phrases.append([start, end, {}])
+            target = phrases[-1][2]
+        if kind in target or kind == "date" and ("year" in target or "month" in target):
+            phrases.append([start, end, {}])
+            target = phrases[-1][2]
+        target[kind] = value
+        phrases[-1][1] = end
+    out = []
+    for start, end, fields in phrases:
+        if "to" in fields and "other" not in fields:
+            end = fields["to"][0]  # a dangling range word is text
+        other = fields.pop("other", None)
+        first = _resolve(fields, today, hemisphere, other)
+        if first is None:
+            continue
+        if other is not None:
+            second = _resolve(other, today, hemisphere, fields)
+            if second is None or second[1] <= first[0]:
+                continue
+            first = (first[0], second[1])
+            if re.search(r"\band\s*$", text[: fields["to"][1]], re.I) and not re.search(
+                r"\bbetween\s+$", text[:start], re.I
+            ):
+                continue  # "2019 and 2021" is two years, not a range, unless "between"
+        out.append((start, end, *first))
+    return out
+
+
+def _fits(fields: dict, kind: str, value: dict) -> bool:
+    """Whether a token adds to the phrase before it (2023年 + 夏天, last + summer, June + 2023)."""
+    if kind in fields or "span" in fields or "ago" in fields or kind in ("span", "ago"):
+        return False
+    if "date" in fields or kind == "date":
+        return False
+    if kind == "year":
+        return any(k in fields for k in ("month", "season", "festival", "modifier"))
+    if "modifier" in fields:
+        return kind in ("season", "festival", "month")
+    if kind == "modifier":
+        return False
+    return "year" in fields and not any(k in fields for k in ("month", "season", "festival"))
+
+
+def _resolve(fields: dict, today: date, hemisphere: str, other: dict | None = None):
+    """[start, end) of a phrase's fields, or None where they do not make a date range."""
+    if "span" in fields:
+        return fields["span"]["span"]
+    if "ago" in fields:
+        return _ago(fields["ago"]["n"], fields["ago"]["unit"], today)
+    if "date" in fields:
+        d = fields["date"]
+        if d["d"]:
+            start = date(d["y"], d["m"], d["d"])
+            return start, start + timedelta(days=1)
+        return date(d["y"], d["m"], 1), _next_month(d["y"], d["m"])
+    year = fields.get("year", {}).get("y")
+    if year is None and other is not None:
+        year = other.get("year", {}).get("y")
+    modifier = fields.get("modifier", {}).get("w", "").lower()
+    if "season" in fields:
+        season = fields["season"]["s"]
+        if hemisphere == "south":
+            season = SOUTH[season]
+        return _season(season, year, modifier, today)
+    if "festival" in fields:
+        return _festival(fields["festival"]["f"], year, modifier, today)
+    if "month" in fields:
+        mo, d = fields["month"]["m"], fields["month"]["d"]
+        if fields["month"].get("alone") and year is None and not modifier:
+            return None
+        if not 1 <= mo <= 12:
+            return None
+        if year is None:  # the latest that has begun; "last June" in June: a year before
+            year = today.year if date(today.year, mo, 1) <= today else today.year - 1
+            if modifier in ("last", "past") and (year, mo) == (today.year, today.month):
+                year -= 1
+        if d:
+            if not _valid(year, mo, d):
+                return None
+            return date(year, mo, d), date(year, mo, d) + timedelta(days=1)
+        return date(year, mo, 1), _next_month(year, mo)
+    if year is not None and not modifier:
+        return date(year, 1, 1), date(year + 1, 1, 1)
+    return None
+
+
+def _season(season: str, year: int | None, modifier: str, today: date):
+    first = SEASON_START[season]
+
+    def occurrence(y):  # the season of year y; winter (from December) runs into y + 1
+        start = date(y, first, 1)
+        return start, _add_months(start, 3)
+
+    if year is not None:
+        return occurrence(year)
+    if not modifier:
+        return None  # a season alone describes the look
+    y = today.year
+    while occurrence(y)[0] > today:
+        y -= 1
+    current = occurrence(y)  # the latest that has begun
+    if modifier in ("last", "past") and current[1] > today:  # "last summer", during a summer
+        return occurrence(y - 1)
+    return current
+
+
+def _festival(name: str, year: int | None, modifier: str, today: date):
+    rule = _FESTIVALS[name]
+
+    def occurrence(y):
+        if rule == "lunar":
+            if y not in LUNAR_NEW_YEAR:
+                return None
+            mmdd = LUNAR_NEW_YEAR[y]
+            first = date(y, int(mmdd[:2]), int(mmdd[2:]))
+            return first - timedelta(days=1), first + timedelta(days=6)  # 除夕 to the 6th day
+        mo, d, days = rule
+        return date(y, mo, d), date(y, mo, d) + timedelta(days=days)
+
+    if year is not None:
+        return occurrence(year)
+    if not modifier:
+        return None  # a festival alone describes the look
+    y = today.year
+    while (o := occurrence(y)) is not None and o[0] > today:
+        y -= 1
+    if o is not None and modifier in ("last", "past") and o[1] > today:
+        o = occurrence(y - 1)
+    return o
+
+
+def _span(word: str, today: date) -> tuple[date, date]:
+    monday = today - timedelta(days=today.weekday())
+    month = today.replace(day=1)
+    day = {"今天": 0, "today": 0, "昨天": 1, "yesterday": 1, "前天": 2}
+    day |= {"the day before yesterday": 2, "大前天": 3}
+    if word in day:
+        start = today - timedelta(days=day[word])
+        return start, start + timedelta(days=1)
+    if word in ("上上周",):
+        return monday - timedelta(days=14), monday - timedelta(days=7)
+    if (
+        word.startswith("上")
+        and ("周" in word or "星期" in word or "礼拜" in word)
+        or word == "last week"
+    ):
+        return monday - timedelta(days=7), monday
+    if word in ("上个月", "last month"):
+        return _add_months(month, -1), month
+    if word in ("这个月", "本月", "this month"):
+        return month, _add_months(month, 1)
+    return monday, monday + timedelta(days=7)  # this week, 这周, 本周
+
+
+def _ago(n: int, unit: str, today: date) -> tuple[date, date]:
+    """ "3 days ago" is that day; "2 years ago" that whole year; weeks and months likewise."""
+    if unit == "day":
+        start = today - timedelta(days=n)
+        return start, start + timedelta(days=1)
+    if unit == "week":
+        start = today - timedelta(days=today.weekday() + 7 * n)
+        return start, start + timedelta(days=7)
+    if unit == "month":
+        start = _add_months(today.replace(day=1), -n)
+        return start, _add_months(start, 1)
+    return date(today.year - n, 1, 1), date(today.year - n + 1, 1, 1)
+
+
+def _number(s: str) -> int:
+    """An Arabic or Chinese numeral: 2023, 二〇二三, 十二, 二十五."""
+    if s.isdigit():
+        return int(s)
+    if "十" not in s:
+        return int("".join(str(CN_DIGITS[c]) for c in s))
+    tens, _, ones = s.partition("十")
+    return (CN_DIGITS[tens] if tens else 1) * 10 + (CN_DIGITS[ones] if ones else 0)
+
+
+def _count(s: str) -> int | None:
+    s = s.lower()
+    if s in ("a", "an"):
+        return 1
+    if s in NUMBER_WORDS:
+        return NUMBER_WORDS.index(s) + 1
+    try:
+        return _number(s)
+    except (KeyError, ValueError):
+        return None
+
+
+def _valid(y: int, m: int, d: int) -> bool:
+    try:
+        date(y, m, d)
+    except ValueError:
+        return False
+    return True
+
+
+def _add_months(d: date, n: int) -> date:
+    months = d.year * 12 + d.month - 1 + n
+    return date(months // 12, months % 12 + 1, 1)
+
+
+def _next_month(y: int, m: int) -> date:
+    return _add_months(date(y, m, 1), 1)
+
+
+def _dt(d: date | None) -> datetime | None:
+    return None if d is None else datetime(d.year, d.month, d.day)

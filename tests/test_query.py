@@ -1,0 +1,192 @@
+"""Date phrases in queries (search.query.parse): a table of phrases to ranges in Chinese and
+English for a fixed today, the text that is left to embed, and words that only look like dates."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import pytest
+
+from search.query import LUNAR_NEW_YEAR, Query, parse
+
+TODAY = date(2026, 11, 24)  # a Tuesday
+
+
+def d(s: str | None) -> datetime | None:
+    return None if s is None else datetime.fromisoformat(s)
+
+
+# (query, text left, after, before): ranges are [after, before)
+TABLE = [
+    # years
+    ("2023年 海边", "海边", "2023-01-01", "2024-01-01"),
+    ("二〇二三年的雪", "雪", "2023-01-01", "2024-01-01"),
+    ("cat 2023", "cat", "2023-01-01", "2024-01-01"),
+    ("photos from 2019", "photos", "2019-01-01", "2020-01-01"),
+    # months and days
+    ("2023年6月 生日", "生日", "2023-06-01", "2023-07-01"),
+    ("2023年6月15日", "", "2023-06-15", "2023-06-16"),
+    ("2023年12月31号 烟花", "烟花", "2023-12-31", "2024-01-01"),
+    ("June 2023", "", "2023-06-01", "2023-07-01"),
+    ("June 15, 2023 wedding", "wedding", "2023-06-15", "2023-06-16"),
+    ("15th of June 2023", "", "2023-06-15", "2023-06-16"),
+    ("2023-06-15", "", "2023-06-15", "2023-06-16"),
+    ("2023/6 trip", "trip", "2023-06-01", "2023-07-01"),
+    ("6月的花", "花", "2026-06-01", "2026-07-01"),  # without a year: the latest begun
+    ("十二月的雪", "雪", "2025-12-01", "2026-01-01"),  # December has not begun yet this year
+    ("dogs in march", "dogs", "2026-03-01", "2026-04-01"),
+    ("last June", "", "2026-06-01", "2026-07-01"),
+    # seasons
+    ("2023年夏天 海边", "海边", "2023-06-01", "2023-09-01"),
+    ("2023年冬天", "", "2023-12-01", "2024-03-01"),
+    ("去年冬天的雪", "雪", "2025-12-01", "2026-03-01"),
+    ("今年春天", "", "2026-03-01", "2026-06-01"),
+    ("beach photos from last summer", "beach photos", "2026-06-01", "2026-09-01"),
+    ("summer of 2021", "", "2021-06-01", "2021-09-01"),
+    ("autumn 2020 leaves", "leaves", "2020-09-01", "2020-12-01"),
+    ("fall 2020", "", "2020-09-01", "2020-12-01"),
+    ("this winter", "", "2025-12-01", "2026-03-01"),  # December has not begun: the last one
+    # relative
+    ("去年的猫", "猫", "2025-01-01", "2026-01-01"),
+    ("今年", "", "2026-01-01", "2027-01-01"),
+    ("前年的照片", "照片", "2024-01-01", "2025-01-01"),
+    ("大前年", "", "2023-01-01", "2024-01-01"),
+    ("上个月 公园", "公园", "2026-10-01", "2026-11-01"),
+    ("这个月", "", "2026-11-01", "2026-12-01"),
+    ("上周的晚饭", "晚饭", "2026-11-16", "2026-11-23"),
+    ("昨天", "", "2026-11-23", "2026-11-24"),
+    ("前天", "", "2026-11-22", "2026-11-23"),
+    ("三年前", "", "2023-01-01", "2024-01-01"),
+    ("5天前", "", "2026-11-19", "2026-11-20"),
+    ("3个月前", "", "2026-08-01", "2026-09-01"),
+    ("this year", "", "2026-01-01", "2027-01-01"),
+    ("last year's beach", "beach", "2025-01-01", "2026-01-01"),
+    ("the year before last", "", "2024-01-01", "2025-01-01"),
+    ("last month", "", "2026-10-01", "2026-11-01"),
+    ("dinner last week", "dinner", "2026-11-16", "2026-11-23"),
+    ("this week", "", "2026-11-23", "2026-11-30"),
+    ("yesterday's dinner", "dinner", "2026-11-23", "2026-11-24"),
+    ("two days ago", "", "2026-11-22", "2026-11-23"),
+    ("2 years ago", "", "2024-01-01", "2025-01-01"),
+    # ranges
+    ("2019到2021年", "", "2019-01-01", "2022-01-01"),
+    ("2019年至2021年 旅行", "旅行", "2019-01-01", "2022-01-01"),
+    ("2023年3月到5月", "", "2023-03-01", "2023-06-01"),
+    ("from 2018 to 2020", "", "2018-01-01", "2021-01-01"),
+    ("between 2018 and 2020", "", "2018-01-01", "2021-01-01"),
+    ("2018-2020 mountains", "mountains", "2018-01-01", "2021-01-01"),
+    ("June to August 2023", "", "2023-06-01", "2023-09-01"),
+    ("since 2020", "", "2020-01-01", None),
+    ("2020年以来的狗", "狗", "2020-01-01", None),
+    ("before 2020", "", None, "2020-01-01"),
+    ("2020年之前的照片", "照片", None, "2020-01-01"),
+    ("after 2020", "", "2021-01-01", None),
+    # festivals
+    ("2023年圣诞节", "", "2023-12-24", "2023-12-26"),
+    ("Christmas 2022 dinner", "dinner", "2022-12-24", "2022-12-26"),
+    ("last Christmas", "", "2025-12-24", "2025-12-26"),  # this year's has not begun
+    ("去年平安夜", "", "2025-12-24", "2025-12-25"),
+    ("2024年春节", "", "2024-02-09", "2024-02-16"),  # 除夕 to the sixth day
+    ("Chinese New Year 2024", "", "2024-02-09", "2024-02-16"),
+    ("2023年国庆 长城", "长城", "2023-10-01", "2023-10-08"),
+    ("Halloween 2021", "", "2021-10-31", "2021-11-01"),
+]
+
+
+@pytest.mark.parametrize("query, text, after, before", TABLE)
+def test_date_phrases_become_ranges(query, text, after, before):
+    q = parse(query, today=TODAY)
+    assert (q.text, q.after, q.before) == (text, d(after), d(before))
+    assert q.phrases  # what the page shows as a chip
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "海边的日落",
+        "2023号房间",  # a room number
+        "room 2023",
+        "v2023 release",  # part of a word
+        "2023x",
+        "the 1990s look",  # decades describe a look
+        "90年代的风格",
+        "夏天的海边",  # a season alone describes the look
+        "summer",
+        "圣诞树",  # so does a festival alone
+        "Christmas tree",
+        "March of the penguins",  # a month's name alone may be a title, a name or a verb
+        "June",
+        "may flowers",
+        "2077 cyberpunk",  # a bare year in the future is not a date
+        "3 dogs",
+        "三个月亮",
+        "2023年2月29日",  # no such day: left as typed
+        "",
+    ],
+)
+def test_words_that_only_look_like_dates_are_left_alone(query):
+    assert parse(query, today=TODAY) == Query(query)
+
+
+@pytest.mark.parametrize(
+    "today, query, after, before",
+    [
+        (date(2026, 1, 5), "上个月", "2025-12-01", "2026-01-01"),  # a month at year end
+        (date(2026, 1, 5), "last month", "2025-12-01", "2026-01-01"),
+        (date(2026, 1, 1), "last week", "2025-12-22", "2025-12-29"),
+        (date(2026, 1, 1), "昨天", "2025-12-31", "2026-01-01"),
+        (date(2024, 3, 1), "昨天", "2024-02-29", "2024-03-01"),  # leap years
+        (date(2023, 3, 1), "yesterday", "2023-02-28", "2023-03-01"),
+        (date(2026, 1, 5), "2024年2月29日", "2024-02-29", "2024-03-01"),
+        (date(2026, 1, 5), "2024年2月", "2024-02-01", "2024-03-01"),
+        (date(2026, 7, 10), "last summer", "2025-06-01", "2025-09-01"),  # during a summer
+        (date(2026, 7, 10), "this summer", "2026-06-01", "2026-09-01"),
+        (date(2026, 1, 20), "this winter", "2025-12-01", "2026-03-01"),
+        (date(2026, 1, 20), "last winter", "2024-12-01", "2025-03-01"),
+        (date(2026, 12, 25), "last Christmas", "2025-12-24", "2025-12-26"),
+        (date(2026, 12, 31), "2026年12月", "2026-12-01", "2027-01-01"),
+    ],
+)
+def test_relative_phrases_at_the_edges_of_months_and_years(today, query, after, before):
+    q = parse(query, today=today)
+    assert (q.after, q.before) == (d(after), d(before))
+
+
+def test_southern_hemisphere_swaps_the_seasons():
+    north = parse("2023年夏天", today=TODAY)
+    south = parse("2023年夏天", today=TODAY, hemisphere="south")
+    assert (north.after, north.before) == (d("2023-06-01"), d("2023-09-01"))
+    assert (south.after, south.before) == (d("2023-12-01"), d("2024-03-01"))
+    winter = parse("winter 2023 beach", today=TODAY, hemisphere="south")
+    assert (winter.text, winter.after, winter.before) == ("beach", d("2023-06-01"), d("2023-09-01"))
+    with pytest.raises(ValueError, match="hemisphere"):
+        parse("2023", hemisphere="east")
+
+
+def test_text_that_is_only_a_date_leaves_nothing_to_embed():
+    for query in ["2023年", "去年", "last summer", "  2019到2021年 ", "from 2018 to 2020"]:
+        q = parse(query, today=TODAY)
+        assert q.text == "" and q.after is not None
+
+
+def test_several_phrases_give_the_range_that_spans_them():
+    q = parse("2023年夏天 和 2024年冬天", today=TODAY)
+    assert (q.after, q.before) == (d("2023-06-01"), d("2025-03-01"))
+    assert q.phrases == ("2023年夏天", "2024年冬天")
+
+
+def test_today_defaults_to_today():
+    q = parse("今年")
+    assert q.after == datetime(date.today().year, 1, 1)
+
+
+def test_the_lunar_new_year_table():
+    """1990-2050, each new year 21 January to 20 February, 354 to 385 days after the last (a
+    lunar year of 12 or 13 months); spot checks against published dates."""
+    assert min(LUNAR_NEW_YEAR) <= 1990 and max(LUNAR_NEW_YEAR) >= 2040
+    days = [date(y, int(v[:2]), int(v[2:])) for y, v in sorted(LUNAR_NEW_YEAR.items())]
+    assert all(date(x.year, 1, 21) <= x <= date(x.year, 2, 20) for x in days)
+    gaps = {(b - a).days for a, b in zip(days, days[1:], strict=False)}
+    assert gaps <= {354, 355, 383, 384, 385}
+    known = {1990: "0127", 2000: "0205", 2008: "0207", 2020: "0125", 2023: "0122", 2026: "0217"}
+    assert all(LUNAR_NEW_YEAR[y] == v for y, v in known.items())
