@@ -86,15 +86,15 @@ class Int8Linear(FrozenLinear):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         shape, dtype = x.shape, x.dtype
-        x = x.reshape(-1, shape[-1]).float()  # [rows, in]
+        rows = x.reshape(-1, shape[-1]).float()  # [rows, in]
         # Inputs in 7 bits (0..127): without VNNI, x86 sums pairs of uint8 x int8 products in
         # int16, which 8-bit inputs would overflow ("reduce_range").
         if self.kernel == "fbgemm":
-            y = torch.ops.quantized.linear_dynamic(x, self.packed, True)
+            y = torch.ops.quantized.linear_dynamic(rows, self.packed, True)
         else:
             seen, *quantised = self.memo.last  # one read: another thread may write it meanwhile
-            if seen is not x:
-                quantised = _quantise(x)
+            if seen is not x:  # the same tensor object, as q, k and v are given
+                quantised = _quantise(rows)
                 self.memo.last = (x, *quantised)
             xq, step, zero = quantised
             y = torch.ops.onednn.qlinear_pointwise(
