@@ -88,3 +88,21 @@ def test_programs_can_hold_freed_memory_on_glibc():
     code = "from altclip_core.kernels import hold_freed_memory; print(hold_freed_memory())"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == str(platform.libc_ver()[0] == "glibc")
+
+
+def test_int8_quantises_the_input_q_k_and_v_share_once(monkeypatch):
+    from altclip_core.config import VisionConfig
+    from altclip_core.layers import CLIPLayer
+
+    cfg = VisionConfig(hidden_size=32, intermediate_size=64, num_attention_heads=4)
+    layer = CLIPLayer(cfg).eval()
+    x = torch.randn(2, 5, 32)
+    with torch.inference_mode():
+        want = layer(x)
+        kernels._swap(layer, "onednn")
+        calls = []
+        quantise = kernels._quantise
+        monkeypatch.setattr(kernels, "_quantise", lambda rows: calls.append(1) or quantise(rows))
+        got = layer(x)
+    assert len(calls) == 4  # q, k and v's shared input; out_proj's; fc1's; fc2's
+    assert F.cosine_similarity(got, want, dim=-1).min() > 0.99
