@@ -1,0 +1,450 @@
+"""A toy world where retrieval quality can be measured without downloading weights: scenes of
+coloured shapes with capture dates, captions in Chinese and English, and a tiny model of AltCLIP's
+architecture trained on them, saved in the hub layout `altclip_core.load` reads.
+
+    python -m tests.toyworld build            # train (or find) the model; prints its folder
+    python -m tests.toyworld library DIR      # write a folder of toy photos with EXIF dates
+
+A scene is a group of 1-3 identical shapes (circle, square, triangle, star) of one colour and size,
+on the left, on the right or spread out, on a plain background. A caption names any subset of
+these attributes ("两个红色的圆", "a blue square on the left"); a caption describes a scene when
+every attribute it names is the scene's, which is the ground truth of every test.
+
+This file is the source of truth for the model: `model_folder()` keeps it under
+~/.cache/altclip-toy/<hash of this file> (ALTCLIP_TOY_CACHE overrides the root) and trains it
+there, in a child process at low priority, when it is missing. Training uses transformers'
+`AltCLIPModel` (a test-only dependency) with the product's own tokenizer and preprocessing, so
+that what the model learns is what the product's code path sees.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import math
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, astuple, dataclass, fields
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+KINDS = ("circle", "square", "triangle", "star")
+COLOURS = {
+    "red": (215, 40, 40),
+    "green": (40, 165, 60),
+    "blue": (45, 85, 215),
+    "yellow": (235, 200, 35),
+    "purple": (140, 60, 185),
+}
+BACKGROUNDS = {"white": (242, 242, 242), "black": (22, 22, 22), "grey": (128, 128, 128)}
+SIZES = {"small": (10.0, 12.0), "large": (16.0, 19.0)}  # radius range in pixels, at EDGE
+POSITIONS = ("left", "right", None)  # None: spread over the whole picture
+EDGE = 128  # photos are written this size; the model sees them at IMAGE_SIZE
+IMAGE_SIZE, PATCH = 64, 8
+JPEG_QUALITY = 90
+
+ZH = {
+    "circle": "圆",
+    "square": "正方形",
+    "triangle": "三角形",
+    "star": "星星",
+    "red": "红色",
+    "green": "绿色",
+    "blue": "蓝色",
+    "yellow": "黄色",
+    "purple": "紫色",
+    "white": "白色",
+    "black": "黑色",
+    "grey": "灰色",
+    "small": "小",
+    "large": "大",
+    "left": "左边",
+    "right": "右边",
+}
+ZH_COUNTS = {1: "一个", 2: "两个", 3: "三个"}
+EN_COUNTS = {1: "one", 2: "two", 3: "three"}
+
+
+@dataclass(frozen=True)
+class Scene:
+    """What a picture shows; in a query (a caption), None means "not said"."""
+
+    kind: str | None = None
+    colour: str | None = None
+    count: int | None = None
+    size: str | None = None
+    position: str | None = None
+    background: str | None = None
+
+    def describes(self, scene: Scene) -> bool:
+        """True where every attribute this caption names is the scene's."""
+        return all(
+            getattr(self, f.name) is None or getattr(self, f.name) == getattr(scene, f.name)
+            for f in fields(self)
+        )
+
+
+def random_scene(rng: np.random.Generator, kinds=KINDS, colours=tuple(COLOURS)) -> Scene:
+    return Scene(
+        kind=str(rng.choice(kinds)),
+        colour=str(rng.choice(colours)),
+        count=int(rng.integers(1, 4)),
+        size=str(rng.choice(tuple(SIZES))),
+        position=POSITIONS[rng.integers(len(POSITIONS))],
+        background=str(rng.choice(tuple(BACKGROUNDS))),
+    )
+
+
+def partial(scene: Scene, rng: np.random.Generator) -> Scene:
+    """A caption of `scene` that names a random subset of its attributes (colour or kind always)."""
+    keep = {
+        "kind": rng.random() < 0.8,
+        "colour": rng.random() < 0.8,
+        "count": rng.random() < 0.4,
+        "size": rng.random() < 0.4,
+        "position": rng.random() < 0.4,
+        "background": rng.random() < 0.4,
+    }
+    if not (keep["kind"] or keep["colour"]):
+        keep["kind" if rng.random() < 0.5 else "colour"] = True
+    return Scene(**{k: v if keep[k] else None for k, v in asdict(scene).items()})
+
+
+def caption(q: Scene, lang: str) -> str:
+    """The caption that names exactly `q`'s attributes: "两个红色的大圆，黑色背景",
+    "左边有一个蓝色的正方形", "two large red circles on a black background", "a blue square on
+    the left"."""
+    if lang == "zh":
+        colour = f"{ZH[q.colour]}的" if q.colour else ""
+        size = ZH[q.size] if q.size else ""
+        thing = ZH[q.kind] if q.kind else "图形"
+        text = f"{ZH_COUNTS.get(q.count, '')}{colour}{size}{thing}"
+        if q.position:
+            text = f"{ZH[q.position]}有{text}"
+        return text + (f"，{ZH[q.background]}背景" if q.background else "")
+    thing = q.kind or "shape"
+    words = [EN_COUNTS[q.count] if q.count else "a", q.size, q.colour]
+    words.append(thing + "s" if q.count and q.count > 1 else thing)
+    text = " ".join(w for w in words if w)
+    if q.position:
+        text += f" on the {q.position}"
+    return text + (f" on a {q.background} background" if q.background else "")
+
+
+def render(scene: Scene, rng: np.random.Generator, edge: int = EDGE) -> Image.Image:
+    """The scene drawn at `edge` x `edge`, each shape at a random place and size within its class,
+    colours jittered a little, shapes apart from each other."""
+    jitter = rng.integers(-4, 5, 3)  # small: the shapes, not the backdrop, must carry the signal
+    bg = tuple(int(c) for c in np.clip(np.array(BACKGROUNDS[scene.background]) + jitter, 0, 255))
+    image = Image.new("RGB", (edge, edge), bg)
+    draw = ImageDraw.Draw(image)
+    lo, hi = (r * edge / EDGE for r in SIZES[scene.size])
+    radius = rng.uniform(lo, hi)
+    x_range = {"left": (0, edge / 2), "right": (edge / 2, edge), None: (0, edge)}[scene.position]
+    placed: list[tuple[float, float]] = []
+    while len(placed) < scene.count:  # rejection sampling: shapes must not touch
+        placed = []
+        for _ in range(50 * scene.count):
+            x = rng.uniform(x_range[0] + radius + 1, x_range[1] - radius - 1)
+            y = rng.uniform(radius + 1, edge - radius - 1)
+            if all(math.hypot(x - a, y - b) > 2.1 * radius for a, b in placed):
+                placed.append((x, y))
+                if len(placed) == scene.count:
+                    break
+    colour = np.array(COLOURS[scene.colour]) + rng.integers(-10, 11, 3)
+    fill = tuple(int(c) for c in np.clip(colour, 0, 255))
+    for x, y in placed:
+        draw.polygon(_outline(scene.kind, x, y, radius, rng), fill=fill)
+    return image
+
+
+def _outline(kind: str, x: float, y: float, r: float, rng) -> list[tuple[float, float]]:
+    if kind == "circle":
+        return [(x + r * math.cos(t), y + r * math.sin(t)) for t in np.linspace(0, 2 * math.pi, 48)]
+    if kind == "square":
+        s = r * 0.85
+        return [(x - s, y - s), (x + s, y - s), (x + s, y + s), (x - s, y + s)]
+    if kind == "triangle":
+        corners = (-math.pi / 2, math.pi / 6, 5 * math.pi / 6)
+        return [(x + r * math.cos(t), y + r * math.sin(t)) for t in corners]
+    # A five-pointed star: outer and inner points in turn.
+    points = []
+    for i in range(10):
+        t = -math.pi / 2 + i * math.pi / 5
+        rr = r if i % 2 == 0 else r * 0.45
+        points.append((x + rr * math.cos(t), y + rr * math.sin(t)))
+    return points
+
+
+def photo_bytes(scene: Scene, rng: np.random.Generator, taken: datetime | None = None) -> bytes:
+    """The scene as a JPEG file, with its capture date in EXIF (DateTimeOriginal) if given."""
+    exif = Image.Exif()
+    if taken is not None:
+        exif.get_ifd(0x8769)[0x9003] = taken.strftime("%Y:%m:%d %H:%M:%S")
+    buf = io.BytesIO()
+    render(scene, rng).save(buf, "JPEG", quality=JPEG_QUALITY, exif=exif)
+    return buf.getvalue()
+
+
+def random_date(rng: np.random.Generator, start=datetime(2015, 1, 1), days: int = 11 * 365):
+    return start + timedelta(days=int(rng.integers(days)), seconds=int(rng.integers(86400)))
+
+
+def write_library(
+    root: Path, scenes: list[Scene], seed: int = 0, dates: list[datetime] | None = None
+) -> list[Path]:
+    """One JPEG per scene under `root` (named by its index), each with a capture date (random
+    unless `dates` are given). Returns the paths, in the order of `scenes`."""
+    rng = np.random.default_rng(seed)
+    root.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i, scene in enumerate(scenes):
+        taken = dates[i] if dates else random_date(rng)
+        path = root / f"{i:05d}.jpg"
+        path.write_bytes(photo_bytes(scene, rng, taken))
+        paths.append(path)
+    return paths
+
+
+def distinct_scenes(rng: np.random.Generator, n: int, **kwargs) -> list[Scene]:
+    """`n` random scenes, no two with the same attributes, so that a full caption names one."""
+    seen: dict[Scene, None] = {}
+    while len(seen) < n:
+        seen.setdefault(random_scene(rng, **kwargs))
+    return list(seen)
+
+
+# -- the model ------------------------------------------------------------------------------------
+
+TEXT = dict(
+    hidden_size=64,
+    num_hidden_layers=2,
+    num_attention_heads=4,
+    intermediate_size=128,
+    project_dim=64,
+    max_position_embeddings=40,
+    hidden_dropout_prob=0.0,  # dropout slows a tiny model down and guards against nothing here
+    attention_probs_dropout_prob=0.0,
+)
+VISION = dict(
+    hidden_size=64,
+    num_hidden_layers=2,
+    num_attention_heads=4,
+    intermediate_size=128,
+    image_size=IMAGE_SIZE,
+    patch_size=PATCH,
+    hidden_act="quick_gelu",
+)
+PROJECTION = 48
+TRAIN = dict(scenes=6000, steps=1500, batch=128, lr=2e-3, warmup=100, seed=0)
+PREPROCESSOR = {
+    "crop_size": IMAGE_SIZE,
+    "do_center_crop": True,
+    "do_normalize": True,
+    "do_resize": True,
+    "image_mean": [0.48145466, 0.4578275, 0.40821073],
+    "image_std": [0.26862954, 0.26130258, 0.27577711],
+    "resample": 3,
+    "size": IMAGE_SIZE,
+}
+
+
+def model_folder() -> Path:
+    """The trained toy model's folder, trained now (a few minutes, in a child process at low
+    priority) if this version of this file has not trained one yet."""
+    digest = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:16]
+    root = Path(os.environ.get("ALTCLIP_TOY_CACHE", Path.home() / ".cache" / "altclip-toy"))
+    folder = root / digest
+    if not (folder / "model.safetensors").is_file():
+        root.mkdir(parents=True, exist_ok=True)
+        subprocess.run(
+            ["nice", "-n", "10", sys.executable, "-m", "tests.toyworld", "build", str(folder)],
+            check=True,
+            cwd=Path(__file__).parent.parent,
+        )
+    return folder
+
+
+def train_tokenizer(folder: Path, captions: list[str], vocab_size: int = 200) -> Path:
+    """A SentencePiece unigram model trained on `captions`, with the world's words as whole
+    pieces: on so small a corpus the trainer alone keeps whole Chinese phrases ("黄色的小星星") and
+    spells English out letter by letter, which a tiny model learns slowly."""
+    import sentencepiece as spm
+
+    words = {w for c in captions if c.isascii() for w in c.split()}
+    words |= set(ZH.values()) | set(ZH_COUNTS.values()) | {"的", "有", "背景", "图形"}
+    buf = io.BytesIO()
+    spm.SentencePieceTrainer.train(
+        sentence_iterator=iter(captions),
+        model_writer=buf,
+        vocab_size=vocab_size,
+        model_type="unigram",
+        character_coverage=1.0,
+        hard_vocab_limit=False,
+        normalization_rule_name="nmt_nfkc",
+        user_defined_symbols=sorted(words, key=lambda w: (-len(w), w)),
+        minloglevel=2,
+    )
+    path = folder / "sentencepiece.bpe.model"
+    path.write_bytes(buf.getvalue())
+    return path
+
+
+def build(folder: Path, log=lambda *a: print(*a, flush=True)) -> Path:
+    """Train the toy model and write it to `folder` in BAAI/AltCLIP's hub layout (config with
+    `*_config_dict`, model.safetensors, sentencepiece.bpe.model, preprocessor_config.json).
+    Written beside `folder` and renamed into place, so a killed run leaves nothing half-made."""
+    import torch
+    from transformers import AltCLIPConfig, AltCLIPModel
+
+    from altclip_core.preprocess import ImagePreprocessor
+    from altclip_core.tokenizer import TextTokenizer
+
+    started = time.monotonic()
+    cfg = TRAIN
+    rng = np.random.default_rng(cfg["seed"])
+    torch.manual_seed(cfg["seed"])
+    work = Path(tempfile.mkdtemp(prefix=folder.name + ".", dir=folder.parent))
+
+    # Data: a fixed pool of rendered scenes, preprocessed once as the product does; captions are
+    # drawn afresh for every batch.
+    scenes = [random_scene(rng) for _ in range(cfg["scenes"])]
+    preprocess = ImagePreprocessor.from_file(
+        _write_json(work / "preprocessor_config.json", PREPROCESSOR)
+    )
+    pixels = torch.cat(
+        [
+            preprocess([Image.open(io.BytesIO(photo_bytes(s, rng))) for s in scenes[i : i + 500]])
+            for i in range(0, len(scenes), 500)
+        ]
+    )  # [N, 3, 64, 64]
+    sample = [caption(partial(s, rng), lang) for s in scenes[:3000] for lang in ("zh", "en")]
+    sample += [caption(s, lang) for s in scenes[:500] for lang in ("zh", "en")]
+    train_tokenizer(work, sample)
+    tokenizer = TextTokenizer.xlm_roberta(work, TEXT["max_position_embeddings"] - 2)
+    elapsed = time.monotonic() - started
+    log(f"data: {len(scenes)} scenes, vocabulary {tokenizer.vocab_size} ({elapsed:.0f} s)")
+
+    text = dict(vocab_size=tokenizer.vocab_size) | TEXT
+    # A high starting logit scale (CLIP's learns its way there): random towers embed everything
+    # close together, and a low one leaves the first hundreds of steps with nothing to learn from.
+    config = AltCLIPConfig(
+        text_config=text,
+        vision_config=VISION,
+        projection_dim=PROJECTION,
+        logit_scale_init_value=math.log(50),
+    )
+    model = AltCLIPModel(config).train()
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg["lr"], betas=(0.9, 0.98), weight_decay=0.01)
+    steps, warmup = cfg["steps"], cfg["warmup"]
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: min(1, (s + 1) / warmup) * 0.5 * (1 + math.cos(math.pi * min(s / steps, 1)))
+    )
+    for step in range(steps):
+        idx = rng.choice(len(scenes), cfg["batch"], replace=False)
+        batch = [scenes[i] for i in idx]
+        queries = [s if rng.random() < 0.25 else partial(s, rng) for s in batch]
+        texts = [caption(q, "zh" if rng.random() < 0.5 else "en") for q in queries]
+        ids, mask = tokenizer(texts)
+        # Every scene a caption describes is a positive, not only the one it was drawn from.
+        target = torch.from_numpy(_describes(queries, batch)).float()
+        img = model.get_image_features(pixel_values=pixels[idx])
+        txt = model.get_text_features(input_ids=ids, attention_mask=mask)
+        img, txt = (_features(x) for x in (img, txt))
+        logits = model.logit_scale.exp().clamp(max=100) * txt @ img.T  # [texts, images]
+        loss = (_soft_ce(logits, target) + _soft_ce(logits.T, target.T)) / 2
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        sched.step()
+        if cfg.get("snapshots") and step and step % cfg["snapshots"] == 0:
+            import shutil
+
+            snapshot = folder.parent / f"{folder.name}.step{step}"
+            shutil.copytree(work, snapshot, dirs_exist_ok=True)
+            _save(model, snapshot, text)
+        if step % 50 == 0 or step == steps - 1:
+            scale, elapsed = model.logit_scale.exp().item(), time.monotonic() - started
+            log(f"step {step:4d}  loss {loss.item():.3f}  scale {scale:.1f}  ({elapsed:.0f} s)")
+
+    model.eval()
+    _save(model, work, text)
+    _write_json(work / "training.json", cfg | {"seconds": round(time.monotonic() - started, 1)})
+    os.replace(work, folder)
+    log(f"saved {folder} ({time.monotonic() - started:.0f} s)")
+    return folder
+
+
+def _save(model, folder: Path, text: dict) -> None:
+    """The model in BAAI/AltCLIP's hub layout: the hub's parameter names (transformers 5 renames
+    `roberta.encoder.layer` in memory) and the real config in `*_config_dict`."""
+    from safetensors.torch import save_file
+
+    model.config.save_pretrained(folder)
+    state = {
+        k.replace("roberta.encoder.layers.", "roberta.encoder.layer."): v.detach().clone()
+        for k, v in model.state_dict().items()
+    }
+    save_file(state, folder / "model.safetensors", metadata={"format": "pt"})
+    saved = json.loads((folder / "config.json").read_text())
+    saved["text_config_dict"], saved["vision_config_dict"] = text, VISION
+    _write_json(folder / "config.json", saved)
+
+
+def _describes(queries: list[Scene], scenes: list[Scene]) -> np.ndarray:
+    """[Q, S] bool: `Scene.describes` for every pair, at once."""
+    q, s = _codes(queries)[:, None], _codes(scenes)[None]
+    return ((q == -1) | (q == s)).all(axis=-1)
+
+
+def _codes(scenes: list[Scene]) -> np.ndarray:
+    values = [KINDS, tuple(COLOURS), (1, 2, 3), tuple(SIZES), POSITIONS, tuple(BACKGROUNDS)]
+    return np.array(
+        [
+            [-1 if v is None else vs.index(v) for v, vs in zip(astuple(s), values, strict=True)]
+            for s in scenes
+        ]
+    )
+
+
+def _features(x):
+    """transformers 5 returns a model output where 4 returned the tensor."""
+    import torch.nn.functional as F
+
+    x = x if hasattr(x, "norm") else x.pooler_output
+    return F.normalize(x, dim=-1)
+
+
+def _soft_ce(logits, target):
+    """Cross-entropy against the row-normalised positives of each row."""
+    target = target / target.sum(dim=1, keepdim=True)
+    return -(target * logits.log_softmax(dim=1)).sum(dim=1).mean()
+
+
+def _write_json(path: Path, value: dict) -> Path:
+    path.write_text(json.dumps(value, indent=2, ensure_ascii=False), encoding="utf-8")
+    return path
+
+
+def main(argv: list[str]) -> None:
+    if argv[:1] == ["build"]:
+        folder = Path(argv[1]) if len(argv) > 1 else None
+        print(build(folder) if folder else model_folder())
+    elif argv[:1] == ["library"]:
+        rng = np.random.default_rng(1)
+        paths = write_library(Path(argv[1]), [random_scene(rng) for _ in range(200)], seed=1)
+        print(f"{len(paths)} photos in {argv[1]}")
+    else:
+        print(__doc__.split("\n\n")[1])
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
