@@ -28,6 +28,7 @@ from altclip_core.errors import AltCLIPError, ImageError
 from altclip_core.preprocess import MAX_FILE_MB, MAX_MEGAPIXELS, open_file
 from search.catalog import ERROR, OK, Catalog, Model
 from search.index import VectorIndex, refreshed
+from search.query import parse as parse_dates
 
 MAX_QUERY_CHARS = 2000
 NEGATIVE_WEIGHT = 0.5
@@ -247,6 +248,7 @@ class Library:
         kinds: list[str] | None = None,
         min_score: float | None = None,
         exact: bool = False,
+        dates: bool = True,
     ) -> list[Hit]:
         """Photos best first, for `text` in any language the model knows, `image` (a path, a
         file's bytes or a PIL image) and/or `like` (a photo's id: "more like this", from its
@@ -254,7 +256,9 @@ class Library:
         upload), the library's photos with the same bytes; a path is searched as named.
         `negative` pushes a concept away; `folder`, `after`/`before` (capture date, else file
         time) and `kinds` (extensions) filter; `min_score` drops weak matches. `exact` scans
-        every vector, even where the library is large enough for the ANN index."""
+        every vector, even where the library is large enough for the ANN index. With `dates`,
+        date phrases in `text` (「2023年夏天 海边」, "cats from last year": `search.query.parse`)
+        filter by capture date, unless `after` or `before` is given, and are not embedded."""
         if text is None and image is None and like is None:
             raise SearchError("give a text query, an image, or both")
         if not isinstance(k, numbers.Integral) or isinstance(k, bool) or k < 1:
@@ -262,7 +266,13 @@ class Library:
         index = self.refresh()  # first: a rebuild may have changed the model
         parts, leave_out = [], set()
         if text is not None:
-            parts.append(self.embed_text(clean_query(text)))
+            text = clean_query(text)
+            understood = parse_dates(text) if dates else None
+            if understood is not None and understood.phrases:
+                if after is None and before is None:
+                    after, before = understood.after, understood.before
+                text = understood.text or text  # a date alone: the photos of those dates
+            parts.append(self.embed_text(text))
         if image is not None:
             named = isinstance(image, (str, Path))  # a file the caller names
             image, sha256 = self._decode(image)

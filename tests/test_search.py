@@ -252,3 +252,18 @@ def test_avif_query_images(lib, library):
     avif = io.BytesIO()
     Image.open(target).save(avif, "AVIF", quality=90)
     assert lib.search(image=avif.getvalue(), k=1)[0].path == str(target)
+
+
+def test_dates_in_the_query_filter_by_capture_date(photo_library):
+    """「2023年夏天」 keeps the one photo taken in June 2023 (rotated.JPG, from its EXIF); the
+    rest of the query is what gets embedded; dates given explicitly win; dates=False ignores it."""
+    lib = Library.open(photo_library)
+    everything = lib.search("a dog", k=50)
+    assert len(everything) > 1
+    summer = lib.search("2023年夏天 a dog", k=50)
+    assert [Path(h.path).name for h in summer] == ["rotated.JPG"]
+    assert summer[0].score == pytest.approx(
+        lib.search("a dog", k=50, after="2023-06-01", before="2023-09-01")[0].score
+    )
+    assert len(lib.search("dogs from last summer", k=50, after="2000-01-01")) == len(everything)
+    assert len(lib.search("2023年夏天 a dog", k=50, dates=False)) == len(everything)
