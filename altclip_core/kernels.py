@@ -28,6 +28,11 @@ from pathlib import Path
 import torch
 from torch import nn
 
+# int8 embeddings must stay this close to the exact ones on a check's inputs, or the exact model
+# is used. A cosine c leaves an error vector of length sqrt(2 - 2c) (0.14 at 0.99) spread over the
+# embedding's ~768 dimensions, so it moves a query's score by about 0.14 / sqrt(768) = 0.005: a
+# tenth of the gaps between the scores of matching and unrelated photos.
+INT8_MIN_COSINE = 0.99
 EXACT = ("plain", "packed")
 INT8 = ("fbgemm", "onednn")
 FASTER = 1.05  # a kernel other than the first candidate must win by this much

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from altclip_core import hub
+from altclip_core import hub, kernels
 from altclip_core.errors import AltCLIPError, ImageError
 from altclip_core.preprocess import MAX_FILE_MB, MAX_MEGAPIXELS, image_problem
 from search import index
@@ -33,11 +33,7 @@ from search.catalog import OK, Catalog, CatalogError, Known, Model, Record, unde
 
 from .scan import Entry, scan
 
-# int8 embeddings must stay this close to the exact ones on a run's first photos, or the run uses
-# the exact model. A cosine c leaves an error vector of length sqrt(2 - 2c) (0.14 at 0.99) spread
-# over the embedding's ~768 dimensions, so it moves a query's score by about 0.14 / sqrt(768) =
-# 0.005: a tenth of the gaps between the scores of matching and unrelated photos.
-INT8_MIN_COSINE = 0.99
+INT8_MIN_COSINE = kernels.INT8_MIN_COSINE  # for a run's first photos (kernels.py says why)
 INT8_CHECKED = 4  # photos embedded both ways on the first batch
 THUMB_EDGE = 256  # the grid's thumbnails
 PREVIEW_EDGE = 1600  # the viewer's previews: screen-size, so the page never sends a 20 MB original

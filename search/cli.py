@@ -32,10 +32,16 @@ def main(argv: list[str] | None = None) -> int:
         "--catalog", default=env.catalog, help="SQLAlchemy URL (default: $ALTCLIP_CATALOG)"
     )
     p.add_argument("--json", action="store_true", help="one JSON object per line")
+    p.add_argument(
+        "--int8",
+        action="store_true",
+        default=env.int8,
+        help="the int8 text tower on CPU, if it agrees with the exact one ($ALTCLIP_INT8=1)",
+    )
     args = p.parse_args(argv)
     sys.stdout.reconfigure(errors="backslashreplace")  # never die printing a strange name
     try:
-        library = Library.open(args.library, args.catalog)
+        library = Library.open(args.library, args.catalog, int8=args.int8)
         hits = library.search(
             args.query,
             image=args.image,

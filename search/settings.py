@@ -15,6 +15,7 @@ class Settings:
     catalog: str | None  # ALTCLIP_CATALOG: an SQLAlchemy URL, else LIBRARY/catalog.sqlite
     model: str | None  # ALTCLIP_MODEL, else the library's, else BAAI/AltCLIP
     password: str | None  # ALTCLIP_PASSWORD: the page's, needed beyond loopback
+    int8: bool = False  # ALTCLIP_INT8=1: text queries through the int8 text tower (checked)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> Settings:
@@ -23,4 +24,5 @@ class Settings:
             catalog=environ.get("ALTCLIP_CATALOG") or None,
             model=environ.get("ALTCLIP_MODEL") or None,
             password=environ.get("ALTCLIP_PASSWORD") or None,
+            int8=environ.get("ALTCLIP_INT8", "").lower() in ("1", "true", "yes"),
         )

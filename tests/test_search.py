@@ -267,3 +267,31 @@ def test_dates_in_the_query_filter_by_capture_date(photo_library):
     )
     assert len(lib.search("dogs from last summer", k=50, after="2000-01-01")) == len(everything)
     assert len(lib.search("2023年夏天 a dog", k=50, dates=False)) == len(everything)
+
+
+def test_int8_text_queries_check_themselves(photo_library, monkeypatch):
+    """With int8, text queries use the int8 text tower once it agrees with the exact one on the
+    probe sentences; a tower that does not (here: any, with the bar above 1) is not used."""
+    from altclip_core import kernels
+
+    exact = Library.open(photo_library).search("a dog", k=50)
+    lib = Library.open(photo_library, int8=True)
+    int8 = lib.search("a dog", k=50)
+    assert lib.int8_cosine >= kernels.INT8_MIN_COSINE
+    assert lib._tower("text").kernels["text"] in kernels.INT8
+    assert {h.id for h in int8} == {h.id for h in exact}
+    assert max(abs(a.score - b.score) for a, b in zip(exact, int8, strict=True)) < 0.05
+    assert any(a.score != b.score for a, b in zip(exact, int8, strict=True))
+
+    monkeypatch.setattr(kernels, "INT8_MIN_COSINE", 1.01)
+    strict = Library.open(photo_library, int8=True)
+    assert [h.score for h in strict.search("a dog", k=50)] == [h.score for h in exact]
+    assert strict.int8_cosine < 1.01 and strict._tower("text").kernels["text"] in kernels.EXACT
+    assert search_main(["a dog", "--library", str(photo_library), "--int8", "--json"]) == 0
+
+
+def test_int8_is_a_setting():
+    from search.settings import Settings
+
+    assert Settings.from_env({"ALTCLIP_INT8": "1"}).int8
+    assert not Settings.from_env({"ALTCLIP_INT8": "0"}).int8 and not Settings.from_env({}).int8

@@ -141,7 +141,7 @@ def password_ui(tr: Strings) -> bool:
 def open_library(folder: str, catalog: str | None) -> Library:
     """The library, opened once per server. An error is not cached: once the person has built
     the library, reloading the page finds it."""
-    lib = Library.open(folder, catalog)
+    lib = Library.open(folder, catalog, int8=Settings.from_env().int8)
     lib.warm_up()  # index and text tower load while the person types
     return lib
 
