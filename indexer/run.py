@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from altclip_core import hub, kernels
+from altclip_core import hub
 from altclip_core.errors import AltCLIPError, ImageError
 from altclip_core.preprocess import MAX_FILE_MB, MAX_MEGAPIXELS, image_problem
 from search import index
@@ -33,7 +33,6 @@ from search.catalog import OK, Catalog, CatalogError, Known, Model, Record, unde
 
 from .scan import Entry, scan
 
-INT8_MIN_COSINE = kernels.INT8_MIN_COSINE  # for a run's first photos (kernels.py says why)
 INT8_CHECKED = 4  # photos embedded both ways on the first batch
 THUMB_EDGE = 256  # the grid's thumbnails
 PREVIEW_EDGE = 1600  # the viewer's previews: screen-size, so the page never sends a 20 MB original
@@ -375,8 +374,10 @@ class _Embedder:
         return self.model
 
     def _to_int8(self, pixels) -> None:
-        """Switch to the int8 model if it embeds these photos within INT8_MIN_COSINE of the
-        exact one: int8 error depends on the weights, which random test weights cannot tell."""
+        """Switch to the int8 model if it embeds these photos within kernels.INT8_MIN_COSINE of
+        the exact one: int8 error depends on the weights, which random test weights cannot tell."""
+        from altclip_core.kernels import INT8_MIN_COSINE
+
         self.check_int8 = False
         try:
             int8 = self._model("int8")
