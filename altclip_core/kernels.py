@@ -143,7 +143,8 @@ def fit(tower: nn.Module, rows: int, quantize: str | None = None, cache: Path | 
     probe = max(linears, key=lambda m: m.weight.numel())
     candidates = INT8 if quantize == "int8" else EXACT
     cache = cache or cache_path()
-    key = _key(probe, rows, candidates)
+    w = probe.weight
+    key = _key(*candidates, probe.in_features, probe.out_features, str(w.dtype), rows)
     known = _read(cache)
     kernel = known.get(key)
     if kernel not in candidates:
@@ -215,8 +216,20 @@ def _fastest(linear: nn.Linear, rows: int, candidates: tuple[str, ...]) -> str:
     return winner if best[first] > FASTER * best[winner] else first
 
 
-def _key(linear: nn.Linear, rows: int, candidates: tuple[str, ...]) -> str:
-    """What the verdict depends on: the CPU (model and flags), torch, threads, shape, dtype."""
+def remembered(name: str, cache: Path | None = None) -> float | None:
+    """The value `remember` kept for `name` on this machine (CPU, torch, threads), if any."""
+    value = _read(cache or cache_path()).get(_key(name))
+    return value if isinstance(value, float) else None
+
+
+def remember(name: str, value: float, cache: Path | None = None) -> None:
+    """Keep a check's result, such as int8's minimum cosine for a model, for this machine."""
+    cache = cache or cache_path()
+    _write(cache, {**_read(cache), _key(name): value})
+
+
+def _key(*fields) -> str:
+    """What a verdict depends on: the CPU (model and flags), torch, threads, and `fields`."""
     try:
         cpu = [
             line.split(":", 1)[1].strip()
@@ -225,10 +238,7 @@ def _key(linear: nn.Linear, rows: int, candidates: tuple[str, ...]) -> str:
         ][:2]
     except OSError:
         cpu = [platform.processor()]
-    fields = [
-        *cpu, torch.__version__, torch.get_num_threads(), *candidates,
-        linear.in_features, linear.out_features, str(linear.weight.dtype), rows,
-    ]  # fmt: skip
+    fields = [*cpu, torch.__version__, torch.get_num_threads(), *fields]
     return hashlib.sha256(json.dumps(fields).encode()).hexdigest()[:16]
 
 

@@ -417,25 +417,37 @@ class Library:
                         f"the model at {self.model_name} is not the one this library was built "
                         "with; re-index with  altclip-index --rebuild"
                     )
-                tower = altclip_core.load(folder, device=self.device, towers=(name,))
                 if name == "text" and self.int8:
-                    tower = self._checked_int8(folder, tower)
+                    tower = self._int8_text(folder)
+                else:
+                    tower = altclip_core.load(folder, device=self.device, towers=(name,))
                 self._towers[name] = tower
             return self._towers[name]
 
-    def _checked_int8(self, folder: Path, exact):
-        """The int8 text tower if it embeds INT8_PROBES close enough to `exact`, else `exact`:
-        how far int8 moves embeddings depends on the weights."""
+    def _int8_text(self, folder: Path):
+        """The int8 text tower if it embeds INT8_PROBES within kernels.INT8_MIN_COSINE of the
+        exact one, else the exact one: how far int8 moves embeddings depends on the weights. The
+        check loads both once per model and machine; later opens load only the one it chose."""
         import altclip_core
-        from altclip_core.kernels import INT8_MIN_COSINE
+        from altclip_core import kernels
 
+        def load(quantize=None):
+            return altclip_core.load(folder, self.device, towers=("text",), quantize=quantize)
+
+        check = f"int8 text {self.fingerprint}"
+        self.int8_cosine = kernels.remembered(check)
         try:
-            int8 = altclip_core.load(folder, device=self.device, towers=("text",), quantize="int8")
-        except ValueError:  # not on CPU
-            return exact
-        pairs = exact.embed_text(INT8_PROBES) * int8.embed_text(INT8_PROBES)
-        self.int8_cosine = float(pairs.sum(-1).min())
-        return int8 if self.int8_cosine >= INT8_MIN_COSINE else exact
+            if self.int8_cosine is None:
+                exact, int8 = load(), load("int8")
+                pairs = exact.embed_text(INT8_PROBES) * int8.embed_text(INT8_PROBES)
+                self.int8_cosine = float(pairs.sum(-1).min())
+                kernels.remember(check, self.int8_cosine)
+                return int8 if self.int8_cosine >= kernels.INT8_MIN_COSINE else exact
+            if self.int8_cosine >= kernels.INT8_MIN_COSINE:
+                return load("int8")
+        except ValueError:  # int8 runs on CPU only
+            pass
+        return load()
 
     def _hits(self, ids: np.ndarray, scores: np.ndarray) -> list[Hit]:
         rows = self.catalog.photos(ids.tolist())
