@@ -11,6 +11,7 @@ import re
 import shutil
 import struct
 import zlib
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -222,6 +223,27 @@ def test_filters_are_chips_and_the_folder_list_is_the_librarys(monkeypatch, phot
     assert chips == [f"Folder: {folders[1]}", "Without: people"]
     at.button(key="remove-folder").click().run()
     assert len(tiles(at)) == GOOD and at.selectbox(key="folder").value is None
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_dates_said_in_the_query_are_a_chip(monkeypatch, photo_library, lang):
+    """「2023年夏天 海边」 filters by capture date, shows the range it understood as a chip, and
+    the chip's ✕ searches the words as words."""
+    from ui.i18n import strings
+
+    tr = strings(lang)
+    chip = tr(
+        "chip_said",
+        phrase="2023年夏天",
+        start=tr.date(date(2023, 6, 1)),
+        end=tr.date(date(2023, 8, 31)),
+    )
+    at = search(app(monkeypatch, photo_library, locale=LOCALES[lang]), "2023年夏天 海边")
+    assert [name for _, name in tiles(at)] == ["rotated.JPG"]  # the one taken 2023-06-15
+    assert chip in texts(at)
+    at.button(key="remove-said").click().run()
+    assert not at.exception and len(tiles(at)) == GOOD and chip not in texts(at)
+    assert at.text_input(key="query").value == "2023年夏天 海边"
 
 
 def test_viewer_shows_details_and_steps_through_results(monkeypatch, photo_library):

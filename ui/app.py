@@ -16,7 +16,7 @@ import hmac
 import os
 import re
 import time
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 import streamlit as st
 
@@ -32,6 +32,8 @@ from search import (
     UnreadableImage,
     image_types,
 )
+from search.query import Query
+from search.query import parse as parse_dates
 from search.settings import Settings
 from ui.i18n import Strings, choose, languages, strings
 
@@ -187,7 +189,7 @@ def query_ui(lib: Library, tr: Strings) -> tuple[str, bytes | None]:
     decodes an upload itself: the library reads it within its limits (a tiny PNG can claim
     gigapixels)."""
     query = st.text_input(tr("search_label"), placeholder=tr("search_placeholder"), key="query")
-    with st.expander(tr("upload_section"), expanded="upload" in current_filters()):
+    with st.expander(tr("upload_section"), expanded="upload" in current_filters(query)):
         upload = st.file_uploader(
             tr("upload_label"), type=image_types(), key=f"upload-{st.session_state.uploads}"
         )
@@ -245,10 +247,12 @@ def folder_names(lib: Library) -> dict[str, str]:
     }
 
 
-def current_filters() -> dict[str, str]:
+def current_filters(query: str) -> dict[str, object]:
     """{filter: what it is} of every filter in use, for its chip."""
     s = st.session_state
     found = {}
+    if (said := said_dates(query)) is not None:
+        found["said"] = said
     if s.get("folder"):
         found["folder"] = s.folder
     if len(s.get("dates", ())) == 2:
@@ -264,9 +268,30 @@ def current_filters() -> dict[str, str]:
     return found
 
 
-def chips_ui(tr: Strings) -> None:
+def said_dates(query: str) -> Query | None:
+    """The capture dates the library reads in `query` ("2023年夏天", "last summer"), where it
+    filters by them: no date range chosen, and not removed for this query."""
+    s = st.session_state
+    if not query or len(s.get("dates", ())) == 2 or s.get("dates_off") == query:
+        return None
+    said = parse_dates(query)
+    return said if said.phrases and (said.after or said.before) else None
+
+
+def said_label(said: Query, tr: Strings) -> str:
+    phrase = " ".join(said.phrases)
+    if said.before is None:
+        return tr("chip_said_since", phrase=phrase, start=tr.date(said.after))
+    end = tr.date(said.before - timedelta(days=1))  # `before` is exclusive
+    if said.after is None:
+        return tr("chip_said_until", phrase=phrase, end=end)
+    return tr("chip_said", phrase=phrase, start=tr.date(said.after), end=end)
+
+
+def chips_ui(query: str, tr: Strings) -> None:
     """The filters in use, each a chip whose ✕ removes it."""
     labels = {
+        "said": lambda v: said_label(v, tr),
         "folder": lambda v: tr("chip_folder", folder=v),
         "dates": lambda v: tr("chip_dates", start=tr.date(v[0]), end=tr.date(v[1])),
         "kinds": lambda v: tr("chip_types", types=v),
@@ -274,7 +299,7 @@ def chips_ui(tr: Strings) -> None:
         "like": lambda v: tr("chip_like", name=v),
         "upload": lambda v: tr("chip_upload"),
     }
-    active = current_filters()
+    active = current_filters(query)
     if not active:
         return
     with st.container(horizontal=True, key="chips"):
@@ -282,13 +307,19 @@ def chips_ui(tr: Strings) -> None:
             with st.container(horizontal=True, width="content", gap=None, key=f"chip-{name}"):
                 text(labels[name](value))
                 st.button(
-                    "✕", key=f"remove-{name}", help=tr("remove"), on_click=remove, args=(name,)
+                    "✕",
+                    key=f"remove-{name}",
+                    help=tr("remove"),
+                    on_click=remove,
+                    args=(name, query),
                 )
 
 
-def remove(name: str) -> None:
+def remove(name: str, query: str) -> None:
     s = st.session_state
-    if name == "folder":
+    if name == "said":
+        s.dates_off = query  # search these words as words
+    elif name == "folder":
         s.folder = None
     elif name == "dates":
         s.dates = ()
@@ -521,7 +552,8 @@ def main() -> None:
     status_ui(lib, tr)
     query, image = query_ui(lib, tr)
     options = filters_ui(lib, tr)
-    chips_ui(tr)
+    options["dates"] = s.get("dates_off") != query  # its ✕ keeps the date words as words
+    chips_ui(query, tr)
     if not query and image is None and s.like is None:
         st.caption(tr("hint"))
         return
