@@ -41,7 +41,9 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     sys.stdout.reconfigure(errors="backslashreplace")  # never die printing a strange name
     try:
-        library = Library.open(args.library, args.catalog, int8=args.int8)
+        library = Library.open(
+            args.library, args.catalog, int8=args.int8, hemisphere=env.hemisphere
+        )
         hits = library.search(
             args.query,
             image=args.image,

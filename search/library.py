@@ -106,9 +106,16 @@ class Status:
 
 class Library:
     def __init__(
-        self, folder: Path, catalog: Catalog, model: Model, device: str | None, int8: bool = False
+        self,
+        folder: Path,
+        catalog: Catalog,
+        model: Model,
+        device: str | None,
+        int8: bool = False,
+        hemisphere: str = "north",
     ):
         self.folder, self.catalog, self.device, self.int8 = folder, catalog, device, int8
+        self.hemisphere = hemisphere  # where seasons said in a query fall (search.query.parse)
         self.int8_cosine: float | None = None  # the int8 text tower's check, once it has run
         self.model_name, self.fingerprint = model.name, model.fingerprint
         self.max_megapixels, self.max_file_mb = MAX_MEGAPIXELS, MAX_FILE_MB  # query images
@@ -127,10 +134,14 @@ class Library:
         catalog_url: str | None = None,
         device: str | None = None,
         int8: bool = False,
+        hemisphere: str = "north",
     ) -> Library:
         """Open the library in `folder` (catalog at `catalog_url` if given). With `int8`, text
         queries go through the int8 text tower on CPU (2.4x faster for AltCLIP on a Zen 3), if it
-        embeds a few probe sentences within kernels.INT8_MIN_COSINE of the exact one."""
+        embeds a few probe sentences within kernels.INT8_MIN_COSINE of the exact one. Seasons
+        said in a query ("last summer") fall in the `hemisphere`'s ("north" or "south")."""
+        if hemisphere not in ("north", "south"):
+            raise SearchError(f'hemisphere is "north" or "south", not {hemisphere!r:.40}')
         folder = Path(folder).expanduser()
         if catalog_url is None and not (folder / "catalog.sqlite").is_file():
             raise NoLibrary(
@@ -140,7 +151,7 @@ class Library:
         model = catalog.model()
         if model is None:
             raise NoLibrary(f"the library in {folder} is empty: run  altclip-index PHOTOS")
-        return cls(folder, catalog, model, device, int8)
+        return cls(folder, catalog, model, device, int8, hemisphere)
 
     # -- state ------------------------------------------------------------------------------------
 
@@ -283,7 +294,7 @@ class Library:
         parts, leave_out = [], set()
         if text is not None:
             text = clean_query(text)
-            understood = parse_dates(text) if dates else None
+            understood = parse_dates(text, hemisphere=self.hemisphere) if dates else None
             if understood is not None and understood.phrases:
                 if after is None and before is None:
                     after, before = understood.after, understood.before

@@ -16,6 +16,7 @@ class Settings:
     model: str | None  # ALTCLIP_MODEL, else the library's, else BAAI/AltCLIP
     password: str | None  # ALTCLIP_PASSWORD: the page's, needed beyond loopback
     int8: bool = False  # ALTCLIP_INT8=1: text queries through the int8 text tower (checked)
+    hemisphere: str = "north"  # ALTCLIP_HEMISPHERE=south: "summer" in a query is December-February
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> Settings:
@@ -25,4 +26,5 @@ class Settings:
             model=environ.get("ALTCLIP_MODEL") or None,
             password=environ.get("ALTCLIP_PASSWORD") or None,
             int8=environ.get("ALTCLIP_INT8", "").lower() in ("1", "true", "yes"),
+            hemisphere=environ.get("ALTCLIP_HEMISPHERE", "").strip().lower() or "north",
         )

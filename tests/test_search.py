@@ -267,6 +267,11 @@ def test_dates_in_the_query_filter_by_capture_date(photo_library):
     )
     assert len(lib.search("dogs from last summer", k=50, after="2000-01-01")) == len(everything)
     assert len(lib.search("2023年夏天 a dog", k=50, dates=False)) == len(everything)
+    south = Library.open(photo_library, hemisphere="south")  # June is winter there
+    assert [Path(h.path).name for h in south.search("2023年冬天 a dog", k=50)] == ["rotated.JPG"]
+    assert "rotated.JPG" not in {Path(h.path).name for h in south.search("2023年夏天 a dog")}
+    with pytest.raises(SearchError, match="north"):
+        Library.open(photo_library, hemisphere="up")
 
 
 def test_int8_text_queries_check_themselves(photo_library, monkeypatch):
@@ -301,3 +306,5 @@ def test_int8_is_a_setting():
 
     assert Settings.from_env({"ALTCLIP_INT8": "1"}).int8
     assert not Settings.from_env({"ALTCLIP_INT8": "0"}).int8 and not Settings.from_env({}).int8
+    assert Settings.from_env({"ALTCLIP_HEMISPHERE": "South"}).hemisphere == "south"
+    assert Settings.from_env({}).hemisphere == "north"

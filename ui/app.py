@@ -143,7 +143,8 @@ def password_ui(tr: Strings) -> bool:
 def open_library(folder: str, catalog: str | None) -> Library:
     """The library, opened once per server. An error is not cached: once the person has built
     the library, reloading the page finds it."""
-    lib = Library.open(folder, catalog, int8=Settings.from_env().int8)
+    env = Settings.from_env()
+    lib = Library.open(folder, catalog, int8=env.int8, hemisphere=env.hemisphere)
     lib.warm_up()  # index and text tower load while the person types
     return lib
 
@@ -189,7 +190,7 @@ def query_ui(lib: Library, tr: Strings) -> tuple[str, bytes | None]:
     decodes an upload itself: the library reads it within its limits (a tiny PNG can claim
     gigapixels)."""
     query = st.text_input(tr("search_label"), placeholder=tr("search_placeholder"), key="query")
-    with st.expander(tr("upload_section"), expanded="upload" in current_filters(query)):
+    with st.expander(tr("upload_section"), expanded="upload" in current_filters(lib, query)):
         upload = st.file_uploader(
             tr("upload_label"), type=image_types(), key=f"upload-{st.session_state.uploads}"
         )
@@ -247,11 +248,11 @@ def folder_names(lib: Library) -> dict[str, str]:
     }
 
 
-def current_filters(query: str) -> dict[str, object]:
+def current_filters(lib: Library, query: str) -> dict[str, object]:
     """{filter: what it is} of every filter in use, for its chip."""
     s = st.session_state
     found = {}
-    if (said := said_dates(query)) is not None:
+    if (said := said_dates(lib, query)) is not None:
         found["said"] = said
     if s.get("folder"):
         found["folder"] = s.folder
@@ -268,13 +269,13 @@ def current_filters(query: str) -> dict[str, object]:
     return found
 
 
-def said_dates(query: str) -> Query | None:
+def said_dates(lib: Library, query: str) -> Query | None:
     """The capture dates the library reads in `query` ("2023年夏天", "last summer"), where it
     filters by them: no date range chosen, and not removed for this query."""
     s = st.session_state
     if not query or len(s.get("dates", ())) == 2 or s.get("dates_off") == query:
         return None
-    said = parse_dates(query)
+    said = parse_dates(query, hemisphere=lib.hemisphere)
     return said if said.phrases and (said.after or said.before) else None
 
 
@@ -288,7 +289,7 @@ def said_label(said: Query, tr: Strings) -> str:
     return tr("chip_said", phrase=phrase, start=tr.date(said.after), end=end)
 
 
-def chips_ui(query: str, tr: Strings) -> None:
+def chips_ui(lib: Library, query: str, tr: Strings) -> None:
     """The filters in use, each a chip whose ✕ removes it."""
     labels = {
         "said": lambda v: said_label(v, tr),
@@ -299,7 +300,7 @@ def chips_ui(query: str, tr: Strings) -> None:
         "like": lambda v: tr("chip_like", name=v),
         "upload": lambda v: tr("chip_upload"),
     }
-    active = current_filters(query)
+    active = current_filters(lib, query)
     if not active:
         return
     with st.container(horizontal=True, key="chips"):
@@ -553,7 +554,7 @@ def main() -> None:
     query, image = query_ui(lib, tr)
     options = filters_ui(lib, tr)
     options["dates"] = s.get("dates_off") != query  # its ✕ keeps the date words as words
-    chips_ui(query, tr)
+    chips_ui(lib, query, tr)
     if not query and image is None and s.like is None:
         st.caption(tr("hint"))
         return
