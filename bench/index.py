@@ -25,7 +25,6 @@ sys.path.insert(0, str(ROOT))
 import altclip_core  # noqa: E402
 from altclip_core.kernels import hold_freed_memory  # noqa: E402
 from indexer import Indexer  # noqa: E402
-from indexer.run import _Embedder  # noqa: E402
 from indexer.scan import Entry, scan  # noqa: E402
 from tests import checkpoints  # noqa: E402
 from tests.test_parity import photo  # noqa: E402
@@ -34,10 +33,10 @@ FULL = Path(tempfile.gettempdir()) / "altclip-full"
 
 
 def decode_rate(indexer: Indexer, model: Path, entries: list[Entry]) -> tuple[float, list]:
-    embedder = _Embedder(indexer, model)
+    decoder = indexer.decoder(model, indexer.library)
     start = time.perf_counter()
     with ThreadPoolExecutor(indexer.workers) as pool:
-        decoded = list(pool.map(embedder.decode, entries))
+        decoded = list(pool.map(decoder.decode, entries))
     return len(entries) / (time.perf_counter() - start), decoded
 
 

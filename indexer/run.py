@@ -15,6 +15,7 @@ import itertools
 import os
 import threading
 import time
+import uuid
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -81,7 +82,7 @@ class Decoded:
     taken_at: datetime | None = None
     error: str | None = None
     reuse: bool = False  # the catalog already has a file with these bytes: copy its vector
-    vector: bytes | None = None  # float32, set by _Embedder.embed
+    vector: bytes | None = None  # float32, set by Embedder.embed (or copied by copy_known)
 
     def record(self) -> Record:
         e = self.entry
@@ -120,7 +121,7 @@ class Indexer:
     include_hidden: bool = False
     max_megapixels: float = MAX_MEGAPIXELS
     max_file_mb: float = MAX_FILE_MB
-    batch_size: int = 16
+    batch_size: int = 16  # files per decode window and per catalog transaction
     workers: int = os.cpu_count() or 2
     device: str | None = None
     exact_decode: bool = False  # True: full-size JPEG decoding (slower, bit-exact preprocessing)
@@ -149,14 +150,16 @@ class Indexer:
         with _lock(self.library):
             _remove_leftovers(self.library)
             catalog = Catalog.open(self.library, self.catalog_url)
-            embedder = _Embedder(self, folder)
+            decoder = self.decoder(folder, self.library)
+            embedder = Embedder(folder, self.device, self.int8, self.warn)
             self._check_model(catalog, name, folder, embedder, rebuild)
             plan = self.plan(catalog, [os.path.abspath(r) for r in roots], rebuild)
             summary = Summary(unchanged=plan.unchanged, offline=plan.unreachable)
             moved_from = {plan.known[p].sha256 for p in plan.gone}
             done = 0
-            for batch in _batched(embedder.decode_all(plan.todo, plan.hashes), self.batch_size):
-                embedder.embed(catalog, batch, rebuild)
+            for batch in self.embedded(plan.todo, plan.hashes, decoder, embedder, name, folder):
+                copy_known(catalog, batch, decoder, rebuild)
+                embedder.embed(batch)  # what is left: all of it locally, a rare re-decode on Ray
                 catalog.store([d.record() for d in batch], rebuild)
                 for d in batch:
                     kind = "updated" if d.entry.path in plan.known else "added"
@@ -181,6 +184,32 @@ class Indexer:
         summary.seconds = time.perf_counter() - start
         summary.int8_cosine = embedder.int8_cosine
         return summary
+
+    def decoder(self, folder: Path, pictures: Path) -> Decoder:
+        """The decode stage for the model in `folder`, writing thumbnails into `pictures`."""
+        from altclip_core.preprocess import ImagePreprocessor
+
+        preprocess = ImagePreprocessor.from_folder(folder)
+        draft_edge = None if self.exact_decode else max(_edge(preprocess), THUMB_EDGE)
+        return Decoder(pictures, preprocess, self.max_megapixels, self.max_file_mb, draft_edge)
+
+    def embedded(
+        self,
+        todo: list[Entry],
+        known: set[str],
+        decoder: Decoder,
+        embedder: Embedder,
+        name: str,
+        folder: Path,
+    ) -> Iterator[list[Decoded]]:
+        """The runner: `todo` decoded and embedded, in batches of at most `batch_size`, in any
+        order. Files whose bytes are in `known` come back with `reuse` set and no vector (the
+        store copies it). Here: decoding in threads, embedding in the run's `embedder`;
+        distributed.RayIndexer runs the same stages on a Ray cluster."""
+        size = self.batch_size
+        for batch in _batched(decode_all(decoder, todo, known, self.workers, 2 * size), size):
+            embedder.embed(batch)
+            yield batch
 
     def plan(self, catalog: Catalog, roots: list[str], rebuild: bool) -> Plan:
         """Scan `roots` and diff them against the catalog. A rebuild also takes in the library's
@@ -212,7 +241,7 @@ class Indexer:
         return Plan(todo, gone, offline, known, hashes, unchanged, len(out_of_reach))
 
     def _check_model(
-        self, catalog: Catalog, name: str, folder: Path, embedder: _Embedder, rebuild: bool
+        self, catalog: Catalog, name: str, folder: Path, embedder: Embedder, rebuild: bool
     ) -> None:
         """A model new to the library must load and embed an image first, so a damaged
         checkpoint changes nothing; one that differs from the library's needs `rebuild`."""
@@ -254,47 +283,62 @@ def _entries(paths: list[str]) -> Iterator[Entry]:
         yield Entry(path, st.st_size, st.st_mtime_ns)
 
 
-class _Embedder:
-    """Decoding in worker threads, the model loaded on first need."""
+def decode_all(
+    decoder: Decoder, entries: list[Entry], known: set[str], workers: int, window: int
+) -> Iterator[Decoded]:
+    """Decoded entries in order, in `workers` threads, at most `window` ahead of the consumer."""
+    with ThreadPoolExecutor(workers) as pool:
+        it = iter(entries)
+        pending = deque(pool.submit(decoder.decode, e, known) for e in _take(it, window))
+        try:
+            while pending:
+                result = pending.popleft().result()
+                pending.extend(pool.submit(decoder.decode, e, known) for e in _take(it, 1))
+                yield result
+        finally:
+            for f in pending:
+                f.cancel()
 
-    def __init__(self, options: Indexer, folder: Path):
-        from altclip_core.preprocess import ImagePreprocessor
 
-        self.options, self.folder, self.model = options, folder, None
-        self.check_int8, self.int8_cosine = options.int8, None
-        self.preprocess = ImagePreprocessor.from_folder(folder)
-        self.draft_edge = None if options.exact_decode else max(_edge(self.preprocess), THUMB_EDGE)
+def copy_known(catalog: Catalog, batch: list[Decoded], decoder: Decoder, rebuild: bool) -> None:
+    """The store's side of `reuse`: files whose bytes the catalog already has a vector for get
+    a copy of it; where that copy went away meanwhile, the file is decoded after all."""
+    for i, d in enumerate(batch):
+        if d.reuse and d.vector is None:
+            source = catalog.copy_of(d.sha256, rebuild)
+            if source is None:
+                batch[i] = decoder.decode(d.entry)
+            else:
+                d.width, d.height, d.taken_at = source.width, source.height, source.taken_at
+                d.vector = source.embedding
 
-    def decode_all(self, entries: list[Entry], known: set[str]) -> Iterator[Decoded]:
-        """Decoded entries in order, at most a few batches ahead of the consumer."""
-        window = 2 * self.options.batch_size
-        with ThreadPoolExecutor(self.options.workers) as pool:
-            it = iter(entries)
-            pending = deque(pool.submit(self.decode, e, known) for e in _take(it, window))
-            try:
-                while pending:
-                    result = pending.popleft().result()
-                    pending.extend(pool.submit(self.decode, e, known) for e in _take(it, 1))
-                    yield result
-            finally:
-                for f in pending:
-                    f.cancel()
+
+@dataclass
+class Decoder:
+    """The decode stage: a file in, its hash, facts, pixels and pictures out. Plain data, so
+    that Ray can send it to its workers; `pictures` is the folder thumbs/ and previews/ go in."""
+
+    pictures: Path
+    preprocess: object  # altclip_core.preprocess.ImagePreprocessor
+    max_megapixels: float = MAX_MEGAPIXELS
+    max_file_mb: float = MAX_FILE_MB
+    draft_edge: int | None = None  # None: decode at full size
 
     def decode(self, entry: Entry, known: set[str] = frozenset()) -> Decoded:
         """One file -> its hash, facts, thumbnail and pixels, or the reason it failed. Memory is
         bounded by the limits whatever the file claims; the read ends whatever sits at the path."""
         from altclip_core.preprocess import check_size, draft, open_file, to_rgb
 
-        d, options = Decoded(entry), self.options
+        d = Decoded(entry)
         try:
-            with open_file(entry.path, options.max_file_mb) as f:
-                d.sha256 = _sha256(f, options.max_file_mb)
+            with open_file(entry.path, self.max_file_mb) as f:
+                d.sha256 = _sha256(f, self.max_file_mb)
                 if d.sha256 in known:
                     d.reuse = True
                     return d
                 f.seek(0)
                 with Image.open(f) as image:
-                    check_size(image, options.max_megapixels)
+                    check_size(image, self.max_megapixels)
                     d.taken_at = _taken_at(image)
                     d.width, d.height = image.size
                     if image.getexif().get(0x0112) in (5, 6, 7, 8):  # EXIF: shown rotated 90°
@@ -312,13 +356,48 @@ class _Embedder:
             d.error = image_problem(e)
         return d
 
+    def _pictures(self, rgb: Image.Image, sha: str) -> None:
+        """The photo's thumbnail and preview, each no larger than the photo (never upscaled).
+        Written under a name no other thread or machine uses, then renamed into place."""
+        for name, (edge, suffix, quality) in PICTURES.items():
+            path = self.pictures / name / sha[:2] / f"{sha}.{suffix}"
+            if path.exists():
+                continue
+            path.parent.mkdir(parents=True, exist_ok=True)
+            picture = rgb.copy()
+            picture.thumbnail((edge, edge), Image.BICUBIC)
+            tmp = path.with_suffix(f".tmp{uuid.uuid4().hex[:12]}")
+            picture.save(tmp, "WEBP" if suffix == "webp" else "JPEG", quality=quality)
+            os.replace(tmp, path)
+
+
+class Embedder:
+    """The embed stage: the image tower, loaded on first need, on `device` (default: the
+    fastest there is). On CUDA it runs in the model's default dtype (bf16, else fp16), takes
+    its pixels from pinned host memory with non-blocking copies, and cuts what it is given into
+    batches sized to the card's free memory (`cuda_batch`)."""
+
+    def __init__(
+        self,
+        folder: Path,
+        device: str | None = None,
+        int8: bool = False,
+        warn: Callable[[str], None] = print,
+    ):
+        self.folder, self.device, self.warn, self.model = folder, device, warn, None
+        self.check_int8, self.int8_cosine = int8, None
+        self.batch: int | None = None  # rows per forward pass; None: all it is given (CPU)
+
     def probe(self) -> int:
         """Load the model and embed one image; its dimension. A model that cannot (a damaged or
         truncated checkpoint) is an IndexerError, raised before the library is changed."""
         import torch
 
+        from altclip_core.preprocess import ImagePreprocessor
+
         try:
-            pixels = torch.from_numpy(self.preprocess.one(Image.new("RGB", (256, 256), "grey")))
+            grey = Image.new("RGB", (256, 256), "grey")
+            pixels = torch.from_numpy(ImagePreprocessor.from_folder(self.folder).one(grey))
             vector = self._model().encode_image(pixels[None])
             if not torch.isfinite(vector).all():
                 raise ValueError("it embeds an image as NaN or infinity")
@@ -328,17 +407,9 @@ class _Embedder:
             raise _unusable(self.folder, e) from None
         return vector.shape[-1]
 
-    def embed(self, catalog: Catalog, batch: list[Decoded], rebuild: bool = False) -> None:
-        """Set each decoded file's `vector`: files already in the catalog are copied from it,
+    def embed(self, batch: list[Decoded]) -> None:
+        """Set the `vector` of each decoded file that has pixels (and drop the pixels);
         identical files in the batch are computed once."""
-        for i, d in enumerate(batch):
-            if d.reuse:
-                source = catalog.copy_of(d.sha256, rebuild)
-                if source is None:  # the known copy went away meanwhile: decode after all
-                    batch[i] = self.decode(d.entry)
-                else:
-                    d.width, d.height, d.taken_at = source.width, source.height, source.taken_at
-                    d.vector = source.embedding
         fresh: dict[str, Decoded] = {}
         for d in batch:
             if d.pixels is not None:
@@ -349,12 +420,31 @@ class _Embedder:
             pixels = torch.from_numpy(np.stack([d.pixels for d in fresh.values()]))
             if self.check_int8:
                 self._to_int8(pixels[:INT8_CHECKED])
-            vectors = self._model().encode_image(pixels).cpu().numpy()
+            vectors = self.encode(pixels)
             for d, v in zip(fresh.values(), vectors, strict=True):
                 d.vector = v.tobytes()
         for d in batch:
             if d.pixels is not None:
                 d.vector, d.pixels = fresh[d.sha256].vector, None
+
+    def encode(self, pixels) -> np.ndarray:
+        """Pixels [N, 3, H, W] float32 on the CPU -> [N, dim] float32 numpy."""
+        import torch
+
+        model = self._model()
+        if model.device.type != "cuda":
+            with torch.inference_mode():
+                return model.encode_image(pixels).cpu().numpy()
+        if self.batch is None:
+            free, _ = torch.cuda.mem_get_info(model.device)
+            self.batch = cuda_batch(free, model.config.vision_config, model.dtype.itemsize)
+        out = []
+        with torch.inference_mode():
+            for chunk in pixels.split(self.batch):
+                # Pinned pages are copied by DMA while this thread goes on; .cpu() waits.
+                x = chunk.pin_memory().to(model.device, non_blocking=True)
+                out.append(model.encode_image(x).cpu())
+        return torch.cat(out).numpy()
 
     def _model(self, quantize: str | None = None):
         if self.model is None or quantize:
@@ -362,7 +452,7 @@ class _Embedder:
 
             try:
                 model = altclip_core.load(
-                    self.folder, device=self.options.device, towers=("vision",), quantize=quantize
+                    self.folder, device=self.device, towers=("vision",), quantize=quantize
                 )
             except AltCLIPError:
                 raise
@@ -382,30 +472,30 @@ class _Embedder:
         try:
             int8 = self._model("int8")
         except ValueError as e:  # not on CPU
-            self.options.warn(f"--int8 is ignored: {e}")
+            self.warn(f"--int8 is ignored: {e}")
             return
         exact = self._model().encode_image(pixels)
         cosine = self.int8_cosine = float((exact * int8.encode_image(pixels)).sum(-1).min())
         if cosine < INT8_MIN_COSINE:
-            self.options.warn(
+            self.warn(
                 f"int8 moves this model's embeddings too far (minimum cosine {cosine:.4f} < "
                 f"{INT8_MIN_COSINE} on {len(pixels)} photos): indexing with the exact model"
             )
         else:
             self.model = int8
 
-    def _pictures(self, rgb: Image.Image, sha: str) -> None:
-        """The photo's thumbnail and preview, each no larger than the photo (never upscaled)."""
-        for name, (edge, suffix, quality) in PICTURES.items():
-            path = self.options.library / name / sha[:2] / f"{sha}.{suffix}"
-            if path.exists():
-                continue
-            path.parent.mkdir(parents=True, exist_ok=True)
-            picture = rgb.copy()
-            picture.thumbnail((edge, edge), Image.BICUBIC)
-            tmp = path.with_suffix(f".tmp{threading.get_ident()}")
-            picture.save(tmp, "WEBP" if suffix == "webp" else "JPEG", quality=quality)
-            os.replace(tmp, path)
+
+def cuda_batch(free_bytes: int, vision, itemsize: int, most: int = 1024) -> int:
+    """Images per forward pass that fit a quarter of the card's free memory: a power of two,
+    from 8 to `most`. Inference keeps one layer's activations alive at a time; with the MLP's
+    4x widening and the attention's q, k, v and output, ~12 numbers per token and channel
+    (flash attention: no tokens x tokens matrix). ViT-L/14 at 224 px in bf16: 6.3 MB an image.
+    Larger batches stop paying once the card is busy; `most` keeps the latency of one batch
+    (and what a kill loses) small."""
+    tokens = (vision.image_size // vision.patch_size) ** 2 + 1
+    per_image = 12 * tokens * vision.hidden_size * itemsize
+    fits = max(free_bytes // 4 // per_image, 1)
+    return max(8, min(most, 1 << (int(fits).bit_length() - 1)))
 
 
 def _drop_unused_pictures(catalog: Catalog, library: Path) -> None:
