@@ -10,6 +10,7 @@ import os
 import re
 import shutil
 import struct
+import time
 import zlib
 from datetime import date
 from pathlib import Path
@@ -435,6 +436,23 @@ def test_password_first(monkeypatch, photo_library):
     assert "密码" not in [t.label for t in at.text_input]  # the box has gone
     search(at, "海边的日落")
     assert len(tiles(at)) == GOOD
+
+
+def test_password_guesses_are_one_a_second(monkeypatch):
+    """A wrong password costs WRONG_PASSWORD_WAIT, and guesses from parallel sessions queue."""
+    import threading
+
+    from ui import app as page
+
+    monkeypatch.setattr(page, "WRONG_PASSWORD_WAIT", 0.2)
+    guesses = [threading.Thread(target=page.right_password, args=(g, "secret")) for g in "abc"]
+    start = time.monotonic()
+    for g in guesses:
+        g.start()
+    for g in guesses:
+        g.join()
+    assert time.monotonic() - start >= 3 * 0.2
+    assert page.right_password("secret", "secret") and not page.right_password("secre", "secret")
 
 
 def launch_env(monkeypatch) -> None:

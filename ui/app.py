@@ -15,6 +15,7 @@ import hashlib
 import hmac
 import os
 import re
+import threading
 import time
 from datetime import date, datetime, timedelta
 
@@ -38,6 +39,7 @@ from search.settings import Settings
 from ui.i18n import Strings, choose, languages, strings
 
 PAGE = 30  # photos per "show more"
+WRONG_PASSWORD_WAIT = 1.0  # seconds
 SHORT_QUERY = 80  # characters of a query echoed above the grid
 KINDS = {
     "JPEG": ["jpg", "jpeg", "jpe"],
@@ -129,14 +131,31 @@ def password_ui(tr: Strings) -> bool:
         given = st.text_input(tr("password"), type="password")
     if not given:
         return False
-    # Constant time on bytes: how long a wrong guess takes does not tell how much of it matched.
-    expected = password.encode("utf-8", "surrogatepass")
-    if hmac.compare_digest(given.encode("utf-8", "surrogatepass"), expected):
+    if right_password(given, password):
         st.session_state.signed_in = True
         gate.empty()
         return True
     st.error(tr("password_wrong"))
     return False
+
+
+def right_password(given: str, password: str) -> bool:
+    """Whether `given` is the password, compared in constant time (how long a wrong guess takes
+    does not tell how much of it matched). Guesses are checked one at a time across all sessions
+    and a wrong one holds the line for WRONG_PASSWORD_WAIT s, so a script guesses once a second
+    at most, however many connections it opens."""
+    with password_line():
+        if hmac.compare_digest(
+            given.encode("utf-8", "surrogatepass"), password.encode("utf-8", "surrogatepass")
+        ):
+            return True
+        time.sleep(WRONG_PASSWORD_WAIT)
+        return False
+
+
+@st.cache_resource(show_spinner=False)
+def password_line() -> threading.Lock:
+    return threading.Lock()
 
 
 @st.cache_resource(show_spinner=False)
