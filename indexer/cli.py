@@ -1,6 +1,8 @@
 """`altclip-index PHOTOS... [--library DIR]`: index photo folders into a library.
 
 `altclip-index --report` lists the files that could not be indexed, with the reason.
+`altclip-index PHOTOS --ray [ADDRESS]` embeds on a Ray cluster (the [ray] extra);
+`--export DIR` writes Parquet shards instead of the catalog, `--import DIR` merges them.
 """
 
 from __future__ import annotations
@@ -86,11 +88,35 @@ def parser() -> argparse.ArgumentParser:
         help="forget every vector and re-embed all photos (e.g. with another --model)",
     )
     p.add_argument("--report", action="store_true", help="list the files that failed, with why")
+    p.add_argument(
+        "--ray",
+        nargs="?",
+        const="",
+        metavar="ADDRESS",
+        help="decode and embed on a Ray cluster (ADDRESS: host:port, ray://host:port or auto; "
+        "default: $RAY_ADDRESS, else a local one); photos and library on a shared file system",
+    )
+    p.add_argument(
+        "--export",
+        type=Path,
+        metavar="DIR",
+        help="write the embeddings as Parquet shards into DIR instead of the library",
+    )
+    p.add_argument(
+        "--import",
+        dest="import_",
+        type=Path,
+        metavar="DIR",
+        help="merge the Parquet shards in DIR (written by --export) into the library",
+    )
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    if args.ray and ":" not in args.ray and args.ray not in ("auto", "local"):
+        args.photos.append(Path(args.ray))  # `--ray PHOTOS`: a folder, not an address
+        args.ray = ""
     sys.stdout.reconfigure(errors="backslashreplace")  # never die printing a strange name
     # While it runs, this command checks every image's size itself, with --max-megapixels
     # (Pillow's own limit is fixed at 179 megapixels and warns about every photo over 89).
@@ -99,6 +125,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.report:
             return report(args)
+        if args.import_:
+            return import_(args)
         if not args.photos:
             print(
                 "altclip-index: name at least one photo folder, e.g. altclip-index ~/Pictures",
@@ -108,7 +136,10 @@ def main(argv: list[str] | None = None) -> int:
         from altclip_core.kernels import hold_freed_memory
 
         hold_freed_memory()  # this process embeds images in a loop (kernels.py says why)
-        indexer = Indexer(
+        kind = Indexer
+        if args.ray is not None:
+            kind = _needs("ray", "ray").RayIndexer
+        indexer = kind(
             library=args.library,
             model=args.model,
             catalog_url=args.catalog,
@@ -122,12 +153,18 @@ def main(argv: list[str] | None = None) -> int:
             int8=args.int8,
             warn=lambda msg: print(f"warning: {msg}", file=sys.stderr),
         )
+        if args.ray:
+            indexer.address = args.ray
         stop = threading.Event()
         signal.signal(signal.SIGINT, lambda *_: _interrupt(stop, previous))
         with Progress() as progress:
-            summary = indexer.run(args.photos, rebuild=args.rebuild, stop=stop, progress=progress)
+            if args.export:
+                _needs("pyarrow", "parquet")
+                summary = indexer.export(args.photos, args.export, stop=stop, progress=progress)
+            else:
+                summary = indexer.run(args.photos, args.rebuild, stop=stop, progress=progress)
         print(summary)
-        if summary.failed:
+        if summary.failed and not args.export:
             print(f"see why with: altclip-index --report --library {args.library}")
         return 0
     except KeyboardInterrupt:  # the second Ctrl-C: the batch in flight is lost, nothing else
@@ -135,6 +172,9 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except (AltCLIPError, OSError) as e:
         print(f"altclip-index: {escaped(str(e))}", file=sys.stderr)
+        return 1
+    except MissingExtra as e:
+        print(f"altclip-index: {e}", file=sys.stderr)
         return 1
     finally:  # called from Python, it leaves the process as it found it
         Image.MAX_IMAGE_PIXELS = pixels
@@ -147,6 +187,35 @@ def _interrupt(stop: threading.Event, previous) -> None:
         raise KeyboardInterrupt
     stop.set()
     print("\nstopping after this batch (Ctrl-C again to stop now)", file=sys.stderr)
+
+
+class MissingExtra(Exception):
+    """An optional dependency is not installed; the message names the extra."""
+
+
+def _needs(module: str, extra: str):
+    """`module` imported (`ray`: indexer.distributed), or MissingExtra naming what to install."""
+    try:
+        if module == "ray":
+            from . import distributed
+
+            return distributed
+        return __import__(module)
+    except ModuleNotFoundError as e:
+        if e.name not in ("ray", "pyarrow") and not (e.name or "").startswith(("ray.", "pyarrow.")):
+            raise
+        raise MissingExtra(
+            f"this needs {e.name.split('.')[0]}: pip install 'altclip-search[{extra}]'"
+        ) from None
+
+
+def import_(args) -> int:
+    _needs("pyarrow", "parquet")
+    from .shards import import_shards
+
+    summary = import_shards(args.library, args.import_, args.catalog, args.model)
+    print(summary)
+    return 0
 
 
 def report(args) -> int:

@@ -59,6 +59,16 @@ class Summary:
     interrupted: bool = False
     int8_cosine: float | None = None  # --int8: the self-check's minimum cosine to the exact model
 
+    def count(self, d: Decoded, known: dict, moved_from: set[str] = frozenset()) -> None:
+        """Count a stored file: added, updated (its path was `known`), moved (new path, bytes
+        of a file gone) or failed."""
+        kind = "updated" if d.entry.path in known else "added"
+        if d.vector is None:
+            kind = "failed"
+        elif kind == "added" and d.sha256 in moved_from:
+            kind = "moved"
+        setattr(self, kind, getattr(self, kind) + 1)
+
     def __str__(self) -> str:
         text = (
             f"{self.added} added, {self.updated} updated, {self.moved} moved, "
@@ -126,6 +136,7 @@ class Indexer:
     device: str | None = None
     exact_decode: bool = False  # True: full-size JPEG decoding (slower, bit-exact preprocessing)
     int8: bool = False  # int8 image tower on CPU, checked against the exact one on each run
+    shard_rows: int = 100_000  # --export: rows per Parquet shard (300 MB of 768-d vectors)
     warn: Callable[[str], None] = print
 
     def run(
@@ -162,12 +173,7 @@ class Indexer:
                 embedder.embed(batch)  # what is left: all of it locally, a rare re-decode on Ray
                 catalog.store([d.record() for d in batch], rebuild)
                 for d in batch:
-                    kind = "updated" if d.entry.path in plan.known else "added"
-                    if d.vector is None:
-                        kind = "failed"
-                    elif kind == "added" and d.sha256 in moved_from:
-                        kind = "moved"
-                    setattr(summary, kind, getattr(summary, kind) + 1)
+                    summary.count(d, plan.known, moved_from)
                     if d.vector is not None:
                         plan.hashes.add(d.sha256)
                 done += len(batch)
@@ -183,6 +189,50 @@ class Indexer:
                 index.publish(self.library / "index", catalog)
         summary.seconds = time.perf_counter() - start
         summary.int8_cosine = embedder.int8_cosine
+        return summary
+
+    def export(
+        self,
+        roots: list[Path],
+        folder: Path,
+        stop: threading.Event | None = None,
+        progress: Callable[[int, int], None] = lambda done, total: None,
+    ) -> Summary:
+        """Embed `roots` into Parquet shards in `folder` (indexer/shards.py: the schema) instead
+        of a catalog, for a library elsewhere to import. A rerun exports only the files no
+        shard holds yet (or that changed since)."""
+        from .shards import Exported, Writer  # pyarrow: the [parquet] extra
+
+        start = time.perf_counter()
+        for root in roots:
+            if not Path(root).is_dir():
+                raise IndexerError(f"{root} is not a folder")
+        name = self.model or hub.DEFAULT_MODEL
+        model_folder = hub.resolve(name)
+        local = Path(name).expanduser().is_dir()
+        shown = str(model_folder.resolve()) if local else name
+        folder.mkdir(parents=True, exist_ok=True)
+        summary = Summary()
+        with _lock(folder):
+            for leftover in folder.glob(".*.parquet.tmp"):
+                leftover.unlink(missing_ok=True)
+            decoder = self.decoder(model_folder, folder)
+            plan = self.plan(Exported(folder), [os.path.abspath(r) for r in roots], False)
+            summary.unchanged = plan.unchanged
+            writer = Writer(folder, shown, hub.fingerprint(model_folder), self.shard_rows)
+            done = 0
+            embedder = Embedder(model_folder, self.device, self.int8, self.warn)
+            for batch in self.embedded(plan.todo, set(), decoder, embedder, name, model_folder):
+                writer.add([d.record() for d in batch])
+                for d in batch:
+                    summary.count(d, plan.known)
+                done += len(batch)
+                progress(done, len(plan.todo))
+                if stop is not None and stop.is_set():
+                    summary.interrupted = True
+                    break
+            writer.close()
+        summary.seconds = time.perf_counter() - start
         return summary
 
     def decoder(self, folder: Path, pictures: Path) -> Decoder:

@@ -1,0 +1,236 @@
+"""`altclip-index PHOTOS --ray [ADDRESS]`: the indexer's stages on a Ray cluster, through Ray Data.
+
+The driver plans as the local indexer does (Indexer.plan: only new and changed files travel),
+then sends the work list through Ray Data: decode (read, hash, thumbnails, preprocess: the local
+Decoder) in CPU tasks → embed (the local Embedder, the image tower only, loaded once per actor:
+one actor per GPU where the cluster has GPUs, a CPU pool otherwise) → back to the driver, which
+alone writes the catalog, a transaction per batch, with the local indexer's code (Indexer.run).
+A killed driver loses the batches in flight only, as locally: its rerun plans again from the
+catalog and finishes the job. Ray retries a task whose worker died; a file that fails is
+recorded with its reason. With `--export DIR`, the driver writes Parquet shards (indexer/shards)
+instead of the catalog, for clusters with no route to it.
+
+Thumbnails and previews are written by the decode tasks straight into the library folder (or
+the export folder), which must be on a file system every node mounts at the same path, as the
+photos must be: a 1600-pixel preview is ~300 KB, so returning them as bytes would funnel
+~300 MB/s through the one driver at 1000 images/s, while the workers already read the photos
+from shared storage. The driver checks that every node sees the library before it starts.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+from altclip_core import hub
+from altclip_core.errors import AltCLIPError
+
+from .run import Decoded, Decoder, Embedder, Indexer, IndexerError
+from .scan import Entry
+
+GPU_BATCH = 512  # rows per call of a GPU actor (it cuts them to what the card holds)
+DECODE_BLOCK = 32  # files per decode task
+DECODE_MEMORY = 512 * 2**20  # bytes a decode task may use
+
+
+@dataclass
+class RayIndexer(Indexer):
+    """The Indexer whose decode and embed stages run on a Ray cluster (`address`: None starts
+    a local one, or joins the one RAY_ADDRESS names, as ray.init does)."""
+
+    address: str | None = None
+
+    def embedded(
+        self,
+        todo: list[Entry],
+        known: set[str],
+        decoder: Decoder,
+        embedder: Embedder | None,
+        name: str,
+        folder: Path,
+    ) -> Iterator[list[Decoded]]:
+        if not todo:
+            return
+        ray = _connect(self.address)
+        _check_shared(ray, decoder.pictures, os.path.dirname(todo[0].path))
+        entries = pa.table(
+            {
+                "path": [os.fsencode(e.path) for e in todo],
+                "size": pa.array([e.size for e in todo], pa.int64()),
+                "mtime_ns": pa.array([e.mtime_ns for e in todo], pa.int64()),
+            }
+        )
+        blocks = [entries.slice(i, DECODE_BLOCK) for i in range(0, len(todo), DECODE_BLOCK)]
+        gpus = int(ray.cluster_resources().get("GPU", 0))
+        cpus = int(ray.cluster_resources().get("CPU", 1))
+        if gpus:  # one actor per GPU; the decode tasks have every CPU but one per actor
+            actors, resources, batch = gpus, dict(num_gpus=1, num_cpus=1), GPU_BATCH
+        else:  # the tower is the slow stage on CPU: half the CPUs, in actors of up to 8
+            actors = max(1, cpus // 16)
+            resources, batch = dict(num_cpus=max(1, cpus // 2 // actors)), self.batch_size
+        model = str(folder.resolve()) if Path(name).expanduser().is_dir() else name
+        # A decode task holds one photo at full size at most (100 megapixels: 300 MB of RGB);
+        # asking for its memory also keeps Ray from fusing the decoding into the embedding
+        # actors (it fuses stages whose resources are equal), where it would starve a GPU.
+        ds = ray.data.from_arrow(blocks).map_batches(
+            partial(_decode, decoder, frozenset(known)),
+            batch_format="pyarrow",
+            num_cpus=1,
+            memory=DECODE_MEMORY,
+        )
+        ds = ds.map_batches(
+            _Embed,
+            fn_constructor_kwargs=dict(
+                model=model, fingerprint=hub.fingerprint(folder), device=self.device, int8=self.int8
+            ),
+            batch_size=batch,
+            batch_format="pyarrow",
+            compute=ray.data.ActorPoolStrategy(size=actors),
+            **resources,
+        )
+        try:
+            for table in ds.iter_batches(batch_size=self.batch_size, batch_format="pyarrow"):
+                yield _decoded(table)
+        except ray.exceptions.RayError as e:
+            raise IndexerError(f"the Ray job failed: {_cause(e)}") from None
+
+
+class _Embed:
+    """A Ray Data actor: the image tower, loaded once, embedding decoded batches."""
+
+    def __init__(self, model: str, fingerprint: str, device: str | None, int8: bool):
+        folder = hub.resolve(model)
+        if hub.fingerprint(folder) != fingerprint:
+            raise IndexerError(
+                f"the model {model} on this node is not the driver's (fingerprint "
+                f"{hub.fingerprint(folder)}, not {fingerprint}): give every node the same copy"
+            )
+        warn = partial(print, "warning:", file=sys.stderr)
+        self.embedder = Embedder(folder, device, int8, warn)
+
+    def __call__(self, table: pa.Table) -> pa.Table:
+        batch = _decoded(table)
+        self.embedder.embed(batch)
+        return _table(batch)
+
+
+def _decode(decoder: Decoder, known: frozenset[str], table: pa.Table) -> pa.Table:
+    """A Ray Data task: a block of files (path, size, mtime_ns) decoded."""
+    paths, sizes, times = (table.column(c).to_pylist() for c in ("path", "size", "mtime_ns"))
+    entries = [Entry(os.fsdecode(p), s, t) for p, s, t in zip(paths, sizes, times, strict=True)]
+    return _table([decoder.decode(e, known) for e in entries])
+
+
+# Decoded files as they travel between the stages; paths as bytes (names that are not UTF-8),
+# pixels and vectors as float32 bytes.
+COLUMNS = {
+    "path": pa.binary(),
+    "size": pa.int64(),
+    "mtime_ns": pa.int64(),
+    "sha256": pa.string(),
+    "width": pa.int32(),
+    "height": pa.int32(),
+    "taken_at": pa.timestamp("us"),
+    "error": pa.string(),
+    "reuse": pa.bool_(),
+    "pixels": pa.binary(),
+    "shape": pa.list_(pa.int32()),
+    "vector": pa.binary(),
+}
+
+
+def _table(batch: list[Decoded]) -> pa.Table:
+    def column(name, get):
+        return pa.array([get(d) for d in batch], COLUMNS[name])
+
+    return pa.table(
+        {
+            "path": column("path", lambda d: os.fsencode(d.entry.path)),
+            "size": column("size", lambda d: d.entry.size),
+            "mtime_ns": column("mtime_ns", lambda d: d.entry.mtime_ns),
+            **{n: column(n, lambda d, n=n: getattr(d, n)) for n in ("sha256", "width", "height")},
+            **{n: column(n, lambda d, n=n: getattr(d, n)) for n in ("taken_at", "error", "reuse")},
+            "pixels": column("pixels", lambda d: None if d.pixels is None else d.pixels.tobytes()),
+            "shape": column("shape", lambda d: None if d.pixels is None else list(d.pixels.shape)),
+            "vector": column("vector", lambda d: d.vector),
+        }
+    )
+
+
+def _decoded(table: pa.Table) -> list[Decoded]:
+    rows = table.select(list(COLUMNS)).to_pylist()
+    out = []
+    for r in rows:
+        pixels = None
+        if r["pixels"] is not None:
+            pixels = np.frombuffer(r["pixels"], np.float32).reshape(r["shape"])
+        entry = Entry(os.fsdecode(r["path"]), r["size"], r["mtime_ns"])
+        facts = {k: r[k] for k in ("sha256", "width", "height", "taken_at", "error", "reuse")}
+        out.append(Decoded(entry, pixels=pixels, vector=r["vector"], **facts))
+    return out
+
+
+def _connect(address: str | None):
+    """Ray, connected (to `address`, else as ray.init decides) unless it already is."""
+    import ray
+
+    if not ray.is_initialized():
+        try:
+            ray.init(address=address, logging_level="warning", log_to_driver=True)
+        except (ConnectionError, ValueError, RuntimeError) as e:
+            raise IndexerError(f"cannot reach the Ray cluster at {address}: {e}") from None
+    ray.data.DataContext.get_current().enable_progress_bars = False  # the indexer has its own
+    return ray
+
+
+def _check_shared(ray, folder: Path, photos: str) -> None:
+    """Every alive node must see `folder` (this very folder: a marker written here) and the
+    photos, or thumbnails would land on the nodes' own disks and every file would fail."""
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    folder.mkdir(parents=True, exist_ok=True)
+    marker = folder / f".ray-check-{uuid.uuid4().hex[:12]}"
+    marker.touch()
+    try:
+        probe = ray.remote(num_cpus=0)(_sees)
+        nodes = [n for n in ray.nodes() if n["Alive"]]
+        refs = [
+            probe.options(
+                scheduling_strategy=NodeAffinitySchedulingStrategy(n["NodeID"], soft=False)
+            ).remote(str(marker), photos)
+            for n in nodes
+        ]
+        for node, missing in zip(nodes, ray.get(refs), strict=True):
+            if missing:
+                raise IndexerError(
+                    f"the Ray node {node['NodeManagerAddress']} does not see {missing}: mount "
+                    "the photos and the library (or --export folder) on every node at the same "
+                    "path"
+                )
+    finally:
+        marker.unlink(missing_ok=True)
+
+
+def _sees(marker: str, photos: str) -> str | None:
+    for path in (marker, photos):
+        if not os.path.exists(path):
+            return os.path.dirname(path)
+    return None
+
+
+def _cause(e: Exception) -> str:
+    """The first line of what went wrong in a task or actor, without Ray's traceback."""
+    cause = getattr(e, "cause", None)
+    if isinstance(cause, AltCLIPError):
+        return str(cause)
+    if cause is not None:
+        return f"{type(cause).__name__}: {str(cause).splitlines()[0] if str(cause) else ''}"
+    return str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__

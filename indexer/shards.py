@@ -1,0 +1,290 @@
+"""Embeddings made elsewhere, as Parquet shards: `altclip-index PHOTOS --ray --export DIR` writes
+them on a cluster with no route to the catalog; `altclip-index --import DIR` merges them into a
+library through the catalog's one writer. Any tool may write shards that follow the schema.
+
+A shard is a Parquet file `DIR/*.parquet`, one row per photo file, with these columns:
+
+    path               binary    the file's absolute path as bytes (os.fsencode; names that
+                                 are not UTF-8 survive); a UTF-8 string column is accepted too
+    size               int64     bytes, as os.stat gives it
+    mtime_ns           int64     modification time, ns since 1970, as os.stat gives it
+    sha256             string    hex digest of the file's bytes; null if it could not be read
+    width, height      int32     as the photo is shown (EXIF rotation applied); null if failed
+    taken_at           timestamp capture time from EXIF, no time zone (as cameras write it)
+    vector             list<float32>  the image embedding, L2-normalised; null if failed
+    error              string    why the file could not be embedded; null if it was
+    model_fingerprint  string    altclip_core.hub.fingerprint of the checkpoint that embedded
+
+The file's key-value metadata may name the model (`altclip.model`: a hub id or a folder), which a
+new library records so that searches embed queries with it. An import refuses shards of another
+model than the library's, changes nothing for rows it already holds (running it twice is
+harmless), and copies thumbnails and previews from DIR/thumbs and DIR/previews where an export
+wrote them. Shards are written whole (a temporary name, then a rename): a killed export leaves
+no half-written shard, and its rerun exports only what no shard holds yet.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import shutil
+import time
+import uuid
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from altclip_core import hub
+from search import index
+from search.catalog import ERROR, OK, Catalog, Known, Model, Record
+
+from .run import PICTURES, IndexerError, Summary, _lock, _remove_leftovers
+
+COLUMNS = {
+    "path": pa.binary(),
+    "size": pa.int64(),
+    "mtime_ns": pa.int64(),
+    "sha256": pa.string(),
+    "width": pa.int32(),
+    "height": pa.int32(),
+    "taken_at": pa.timestamp("us"),
+    "vector": pa.list_(pa.float32()),
+    "error": pa.string(),
+    "model_fingerprint": pa.string(),
+}
+SCHEMA = pa.schema(list(COLUMNS.items()))
+
+IMPORT_BATCH = 500  # rows per catalog transaction on import
+
+
+def to_table(records: list[Record], fingerprint: str) -> pa.Table:
+    """Records (an export's batch) as rows of the shard schema."""
+    vectors = [r.embedding and np.frombuffer(r.embedding, np.float32) for r in records]
+    return pa.table(
+        {
+            "path": [os.fsencode(r.path) for r in records],
+            "size": [r.size for r in records],
+            "mtime_ns": [r.mtime_ns for r in records],
+            "sha256": [r.sha256 for r in records],
+            "width": [r.width for r in records],
+            "height": [r.height for r in records],
+            "taken_at": [r.taken_at for r in records],
+            "vector": vectors,
+            "error": [r.error for r in records],
+            "model_fingerprint": [fingerprint] * len(records),
+        },
+        schema=SCHEMA,
+    )
+
+
+def to_records(table: pa.Table) -> list[Record]:
+    """Rows of the shard schema as catalog records."""
+    columns = {name: table.column(name).to_pylist() for name in COLUMNS if name != "vector"}
+    vectors = table.column("vector").to_pylist()
+    out = []
+    for i, path in enumerate(columns["path"]):
+        vector = vectors[i]
+        error = columns["error"][i]
+        if vector is None and not error:
+            error = "no vector in the imported shard"
+        out.append(
+            Record(
+                os.fsdecode(path) if isinstance(path, bytes) else path,
+                columns["size"][i],
+                columns["mtime_ns"][i],
+                columns["sha256"][i],
+                columns["width"][i],
+                columns["height"][i],
+                columns["taken_at"][i],
+                None if vector is not None else error,
+                None if vector is None else np.asarray(vector, np.float32).tobytes(),
+            )
+        )
+    return out
+
+
+class Writer:
+    """Shards of up to `rows` rows in `folder`, each written whole under a new name."""
+
+    def __init__(self, folder: Path, model: str, fingerprint: str, rows: int):
+        self.folder, self.fingerprint, self.rows = Path(folder), fingerprint, rows
+        self.metadata = {b"altclip.model": model.encode()}
+        self.pending: list[Record] = []
+
+    def add(self, records: list[Record]) -> None:
+        self.pending.extend(records)
+        while len(self.pending) >= self.rows:
+            self._write(self.pending[: self.rows])
+            self.pending = self.pending[self.rows :]
+
+    def close(self) -> None:
+        if self.pending:
+            self._write(self.pending)
+            self.pending = []
+
+    def _write(self, records: list[Record]) -> None:
+        table = to_table(records, self.fingerprint)
+        table = table.replace_schema_metadata(self.metadata)
+        name = f"part-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:8]}.parquet"
+        tmp = self.folder / f".{name}.tmp"
+        pq.write_table(table, tmp)
+        os.replace(tmp, self.folder / name)
+
+
+class Exported:
+    """What the shards in `folder` already hold, in the catalog's terms (Indexer.plan reads
+    `known`): an export plans against its own output, so that its rerun resumes."""
+
+    def __init__(self, folder: Path):
+        self.folder = Path(folder)
+
+    def known(self, rebuild: bool = False) -> dict[str, Known]:
+        rows = {}
+        for part in shard_files(self.folder):
+            table = _read(part, ["path", "size", "mtime_ns", "sha256", "vector"])
+            for r in to_records(table):
+                status = OK if r.embedding is not None else ERROR
+                rows[r.path] = Known(r.size, r.mtime_ns, r.sha256, status, False)
+        return rows
+
+
+def shard_files(folder: Path) -> list[Path]:
+    """The shards in `folder`, oldest first (a later shard's row for a path wins)."""
+    return sorted(Path(folder).glob("*.parquet"), key=lambda p: (p.stat().st_mtime_ns, p.name))
+
+
+def import_shards(
+    library: Path, folder: Path, catalog_url: str | None = None, model: str | None = None
+) -> Summary:
+    """Merge the shards in `folder` into `library`'s catalog and publish its index.
+
+    Args:
+        model: the model a new library records (default: the shards' `altclip.model`, else
+            hub.DEFAULT_MODEL); its fingerprint must be the shards'.
+
+    Returns:
+        What changed: added, updated, failed, unchanged (rows the catalog already held).
+    """
+    start = time.perf_counter()
+    files = shard_files(folder) if Path(folder).is_dir() else []
+    if not files:
+        raise IndexerError(f"no Parquet shards (*.parquet) in {folder}")
+    fingerprint, named = _model_of(files)
+    library.mkdir(parents=True, exist_ok=True)
+    summary = Summary()
+    with _lock(library):
+        _remove_leftovers(library)
+        catalog = Catalog.open(library, catalog_url)
+        _check_model(catalog, files, fingerprint, model or named or hub.DEFAULT_MODEL)
+        known = catalog.known()
+        for part in files:
+            for batch in pq.ParquetFile(part).iter_batches(IMPORT_BATCH, columns=list(COLUMNS)):
+                records = to_records(pa.Table.from_batches([batch]))
+                fresh = [r for r in records if not _same(known.get(r.path), r)]
+                summary.unchanged += len(records) - len(fresh)
+                if not fresh:
+                    continue
+                _copy_pictures(Path(folder), library, fresh)
+                catalog.store(fresh)
+                for r in fresh:
+                    kind = "updated" if r.path in known else "added"
+                    kind = "failed" if r.embedding is None else kind
+                    setattr(summary, kind, getattr(summary, kind) + 1)
+                    known[r.path] = Known(r.size, r.mtime_ns, r.sha256, _status(r), False)
+        if index.stale(library / "index", catalog):
+            index.publish(library / "index", catalog)
+    summary.seconds = time.perf_counter() - start
+    return summary
+
+
+def _read(part: Path, columns: list[str]) -> pa.Table:
+    """Some columns of one shard; an IndexerError that names the missing ones."""
+    try:
+        schema = pq.read_schema(part)
+        missing = sorted(set(columns) - set(schema.names))
+        if missing:
+            raise IndexerError(
+                f"{part} is not a shard of this schema: it lacks {', '.join(missing)} "
+                "(indexer/shards.py describes the columns)"
+            )
+        return pq.read_table(part, columns=columns)
+    except (pa.ArrowException, OSError) as e:
+        raise IndexerError(f"cannot read the shard {part}: {e}") from None
+
+
+def _model_of(files: list[Path]) -> tuple[str, str | None]:
+    """The one model fingerprint of all shards, and the model name their metadata gives."""
+    found, named = set(), None
+    for part in files:
+        found.update(_read(part, ["model_fingerprint"]).column(0).unique().to_pylist())
+        metadata = pq.read_schema(part).metadata or {}
+        named = named or (metadata.get(b"altclip.model") or b"").decode() or None
+    found.discard(None)
+    if len(found) != 1:
+        many = ", ".join(sorted(found)) or "none"
+        raise IndexerError(
+            f"the shards must all name one model_fingerprint, not: {many}; import each "
+            "model's shards into a library of that model"
+        )
+    return found.pop(), named
+
+
+def _check_model(catalog: Catalog, files: list[Path], fingerprint: str, name: str) -> None:
+    """Shards of another model than the library's are refused before any row is written; a
+    new library records the named model, if its weights are the shards'."""
+    recorded = catalog.model()
+    if recorded is None:
+        folder = hub.resolve(name)
+        if hub.fingerprint(folder) != fingerprint:
+            raise IndexerError(
+                f"these shards were embedded by another model than {name} (fingerprint "
+                f"{fingerprint}, not {hub.fingerprint(folder)}): name theirs with --model"
+            )
+        local = Path(name).expanduser().is_dir()
+        dim = _dim(files)
+        catalog.set_model(Model(str(folder.resolve()) if local else name, fingerprint, dim))
+    elif recorded.fingerprint != fingerprint:
+        raise IndexerError(
+            f"these shards were embedded by another model (fingerprint {fingerprint}) than "
+            f"this library's {recorded.name} ({recorded.fingerprint}): import them into a "
+            "library of that model, or export them again with this one"
+        )
+    elif _dim(files) not in (None, recorded.dim):
+        raise IndexerError(f"the shards' vectors are not {recorded.dim}-dimensional")
+
+
+def _dim(files: list[Path]) -> int | None:
+    for part in files:
+        for batch in pq.ParquetFile(part).iter_batches(1024, columns=["vector"]):
+            lengths = pc.list_value_length(batch.column(0)).drop_null()
+            if len(lengths):
+                return lengths[0].as_py()
+    return None
+
+
+def _same(known: Known | None, r: Record) -> bool:
+    return known is not None and (known.size, known.mtime_ns, known.sha256, known.status) == (
+        r.size,
+        r.mtime_ns,
+        r.sha256,
+        _status(r),
+    )
+
+
+def _status(r: Record) -> str:
+    return OK if r.embedding is not None else ERROR
+
+
+def _copy_pictures(source: Path, library: Path, records: list[Record]) -> None:
+    """Thumbnails and previews an export wrote beside its shards, for these photos."""
+    hashes = {r.sha256 for r in records if r.embedding is not None}
+    for sha, (name, (_, suffix, _)) in itertools.product(hashes, PICTURES.items()):
+        relative = Path(name) / sha[:2] / f"{sha}.{suffix}"
+        if (source / relative).is_file() and not (library / relative).exists():
+            (library / relative).parent.mkdir(parents=True, exist_ok=True)
+            tmp = library / relative.with_suffix(f".tmp{uuid.uuid4().hex[:12]}")
+            shutil.copyfile(source / relative, tmp)
+            os.replace(tmp, library / relative)
