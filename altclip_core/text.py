@@ -18,6 +18,7 @@ from torch import nn
 
 from .config import AltCLIPTextConfig, ChineseCLIPTextConfig, CLIPTextConfig
 from .layers import CLIPLayer, activation, attention, named
+from .weights import embedding
 
 
 class BertLayer(nn.Module):
@@ -56,9 +57,9 @@ class Bert(nn.Module):
         d = cfg.hidden_size
         self.pad_id = cfg.pad_token_id if roberta_positions else None
         self.embeddings = named(
-            word_embeddings=nn.Embedding(cfg.vocab_size, d),
-            position_embeddings=nn.Embedding(cfg.max_position_embeddings, d),
-            token_type_embeddings=nn.Embedding(cfg.type_vocab_size, d),
+            word_embeddings=embedding(cfg.vocab_size, d),
+            position_embeddings=embedding(cfg.max_position_embeddings, d),
+            token_type_embeddings=embedding(cfg.type_vocab_size, d),
             LayerNorm=nn.LayerNorm(d, eps=cfg.layer_norm_eps),
         )
         self.encoder = named(
@@ -113,8 +114,8 @@ class CLIPTextTower(nn.Module):
         d = cfg.hidden_size
         self.eos_token_id = cfg.eos_token_id
         self.embeddings = named(
-            token_embedding=nn.Embedding(cfg.vocab_size, d),
-            position_embedding=nn.Embedding(cfg.max_position_embeddings, d),
+            token_embedding=embedding(cfg.vocab_size, d),
+            position_embedding=embedding(cfg.max_position_embeddings, d),
         )
         self.encoder = named(
             layers=nn.ModuleList(CLIPLayer(cfg) for _ in range(cfg.num_hidden_layers))
