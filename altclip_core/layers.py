@@ -71,13 +71,23 @@ class CLIPLayer(nn.Module):
         )
 
     def forward(
-        self, x: torch.Tensor, mask: torch.Tensor | None = None, first: bool = False
+        self,
+        x: torch.Tensor,
+        mask: torch.Tensor | None = None,
+        first: bool = False,
+        own_value: bool = False,
     ) -> torch.Tensor:
         """[B, L, D] -> [B, L, D]; with `first`, only the first token's output [B, 1, D] (the
-        ViT's last layer: the class token attends to all, nothing else is needed)."""
+        ViT's last layer: the class token attends to all, nothing else is needed); with
+        `own_value`, each token attends to itself alone (its own value: the dense maps of
+        `VisionTower.tokens`)."""
         sa, y = self.self_attn, self.layer_norm1(x)
-        k, v = sa.k_proj(y), sa.v_proj(y)
-        if first:
-            x, y = x[:, :1], y[:, :1]
-        x = x + sa.out_proj(attention(sa.q_proj(y), k, v, self.heads, mask))
+        if own_value:
+            mixed = sa.v_proj(y)  # softmax over one key is 1: attention returns the value
+        else:
+            k, v = sa.k_proj(y), sa.v_proj(y)
+            if first:
+                x, y = x[:, :1], y[:, :1]
+            mixed = attention(sa.q_proj(y), k, v, self.heads, mask)
+        x = x + sa.out_proj(mixed)
         return x + self.mlp.fc2(self.act(self.mlp.fc1(self.layer_norm2(x))))

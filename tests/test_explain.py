@@ -1,0 +1,110 @@
+"""Why a photo matched: the vision tower's every-token path, heat maps and their overlay, on tiny
+random checkpoints (numbers) and on the toy world (where the map's peak falls)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import altclip_core
+from search.explain import heat_map, overlay
+from tests import toydup, toyworld
+from tests.toyworld import Scene
+
+
+@pytest.fixture(scope="module")
+def tiny_vision(tiny):
+    return altclip_core.load(tiny, device="cpu", dtype=torch.float32, towers=("vision",))
+
+
+@torch.inference_mode()
+@pytest.mark.parametrize("values", [False, True])
+def test_every_token_path_keeps_the_class_token(tiny_vision, values):
+    """The class token of `tokens` is `forward`'s, which computes the class token alone in the
+    last layer: the slow path explains the same embedding the index holds."""
+    pixels = torch.randn(3, 3, 224, 224, generator=torch.Generator().manual_seed(0))
+    tower = tiny_vision.vision_model
+    tokens = tower.tokens(pixels, values=values)
+    assert tokens.shape == (3, 1 + (224 // 32) ** 2, 32)
+    assert (tokens[:, 0] - tower(pixels)).abs().max().item() <= 1e-5
+
+
+@torch.inference_mode()
+def test_every_token_matches_transformers(checkpoint):
+    """All tokens of the last layer equal transformers' last hidden state after the tower's
+    post-layernorm (which transformers applies to the pooled token only)."""
+    folder, reference = checkpoint
+    ours = altclip_core.load(folder, device="cpu", dtype=torch.float32, towers=("vision",))
+    pixels = torch.randn(2, 3, 224, 224, generator=torch.Generator().manual_seed(1))
+    ref = reference.vision_model
+    expected = ref.post_layernorm(ref(pixel_values=pixels).last_hidden_state)
+    assert (ours.vision_model.tokens(pixels) - expected).abs().max().item() <= 1e-5
+
+
+@pytest.mark.parametrize("method", ["occlusion", "tokens"])
+@pytest.mark.parametrize("size", [(300, 200), (200, 300), (224, 224)])
+def test_map_covers_the_photo(tiny, method, size):
+    """Square cells over the whole photo, landscape or portrait, in the documented range; the
+    overlay is a see-through layer of the photo's size."""
+    model = altclip_core.load(tiny, device="cpu", dtype=torch.float32, towers=("vision",))
+    rng = np.random.default_rng(2)
+    photo = Image.fromarray(rng.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8))
+    query = rng.normal(size=model.dim).astype(np.float32)
+    heat = heat_map(model, photo, query, method, grid=7)
+    cells = 7  # the patch grid of a 224-pixel, 32-pixel-patch tower, and grid=7
+    w, h = size
+    assert heat.shape == (round(h / min(size) * cells), round(w / min(size) * cells))
+    assert heat.dtype == np.float32 and np.isfinite(heat).all()
+    assert np.abs(heat).max() <= (2 if method == "occlusion" else 1)
+    layer = overlay(heat, size)
+    assert layer.mode == "RGBA" and layer.size == size
+    alpha = np.asarray(layer)[..., 3]
+    assert alpha.max() > 0 and alpha.min() == 0 or heat.max() <= 0
+
+
+def test_a_map_of_nothing_is_clear():
+    layer = overlay(np.full((4, 6), -0.1, np.float32), (60, 40))
+    assert np.asarray(layer)[..., 3].max() == 0
+
+
+def test_bad_grid_says_what_is_allowed(tiny_vision):
+    with pytest.raises(ValueError, match="divide"):
+        heat_map(tiny_vision, Image.new("RGB", (64, 64)), np.ones(16, np.float32), grid=5)
+
+
+# -- the toy world --------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def toy():
+    return altclip_core.load(toyworld.model_folder(), device="cpu", dtype=torch.float32)
+
+
+def peak_on_shape(model, cases: list[toydup.TwoShapes], method: str) -> float:
+    """The share of cases whose map peaks on the queried shape: the peak cell holds more of the
+    queried shape's pixels than of the other's (a cell on neither counts as a miss). Queries
+    name the shape's colour and kind ("红色的圆", "a blue square"), half in each language,
+    alternately the left and the right shape."""
+    right = 0
+    for i, case in enumerate(cases):
+        which = i % 2
+        shape = case.scenes[which]
+        text = toyworld.caption(
+            Scene(kind=shape.kind, colour=shape.colour), ("zh", "en")[i // 2 % 2]
+        )
+        heat = heat_map(model, case.image, model.embed_text([text])[0].numpy(), method)
+        row, col = np.unravel_index(heat.argmax(), heat.shape)
+        cell = case.image.height // heat.shape[0]
+        inside = np.s_[row * cell : (row + 1) * cell, col * cell : (col + 1) * cell]
+        right += case.masks[which][inside].sum() > case.masks[1 - which][inside].sum()
+    return right / len(cases)
+
+
+def test_peak_lies_on_the_queried_shape(toy):
+    """Held-out two-shape pictures (seed 0 chose occlusion over patch tokens and the 2 x 2
+    window): the map's peak lies on the shape the query names in >= 80% of them."""
+    rng = np.random.default_rng(31)
+    cases = [toydup.two_shapes(rng) for _ in range(60)]
+    assert peak_on_shape(toy, cases, "occlusion") >= 0.8
