@@ -4,6 +4,12 @@ model (pipeline overhead) and with the full-size one in float32 and int8 if benc
 built it, per number of decode workers, and the rerun time on an unchanged 10 000-file folder.
 
     python bench/index.py [--photos 48] [--files 10000] [--workers 1 2] [--batch 16]
+    python bench/index.py --device cuda --runs float32 --photos 4000 --workers 16
+        (on a GPU: the full-size model in bf16, batches sized to the card; enough photos for
+        several batches, since the first is left out)
+
+Each end-to-end line names the stage that limits the pipeline: decoding alone with as many
+threads, or the model alone, whichever is slower.
 """
 
 from __future__ import annotations
@@ -42,46 +48,62 @@ def decode_rate(indexer: Indexer, model: Path, entries: list[Entry]) -> tuple[fl
 
 def end_to_end(work: Path, tiny: Path, big: Path, args: argparse.Namespace) -> None:
     """Indexer images/s once the model has loaded (from the first batch's end to the last's),
-    against the model alone on batches of the same size, per decode worker count; with the
-    full-size model, in float32 and int8."""
+    against the model alone on batches of the same size and decoding alone with as many
+    threads, per decode worker count: the slower of the two stages limits the pipeline. With the
+    full-size model, in float32 and int8 (CPU); on --device cuda, in the model's bf16/fp16 with
+    the batch the indexer chooses for the card."""
     import torch
+
+    from indexer.run import cuda_batch
 
     runs = {
         "tiny": ("tiny", tiny, None),
         "float32": ("full-size", FULL, None),
         "int8": ("full-size", FULL, "int8"),
     }
+    entries = list(scan([big]))
+    decoding = {
+        workers: decode_rate(Indexer(library=work / "scratch", workers=workers), tiny, entries)[0]
+        for workers in args.workers
+    }
     for run in args.runs:
         name, folder, quantize = runs[run]
-        if not folder.is_dir():
+        if not folder.is_dir() or (quantize and args.device not in (None, "cpu")):
             continue
-        model = altclip_core.load(folder, towers=("vision",), quantize=quantize)
-        size = model.config.vision_config.image_size
-        pixels = torch.randn(args.batch, 3, size, size)
+        model = altclip_core.load(folder, args.device, towers=("vision",), quantize=quantize)
+        vision, batch = model.config.vision_config, args.batch
+        if model.device.type == "cuda":
+            free = torch.cuda.mem_get_info(model.device)[0]
+            batch = cuda_batch(free, vision, model.dtype.itemsize)
+        pixels = torch.randn(batch, 3, vision.image_size, vision.image_size, device=model.device)
         with torch.inference_mode():
             model.encode_image(pixels)
             times = []
             for _ in range(2):
                 start = time.perf_counter()
-                model.encode_image(pixels)
+                model.encode_image(pixels).cpu()  # .cpu() waits for the GPU
                 times.append(time.perf_counter() - start)
-            alone = args.batch / min(times)
+            alone = batch / min(times)
+        where = f"{model.device.type} {str(model.dtype).removeprefix('torch.')}, batch {batch}"
         del model
         for workers in args.workers:
             done = []
             Indexer(
                 library=work / f"lib-{name}-{quantize}-{workers}",
                 model=str(folder),
-                batch_size=args.batch,
+                batch_size=batch,
                 workers=workers,
+                device=args.device,
                 int8=quantize == "int8",
             ).run([big], progress=lambda n, total, done=done: done.append((n, time.perf_counter())))
             (n0, t0), (n1, t1) = done[0], done[-1]
-            rate = (n1 - n0) / (t1 - t0)
+            rate = (n1 - n0) / (t1 - t0) if n1 > n0 else float("nan")
+            limit = "decoding" if decoding[workers] < alone else "the model"
             print(
-                f"end to end, {name} model{' int8' if quantize else ''}, {workers} decode "
-                f"workers, {torch.get_num_threads()} torch threads: {rate:.2f} img/s after the "
-                f"first batch; the model alone {alone:.2f} img/s ({rate / alone:.0%})"
+                f"end to end, {name} model{' int8' if quantize else ''} ({where}), {workers} "
+                f"decode workers, {torch.get_num_threads()} torch threads: {rate:.2f} img/s "
+                f"after the first batch; the model alone {alone:.2f} img/s ({rate / alone:.0%}), "
+                f"decoding alone {decoding[workers]:.2f} img/s: {limit} limits the pipeline"
             )
 
 
@@ -94,6 +116,7 @@ def main() -> None:
         "--runs", nargs="+", default=["tiny", "float32", "int8"], help="models end to end"
     )
     parser.add_argument("--files", type=int, default=10_000)
+    parser.add_argument("--device", help="cuda, mps or cpu (default: the fastest available)")
     args = parser.parse_args()
     hold_freed_memory()  # as altclip-index does
     work = Path(tempfile.mkdtemp(prefix="bench-index-"))

@@ -144,10 +144,12 @@ class Exported:
     def known(self, rebuild: bool = False) -> dict[str, Known]:
         rows = {}
         for part in shard_files(self.folder):
-            table = _read(part, ["path", "size", "mtime_ns", "sha256", "vector"])
-            for r in to_records(table):
-                status = OK if r.embedding is not None else ERROR
-                rows[r.path] = Known(r.size, r.mtime_ns, r.sha256, status, False)
+            table = _read(part, ["path", "size", "mtime_ns", "sha256"])
+            has_vector = pc.is_valid(_read(part, ["vector"]).column(0)).to_pylist()
+            facts = zip(*(table.column(i).to_pylist() for i in range(4)), has_vector, strict=True)
+            for path, size, mtime_ns, sha256, ok in facts:
+                path = os.fsdecode(path) if isinstance(path, bytes) else path
+                rows[path] = Known(size, mtime_ns, sha256, OK if ok else ERROR, False)
         return rows
 
 
@@ -172,6 +174,8 @@ def import_shards(
     files = shard_files(folder) if Path(folder).is_dir() else []
     if not files:
         raise IndexerError(f"no Parquet shards (*.parquet) in {folder}")
+    for part in files:  # all of them readable, before anything is written
+        _check_columns(part, COLUMNS)
     fingerprint, named = _model_of(files)
     library.mkdir(parents=True, exist_ok=True)
     summary = Summary()
@@ -202,17 +206,24 @@ def import_shards(
 
 def _read(part: Path, columns: list[str]) -> pa.Table:
     """Some columns of one shard; an IndexerError that names the missing ones."""
+    _check_columns(part, columns)
     try:
-        schema = pq.read_schema(part)
-        missing = sorted(set(columns) - set(schema.names))
-        if missing:
-            raise IndexerError(
-                f"{part} is not a shard of this schema: it lacks {', '.join(missing)} "
-                "(indexer/shards.py describes the columns)"
-            )
         return pq.read_table(part, columns=columns)
     except (pa.ArrowException, OSError) as e:
         raise IndexerError(f"cannot read the shard {part}: {e}") from None
+
+
+def _check_columns(part: Path, columns) -> None:
+    try:
+        names = pq.read_schema(part).names
+    except (pa.ArrowException, OSError) as e:
+        raise IndexerError(f"cannot read the shard {part}: {e}") from None
+    missing = sorted(set(columns) - set(names))
+    if missing:
+        raise IndexerError(
+            f"{part} is not a shard of this schema: it lacks {', '.join(missing)} "
+            "(indexer/shards.py describes the columns)"
+        )
 
 
 def _model_of(files: list[Path]) -> tuple[str, str | None]:

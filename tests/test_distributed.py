@@ -1,0 +1,128 @@
+"""`altclip-index --ray` on a local Ray cluster the module starts (2 CPUs, tiny checkpoint): the
+catalog equals the local indexer's, a killed driver's rerun finishes the job, the same on
+PostgreSQL, and `--ray --export` writes shards that import into the same library."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from indexer import Indexer
+from indexer.cli import main as index_main
+from search import catalog
+from search.catalog import Catalog, Photo
+from tests.conftest import new_database
+from tests.photos import BAD, GOOD, make_hostile, make_photos
+from tests.test_indexer import index_ids
+
+ray = pytest.importorskip("ray", reason="pip install 'ray[data]' (in the dev extra)")
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    """One local Ray cluster for the module; its address, for drivers in other processes."""
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # hermetic: no usage report
+    ray.init(num_cpus=2, include_dashboard=False, logging_level="warning")
+    yield ray.get_runtime_context().gcs_address
+    ray.shutdown()
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory):
+    root = make_photos(tmp_path_factory.mktemp("photos") / "pictures")
+    make_hostile(root / "hostile")
+    return root
+
+
+@pytest.fixture(scope="module")
+def local(photos, tiny, tmp_path_factory):
+    """The same folder indexed by the local indexer: what --ray must reproduce."""
+    library = tmp_path_factory.mktemp("local")
+    Indexer(library=library, model=str(tiny), max_megapixels=4, batch_size=4).run([photos])
+    return library
+
+
+def state(library: Path, url: str | None = None) -> dict:
+    """Per path: hash, status, reason and vector bytes."""
+    engine = catalog.connect(catalog.catalog_url(library, url))
+    with Session(engine) as s:
+        rows = s.scalars(select(Photo)).all()
+        found = {r.path: (r.sha256, r.status, r.error, r.embedding) for r in rows}
+    engine.dispose()
+    return found
+
+
+def assert_same(got: dict, want: dict) -> None:
+    assert sorted(got) == sorted(want)
+    for path, (sha, status, error, vector) in want.items():
+        assert got[path][:3] == (sha, status, error), path
+        if vector is not None:
+            a, b = np.frombuffer(got[path][3], np.float32), np.frombuffer(vector, np.float32)
+            assert np.abs(a - b).max() <= 1e-6, path
+
+
+def test_ray_catalog_equals_the_local_indexer(cluster, photos, tiny, local, tmp_path):
+    library = tmp_path / "lib"
+    args = [str(photos), "--ray", cluster, "--library", str(library), "--model", str(tiny)]
+    assert index_main([*args, "--max-megapixels", "4", "--batch-size", "4"]) == 0
+    assert_same(state(library), state(local))
+    ok = {sha for sha, status, _, _ in state(library).values() if status == "ok"}
+    assert {p.stem for p in (library / "thumbs").glob("*/*.webp")} == ok  # made by the workers
+    assert {p.stem for p in (library / "previews").glob("*/*.jpg")} == ok
+    assert index_ids(library) == set(Catalog.open(library).passing())
+
+
+def test_kill_the_driver_at_random_points_then_rerun(cluster, photos, tiny, local, tmp_path):
+    library = tmp_path / "crashy"
+    cmd = [sys.executable, "-m", "indexer", str(photos), "--ray", cluster]
+    cmd += ["--library", str(library), "--model", str(tiny), "--max-megapixels", "4"]
+    cmd += ["--batch-size", "2"]
+    rng = random.Random(0)
+    for _ in range(2):
+        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(rng.uniform(3.0, 9.0))
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert_same(state(library), state(local))
+    assert index_ids(library) == set(Catalog.open(library).passing())
+
+
+def test_postgres_catalog(cluster, photos, tiny, local, postgres_url, tmp_path):
+    from indexer.distributed import RayIndexer
+
+    url = new_database(postgres_url)
+    library = tmp_path / "pg"
+    ray_indexer = RayIndexer(
+        library=library, model=str(tiny), catalog_url=url, max_megapixels=4, batch_size=4
+    )
+    summary = ray_indexer.run([photos])
+    assert (summary.added, summary.failed) == (GOOD, BAD)
+    assert_same(state(library, url), state(local))
+    again = Indexer(library=library, model=str(tiny), catalog_url=url, max_megapixels=4)
+    summary = again.run([photos])  # the local indexer finds it done (failed files are retried)
+    assert (summary.added, summary.updated, summary.unchanged) == (0, 0, GOOD)
+
+
+def test_ray_export_then_import(cluster, photos, tiny, local, tmp_path, capsys):
+    shards = tmp_path / "shards"
+    args = [str(photos), "--ray", cluster, "--export", str(shards), "--model", str(tiny)]
+    assert index_main([*args, "--max-megapixels", "4"]) == 0
+    assert f"{GOOD} added" in capsys.readouterr().out
+    assert list(shards.glob("*.parquet")) and list(shards.glob("thumbs/*/*.webp"))
+    library = tmp_path / "imported"
+    assert index_main(["--import", str(shards), "--library", str(library)]) == 0
+    assert_same(state(library), state(local))
+    assert list(library.glob("previews/*/*.jpg"))  # copied from beside the shards

@@ -1,0 +1,104 @@
+"""Parquet shards (indexer/shards.py) without Ray: an export imports into a library equal to the
+local indexer's, twice without change, into PostgreSQL too; another model's shards, shards
+missing a column and a missing pyarrow are each refused in one line."""
+
+from __future__ import annotations
+
+import sys
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from indexer import Indexer, IndexerError
+from indexer.cli import main as index_main
+from indexer.shards import import_shards
+from search.catalog import Catalog
+from tests.conftest import new_database
+from tests.photos import BAD, GOOD, make_hostile, make_photos
+from tests.test_distributed import assert_same, state
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory):
+    root = make_photos(tmp_path_factory.mktemp("photos") / "pictures")
+    make_hostile(root / "hostile")
+    return root
+
+
+@pytest.fixture(scope="module")
+def exported(photos, tiny, tmp_path_factory):
+    """(shards folder, the local library of the same photos)."""
+    local = tmp_path_factory.mktemp("local")
+    Indexer(library=local, model=str(tiny), max_megapixels=4, batch_size=4).run([photos])
+    shards = tmp_path_factory.mktemp("shards")
+    exporter = Indexer(library=local, model=str(tiny), max_megapixels=4, shard_rows=8)
+    summary = exporter.export([photos], shards)
+    assert (summary.added, summary.failed) == (GOOD, BAD)
+    assert len(list(shards.glob("*.parquet"))) == 3  # 20 rows, 8 a shard
+    again = exporter.export([photos], shards)  # a rerun resumes: failed files are tried again
+    assert (again.added, again.unchanged, again.failed) == (0, GOOD, BAD)
+    assert len(list(shards.glob("*.parquet"))) == 4
+    return shards, local
+
+
+def test_import_equals_the_local_indexer_and_twice_changes_nothing(exported, tmp_path):
+    shards, local = exported
+    library = tmp_path / "lib"
+    summary = import_shards(library, shards)
+    assert (summary.added, summary.failed) == (GOOD, BAD)
+    assert_same(state(library), state(local))
+    assert Catalog.open(library).model() == Catalog.open(local).model()
+    generation = Catalog.open(library).generation()
+    again = import_shards(library, shards)
+    assert (again.added, again.updated, again.failed) == (0, 0, 0)
+    assert Catalog.open(library).generation() == generation
+    assert_same(state(library), state(local))
+
+
+def test_import_into_postgresql(exported, postgres_url, tmp_path):
+    shards, local = exported
+    url = new_database(postgres_url)
+    assert import_shards(tmp_path / "pg", shards, url).added == GOOD
+    assert_same(state(tmp_path / "pg", url), state(local))
+
+
+def test_another_models_shards_are_refused(exported, tiny, tmp_path, capsys):
+    shards, local = exported
+    other = tmp_path / "other"
+    other.mkdir()
+    for part in shards.glob("*.parquet"):
+        table = pq.read_table(part)
+        fingerprint = pa.array(["0123456789abcdef"] * len(table), pa.string())
+        table = table.set_column(
+            table.schema.get_field_index("model_fingerprint"), "model_fingerprint", fingerprint
+        )
+        pq.write_table(table, other / part.name)
+    library = tmp_path / "lib"
+    import_shards(library, shards)
+    before = state(library)
+    assert index_main(["--import", str(other), "--library", str(library)]) == 1
+    err = capsys.readouterr().err
+    assert "another model" in err and len(err.strip().splitlines()) == 1
+    assert state(library) == before
+    with pytest.raises(IndexerError, match="another model"):  # a new library: the named model's
+        import_shards(tmp_path / "new", other, model=str(tiny))
+
+
+def test_a_shard_without_a_column_is_refused(exported, tmp_path):
+    shards, _ = exported
+    part = next(shards.glob("*.parquet"))
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    pq.write_table(pq.read_table(part).drop_columns(["sha256", "vector"]), broken / part.name)
+    with pytest.raises(IndexerError, match="lacks sha256, vector"):
+        import_shards(tmp_path / "lib", broken)
+    with pytest.raises(IndexerError, match="no Parquet shards"):
+        import_shards(tmp_path / "lib", tmp_path / "nowhere")
+
+
+def test_import_without_pyarrow_says_what_to_install(tmp_path, monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "pyarrow", None)
+    assert index_main(["--import", str(tmp_path), "--library", str(tmp_path / "lib")]) == 1
+    err = capsys.readouterr().err
+    assert err == "altclip-index: this needs pyarrow: pip install 'altclip-search[parquet]'\n"
