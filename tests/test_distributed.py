@@ -126,3 +126,25 @@ def test_ray_export_then_import(cluster, photos, tiny, local, tmp_path, capsys):
     assert index_main(["--import", str(shards), "--library", str(library)]) == 0
     assert_same(state(library), state(local))
     assert list(library.glob("previews/*/*.jpg"))  # copied from beside the shards
+
+
+def test_moved_and_copied_files_reuse_their_vectors(cluster, photos, tiny, tmp_path):
+    """Workers hash, find the bytes known (_Prefixes) and skip decoding; the driver copies."""
+    import shutil
+
+    from indexer.distributed import RayIndexer
+
+    folder = shutil.copytree(photos / "2023", tmp_path / "photos")
+    library = tmp_path / "lib"
+    ray_indexer = RayIndexer(library=library, model=str(tiny), batch_size=4)
+    assert ray_indexer.run([folder]).added == 3
+    before = state(library)
+    (folder / "large.jpeg").rename(folder / "moved.jpeg")
+    shutil.copy(folder / "rotated.JPG", folder / "copy.JPG")
+    shutil.rmtree(library / "thumbs")  # a worker that decoded either file would write it again
+    summary = ray_indexer.run([folder])
+    assert (summary.moved, summary.added, summary.removed) == (1, 1, 0)
+    assert not (library / "thumbs").exists()
+    after = state(library)
+    assert after[str(folder / "moved.jpeg")] == before[str(folder / "large.jpeg")]
+    assert after[str(folder / "copy.JPG")][3] == before[str(folder / "rotated.JPG")][3]

@@ -282,3 +282,17 @@ def test_the_time_left_is_estimated_after_the_model_has_loaded(monkeypatch, caps
         progress(48, 20_000)
     err = capsys.readouterr().err
     assert err.count("to go") == 1 and "about 3 h 28 min to go for 19968 files" in err
+
+
+def test_the_cuda_batch_fits_a_quarter_of_the_cards_free_memory():
+    """The GPU path's batch rule, checked on CPU (no GPU here: the GPU path itself is untested
+    in CI). ViT-L/14 at 224 px in bf16 holds ~6.3 MB of activations an image."""
+    from types import SimpleNamespace
+
+    from indexer.run import cuda_batch
+
+    vit_l = SimpleNamespace(image_size=224, patch_size=14, hidden_size=1024)
+    assert cuda_batch(8 * 2**30, vit_l, 2) == 256  # 2 GiB / 6.3 MB = 340 -> 256
+    assert cuda_batch(80 * 2**30, vit_l, 2) == 1024  # capped: larger batches stop paying
+    assert cuda_batch(10 * 2**20, vit_l, 2) == 8  # never below 8
+    assert cuda_batch(8 * 2**30, vit_l, 4) == 128  # float32 (fp32-only cards) halves it
