@@ -16,7 +16,7 @@ import re
 import stat
 import threading
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -26,6 +26,7 @@ from PIL import Image
 from altclip_core import hub
 from altclip_core.errors import AltCLIPError, ImageError
 from altclip_core.preprocess import MAX_FILE_MB, MAX_MEGAPIXELS, open_file
+from search import duplicates as near
 from search.catalog import ERROR, OK, Catalog, Model
 from search.index import VectorIndex, refreshed
 from search.query import parse as parse_dates
@@ -40,6 +41,8 @@ INT8_PROBES = [
     "snow on the mountains",
 ]
 TEXT_CACHE = 256  # text query vectors kept per library
+GROUP_POOL = 4  # results searched per hit asked for, when near-duplicates are grouped
+EXPLAIN_EDGE = 1024  # the longer side of a photo read to explain a match: ample for 8 x 8 cells
 SHA256 = re.compile(r"[0-9a-f]{64}")
 SURROGATE = re.compile("[\ud800-\udfff]")
 # What a query image may be, beyond these only where a Pillow plugin reads it (see `image_types`).
@@ -78,6 +81,9 @@ class Hit:
     match: bool | None = None  # whether it counts as a match for the query; None: not decided
     size: int | None = None  # bytes
     modified: datetime | None = None  # the file's time
+    # Its near-duplicates (bursts, copies), best first, each scored as this hit is: with
+    # `Library.search(group=True)` and in `Library.duplicates()`; empty otherwise.
+    duplicates: tuple[Hit, ...] = ()
 
     @property
     def display_path(self) -> str:
@@ -124,6 +130,7 @@ class Library:
         self._towers: dict[str, object] = {}
         self._status: tuple[int, Status] | None = None
         self._folders: tuple[int, list[str]] | None = None
+        self._groups: tuple[int, float, list[Hit]] | None = None  # duplicates(), per generation
         # One load of each at a time, however many threads (Streamlit sessions) ask at once.
         self._index_lock, self._tower_lock, self._text_lock = (threading.Lock() for _ in range(3))
 
@@ -276,6 +283,7 @@ class Library:
         min_score: float | None = None,
         exact: bool = False,
         dates: bool = True,
+        group: bool = False,
     ) -> list[Hit]:
         """Photos best first, for `text` in any language the model knows, `image` (a path, a
         file's bytes or a PIL image) and/or `like` (a photo's id: "more like this", from its
@@ -285,11 +293,32 @@ class Library:
         time) and `kinds` (extensions) filter; `min_score` drops weak matches. `exact` scans
         every vector, even where the library is large enough for the ANN index. With `dates`,
         date phrases in `text` (「2023年夏天 海边」, "cats from last year": `search.query.parse`)
-        filter by capture date, unless `after` or `before` is given, and are not embedded."""
+        filter by capture date, unless `after` or `before` is given, and are not embedded.
+
+        With `group`, near-duplicates (bursts, copies: `search.duplicates`) come as one hit,
+        the best-scoring of them, with the others in its `duplicates`: up to `k` such hits,
+        folded from the `GROUP_POOL` x `k` best results (a copy ranked below those is not
+        found)."""
         if text is None and image is None and like is None:
             raise SearchError("give a text query, an image, or both")
         if not isinstance(k, numbers.Integral) or isinstance(k, bool) or k < 1:
             raise SearchError(f"k must be a whole number of at least 1, not {k!r:.40}")
+        if group:  # each group of near-duplicates among GROUP_POOL times k results, as one hit
+            pool = self.search(
+                text,
+                image=image,
+                like=like,
+                k=k * GROUP_POOL,
+                negative=negative,
+                folder=folder,
+                after=after,
+                before=before,
+                kinds=kinds,
+                min_score=min_score,
+                exact=exact,
+                dates=dates,
+            )
+            return self._grouped(pool)[:k]
         index = self.refresh()  # first: a rebuild may have changed the model
         parts, leave_out = [], set()
         if text is not None:
@@ -330,6 +359,98 @@ class Library:
             keep = scores >= min_score
             ids, scores = ids[keep], scores[keep]
         return self._hits(ids, scores)
+
+    def _grouped(self, hits: list[Hit]) -> list[Hit]:
+        """`hits` (best first) folded into groups of near-duplicates (`near.fold`): each group
+        as its best-ranked hit, the others in its `duplicates`."""
+        rows = self.catalog.photos([h.id for h in hits])
+        hits = [h for h in hits if h.id in rows]
+        if not hits:
+            return []
+        vectors = np.stack([rows[h.id].vector for h in hits])
+        return [
+            replace(hits[first], duplicates=tuple(hits[i] for i in rest))
+            for first, *rest in near.fold(vectors, near.THRESHOLD)
+        ]
+
+    def duplicates(self, threshold: float = near.THRESHOLD) -> list[Hit]:
+        """The groups of near-duplicates (bursts, re-encodes, resized or cropped copies) of the
+        whole library, from the stored vectors (`search.duplicates.groups`, whose docstring says
+        where it fails), largest group first. Each group comes as its best photo (the most
+        pixels, then the largest file: the least compressed copy), the others in its
+        `duplicates`, every score the cosine to that best photo. Photos without a near-duplicate
+        are left out. Computed once per catalog generation: O(photos²) multiply-adds (seconds
+        at 10 000 photos, minutes at 100 000), holding every vector in memory meanwhile."""
+        generation = self.catalog.generation()
+        cached = self._groups
+        if cached is not None and cached[:2] == (generation, threshold):
+            return cached[2]
+        parts = list(self.catalog.vectors())
+        ids = np.concatenate([p[0] for p in parts]) if parts else np.empty(0, np.int64)
+        vectors = np.concatenate([p[1] for p in parts]) if parts else np.empty((0, 0), np.float32)
+        position = {int(i): row for row, i in enumerate(ids.tolist())}
+        found = []
+        for members in near.groups(ids, vectors, threshold):
+            rows = self.catalog.photos(members)
+            members = [i for i in members if i in rows]
+            if len(members) < 2:
+                continue
+            best = max(members, key=lambda i: (_pixels(rows[i]), rows[i].size or 0, -i))
+            ranked = [best] + [i for i in members if i != best]
+            scores = vectors[[position[i] for i in ranked]] @ vectors[position[best]]
+            first, *rest = self._hits(np.array(ranked), scores)
+            found.append(replace(first, duplicates=tuple(rest)))
+        self._groups = generation, threshold, found
+        return found
+
+    def explain(
+        self,
+        photo: Hit | int,
+        query: str | np.ndarray,
+        method: str = "occlusion",
+        grid: int | None = None,
+    ) -> np.ndarray:
+        """Where in a catalogued photo the model finds `query`: a heat map over the whole photo
+        (`search.explain.heat_map`), to show with `search.explain.overlay`.
+
+        Args:
+            photo: a Hit or a photo id.
+            query: the query's text (date phrases are left out, as `search` leaves them), or
+                its vector (a text's, a photo's, or a mix, as `search` built it).
+            method: "occlusion" (the default: what the score rests on; (grid - 1)² passes of
+                the image tower per square crop of the photo) or "tokens" (one pass: the patch
+                tokens scored against the query; rougher).
+            grid: cells along the photo's shorter side for "occlusion"
+                (`search.explain.GRID` by default).
+
+        Returns:
+            [rows, cols] float32, row 0 at the top, square cells over the photo. "occlusion":
+            how much the photo's cosine with the query falls when the cell is hidden (> 0 where
+            it supports the match, within ±2); "tokens": each cell's cosine with the query.
+        """
+        from search.explain import GRID, heat_map
+
+        photo_id = photo.id if isinstance(photo, Hit) else photo
+        if not isinstance(photo_id, numbers.Integral) or isinstance(photo_id, bool):
+            raise SearchError(f"explain a Hit or a photo id, not {photo_id!r:.40}")
+        if isinstance(query, str):
+            text = clean_query(query)
+            understood = parse_dates(text, hemisphere=self.hemisphere)
+            if understood.phrases:
+                text = understood.text or text  # as `search` embeds it
+            vector = self.embed_text(text)
+        else:
+            vector = np.asarray(query, np.float32).reshape(-1)
+        tower = self._tower("vision")
+        if vector.shape != (tower.dim,) or not np.isfinite(vector).all() or not vector.any():
+            raise SearchError(f"the query vector must be {tower.dim} finite numbers, not all 0")
+        image = self.open_photo(int(photo_id), edge=EXPLAIN_EDGE)
+        if image is None:
+            raise SearchError(f"photo {photo_id} is not in this library or no longer a file")
+        try:
+            return heat_map(tower, image, vector, method, grid or GRID)
+        except ValueError as e:  # an unknown method, a grid that does not fit the model
+            raise SearchError(str(e)) from None
 
     def classify(
         self,
@@ -535,6 +656,10 @@ def _file_time(ns: int) -> datetime | None:
         return datetime.fromtimestamp(ns / 1e9)
     except (OverflowError, OSError, ValueError):
         return None
+
+
+def _pixels(photo) -> int:
+    return (photo.width or 0) * (photo.height or 0)
 
 
 def _regular(path: str | Path) -> bool:

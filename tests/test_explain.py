@@ -108,3 +108,50 @@ def test_peak_lies_on_the_queried_shape(toy):
     rng = np.random.default_rng(31)
     cases = [toydup.two_shapes(rng) for _ in range(60)]
     assert peak_on_shape(toy, cases, "occlusion") >= 0.8
+
+
+@pytest.fixture(scope="module")
+def two_shape_library(tmp_path_factory, toy):
+    """Six two-shape toy photos, one of them 3:2, indexed. Returns (Library, {photo id:
+    TwoShapes})."""
+    from indexer import Indexer
+    from search import Library
+
+    rng = np.random.default_rng(41)
+    cases = [toydup.two_shapes(rng) for _ in range(6)]
+    root = tmp_path_factory.mktemp("two-shapes")
+    for i, case in enumerate(cases):
+        case.image.save(root / f"{i}.png")
+    folder = tmp_path_factory.mktemp("two-shapes-lib")
+    Indexer(library=folder, model=str(toyworld.model_folder())).run([root])
+    lib = Library.open(folder)
+    ids = np.concatenate([ids for ids, _ in lib.catalog.vectors()]).tolist()
+    return lib, {i: cases[int(p.path[-5])] for i, p in lib.catalog.photos(ids).items()}
+
+
+def test_library_explains_a_hit(two_shape_library):
+    """`Library.explain(hit, text)` maps the catalogued photo; the text or its vector give the
+    same map; a date phrase in the text is left out, as `search` leaves it out."""
+    lib, cases = two_shape_library
+    hit = lib.search("a red shape", k=1)[0]
+    shape = cases[hit.id].scenes[0]
+    text = toyworld.caption(Scene(kind=shape.kind, colour=shape.colour), "en")
+    heat = lib.explain(hit, text)
+    assert heat.shape == (8, 8)
+    assert np.allclose(heat, lib.explain(hit.id, lib.embed_text(text)), atol=1e-6)
+    assert np.allclose(heat, lib.explain(hit, text + " from 2021"), atol=1e-6)
+    tokens = lib.explain(hit, text, method="tokens")
+    assert tokens.shape == (8, 8) and np.abs(tokens).max() <= 1
+
+
+def test_library_explain_says_what_is_wrong(two_shape_library):
+    from search.library import SearchError
+
+    lib, cases = two_shape_library
+    photo = next(iter(cases))
+    with pytest.raises(SearchError, match="not in this library"):
+        lib.explain(10**6, "a red circle")
+    with pytest.raises(SearchError, match="finite numbers"):
+        lib.explain(photo, np.zeros(3, np.float32))
+    with pytest.raises(SearchError, match="method"):
+        lib.explain(photo, "a red circle", method="gradients")

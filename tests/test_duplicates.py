@@ -1,0 +1,211 @@
+"""Near-duplicate groups: the grouping on constructed vectors (where the truth is known exactly),
+through the indexer and `Library` on toy photos with generated copies, and the issue's targets on
+the toy world."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+import altclip_core
+from indexer import Indexer
+from search import Library
+from search.duplicates import THRESHOLD, fold, groups, neighbours
+from tests import toydup, toyworld
+from tests.toyworld import Scene
+
+
+def unit(x: np.ndarray) -> np.ndarray:
+    return (x / np.linalg.norm(x, axis=-1, keepdims=True)).astype(np.float32)
+
+
+def near(u: np.ndarray, cosine: float, rng) -> np.ndarray:
+    """A unit vector at about `cosine` to the unit vector `u`."""
+    w = rng.normal(size=u.shape)
+    w -= (w @ u) * u
+    return unit(cosine * u + np.sqrt(1 - cosine**2) * unit(w))
+
+
+def test_neighbours_are_the_nearest_above_threshold():
+    """Blocked scoring finds what one full matrix finds: each row's best others >= threshold."""
+    rng = np.random.default_rng(0)
+    v = unit(rng.normal(size=(300, 8)))
+    scores, rows = neighbours(v, 0.7, k=4, block=64)
+    full = v @ v.T
+    np.fill_diagonal(full, -np.inf)
+    for r in range(len(v)):
+        want = [c for c in np.argsort(-full[r], kind="stable")[:4] if full[r, c] >= 0.7]
+        assert rows[r][rows[r] >= 0].tolist() == want
+        assert np.allclose(scores[r][: len(want)], full[r, want])
+
+
+def constructed_library(rng, subjects: int = 300):
+    """Vectors of photos whose truth is known: subjects (a place, a person), each photographed
+    1-4 times at different moments (cosine 0.955 to the subject: distinct photos of one subject
+    at ~0.91 to each other, as CLIP puts two shots of one scene), each photo with 0-3
+    near-duplicates (cosine 0.975-0.995 to it, ~0.93-0.99 to each other). Returns (vectors,
+    photo of each row)."""
+    vectors, photo = [], []
+    for _ in range(subjects):
+        centre = unit(rng.normal(size=64))
+        for _ in range(int(rng.integers(1, 5))):
+            shot = near(centre, 0.955, rng)
+            n = len(set(photo))
+            vectors.append(shot)
+            photo.append(n)
+            for _ in range(int(rng.integers(0, 4))):
+                vectors.append(near(shot, rng.uniform(0.975, 0.995), rng))
+                photo.append(n)
+    return np.stack(vectors), np.array(photo)
+
+
+def found_and_merged(found: list[list[int]], photo: np.ndarray) -> tuple[float, float]:
+    """(share of the photos with copies whose rows all share one group, share of distinct photos
+    that share a group with another photo)."""
+    group_of = {row: g for g, rows in enumerate(found) for row in rows}
+    truth: dict[int, list[int]] = {}
+    for row, p in enumerate(photo.tolist()):
+        truth.setdefault(p, []).append(row)
+    copied = [rows for rows in truth.values() if len(rows) > 1]
+    whole = sum(len({group_of.get(r, -1 - r) for r in rows}) == 1 for rows in copied)
+    merged = {p for rows in found if len(set(photo[rows])) > 1 for p in photo[rows].tolist()}
+    return whole / len(copied), len(merged) / len(truth)
+
+
+def test_groups_of_constructed_copies():
+    """Where the vectors tell copies from other photos of the same subject, >= 95% of the
+    groups are found whole and <= 1% of the distinct photos are merged with another."""
+    vectors, photo = constructed_library(np.random.default_rng(7))
+    found = groups(np.arange(len(photo)), vectors)
+    assert all(len(g) >= 2 for g in found)
+    whole, merged = found_and_merged(found, photo)
+    assert whole >= 0.95 and merged <= 0.01, (whole, merged)
+
+
+def test_a_chain_of_near_pairs_is_not_one_group():
+    """Photos along an arc, each near the next (cosine 0.97), the ends far apart: connected
+    components would make them one group; here every member is within the threshold of its
+    group's first photo, so the arc is cut into several."""
+    rng = np.random.default_rng(1)
+    a, b = unit(rng.normal(size=(2, 32)))
+    b = unit(b - (b @ a) * a)
+    step = np.arccos(0.97)
+    arc = unit(np.stack([np.cos(i * step) * a + np.sin(i * step) * b for i in range(12)]))
+    found = groups(np.arange(12), arc)
+    assert len(found) >= 3
+    for g in found:
+        assert (arc[g] @ arc[g[0]] >= THRESHOLD - 1e-6).all()
+
+
+def test_fold_keeps_the_best_ranked_first():
+    """A ranked list: the second and fourth results are copies of the first, the third of no
+    one: two hits, the first with its copies in rank order."""
+    rng = np.random.default_rng(2)
+    first, other = unit(rng.normal(size=(2, 32)))
+    ranked = np.stack([first, near(first, 0.99, rng), other, near(first, 0.98, rng)])
+    assert fold(ranked) == [[0, 1, 3], [2]]
+    assert fold(ranked[:0]) == []
+
+
+def test_groups_need_as_many_ids_as_vectors():
+    with pytest.raises(ValueError, match="3 ids for 2 vectors"):
+        groups([1, 2, 3], np.zeros((2, 4), np.float32))
+
+
+# -- through the indexer and Library, on toy photos ------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def toy_model():
+    return toyworld.model_folder()  # trained here (minutes) if this version has no model yet
+
+
+@pytest.fixture(scope="module")
+def copies_library(tmp_path_factory, toy_model):
+    """Toy photos the toy model's image vectors tell apart (each its own colour and backdrop,
+    three large shapes: the model sees colour and backdrop, not kind or place), about half with
+    1-3 generated near-duplicates, written as PNG files and indexed. Returns (Library, {photo id:
+    the index of the photo it was made from})."""
+    rng = np.random.default_rng(17)
+    scenes = [
+        Scene(str(rng.choice(toyworld.KINDS)), colour, 3, "large", None, background)
+        for colour, background in itertools.product(toyworld.COLOURS, toyworld.BACKGROUNDS)
+    ]
+    images, origin, _ = toydup.photos_with_copies(rng, len(scenes), scenes=scenes)
+    root = tmp_path_factory.mktemp("copies")
+    for i, image in enumerate(images):
+        image.save(root / f"{i:03d}.png")
+    folder = tmp_path_factory.mktemp("copies-lib")
+    Indexer(library=folder, model=str(toy_model)).run([root])
+    lib = Library.open(folder)
+    ids = np.concatenate([ids for ids, _ in lib.catalog.vectors()]).tolist()
+    return lib, {i: origin[int(p.path[-7:-4])] for i, p in lib.catalog.photos(ids).items()}
+
+
+def partition(hits) -> set[frozenset[int]]:
+    return {frozenset([h.id] + [d.id for d in h.duplicates]) for h in hits}
+
+
+def truth_groups(origin: dict[int, int], at_least: int = 1) -> set[frozenset[int]]:
+    by: dict[int, set[int]] = {}
+    for photo, o in origin.items():
+        by.setdefault(o, set()).add(photo)
+    return {frozenset(g) for g in by.values() if len(g) >= at_least}
+
+
+def test_library_lists_its_groups(copies_library):
+    """`Library.duplicates()` finds every generated group, each headed by its copy with the most
+    pixels, the others scored by their cosine to it."""
+    lib, origin = copies_library
+    found = lib.duplicates()
+    assert partition(found) == truth_groups(origin, at_least=2)
+    for hit in found:
+        pixels = [h.width * h.height for h in (hit, *hit.duplicates)]
+        assert pixels[0] == max(pixels)
+        assert hit.score == pytest.approx(1.0, abs=1e-5)
+        assert all(THRESHOLD <= d.score < 1.0 + 1e-5 for d in hit.duplicates)
+    assert lib.duplicates() is found  # kept until the catalog changes
+
+
+def test_search_folds_copies_into_one_hit(copies_library):
+    """`search(group=True)`: each group of copies comes as one hit, the best-scoring first, the
+    others in its `duplicates` in score order; asked for as many hits as there are distinct
+    photos, the whole library comes back, grouped as it was made."""
+    lib, origin = copies_library
+    k = len(set(origin.values()))
+    plain = lib.search("红色的大圆", k=len(origin))
+    hits = lib.search("红色的大圆", k=k, group=True)
+    assert partition(hits) == truth_groups(origin)
+    best = {h.id: h.score for h in plain}
+    for hit in hits:
+        scores = [hit.score] + [d.score for d in hit.duplicates]
+        assert scores == sorted(scores, reverse=True)
+        assert hit.score == pytest.approx(best[hit.id])
+    assert [h.id for h in lib.search("红色的大圆", k=3, group=True)] == [h.id for h in hits[:3]]
+    assert all(not h.duplicates for h in plain)
+
+
+# -- the issue's targets on the toy world ----------------------------------------------------------
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="the toy model's image vectors carry colour and backdrop, not where the shapes are or "
+    "(mostly) which: distinct renders of scenes that differ in kind, count, size or place score "
+    "0.997 at the median, above generated copies (0.989 at their 5th percentile), so at the "
+    "default threshold 0.95 92% of the groups are found whole and 99.5% of the distinct scenes "
+    "are merged (400 scenes, held-out seed 1; seed 0: 90%, 99%)",
+)
+def test_toy_world_groups(toy_model):
+    """400 distinct toy scenes (no two with the same attributes: `toyworld.distinct_scenes`),
+    about half with 1-3 generated near-duplicates (burst, low-quality JPEG, resized, cropped):
+    >= 95% of the groups found whole, <= 1% of the distinct scenes merged with another."""
+    model = altclip_core.load(toy_model, device="cpu")
+    rng = np.random.default_rng(1)
+    scenes = toyworld.distinct_scenes(rng, 400)
+    images, origin, _ = toydup.photos_with_copies(rng, len(scenes), scenes=scenes)
+    vectors = model.embed_images(images, batch_size=64).numpy()
+    whole, merged = found_and_merged(groups(np.arange(len(images)), vectors), np.array(origin))
+    assert whole >= 0.95 and merged <= 0.01, (whole, merged)
