@@ -389,16 +389,21 @@ class Library:
         ids = np.concatenate([p[0] for p in parts]) if parts else np.empty(0, np.int64)
         vectors = np.concatenate([p[1] for p in parts]) if parts else np.empty((0, 0), np.float32)
         position = {int(i): row for row, i in enumerate(ids.tolist())}
+        grouped = near.groups(ids, vectors, threshold)
+        flat = np.array([i for members in grouped for i in members], np.int64)
+        known = {}
+        for start in range(0, len(flat), 5000):  # within the database's limit on parameters
+            chunk = flat[start : start + 5000]
+            known |= {h.id: h for h in self._hits(chunk, np.zeros(len(chunk)))}
         found = []
-        for members in near.groups(ids, vectors, threshold):
-            rows = self.catalog.photos(members)
-            members = [i for i in members if i in rows]
-            if len(members) < 2:
+        for members in grouped:
+            hits = [known[i] for i in members if i in known]  # one removed meanwhile: left out
+            if len(hits) < 2:
                 continue
-            best = max(members, key=lambda i: (_pixels(rows[i]), rows[i].size or 0, -i))
-            ranked = [best] + [i for i in members if i != best]
-            scores = vectors[[position[i] for i in ranked]] @ vectors[position[best]]
-            first, *rest = self._hits(np.array(ranked), scores)
+            best = max(hits, key=lambda h: ((h.width or 0) * (h.height or 0), h.size or 0, -h.id))
+            hits = [best] + [h for h in hits if h is not best]
+            scores = vectors[[position[h.id] for h in hits]] @ vectors[position[best.id]]
+            first, *rest = (replace(h, score=float(s)) for h, s in zip(hits, scores, strict=True))
             found.append(replace(first, duplicates=tuple(rest)))
         self._groups = generation, threshold, found
         return found
@@ -656,10 +661,6 @@ def _file_time(ns: int) -> datetime | None:
         return datetime.fromtimestamp(ns / 1e9)
     except (OverflowError, OSError, ValueError):
         return None
-
-
-def _pixels(photo) -> int:
-    return (photo.width or 0) * (photo.height or 0)
 
 
 def _regular(path: str | Path) -> bool:
