@@ -11,6 +11,7 @@ from torch import nn
 
 from .config import VisionConfig
 from .layers import CLIPLayer, named
+from .weights import embedding
 
 
 class VisionTower(nn.Module):
@@ -22,7 +23,7 @@ class VisionTower(nn.Module):
         num_positions = (cfg.image_size // p) ** 2 + 1
         self.embeddings = named(
             patch_embedding=nn.Conv2d(cfg.num_channels, d, kernel_size=p, stride=p, bias=False),
-            position_embedding=nn.Embedding(num_positions, d),
+            position_embedding=embedding(num_positions, d),
         )
         self.embeddings.class_embedding = nn.Parameter(torch.empty(d))
         self.pre_layrnorm = nn.LayerNorm(d, eps=cfg.layer_norm_eps)
