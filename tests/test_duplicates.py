@@ -14,6 +14,7 @@ from indexer import Indexer
 from search import Library
 from search.duplicates import THRESHOLD, fold, groups, neighbours
 from tests import toydup, toyworld
+from tests.toydup import found_and_merged
 from tests.toyworld import Scene
 
 
@@ -59,19 +60,6 @@ def constructed_library(rng, subjects: int = 300):
                 vectors.append(near(shot, rng.uniform(0.975, 0.995), rng))
                 photo.append(n)
     return np.stack(vectors), np.array(photo)
-
-
-def found_and_merged(found: list[list[int]], photo: np.ndarray) -> tuple[float, float]:
-    """(share of the photos with copies whose rows all share one group, share of distinct photos
-    that share a group with another photo)."""
-    group_of = {row: g for g, rows in enumerate(found) for row in rows}
-    truth: dict[int, list[int]] = {}
-    for row, p in enumerate(photo.tolist()):
-        truth.setdefault(p, []).append(row)
-    copied = [rows for rows in truth.values() if len(rows) > 1]
-    whole = sum(len({group_of.get(r, -1 - r) for r in rows}) == 1 for rows in copied)
-    merged = {p for rows in found if len(set(photo[rows])) > 1 for p in photo[rows].tolist()}
-    return whole / len(copied), len(merged) / len(truth)
 
 
 def test_groups_of_constructed_copies():
@@ -203,9 +191,5 @@ def test_toy_world_groups(toy_model):
     about half with 1-3 generated near-duplicates (burst, low-quality JPEG, resized, cropped):
     >= 95% of the groups found whole, <= 1% of the distinct scenes merged with another."""
     model = altclip_core.load(toy_model, device="cpu")
-    rng = np.random.default_rng(1)
-    scenes = toyworld.distinct_scenes(rng, 400)
-    images, origin, _ = toydup.photos_with_copies(rng, len(scenes), scenes=scenes)
-    vectors = model.embed_images(images, batch_size=64).numpy()
-    whole, merged = found_and_merged(groups(np.arange(len(images)), vectors), np.array(origin))
+    whole, merged = toydup.duplicate_figures(model)
     assert whole >= 0.95 and merged <= 0.01, (whole, merged)

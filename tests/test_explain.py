@@ -61,7 +61,7 @@ def test_map_covers_the_photo(tiny, method, size):
     layer = overlay(heat, size)
     assert layer.mode == "RGBA" and layer.size == size
     alpha = np.asarray(layer)[..., 3]
-    assert alpha.max() > 0 and alpha.min() == 0 or heat.max() <= 0
+    assert alpha.max() >= 0.9 * 255 * 0.7 if heat.max() > 0 else alpha.max() == 0
 
 
 def test_a_map_of_nothing_is_clear():
@@ -82,32 +82,10 @@ def toy():
     return altclip_core.load(toyworld.model_folder(), device="cpu", dtype=torch.float32)
 
 
-def peak_on_shape(model, cases: list[toydup.TwoShapes], method: str) -> float:
-    """The share of cases whose map peaks on the queried shape: the peak cell holds more of the
-    queried shape's pixels than of the other's (a cell on neither counts as a miss). Queries
-    name the shape's colour and kind ("红色的圆", "a blue square"), half in each language,
-    alternately the left and the right shape."""
-    right = 0
-    for i, case in enumerate(cases):
-        which = i % 2
-        shape = case.scenes[which]
-        text = toyworld.caption(
-            Scene(kind=shape.kind, colour=shape.colour), ("zh", "en")[i // 2 % 2]
-        )
-        heat = heat_map(model, case.image, model.embed_text([text])[0].numpy(), method)
-        row, col = np.unravel_index(heat.argmax(), heat.shape)
-        cell = case.image.height // heat.shape[0]
-        inside = np.s_[row * cell : (row + 1) * cell, col * cell : (col + 1) * cell]
-        right += case.masks[which][inside].sum() > case.masks[1 - which][inside].sum()
-    return right / len(cases)
-
-
 def test_peak_lies_on_the_queried_shape(toy):
     """Held-out two-shape pictures (seed 0 chose occlusion over patch tokens and the 2 x 2
     window): the map's peak lies on the shape the query names in >= 80% of them."""
-    rng = np.random.default_rng(31)
-    cases = [toydup.two_shapes(rng) for _ in range(60)]
-    assert peak_on_shape(toy, cases, "occlusion") >= 0.8
+    assert toydup.peak_figure(toy, n=60) >= 0.8
 
 
 @pytest.fixture(scope="module")

@@ -6,6 +6,9 @@ Near-duplicates of a photo are what a camera and a photo library make of one mom
 quality, a resized copy, a slightly cropped copy. Two-subject scenes put two single shapes of
 different kinds and colours on one background, one on the left and one on the right, and say
 which pixels each covers.
+
+Each figure of the issue is one function here (`duplicate_figures`, `peak_figure`), asserted by
+tests/test_duplicates.py and tests/test_explain.py and meant to be printed by bench/quality.py.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ from PIL import Image, ImageEnhance
 
 from tests import toyworld
 from tests.toyworld import Scene
+
+SEEDS = dict(duplicates=1, peak=31)  # held out: seed 0 chose the method and its window
 
 VARIANTS = ("burst", "jpeg", "resized", "cropped")
 
@@ -99,3 +104,68 @@ def two_shapes(rng: np.random.Generator, same_colour: bool = False) -> TwoShapes
 def _drawn(pixels: np.ndarray) -> np.ndarray:
     """Where a render differs from its backdrop (its corner's colour): the shapes."""
     return np.abs(pixels - pixels[0, 0]).sum(axis=-1) > 40
+
+
+# -- the figures ----------------------------------------------------------------------------------
+
+
+def found_and_merged(found: list[list[int]], origin) -> tuple[float, float]:
+    """How well `found` (groups of row numbers) recovers the truth (`origin[row]`: the photo a
+    row was made from): (the share of photos with copies whose rows all share one group, the
+    share of distinct photos that share a group with another photo)."""
+    origin = np.asarray(origin)
+    group_of = {row: g for g, rows in enumerate(found) for row in rows}
+    truth: dict[int, list[int]] = {}
+    for row, photo in enumerate(origin.tolist()):
+        truth.setdefault(photo, []).append(row)
+    copied = [rows for rows in truth.values() if len(rows) > 1]
+    whole = sum(len({group_of.get(r, -1 - r) for r in rows}) == 1 for rows in copied)
+    merged = {p for rows in found if len(set(origin[rows])) > 1 for p in origin[rows].tolist()}
+    return whole / len(copied), len(merged) / len(truth)
+
+
+def duplicate_figures(
+    model, n: int = 400, seed: int = SEEDS["duplicates"], threshold: float | None = None
+) -> tuple[float, float]:
+    """`n` distinct toy scenes (no two with the same attributes: `toyworld.distinct_scenes`),
+    about half with 1-3 generated near-duplicates, embedded by `model` and grouped by
+    `search.duplicates.groups`: (share of groups found whole, share of distinct scenes merged).
+    Targets: >= 0.95 and <= 0.01."""
+    from search.duplicates import THRESHOLD, groups
+
+    rng = np.random.default_rng(seed)
+    scenes = toyworld.distinct_scenes(rng, n)
+    images, origin, _ = photos_with_copies(rng, n, scenes=scenes)
+    vectors = model.embed_images(images, batch_size=64).numpy()
+    found = groups(np.arange(len(images)), vectors, threshold or THRESHOLD)
+    return found_and_merged(found, origin)
+
+
+def peak_on_shape(model, cases: list[TwoShapes], method: str = "occlusion") -> float:
+    """The share of `cases` whose heat map (`search.explain.heat_map`) peaks on the queried
+    shape: the peak cell holds more of its pixels than of the other shape's (a cell on neither
+    is a miss). Queries name the shape's colour and kind ("红色的圆", "a blue square"), in
+    Chinese and English by turns of two, alternately the left and the right shape."""
+    from search.explain import heat_map
+
+    right = 0
+    for i, case in enumerate(cases):
+        which = i % 2
+        shape = case.scenes[which]
+        query = Scene(kind=shape.kind, colour=shape.colour)
+        text = toyworld.caption(query, ("zh", "en")[i // 2 % 2])
+        heat = heat_map(model, case.image, model.embed_text([text])[0].numpy(), method)
+        row, col = np.unravel_index(heat.argmax(), heat.shape)
+        cell = case.image.height // heat.shape[0]
+        inside = np.s_[row * cell : (row + 1) * cell, col * cell : (col + 1) * cell]
+        right += case.masks[which][inside].sum() > case.masks[1 - which][inside].sum()
+    return right / len(cases)
+
+
+def peak_figure(
+    model, n: int = 200, seed: int = SEEDS["peak"], method: str = "occlusion", **kwargs
+) -> float:
+    """`peak_on_shape` over `n` held-out two-shape pictures (`two_shapes(rng, **kwargs)`).
+    Target: >= 0.8."""
+    rng = np.random.default_rng(seed)
+    return peak_on_shape(model, [two_shapes(rng, **kwargs) for _ in range(n)], method)
