@@ -73,7 +73,7 @@ class RayIndexer(Indexer):
         cpus = int(ray.cluster_resources().get("CPU", 1))
         if gpus:  # one actor per GPU; the decode tasks have every CPU but one per actor
             actors, resources, batch = gpus, dict(num_gpus=1, num_cpus=1), GPU_BATCH
-        else:  # the tower is the slow stage on CPU: half the CPUs, in actors of up to 8
+        else:  # the tower is the slow stage on CPU: half the CPUs, in actors of ~8 threads
             actors = max(1, cpus // 16)
             resources, batch = dict(num_cpus=max(1, cpus // 2 // actors)), self.batch_size
         model = str(folder.resolve()) if Path(name).expanduser().is_dir() else name
@@ -141,7 +141,7 @@ class _Prefixes:
     matches by chance (odds ~N/2^64) only costs the driver a decode: copy_known finds no
     catalog row with the whole hash and decodes the file itself."""
 
-    sorted: np.ndarray  # [N] uint64
+    keys: np.ndarray  # [N] uint64, sorted
 
     @classmethod
     def of(cls, hashes: set[str]) -> _Prefixes:
@@ -149,8 +149,8 @@ class _Prefixes:
 
     def __contains__(self, sha256: str) -> bool:
         key = np.uint64(int(sha256[:16], 16))
-        i = np.searchsorted(self.sorted, key)
-        return bool(i < len(self.sorted) and self.sorted[i] == key)
+        i = np.searchsorted(self.keys, key)
+        return bool(i < len(self.keys) and self.keys[i] == key)
 
 
 # Decoded files as they travel between the stages; paths as bytes (names that are not UTF-8),

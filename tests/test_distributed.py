@@ -12,18 +12,15 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from indexer import Indexer
 from indexer.cli import main as index_main
-from search import catalog
-from search.catalog import Catalog, Photo
+from search.catalog import Catalog
 from tests.conftest import new_database
 from tests.photos import BAD, GOOD, make_hostile, make_photos
 from tests.test_indexer import index_ids
+from tests.test_shards import assert_same, state
 
 ray = pytest.importorskip("ray", reason="pip install 'ray[data]' (in the dev extra)")
 ROOT = Path(__file__).resolve().parents[1]
@@ -53,28 +50,11 @@ def local(photos, tiny, tmp_path_factory):
     return library
 
 
-def state(library: Path, url: str | None = None) -> dict:
-    """Per path: hash, status, reason and vector bytes."""
-    engine = catalog.connect(catalog.catalog_url(library, url))
-    with Session(engine) as s:
-        rows = s.scalars(select(Photo)).all()
-        found = {r.path: (r.sha256, r.status, r.error, r.embedding) for r in rows}
-    engine.dispose()
-    return found
-
-
-def assert_same(got: dict, want: dict) -> None:
-    assert sorted(got) == sorted(want)
-    for path, (sha, status, error, vector) in want.items():
-        assert got[path][:3] == (sha, status, error), path
-        if vector is not None:
-            a, b = np.frombuffer(got[path][3], np.float32), np.frombuffer(vector, np.float32)
-            assert np.abs(a - b).max() <= 1e-6, path
-
-
 def test_ray_catalog_equals_the_local_indexer(cluster, photos, tiny, local, tmp_path):
     library = tmp_path / "lib"
-    args = [str(photos), "--ray", cluster, "--library", str(library), "--model", str(tiny)]
+    # `--ray PHOTOS`: a folder after --ray is the photos (Ray is already up in this process;
+    # the kill test below passes the cluster's address)
+    args = ["--ray", str(photos), "--library", str(library), "--model", str(tiny)]
     assert index_main([*args, "--max-megapixels", "4", "--batch-size", "4"]) == 0
     assert_same(state(library), state(local))
     ok = {sha for sha, status, _, _ in state(library).values() if status == "ok"}

@@ -5,18 +5,42 @@ missing a column and a missing pyarrow are each refused in one line."""
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
-import pyarrow as pa
-import pyarrow.parquet as pq
+import numpy as np
 import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from indexer import Indexer, IndexerError
 from indexer.cli import main as index_main
-from indexer.shards import import_shards
-from search.catalog import Catalog
+from search import catalog
+from search.catalog import Catalog, Photo
 from tests.conftest import new_database
 from tests.photos import BAD, GOOD, make_hostile, make_photos
-from tests.test_distributed import assert_same, state
+
+pa = pytest.importorskip("pyarrow", reason="pip install pyarrow (ray[data], in the dev extra)")
+pq = pytest.importorskip("pyarrow.parquet")
+from indexer.shards import import_shards  # noqa: E402
+
+
+def state(library: Path, url: str | None = None) -> dict:
+    """Per path: hash, status, reason and vector bytes."""
+    engine = catalog.connect(catalog.catalog_url(library, url))
+    with Session(engine) as s:
+        rows = s.scalars(select(Photo)).all()
+        found = {r.path: (r.sha256, r.status, r.error, r.embedding) for r in rows}
+    engine.dispose()
+    return found
+
+
+def assert_same(got: dict, want: dict) -> None:
+    assert sorted(got) == sorted(want)
+    for path, (sha, status, error, vector) in want.items():
+        assert got[path][:3] == (sha, status, error), path
+        if vector is not None:
+            a, b = np.frombuffer(got[path][3], np.float32), np.frombuffer(vector, np.float32)
+            assert np.abs(a - b).max() <= 1e-6, path
 
 
 @pytest.fixture(scope="module")
