@@ -61,6 +61,20 @@ class RayIndexer(Indexer):
             return
         ray = _connect(self.address)
         _check_shared(ray, decoder.pictures, os.path.dirname(todo[0].path))
+        # Ray Data's settings are the process's (a dataset copies them when it is made):
+        # changed for this run only.
+        context = ray.data.DataContext.get_current()
+        before = context.enable_progress_bars, context.raise_original_map_exception
+        context.enable_progress_bars = False  # the indexer has its own
+        context.raise_original_map_exception = True  # a failed stage's own error, for _cause
+        try:
+            yield from self._stream(ray, todo, known, decoder, name, folder)
+        finally:
+            context.enable_progress_bars, context.raise_original_map_exception = before
+
+    def _stream(
+        self, ray, todo: list[Entry], known: set[str], decoder: Decoder, name: str, folder: Path
+    ) -> Iterator[list[Decoded]]:
         entries = pa.table(
             {
                 "path": [os.fsencode(e.path) for e in todo],
@@ -107,16 +121,25 @@ class _Embed:
     """A Ray Data actor: the image tower, loaded once, embedding decoded batches."""
 
     def __init__(self, model: str, fingerprint: str, device: str | None, int8: bool):
-        folder = hub.resolve(model)
-        if hub.fingerprint(folder) != fingerprint:
-            raise IndexerError(
-                f"the model {model} on this node is not the driver's (fingerprint "
-                f"{hub.fingerprint(folder)}, not {fingerprint}): give every node the same copy"
-            )
-        warn = partial(print, "warning:", file=sys.stderr)
-        self.embedder = Embedder(folder, device, int8, warn)
+        # What fails here is raised by the first call instead: Ray reports an error in a call
+        # with its cause, one in a constructor as the actor's death, after retrying it.
+        self.error: AltCLIPError | None = None
+        try:
+            folder = hub.resolve(model)
+            if hub.fingerprint(folder) != fingerprint:
+                raise IndexerError(
+                    f"the model {model} on this node is not the driver's (fingerprint "
+                    f"{hub.fingerprint(folder)}, not {fingerprint}): give every node the same copy"
+                )
+            warn = partial(print, "warning:", file=sys.stderr)
+            self.embedder = Embedder(folder, device, int8, warn)
+            self.embedder.probe()  # load the tower now, once
+        except AltCLIPError as e:
+            self.error = e
 
     def __call__(self, table: pa.Table) -> pa.Table:
+        if self.error is not None:
+            raise self.error
         batch = _decoded(table)
         self.embedder.embed(batch)
         return _table(batch)
@@ -211,7 +234,6 @@ def _connect(address: str | None):
             ray.init(address=address, logging_level="warning", log_to_driver=True)
         except (ConnectionError, ValueError, RuntimeError) as e:
             raise IndexerError(f"cannot reach the Ray cluster at {address}: {e}") from None
-    ray.data.DataContext.get_current().enable_progress_bars = False  # the indexer has its own
     return ray
 
 
@@ -250,11 +272,11 @@ def _sees(marker: str, photos: str) -> str | None:
     return None
 
 
-def _cause(e: Exception) -> str:
-    """The first line of what went wrong in a task or actor, without Ray's traceback."""
-    cause = getattr(e, "cause", None)
-    if isinstance(cause, AltCLIPError):
-        return str(cause)
-    if cause is not None:
-        return f"{type(cause).__name__}: {str(cause).splitlines()[0] if str(cause) else ''}"
-    return str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__
+def _cause(e: BaseException) -> str:
+    """What went wrong in a task or actor, in one line, without Ray's wrappers and traceback."""
+    while (inner := getattr(e, "cause", None) or e.__cause__) is not None and inner is not e:
+        e = inner
+    lines = str(e).strip().splitlines()  # Ray appends advice on retries to the message
+    if isinstance(e, AltCLIPError):
+        return lines[0]
+    return f"{type(e).__name__}: {lines[-1]}" if lines else type(e).__name__
