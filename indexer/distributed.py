@@ -33,6 +33,7 @@ import pyarrow as pa
 from altclip_core import hub
 from altclip_core.errors import AltCLIPError
 
+from . import shards
 from .run import Decoded, Decoder, Embedder, Indexer, IndexerError
 from .scan import Entry
 
@@ -176,17 +177,10 @@ class _Prefixes:
         return bool(i < len(self.keys) and self.keys[i] == key)
 
 
-# Decoded files as they travel between the stages; paths as bytes (names that are not UTF-8),
-# pixels and vectors as float32 bytes.
-COLUMNS = {
-    "path": pa.binary(),
-    "size": pa.int64(),
-    "mtime_ns": pa.int64(),
-    "sha256": pa.string(),
-    "width": pa.int32(),
-    "height": pa.int32(),
-    "taken_at": pa.timestamp("us"),
-    "error": pa.string(),
+# Decoded files as they travel between the stages: the facts a shard holds (paths as bytes:
+# names that are not UTF-8 survive), and pixels and vectors as float32 bytes.
+FACTS = ("path", "size", "mtime_ns", "sha256", "width", "height", "taken_at", "error")
+COLUMNS = {name: shards.COLUMNS[name] for name in FACTS} | {
     "reuse": pa.bool_(),
     "pixels": pa.binary(),
     "shape": pa.list_(pa.int32()),

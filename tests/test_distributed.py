@@ -17,12 +17,14 @@ import pytest
 from indexer import Indexer
 from indexer.cli import main as index_main
 from search.catalog import Catalog
+from tests import test_shards
 from tests.conftest import new_database
-from tests.photos import BAD, GOOD, make_hostile, make_photos
+from tests.photos import BAD, GOOD
 from tests.test_indexer import index_ids
 from tests.test_shards import assert_same, state
 
 ray = pytest.importorskip("ray", reason="pip install 'ray[data]' (in the dev extra)")
+photos, local = test_shards.photos, test_shards.local  # the same fixtures: folder and reference
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -33,21 +35,6 @@ def cluster():
     ray.init(num_cpus=2, include_dashboard=False, logging_level="warning")
     yield ray.get_runtime_context().gcs_address
     ray.shutdown()
-
-
-@pytest.fixture(scope="module")
-def photos(tmp_path_factory):
-    root = make_photos(tmp_path_factory.mktemp("photos") / "pictures")
-    make_hostile(root / "hostile")
-    return root
-
-
-@pytest.fixture(scope="module")
-def local(photos, tiny, tmp_path_factory):
-    """The same folder indexed by the local indexer: what --ray must reproduce."""
-    library = tmp_path_factory.mktemp("local")
-    Indexer(library=library, model=str(tiny), max_megapixels=4, batch_size=4).run([photos])
-    return library
 
 
 def test_ray_catalog_equals_the_local_indexer(cluster, photos, tiny, local, tmp_path):

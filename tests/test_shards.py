@@ -51,10 +51,16 @@ def photos(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def exported(photos, tiny, tmp_path_factory):
+def local(photos, tiny, tmp_path_factory):
+    """The folder indexed by the local indexer: what a round trip (or --ray) must reproduce."""
+    library = tmp_path_factory.mktemp("local")
+    Indexer(library=library, model=str(tiny), max_megapixels=4, batch_size=4).run([photos])
+    return library
+
+
+@pytest.fixture(scope="module")
+def exported(photos, tiny, local, tmp_path_factory):
     """(shards folder, the local library of the same photos)."""
-    local = tmp_path_factory.mktemp("local")
-    Indexer(library=local, model=str(tiny), max_megapixels=4, batch_size=4).run([photos])
     shards = tmp_path_factory.mktemp("shards")
     exporter = Indexer(library=local, model=str(tiny), max_megapixels=4, shard_rows=8)
     summary = exporter.export([photos], shards)
