@@ -12,7 +12,7 @@ import pytest
 import altclip_core
 from indexer import Indexer
 from search import Library
-from search.duplicates import THRESHOLD, fold, groups, neighbours
+from search.duplicates import THRESHOLD, fold, groups, neighbours, threshold_for
 from tests import toydup, toyworld
 from tests.toydup import found_and_merged
 from tests.toyworld import Scene
@@ -70,6 +70,21 @@ def test_groups_of_constructed_copies():
     assert all(len(g) >= 2 for g in found)
     whole, merged = found_and_merged(found, photo)
     assert whole >= 0.95 and merged <= 0.01, (whole, merged)
+
+
+def test_a_model_that_finds_everything_alike_groups_only_identical_photos():
+    """Random weights put every photo near every other (cosine ~0.99): the library's threshold
+    rises above its typical pair, so distinct photos stay apart and identical ones still group.
+    CLIP-like vectors (typical pairs far below) keep THRESHOLD."""
+    rng = np.random.default_rng(3)
+    vectors, _ = constructed_library(rng, subjects=50)
+    assert threshold_for(vectors) == THRESHOLD
+    alike = np.stack([near(vectors[0], 0.99, rng) for _ in range(200)])
+    alike[1] = alike[0]  # the same picture twice
+    assert groups(np.arange(200), alike) != [[0, 1]]  # the fixed threshold merges them all
+    raised = threshold_for(alike)
+    assert 0.998 <= raised <= 0.999
+    assert groups(np.arange(200), alike, raised) == [[0, 1]]
 
 
 def test_a_chain_of_near_pairs_is_not_one_group():
