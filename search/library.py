@@ -4,6 +4,8 @@ Scores are cosine similarities between the query's normalised embedding and each
 text tower loads on the first text query, the image tower on the first image query; opening loads
 neither. A query photo is not its own result: "more like this" (`like=`, from the stored vector)
 leaves the photo out, and so does an image query given as bytes that are a photo of the library.
+Each hit says whether it matches the query (`Hit.match`), decided per query against a fixed
+sample of the library (search.relevance), the same way for text, image and mixed queries.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from search import duplicates as near
 from search.catalog import ERROR, OK, Catalog, Model
 from search.index import VectorIndex, refreshed
 from search.query import parse as parse_dates
+from search.relevance import Background, matches
 
 MAX_QUERY_CHARS = 2000
 NEGATIVE_WEIGHT = 0.5
@@ -78,7 +81,9 @@ class Hit:
     width: int | None
     height: int | None
     taken_at: datetime | None  # when the photo was taken (EXIF), if it says
-    match: bool | None = None  # whether it counts as a match for the query; None: not decided
+    # Whether it shows what the query asks for (search.relevance); None where the library is too
+    # small to tell (fewer than relevance.MIN_BACKGROUND photos).
+    match: bool | None = None
     size: int | None = None  # bytes
     modified: datetime | None = None  # the file's time
     # Its near-duplicates (bursts, copies), best first, each scored as this hit is: with
@@ -130,6 +135,7 @@ class Library:
         self._towers: dict[str, object] = {}
         self._status: tuple[int, Status] | None = None
         self._folders: tuple[int, list[str]] | None = None
+        self._background: tuple[VectorIndex, Background] | None = None  # made once per index
         self._groups: tuple[int, float, list[Hit]] | None = None  # duplicates(), per generation
         # One load of each at a time, however many threads (Streamlit sessions) ask at once.
         self._index_lock, self._tower_lock, self._text_lock = (threading.Lock() for _ in range(3))
@@ -283,6 +289,7 @@ class Library:
         min_score: float | None = None,
         exact: bool = False,
         dates: bool = True,
+        matches_only: bool = False,
         group: bool = False,
     ) -> list[Hit]:
         """Photos best first, for `text` in any language the model knows, `image` (a path, a
@@ -294,6 +301,13 @@ class Library:
         every vector, even where the library is large enough for the ANN index. With `dates`,
         date phrases in `text` (「2023年夏天 海边」, "cats from last year": `search.query.parse`)
         filter by capture date, unless `after` or `before` is given, and are not embedded.
+
+        Each hit's `match` says whether it shows what the query asks for: its score stands out
+        of this query's scores against a fixed sample of the library, and is near the best
+        photo's standing (`search.relevance`, whose docstring lists where this fails). With
+        `matches_only`, only the matches among the `k` best are returned, so a query that
+        matches nothing returns nothing; a library too small to decide (match None) keeps them
+        all.
 
         With `group`, near-duplicates (bursts, copies: `search.duplicates`) come as one hit,
         the best-scoring of them, with the others in its `duplicates`: up to `k` such hits,
@@ -317,6 +331,7 @@ class Library:
                 min_score=min_score,
                 exact=exact,
                 dates=dates,
+                matches_only=matches_only,
             )
             return self._grouped(pool)[:k]
         index = self.refresh()  # first: a rebuild may have changed the model
@@ -355,10 +370,27 @@ class Library:
             scores, ids = (a[0] for a in index.search(query[None], wanted, exact))
         keep = (ids >= 0) & ~np.isin(ids, list(leave_out))
         ids, scores = ids[keep][:k], scores[keep][:k]
+        # Decided on the k best before min_score drops any: the best photo is the yardstick.
+        decided = matches(query, scores, self._background_of(index))
+        keep = np.ones(len(ids), bool)
         if min_score is not None:
-            keep = scores >= min_score
-            ids, scores = ids[keep], scores[keep]
-        return self._hits(ids, scores)
+            keep &= scores >= min_score
+        if matches_only and decided is not None:
+            keep &= decided
+        return self._hits(ids[keep], scores[keep], None if decided is None else decided[keep])
+
+    def _background_of(self, index: VectorIndex) -> Background:
+        """The relevance background of `index`, sampled once per index object (a new one is made
+        whenever the catalog changes): a few thousand rows, read from the memory-mapped base."""
+        cached = self._background
+        if cached is not None and cached[0] is index:
+            return cached[1]
+        # The base's rows of photos changed since it was built are sampled too: old vectors of
+        # the same library, as good a background as the rest.
+        parts = ([index.base.vectors] if index.base is not None else []) + [index.delta]
+        background = Background.fit(parts)
+        self._background = index, background
+        return background
 
     def _grouped(self, hits: list[Hit]) -> list[Hit]:
         """`hits` (best first) folded into groups of near-duplicates (`near.fold`): each group
@@ -586,8 +618,11 @@ class Library:
             pass
         return load()
 
-    def _hits(self, ids: np.ndarray, scores: np.ndarray) -> list[Hit]:
+    def _hits(
+        self, ids: np.ndarray, scores: np.ndarray, decided: np.ndarray | None = None
+    ) -> list[Hit]:
         rows = self.catalog.photos(ids.tolist())
+        decided = [None] * len(ids) if decided is None else [bool(m) for m in decided]
         return [
             Hit(
                 r.path,
@@ -597,10 +632,11 @@ class Library:
                 r.width,
                 r.height,
                 r.taken_at,
+                match=match,
                 size=r.size,
                 modified=_file_time(r.mtime_ns),
             )
-            for i, score in zip(ids.tolist(), scores.tolist(), strict=True)
+            for i, score, match in zip(ids.tolist(), scores.tolist(), decided, strict=True)
             if (r := rows.get(i)) is not None
         ]
 

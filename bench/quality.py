@@ -1,0 +1,189 @@
+"""Every search-quality figure of the toy world (tests/toyworld.py), in one run: a tiny AltCLIP
+trained on coloured shapes, run through the product's own code (altclip_core.load, the indexer,
+`Library.search`). The figures are tests/toyquality.py's, on the held-out seeds the tests use;
+tests/test_toyworld.py asserts the same targets.
+
+    python bench/quality.py                      # the default figures
+    python bench/quality.py --with duplicates    # and figures that are off by default
+    python bench/quality.py --only recall match  # some of them
+    python bench/quality.py --list               # what there is
+    python bench/quality.py --calibrate          # Z x RHO of search.relevance, on other seeds
+
+A figure is one function, registered with `@figure(name)`: it takes the `World` (the model, a
+library of toy photos, a scratch folder, the seeds) and returns {label: value}. Calibration
+figures are only real-weight figures in the sense that the code path is the product's: the
+model is the toy one, and so are the photos.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from search import relevance  # noqa: E402
+from search.relevance import Background, matches  # noqa: E402
+from tests import toyquality, toyworld  # noqa: E402
+from tests.toyquality import CALIBRATION, HELD_OUT, LANGS  # noqa: E402
+
+
+@dataclass
+class World:
+    """What the figures measure with, made on first use."""
+
+    scratch: Path
+    seeds: dict[str, int] = field(default_factory=lambda: dict(HELD_OUT))
+
+    @functools.cached_property
+    def model(self) -> Path:
+        return toyworld.model_folder()
+
+    @functools.cached_property
+    def library(self) -> toyquality.ToyLibrary:
+        root = self.scratch / f"library-{self.seeds['library']}"
+        return toyquality.build_library(root, self.model, seed=self.seeds["library"])
+
+
+@dataclass(frozen=True)
+class Figure:
+    measure: Callable[[World], dict[str, float]]
+    default: bool
+
+
+FIGURES: dict[str, Figure] = {}
+
+
+def figure(name: str, default: bool = True):
+    """Register `measure(world) -> {label: value}` as the figure `name`; `default=False` for
+    one that runs only when asked for (`--with name`)."""
+
+    def register(measure):
+        FIGURES[name] = Figure(measure, default)
+        return measure
+
+    return register
+
+
+@figure("recall")
+def recall(world: World) -> dict[str, float]:
+    """Recall@5 of held-out full captions against their scenes (target 0.9)."""
+    seed = world.seeds["recall"]
+    return {f"recall@5 {lang}": toyquality.recall_at_5(world.model, lang, seed) for lang in LANGS}
+
+
+@figure("match")
+def match(world: World) -> dict[str, float]:
+    """Precision and recall of `Hit.match` over queries the library has answers for (0.9)."""
+    out = {}
+    for lang in LANGS:
+        p, r = toyquality.match_quality(world.library, lang, world.seeds["match"])
+        out |= {f"match precision {lang}": p, f"match recall {lang}": r}
+    return out
+
+
+@figure("absent")
+def absent(world: World) -> dict[str, float]:
+    """Share of queries about a subject the library lacks that return nothing (0.9)."""
+    seed = world.seeds["absent"]
+    return {
+        f"absent subject, no match {lang}": toyquality.absent_no_match(world.library, lang, seed)
+        for lang in LANGS
+    }
+
+
+@figure("image")
+def image(world: World) -> dict[str, float]:
+    """Image and image+text queries: precision of the matches (0.9), share answered (1)."""
+    found = toyquality.image_queries(world.library, world.scratch, world.seeds["image"])
+    out = {}
+    for mode, (precision, answered) in found.items():
+        out |= {f"{mode} query precision": precision, f"{mode} queries answered": answered}
+    return out
+
+
+def calibrate(world: World, zs: list[float], rhos: list[float]) -> None:
+    """Print each (Z, RHO)'s figures on the calibration seeds; scores are computed once per
+    query and cut by `relevance.matches` with the library's own background sample."""
+    toy = world.library
+    _, vectors = (np.concatenate(a) for a in zip(*toy.lib.catalog.vectors(), strict=True))
+    background = Background.fit(vectors)
+    scored: dict[tuple, tuple] = {}
+
+    def score(text, image):
+        if (text, image) not in scored:
+            parts = ([toy.lib.embed_text(text)] if text else []) + (
+                [toy.lib.embed_image(image)] if image else []
+            )
+            query = np.sum(parts, axis=0)
+            hits = toy.lib.search(text, image=image, k=len(toy.scenes), dates=False)
+            scored[text, image] = (
+                query / np.linalg.norm(query),
+                [h.id for h in hits],
+                np.array([h.score for h in hits]),
+            )
+        return scored[text, image]
+
+    columns = ("P zh", "R zh", "P en", "R en", "absent", "image")
+    print("Z     RHO   " + "  ".join(f"{c:>8}" for c in columns))
+    seeds = world.seeds
+    for z in zs:
+        for rho in rhos:
+
+            def decide(text, image, z=z, rho=rho):
+                query, ids, scores = score(text, image)
+                decided = matches(query, scores, background, z, rho)
+                return dict(zip(ids, decided.tolist(), strict=True))
+
+            row = []
+            for lang in LANGS:
+                row += toyquality.match_quality(toy, lang, seeds["match"], decide)
+            absent = [toyquality.absent_no_match(toy, la, seeds["absent"], decide) for la in LANGS]
+            row.append(min(absent))
+            found = toyquality.image_queries(toy, world.scratch, seeds["image"], decide)
+            row.append(min(precision for precision, _ in found.values()))
+            print(f"{z:<5} {rho:<5} " + "  ".join(f"{v:8.3f}" for v in row), flush=True)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--only", nargs="+", metavar="FIGURE", help="these figures only")
+    parser.add_argument("--with", dest="extra", nargs="+", default=[], metavar="FIGURE")
+    parser.add_argument("--list", action="store_true", help="list the figures")
+    parser.add_argument("--calibrate", action="store_true", help="the Z x RHO grid instead")
+    parser.add_argument("--z", nargs="+", type=float, default=[2.0, 2.5, 3.0, 3.5, 4.0, 5.0])
+    parser.add_argument("--rho", nargs="+", type=float, default=[0.5, 0.6, 0.7, 0.8, 0.9])
+    args = parser.parse_args(argv)
+    if args.list:
+        for name, f in FIGURES.items():
+            print(f"{name:12} {'' if f.default else '(--with) '}{f.measure.__doc__}")
+        return
+    unknown = set(args.only or []) | set(args.extra) - set(FIGURES)
+    if unknown:
+        parser.error(f"no figure {', '.join(sorted(unknown))}; --list shows them")
+    with tempfile.TemporaryDirectory(prefix="altclip-quality-") as scratch:
+        world = World(Path(scratch))
+        if args.calibrate:
+            world.seeds = dict(CALIBRATION)
+            print(f"calibration seeds {CALIBRATION}; now Z={relevance.Z} RHO={relevance.RHO}")
+            calibrate(world, args.z, args.rho)
+            return
+        names = args.only or [n for n, f in FIGURES.items() if f.default or n in args.extra]
+        print(f"model {world.model.name} ({toyworld.TRAIN}); Z={relevance.Z} RHO={relevance.RHO}")
+        for name in names:
+            started = time.monotonic()
+            for label, value in FIGURES[name].measure(world).items():
+                print(f"{label:36} {value:.3f}")
+            print(f"  ({name}: {time.monotonic() - started:.0f} s)", flush=True)
+
+
+if __name__ == "__main__":
+    main()
