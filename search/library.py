@@ -402,17 +402,24 @@ class Library:
         vectors = np.stack([rows[h.id].vector for h in hits])
         return [
             replace(hits[first], duplicates=tuple(hits[i] for i in rest))
-            for first, *rest in near.fold(vectors, near.THRESHOLD)
+            for first, *rest in near.fold(vectors, self._copies_threshold())
         ]
 
-    def duplicates(self, threshold: float = near.THRESHOLD) -> list[Hit]:
+    def _copies_threshold(self) -> float:
+        """near.THRESHOLD, raised where the model finds this library's photos all alike
+        (`near.threshold_for` on the relevance background's sample)."""
+        return near.threshold_for(self._background_of(self.refresh()).vectors)
+
+    def duplicates(self, threshold: float | None = None) -> list[Hit]:
         """The groups of near-duplicates (bursts, re-encodes, resized or cropped copies) of the
         whole library, from the stored vectors (`search.duplicates.groups`, whose docstring says
         where it fails), largest group first. Each group comes as its best photo (the most
         pixels, then the largest file: the least compressed copy), the others in its
         `duplicates`, every score the cosine to that best photo. Photos without a near-duplicate
         are left out. Computed once per catalog generation: O(photos²) multiply-adds (seconds
-        at 10 000 photos, minutes at 100 000), holding every vector in memory meanwhile."""
+        at 10 000 photos, minutes at 100 000), holding every vector in memory meanwhile.
+        `threshold`: the image-image cosine of copies (default: `_copies_threshold`)."""
+        threshold = threshold or self._copies_threshold()
         generation = self.catalog.generation()
         cached = self._groups
         if cached is not None and cached[:2] == (generation, threshold):
