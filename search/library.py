@@ -335,31 +335,9 @@ class Library:
             )
             return self._grouped(pool)[:k]
         index = self.refresh()  # first: a rebuild may have changed the model
-        parts, leave_out = [], set()
-        if text is not None:
-            text = clean_query(text)
-            understood = parse_dates(text, hemisphere=self.hemisphere) if dates else None
-            if understood is not None and understood.phrases:
-                if after is None and before is None:
-                    after, before = understood.after, understood.before
-                text = understood.text or text  # a date alone: the photos of those dates
-            parts.append(self.embed_text(text))
-        if image is not None:
-            named = isinstance(image, (str, Path))  # a file the caller names
-            image, sha256 = self._decode(image)
-            parts.append(self._tower("vision").embed_images([image])[0].numpy())
-            if sha256 is not None and not named:  # bytes (an upload): a copy of a library photo?
-                leave_out |= set(self.catalog.ids_of(sha256))
-        if like is not None:
-            stored = self.catalog.vector_of(like) if isinstance(like, numbers.Integral) else None
-            if stored is None:
-                raise SearchError(f"no photo {like!r:.40} with a vector in this library")
-            parts.append(stored)
-            leave_out.add(int(like))
-        query = np.sum(parts, axis=0)
-        if negative:
-            query = query - NEGATIVE_WEIGHT * self.embed_text(clean_query(negative))
-        query = (query / np.linalg.norm(query)).astype(np.float32)
+        query, leave_out, said = self._query(text, image, like, negative, dates)
+        if said is not None and after is None and before is None:
+            after, before = said.after, said.before
         if not len(index):
             return []
         wanted = k + len(leave_out)
@@ -378,6 +356,50 @@ class Library:
         if matches_only and decided is not None:
             keep &= decided
         return self._hits(ids[keep], scores[keep], None if decided is None else decided[keep])
+
+    def query_vector(
+        self,
+        text: str | None = None,
+        *,
+        image: str | Path | bytes | Image.Image | None = None,
+        like: int | None = None,
+        negative: str | None = None,
+        dates: bool = True,
+    ) -> np.ndarray:
+        """The normalised vector `search` scores photos against for these arguments (date
+        phrases left out of `text`, as `search` leaves them), e.g. for `explain`."""
+        return self._query(text, image, like, negative, dates)[0]
+
+    def _query(self, text, image, like, negative, dates):
+        """(the query's normalised vector, the ids of the query photo's own copies, the dates
+        said in `text` or None)."""
+        if text is None and image is None and like is None:
+            raise SearchError("give a text query, an image, or both")
+        parts, leave_out, said = [], set(), None
+        if text is not None:
+            text = clean_query(text)
+            said = parse_dates(text, hemisphere=self.hemisphere) if dates else None
+            if said is not None and said.phrases:
+                text = said.text or text  # a date alone: the photos of those dates
+            else:
+                said = None
+            parts.append(self.embed_text(text))
+        if image is not None:
+            named = isinstance(image, (str, Path))  # a file the caller names
+            image, sha256 = self._decode(image)
+            parts.append(self._tower("vision").embed_images([image])[0].numpy())
+            if sha256 is not None and not named:  # bytes (an upload): a copy of a library photo?
+                leave_out |= set(self.catalog.ids_of(sha256))
+        if like is not None:
+            stored = self.catalog.vector_of(like) if isinstance(like, numbers.Integral) else None
+            if stored is None:
+                raise SearchError(f"no photo {like!r:.40} with a vector in this library")
+            parts.append(stored)
+            leave_out.add(int(like))
+        query = np.sum(parts, axis=0)
+        if negative:
+            query = query - NEGATIVE_WEIGHT * self.embed_text(clean_query(negative))
+        return (query / np.linalg.norm(query)).astype(np.float32), leave_out, said
 
     def _background_of(self, index: VectorIndex) -> Background:
         """The relevance background of `index`, sampled once per index object (a new one is made
@@ -478,11 +500,7 @@ class Library:
         if not isinstance(photo_id, numbers.Integral) or isinstance(photo_id, bool):
             raise SearchError(f"explain a Hit or a photo id, not {photo_id!r:.40}")
         if isinstance(query, str):
-            text = clean_query(query)
-            understood = parse_dates(text, hemisphere=self.hemisphere)
-            if understood.phrases:
-                text = understood.text or text  # as `search` embeds it
-            vector = self.embed_text(text)
+            vector = self.query_vector(query)
         else:
             vector = np.asarray(query, np.float32).reshape(-1)
         tower = self._tower("vision")

@@ -119,7 +119,8 @@ def test_library_explains_a_hit(two_shape_library):
     assert np.allclose(heat, lib.explain(hit.id, lib.embed_text(text)), atol=1e-6)
     assert np.allclose(heat, lib.explain(hit, text + " from 2021"), atol=1e-6)
     tokens = lib.explain(hit, text, method="tokens")
-    assert tokens.shape == (8, 8) and np.abs(tokens).max() <= 1
+    side = toyworld.IMAGE_SIZE // toyworld.PATCH  # the model's own patch grid
+    assert tokens.shape == (side, side) and np.abs(tokens).max() <= 1
 
 
 def test_library_explain_says_what_is_wrong(two_shape_library):

@@ -274,6 +274,21 @@ def test_dates_in_the_query_filter_by_capture_date(photo_library):
         Library.open(photo_library, hemisphere="up")
 
 
+def test_query_vector_is_what_search_scores(photo_library):
+    """query_vector gives the vector search ranks by: date phrases left out, parts summed."""
+    lib = Library.open(photo_library)
+    hits = lib.search("a dog", k=3, exact=True)
+    q = lib.query_vector("2023年夏天 a dog")
+    assert np.allclose(q, lib.query_vector("a dog")) and np.isclose(np.linalg.norm(q), 1)
+    stored = lib.catalog.vector_of(hits[0].id)
+    assert [h.score for h in hits] == pytest.approx(
+        [float(q @ lib.catalog.vector_of(h.id)) for h in hits], abs=1e-5
+    )
+    assert np.allclose(lib.query_vector(like=hits[0].id), stored / np.linalg.norm(stored))
+    with pytest.raises(SearchError, match="give a text query"):
+        lib.query_vector()
+
+
 def test_int8_text_queries_check_themselves(photo_library, monkeypatch):
     """With int8, text queries use the int8 text tower once it agrees with the exact one on the
     probe sentences; a tower that does not (here: any, with the bar above 1) is not used."""
