@@ -68,7 +68,14 @@ def texts(at: AppTest) -> list[str]:
 
 def tiles(at: AppTest) -> list[tuple[str, str]]:
     """(match in words, file name) of each photo in the grid, in order."""
-    return [tuple(t.split(" · ", 1)) for t in texts(at) if " · " in t]
+    return [tuple(re.sub(r" \+\d+$", "", t).split(" · ", 1)) for t in texts(at) if " · " in t]
+
+
+def photos(at: AppTest) -> int:
+    """Photos the grid shows: each tile, and the near-duplicates folded into it ("+2")."""
+    return sum(
+        1 + int(m[1]) if (m := re.search(r" \+(\d+)$", t)) else 1 for t in texts(at) if " · " in t
+    )
 
 
 def viewer(at: AppTest) -> list[str]:
@@ -266,6 +273,33 @@ def test_viewer_shows_details_and_steps_through_results(monkeypatch, photo_libra
     assert [p for p in viewer(at) if p.startswith("/") and p.endswith(names[1])]
 
 
+def test_copies_are_one_tile_and_why_shows_where_it_matches(monkeypatch, tmp_path, tiny):
+    """A photo kept twice is one tile ("+1"), its copy named in the viewer; "Why this photo?"
+    lays the map of where it matches over the photo."""
+    from indexer import Indexer
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for seed in range(6):
+        photo(160, 120, 300 + seed).save(folder / f"p{seed}.jpg")
+    shutil.copy(folder / "p0.jpg", folder / "p0 copy.jpg")
+    Indexer(library=tmp_path / "lib", model=str(tiny)).run([folder])
+    at = search(app(monkeypatch, tmp_path / "lib"), "a dog")
+    assert photos(at) == 7
+    folded = [i for i, t in enumerate(t for t in texts(at) if " · " in t) if t.endswith("+1")]
+    pair = {"p0.jpg", "p0 copy.jpg"}
+    assert [tiles(at)[i][1] for i in folded if tiles(at)[i][1] in pair]  # the pair, as one tile
+    open_photo(at, next(i for i in folded if tiles(at)[i][1] in pair))
+    (other,) = pair - {tiles(at)[at.session_state.viewing][1]}
+    assert any(t.startswith("1 more like it") and other in t for t in viewer(at))
+    at.button(key="why").click().run()
+    assert not at.exception
+    assert WORDS["en"]["why_caption"] in [c.value for c in at.caption]
+    assert at.button(key="why").label == WORDS["en"]["why_hide"]
+    at.button(key="why").click().run()
+    assert WORDS["en"]["why_caption"] not in [c.value for c in at.caption]
+
+
 def test_more_like_this(monkeypatch, photo_library):
     at = search(app(monkeypatch, photo_library, locale="zh-CN"), "sunset at the beach")
     name = tiles(at)[0][1]
@@ -284,7 +318,7 @@ def test_show_more(monkeypatch, many):
     at = search(app(monkeypatch, many), "a dog")
     assert len(tiles(at)) == 30 and len(at.image) == 30
     at.button(key="more").click().run()
-    assert len(tiles(at)) == 40 and not [b for b in at.button if b.key == "more"]
+    assert photos(at) == 40 and not [b for b in at.button if b.key == "more"]
     search(at, "a cat")  # a new query starts with one page again
     assert len(tiles(at)) == 30
 
@@ -313,8 +347,9 @@ def test_hostile_names_are_shown_as_text(monkeypatch, hostile):
     open_photo(at, 0)
     at.toggle(key="show-path").set_value(True).run()  # and the viewer, with the full path
     assert not at.exception
-    names = {name for _, name in tiles(at)}
-    assert names == {n.replace("\n", "\\n") for n in HOSTILE}  # each name as it is, on one line
+    names = {name for _, name in tiles(at)}  # copies of a photo are folded into its tile
+    assert names <= {n.replace("\n", "\\n") for n in HOSTILE}  # each name as it is, on one line
+    assert photos(at) == len(HOSTILE)
     assert any(t.startswith(str(hostile.parent / "photos")) for t in viewer(at))
     assert any("“**bold** $x$ :red[x]”" in t for t in texts(at))  # the query echo, as typed
     shown = markdown(at)

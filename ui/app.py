@@ -20,6 +20,7 @@ import time
 from datetime import date, datetime, timedelta
 
 import streamlit as st
+from PIL import Image
 
 from search import (
     AltCLIPError,
@@ -33,6 +34,7 @@ from search import (
     UnreadableImage,
     image_types,
 )
+from search.explain import overlay
 from search.query import Query
 from search.query import parse as parse_dates
 from search.settings import Settings
@@ -40,6 +42,7 @@ from ui.i18n import Strings, choose, languages, strings
 
 PAGE = 30  # photos per "show more"
 WRONG_PASSWORD_WAIT = 1.0  # seconds
+WHY_GRID = 4  # cells of the "why this photo" map along a photo's shorter side
 SHORT_QUERY = 80  # characters of a query echoed above the grid
 KINDS = {
     "JPEG": ["jpg", "jpeg", "jpe"],
@@ -377,7 +380,8 @@ def grid_ui(lib: Library, hits: list[Hit], tr: Strings) -> None:
                 st.image(str(thumb), width="stretch")
             else:
                 st.container(key=f"blank-{i}")
-            text(f"{tr(band(hit, best))} · {os.path.basename(hit.display_path)}")
+            copies = f" +{len(hit.duplicates)}" if hit.duplicates else ""
+            text(f"{tr(band(hit, best))} · {os.path.basename(hit.display_path)}{copies}")
             st.button(tr("open_photo", n=i + 1), key=f"open-{hit.id}", on_click=view, args=(i,))
 
 
@@ -403,6 +407,9 @@ def photo_ui(lib: Library, tr: Strings) -> None:
     preview = lib.preview(hit)  # screen-size, made at indexing time
     try:
         image = str(preview) if preview is not None else lib.open_photo(hit.id, 1600)
+        if image is not None and st.session_state.get("why_for") == hit.id:
+            with picture, st.spinner(tr("why_busy")):
+                image = why(lib, hit, image)
     except AltCLIPError as e:
         with picture:
             problem_ui(e, tr)
@@ -431,9 +438,32 @@ def photo_ui(lib: Library, tr: Strings) -> None:
                 args=(1,),
             )
         details_ui(hit, hits, tr)
+        shown = st.session_state.get("why_for") == hit.id
+        st.button(tr("why_hide" if shown else "why"), key="why", on_click=toggle_why, args=(hit,))
+        if shown:
+            st.caption(tr("why_caption"))
         if st.button(tr("more_like"), key="more-like", on_click=more_like, args=(hit,)):
             st.rerun()  # the whole page, with the new query; the viewer closes
         labels_ui(lib, hit, tr)
+
+
+def why(lib: Library, hit: Hit, image) -> Image.Image:
+    """The photo with where it matches the question laid over it (`Library.explain`), at
+    WHY_GRID cells along its shorter side: (WHY_GRID - 1)² passes of the image tower per square
+    of the photo, seconds on a GPU, about half a minute on a CPU; kept for the session."""
+    s = st.session_state
+    key = (hit.id, s.asked)
+    if s.get("why_shown", (None,))[0] != key:
+        photo = Image.open(image) if isinstance(image, str) else image
+        photo = photo.convert("RGBA")
+        heat = lib.explain(hit, lib.query_vector(**s.question), grid=WHY_GRID)
+        s.why_shown = key, Image.alpha_composite(photo, overlay(heat, photo.size))
+    return s.why_shown[1]
+
+
+def toggle_why(hit: Hit) -> None:
+    s = st.session_state
+    s.why_for = None if s.get("why_for") == hit.id else hit.id
 
 
 def step(by: int) -> None:
@@ -471,6 +501,9 @@ def details_ui(hit: Hit, hits: list[Hit], tr: Strings) -> None:
         text(hit.display_path)
     best = max(h.score for h in hits)
     text(tr("relevance", band=tr(band(hit, best)), score=f"{hit.score:.3f}"))
+    if hit.duplicates:
+        names = tr("list_separator").join(os.path.basename(h.display_path) for h in hit.duplicates)
+        text(tr("copies", n=tr.number(len(hit.duplicates)), names=short(names, 200)))
 
 
 def labels_ui(lib: Library, hit: Hit, tr: Strings) -> None:
@@ -495,10 +528,14 @@ def results_ui(lib: Library, query: str, image: bytes | None, options: dict, tr:
     asked = (query, hashlib.sha256(image).hexdigest() if image else None, like, repr(options))
     if s.get("asked") != asked:  # a new question: back to the first page
         s.asked, s.shown, s.viewing = asked, PAGE, None
+        s.question = dict(text=query or None, image=image, like=like, negative=options["negative"])
+        s.why_for = None
     start = time.perf_counter()
     try:
         with st.spinner(tr("searching")):
-            hits = lib.search(query or None, image=image, like=like, k=s.shown, **options)
+            hits = lib.search(
+                query or None, image=image, like=like, k=s.shown, group=True, **options
+            )
     except AltCLIPError as e:
         problem_ui(e, tr)
         return
