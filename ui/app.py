@@ -571,8 +571,9 @@ def results_ui(lib: Library, query: str, image: bytes | None, options: dict, tr:
         what.append(tr("what_upload"))
     if like is not None:
         what.append(tr("what_like", name=s.like_name))
-    key = "summary_one" if len(hits) == 1 else "summary"
-    text(tr(key, n=tr.number(len(hits)), what=tr("what_and").join(what), seconds=seconds), summary)
+    n = sum(1 + len(h.duplicates) for h in hits)  # the photos, copies in a tile included
+    key = "summary_one" if n == 1 else "summary"
+    text(tr(key, n=tr.number(n), what=tr("what_and").join(what), seconds=seconds), summary)
     if s.get("viewing") is not None:  # until it is closed (Esc, ✕ or a click beside it)
         viewer_ui(lib, tr)
 
