@@ -40,6 +40,7 @@ import pyarrow.parquet as pq
 from altclip_core import hub
 from search import index
 from search.catalog import ERROR, OK, Catalog, Known, Model, Record
+from search.library import SHA256
 
 from .run import PICTURES, IndexerError, Summary, _lock, _remove_leftovers
 
@@ -80,16 +81,21 @@ def to_table(records: list[Record], fingerprint: str) -> pa.Table:
     )
 
 
-def to_records(table: pa.Table) -> list[Record]:
-    """Rows of the shard schema as catalog records."""
+def to_records(table: pa.Table, dim: int) -> list[Record]:
+    """Rows of the shard schema as catalog records. A row whose hash or vector is unusable (not
+    64 hex digits; not `dim` finite numbers of length 1) becomes a failure that says so: any
+    tool may write shards, and one such row must not break the library."""
     columns = {name: table.column(name).to_pylist() for name in COLUMNS if name != "vector"}
     vectors = table.column("vector").to_pylist()
     out = []
     for i, path in enumerate(columns["path"]):
-        vector = vectors[i]
-        error = columns["error"][i]
-        if vector is None and not error:
-            error = "no vector in the imported shard"
+        vector, error = vectors[i], columns["error"][i]
+        if vector is None:
+            error = error or "no vector in the imported shard"
+        elif not SHA256.fullmatch(columns["sha256"][i] or ""):
+            vector, error = None, "the imported shard's sha256 is not 64 hex digits"
+        elif not _unit(vector := np.asarray(vector, np.float32), dim):
+            vector, error = None, f"the imported shard's vector is not {dim} numbers of length 1"
         out.append(
             Record(
                 os.fsdecode(path) if isinstance(path, bytes) else path,
@@ -100,10 +106,18 @@ def to_records(table: pa.Table) -> list[Record]:
                 columns["height"][i],
                 columns["taken_at"][i],
                 None if vector is not None else error,
-                None if vector is None else np.asarray(vector, np.float32).tobytes(),
+                None if vector is None else vector.tobytes(),
             )
         )
     return out
+
+
+def _unit(vector: np.ndarray, dim: int) -> bool:
+    return (
+        vector.shape == (dim,)
+        and bool(np.isfinite(vector).all())
+        and (abs(float(np.linalg.norm(vector)) - 1) < 1e-3)
+    )
 
 
 class Writer:
@@ -183,10 +197,11 @@ def import_shards(
         _remove_leftovers(library)
         catalog = Catalog.open(library, catalog_url)
         _check_model(catalog, files, fingerprint, model or named or hub.DEFAULT_MODEL)
+        dim = catalog.model().dim
         known = catalog.known()
         for part in files:
             for batch in pq.ParquetFile(part).iter_batches(IMPORT_BATCH, columns=list(COLUMNS)):
-                records = to_records(pa.Table.from_batches([batch]))
+                records = to_records(pa.Table.from_batches([batch]), dim)
                 fresh = [r for r in records if not _same(known.get(r.path), r)]
                 summary.unchanged += len(records) - len(fresh)
                 if not fresh:

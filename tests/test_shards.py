@@ -115,6 +115,38 @@ def test_another_models_shards_are_refused(exported, tiny, tmp_path, capsys):
         import_shards(tmp_path / "new", other, model=str(tiny))
 
 
+def test_unusable_rows_are_failures_not_a_broken_library(exported, tmp_path):
+    """Any tool may write shards: a row whose sha256 could name a path outside the library, or
+    whose vector is too short, not finite or not of length 1, is recorded as failed with the
+    reason; the rest import, and the library searches."""
+    from search import Library
+
+    shards, _ = exported
+    table = pa.concat_tables(pq.read_table(part) for part in sorted(shards.glob("*.parquet")))
+    rows = table.to_pylist()
+    good = [r for r in rows if r["vector"] is not None]
+    bad = {
+        "sha": dict(good[0], sha256="../../../escape"),
+        "short": dict(good[1], vector=good[1]["vector"][:-1]),
+        "nan": dict(good[2], vector=[float("nan")] * len(good[2]["vector"])),
+        "long": dict(good[3], vector=[2 * x for x in good[3]["vector"]]),
+    }
+    crafted = tmp_path / "crafted"
+    crafted.mkdir()
+    by_path = {r["path"]: r for r in rows} | {r["path"]: r for r in bad.values()}
+    pq.write_table(
+        pa.Table.from_pylist(list(by_path.values()), table.schema), crafted / "part.parquet"
+    )
+    library = tmp_path / "lib"
+    import_shards(library, crafted)
+    got = state(library)
+    for row in bad.values():
+        sha, status, error, vector = got[row["path"].decode()]
+        assert status == catalog.ERROR and vector is None and "imported shard" in error
+    assert not list(tmp_path.glob("escape*")) and not list(library.parent.glob("escape*"))
+    assert Library.open(library).search("a dog", k=3)
+
+
 def test_a_shard_without_a_column_is_refused(exported, tmp_path):
     shards, _ = exported
     part = next(shards.glob("*.parquet"))
