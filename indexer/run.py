@@ -222,16 +222,18 @@ class Indexer:
             writer = Writer(folder, shown, hub.fingerprint(model_folder), self.shard_rows)
             done = 0
             embedder = Embedder(model_folder, self.device, self.int8, self.warn)
-            for batch in self.embedded(plan.todo, set(), decoder, embedder, name, model_folder):
-                writer.add([d.record() for d in batch])
-                for d in batch:
-                    summary.count(d, plan.known)
-                done += len(batch)
-                progress(done, len(plan.todo))
-                if stop is not None and stop.is_set():
-                    summary.interrupted = True
-                    break
-            writer.close()
+            try:
+                for batch in self.embedded(plan.todo, set(), decoder, embedder, name, model_folder):
+                    writer.add([d.record() for d in batch])
+                    for d in batch:
+                        summary.count(d, plan.known)
+                    done += len(batch)
+                    progress(done, len(plan.todo))
+                    if stop is not None and stop.is_set():
+                        summary.interrupted = True
+                        break
+            finally:  # what was embedded is kept, whatever stopped the run
+                writer.close()
         summary.seconds = time.perf_counter() - start
         return summary
 
