@@ -228,6 +228,8 @@ def load(
     except (OSError, json.JSONDecodeError, TypeError) as e:
         raise CheckpointError(f"unreadable config.json in {folder}: {e}") from e
     device = torch.device(device) if device is not None else default_device()
+    if quantize and device.type != "cpu":
+        raise ValueError(f"int8 runs on CPU only; on {device.type}, leave quantize=None")
     dtype = dtype or default_dtype(device)
     with torch.device("meta"):
         model = CLIP(config, towers)
@@ -238,8 +240,6 @@ def load(
     names = ("logit_scale",) + sum((prefixes[t] for t in towers), ())
     load_into(model, read_tensors(folder, names), dtype)
     model.to(device).eval().requires_grad_(False)
-    if quantize and device.type != "cpu":
-        raise ValueError(f"int8 runs on CPU only; on {device.type}, leave quantize=None")
     if device.type == "cpu":
         _fit_kernels(model, quantize)
     if "text" in towers:

@@ -30,6 +30,7 @@ from PIL import Image
 GRID = 8  # cells along the side of one square crop
 WINDOW = 2  # cells hidden at a time, along each side
 METHODS = ("occlusion", "tokens")
+MAX_CROPS = 4  # square crops side by side at most: panoramas up to 4:1
 
 
 def heat_map(
@@ -121,6 +122,8 @@ def _crops(
     first cell, (rows, cols) of cells over the photo)."""
     w, h = image.size
     short = min(w, h)
+    if max(w, h) > MAX_CROPS * short:  # each crop costs passes of the tower, and memory
+        raise ValueError(f"a photo over {MAX_CROPS} times as long as it is wide is not explained")
     long_cells = max(side // cell, round(max(w, h) * side / short / cell))
     long = long_cells * cell
     width, height = (long, side) if w >= h else (side, long)

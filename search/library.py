@@ -311,38 +311,33 @@ class Library:
 
         With `group`, near-duplicates (bursts, copies: `search.duplicates`) come as one hit,
         the best-scoring of them, with the others in its `duplicates`: up to `k` such hits,
-        folded from the `GROUP_POOL` x `k` best results (a copy ranked below those is not
-        found)."""
-        if text is None and image is None and like is None:
-            raise SearchError("give a text query, an image, or both")
+        folded from the `GROUP_POOL` x `k` best results, or more where fewer than `k` groups
+        come of them (a copy ranked below the results folded is not found)."""
         if not isinstance(k, numbers.Integral) or isinstance(k, bool) or k < 1:
             raise SearchError(f"k must be a whole number of at least 1, not {k!r:.40}")
-        if group:  # each group of near-duplicates among GROUP_POOL times k results, as one hit
-            pool = self.search(
-                text,
-                image=image,
-                like=like,
-                k=k * GROUP_POOL,
-                negative=negative,
-                folder=folder,
-                after=after,
-                before=before,
-                kinds=kinds,
-                min_score=min_score,
-                exact=exact,
-                dates=dates,
-                matches_only=matches_only,
-            )
-            return self._grouped(pool)[:k]
         index = self.refresh()  # first: a rebuild may have changed the model
         query, leave_out, said = self._query(text, image, like, negative, dates)
         if said is not None and after is None and before is None:
             after, before = said.after, said.before
+        among = None
+        if folder or after or before or kinds:
+            among = self.catalog.passing(folder, _date(after), _date(before), kinds)
+        n = k * GROUP_POOL if group else k
+        while True:  # with `group`: until k groups, or no more photos
+            hits = self._ranked(index, query, n, leave_out, among, exact, min_score, matches_only)
+            if not group:
+                return hits
+            grouped = self._grouped(hits, self._copies_threshold(index))
+            if len(grouped) >= k or len(hits) < n:
+                return grouped[:k]
+            n *= 2
+
+    def _ranked(self, index, query, k, leave_out, among, exact, min_score, matches_only):
+        """The `k` best photos for `query` (among `among` if given), each with its match."""
         if not len(index):
             return []
         wanted = k + len(leave_out)
-        if folder or after or before or kinds:
-            among = self.catalog.passing(folder, _date(after), _date(before), kinds)
+        if among is not None:
             scores, ids = (a[0] for a in index.search(query[None], wanted, among=among))
         else:
             scores, ids = (a[0] for a in index.search(query[None], wanted, exact))
@@ -414,23 +409,23 @@ class Library:
         self._background = index, background
         return background
 
-    def _grouped(self, hits: list[Hit]) -> list[Hit]:
-        """`hits` (best first) folded into groups of near-duplicates (`near.fold`): each group
-        as its best-ranked hit, the others in its `duplicates`."""
+    def _grouped(self, hits: list[Hit], threshold: float) -> list[Hit]:
+        """`hits` (best first) folded into groups of near-duplicates (`near.fold` at
+        `threshold`): each group as its best-ranked hit, the others in its `duplicates`."""
         rows = self.catalog.photos([h.id for h in hits])
-        hits = [h for h in hits if h.id in rows]
+        hits = [h for h in hits if h.id in rows and rows[h.id].embedding is not None]
         if not hits:
             return []
         vectors = np.stack([rows[h.id].vector for h in hits])
         return [
             replace(hits[first], duplicates=tuple(hits[i] for i in rest))
-            for first, *rest in near.fold(vectors, self._copies_threshold())
+            for first, *rest in near.fold(vectors, threshold)
         ]
 
-    def _copies_threshold(self) -> float:
+    def _copies_threshold(self, index: VectorIndex) -> float:
         """near.THRESHOLD, raised where the model finds this library's photos all alike
-        (`near.threshold_for` on the relevance background's sample)."""
-        return near.threshold_for(self._background_of(self.refresh()).vectors)
+        (`near.threshold_for` on the relevance background's sample: milliseconds)."""
+        return near.threshold_for(self._background_of(index).vectors)
 
     def duplicates(self, threshold: float | None = None) -> list[Hit]:
         """The groups of near-duplicates (bursts, re-encodes, resized or cropped copies) of the
@@ -441,7 +436,8 @@ class Library:
         are left out. Computed once per catalog generation: O(photos²) multiply-adds (seconds
         at 10 000 photos, minutes at 100 000), holding every vector in memory meanwhile.
         `threshold`: the image-image cosine of copies (default: `_copies_threshold`)."""
-        threshold = threshold or self._copies_threshold()
+        if threshold is None:
+            threshold = self._copies_threshold(self.refresh())
         generation = self.catalog.generation()
         cached = self._groups
         if cached is not None and cached[:2] == (generation, threshold):
@@ -630,18 +626,19 @@ class Library:
 
         check = f"int8 text {self.fingerprint}"
         self.int8_cosine = kernels.remembered(check)
+        if self.int8_cosine is not None and self.int8_cosine < kernels.INT8_MIN_COSINE:
+            return load()
         try:
-            if self.int8_cosine is None:
-                exact, int8 = load(), load("int8")
-                pairs = exact.embed_text(INT8_PROBES) * int8.embed_text(INT8_PROBES)
-                self.int8_cosine = float(pairs.sum(-1).min())
-                kernels.remember(check, self.int8_cosine)
-                return int8 if self.int8_cosine >= kernels.INT8_MIN_COSINE else exact
-            if self.int8_cosine >= kernels.INT8_MIN_COSINE:
-                return load("int8")
-        except ValueError:  # int8 runs on CPU only
-            pass
-        return load()
+            int8 = load("int8")
+        except ValueError:  # int8 runs on CPU only; it says so before reading any weight
+            return load()
+        if self.int8_cosine is not None:
+            return int8
+        exact = load()
+        pairs = exact.embed_text(INT8_PROBES) * int8.embed_text(INT8_PROBES)
+        self.int8_cosine = float(pairs.sum(-1).min())
+        kernels.remember(check, self.int8_cosine)
+        return int8 if self.int8_cosine >= kernels.INT8_MIN_COSINE else exact
 
     def _hits(
         self, ids: np.ndarray, scores: np.ndarray, decided: np.ndarray | None = None

@@ -15,11 +15,14 @@ import zlib
 from datetime import date
 from pathlib import Path
 
+import numpy as np
 import pytest
+from PIL import Image
 from sqlalchemy import create_engine, select, update
 from sqlalchemy.orm import Session
 from streamlit.testing.v1 import AppTest
 
+from search import Library
 from search.catalog import Photo
 from tests.photos import GOOD, _png_header
 from tests.test_parity import photo
@@ -295,6 +298,11 @@ def test_copies_are_one_tile_and_why_shows_where_it_matches(monkeypatch, tmp_pat
     at.button(key="why").click().run()
     assert not at.exception
     assert WORDS["en"]["why_caption"] in [c.value for c in at.caption]
+    shown = np.asarray(at.session_state.why_shown[1].convert("RGB"), np.int16)
+    viewed = at.session_state.results[at.session_state.viewing]
+    with Image.open(Library.open(tmp_path / "lib").preview(viewed)) as f:
+        plain = np.asarray(f.convert("RGB"), np.int16)
+    assert shown.shape == plain.shape and np.abs(shown - plain).max() > 30  # the map is on it
     assert at.button(key="why").label == WORDS["en"]["why_hide"]
     at.button(key="why").click().run()
     assert WORDS["en"]["why_caption"] not in [c.value for c in at.caption]

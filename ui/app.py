@@ -454,8 +454,11 @@ def why(lib: Library, hit: Hit, image) -> Image.Image:
     s = st.session_state
     key = (hit.id, s.asked)
     if s.get("why_shown", (None,))[0] != key:
-        photo = Image.open(image) if isinstance(image, str) else image
-        photo = photo.convert("RGBA")
+        if isinstance(image, str):  # the preview's path
+            with Image.open(image) as f:
+                photo = f.convert("RGBA")
+        else:
+            photo = image.convert("RGBA")
         heat = lib.explain(hit, lib.query_vector(**s.question), grid=WHY_GRID)
         s.why_shown = key, Image.alpha_composite(photo, overlay(heat, photo.size))
     return s.why_shown[1]
@@ -528,7 +531,13 @@ def results_ui(lib: Library, query: str, image: bytes | None, options: dict, tr:
     asked = (query, hashlib.sha256(image).hexdigest() if image else None, like, repr(options))
     if s.get("asked") != asked:  # a new question: back to the first page
         s.asked, s.shown, s.viewing = asked, PAGE, None
-        s.question = dict(text=query or None, image=image, like=like, negative=options["negative"])
+        s.question = dict(
+            text=query or None,
+            image=image,
+            like=like,
+            negative=options["negative"],
+            dates=options["dates"],
+        )
         s.why_for = None
     start = time.perf_counter()
     try:
