@@ -260,10 +260,9 @@ def _check_shared(ray, folder: Path, photos: str) -> None:
 
 
 def _sees(marker: str, photos: str) -> str | None:
-    for path in (marker, photos):
-        if not os.path.exists(path):
-            return os.path.dirname(path)
-    return None
+    if not os.path.exists(marker):
+        return os.path.dirname(marker)  # the library folder the marker is in
+    return None if os.path.exists(photos) else photos
 
 
 def _cause(e: BaseException) -> str:

@@ -170,7 +170,7 @@ class Indexer:
             done = 0
             for batch in self.embedded(plan.todo, plan.hashes, decoder, embedder, name, folder):
                 copy_known(catalog, batch, decoder, rebuild)
-                embedder.embed(batch)  # what is left: all of it locally, a rare re-decode on Ray
+                embedder.embed(batch)  # the files copy_known had to decode again, if any
                 catalog.store([d.record() for d in batch], rebuild)
                 for d in batch:
                     summary.count(d, plan.known, moved_from)
@@ -493,7 +493,8 @@ class Embedder:
         out = []
         with torch.inference_mode():
             for chunk in pixels.split(self.batch):
-                # Pinned pages are copied by DMA while this thread goes on; .cpu() waits.
+                # From pinned pages the copy is one DMA transfer; .cpu() then waits for the
+                # result, so copies and compute do not overlap yet (unmeasured: no GPU here).
                 x = chunk.pin_memory().to(model.device, non_blocking=True)
                 out.append(model.encode_image(x).cpu())
         return torch.cat(out).numpy()

@@ -6,7 +6,8 @@ Groups are formed around leaders (star clustering): the photo with the most near
 becomes a leader and takes every ungrouped photo within `threshold` of itself; then the next, and
 so on. Every member is within `threshold` of its leader, so a group cannot chain distinct scenes
 together through a series of near pairs (A≈B≈C≈D with A and D unlike), as connected components
-do: its members are at least 2·threshold² − 1 apart (0.805 at 0.95), whatever the library.
+do: any two of its members have a cosine of at least 2·threshold² − 1 (0.805 at 0.95),
+whatever the library.
 
 Failure modes, known and accepted:
 - The threshold is in the model's units. For CLIP-family image vectors copies of one photo score
