@@ -22,7 +22,7 @@ from search.catalog import Catalog
 from search.library import escaped
 from search.settings import Settings
 
-from .run import Indexer
+from .run import Indexer, IndexerError
 
 
 def parser() -> argparse.ArgumentParser:
@@ -114,7 +114,7 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    if args.ray and ":" not in args.ray and args.ray not in ("auto", "local"):
+    if args.ray and Path(args.ray).is_dir():
         args.photos.append(Path(args.ray))  # `--ray PHOTOS`: a folder, not an address
         args.ray = ""
     sys.stdout.reconfigure(errors="backslashreplace")  # never die printing a strange name
@@ -173,9 +173,6 @@ def main(argv: list[str] | None = None) -> int:
     except (AltCLIPError, OSError) as e:
         print(f"altclip-index: {escaped(str(e))}", file=sys.stderr)
         return 1
-    except MissingExtra as e:
-        print(f"altclip-index: {e}", file=sys.stderr)
-        return 1
     finally:  # called from Python, it leaves the process as it found it
         Image.MAX_IMAGE_PIXELS = pixels
         signal.signal(signal.SIGINT, previous)
@@ -189,7 +186,7 @@ def _interrupt(stop: threading.Event, previous) -> None:
     print("\nstopping after this batch (Ctrl-C again to stop now)", file=sys.stderr)
 
 
-class MissingExtra(Exception):
+class MissingExtra(IndexerError):
     """An optional dependency is not installed; the message names the extra."""
 
 
