@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import numpy as np
 import pytest
 
 from search import Library
@@ -14,9 +15,15 @@ from search.relevance import Background
 from tests import toyquality, toyworld
 from tests.toyquality import LANGS
 
-# Not met yet by the cut-off's defaults (Z 4, RHO 0.7) with this model: match precision 0.40,
-# recall 0.04-0.05; image queries match nothing. Strict: remove once met.
-NOT_YET = pytest.mark.xfail(strict=True, reason="the cut-off is not calibrated yet")
+# Not met: at the cut-off's Z 4 the toy model's text and image queries match nothing (its
+# scores group by colour and background, so real matches stand only 1-2 robust sd above the
+# median), and no (Z, RHO) on the calibration seeds meets them (bench/quality.py --calibrate:
+# at best the worst of precision, recall and absent-no-match is 0.28; the model names a shape's
+# kind right 4 times in 10). Strict: remove once a model or method meets them.
+NOT_YET = pytest.mark.xfail(
+    strict=True, reason="match precision 0, recall 0 at Z 4 (0.60, 0.42 at best: Z 1.5)"
+)
+NOTHING_MATCHES = pytest.mark.xfail(strict=True, reason="no toy query matches at Z 4")
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +60,28 @@ def test_absent_subjects_match_nothing(toy, lang):
     assert toyquality.absent_no_match(toy, lang) >= 0.9
 
 
-@NOT_YET
+def test_matches_only_keeps_the_hits_decided_to_match(toy, monkeypatch):
+    """Whatever `relevance.matches` decides, `Hit.match` carries it and matches_only keeps
+    exactly those hits, best first; decided on the k best before min_score drops any."""
+    import search.library
+
+    seen = []
+
+    def every_other(query, scores, background):
+        seen.append(len(scores))
+        return np.arange(len(scores)) % 2 == 0
+
+    monkeypatch.setattr(search.library, "matches", every_other)
+    every = toy.lib.search("红色的圆", k=10)
+    assert [h.match for h in every] == [True, False] * 5
+    only = toy.lib.search("红色的圆", k=10, matches_only=True)
+    assert only == every[::2]
+    floor = every[3].score
+    assert toy.lib.search("红色的圆", k=10, matches_only=True, min_score=floor) == every[:4:2]
+    assert seen == [10, 10, 10]
+
+
+@NOTHING_MATCHES
 def test_matches_only_returns_the_matches(toy):
     every = toy.lib.search("红色的圆", k=len(toy.scenes))
     only = toy.lib.search("红色的圆", k=len(toy.scenes), matches_only=True)
@@ -62,7 +90,7 @@ def test_matches_only_returns_the_matches(toy):
     assert toy.lib.search("红色的圆", k=3, matches_only=True) == only[:3]
 
 
-@NOT_YET
+@NOTHING_MATCHES
 def test_image_and_mixed_queries_are_cut_the_same_way(toy, tmp_path):
     """A new picture of a scene the library shows matches photos of that scene's colour and
     kind, and few others; adding the text of its colour and kind (a mixed query) too."""
