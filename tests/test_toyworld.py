@@ -21,7 +21,7 @@ from tests.toyquality import LANGS
 # at best the worst of precision, recall and absent-no-match is 0.28; the model names a shape's
 # kind right 4 times in 10). Strict: remove once a model or method meets them.
 NOT_YET = pytest.mark.xfail(
-    strict=True, reason="match precision 0, recall 0 at Z 4 (0.60, 0.42 at best: Z 1.5)"
+    strict=True, reason="nothing matches at Z 4 (at best, Z 1.5: precision 0.60, recall 0.42)"
 )
 NOTHING_MATCHES = pytest.mark.xfail(strict=True, reason="no toy query matches at Z 4")
 

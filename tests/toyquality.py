@@ -109,7 +109,7 @@ def match_quality(
         truth = toy.truth(q)
         found, relevant = found + len(matched), relevant + len(truth)
         right += len(matched & truth)
-    return right / max(found, 1), right / relevant
+    return (right / found if found else float("nan")), right / relevant  # nan: none matched
 
 
 def absent_no_match(
@@ -153,7 +153,7 @@ def image_queries(
             matched = [j for j, m in decide(text, path).items() if m]
             found, answered = found + len(matched), answered + bool(matched)
             right += sum(like.describes(toy.scenes[j]) for j in matched)
-        figures[mode] = (right / max(found, 1), answered / n)
+        figures[mode] = (right / found if found else float("nan"), answered / n)
     return figures
 
 
