@@ -73,18 +73,18 @@ def test_groups_of_constructed_copies():
 
 
 def test_a_model_that_finds_everything_alike_groups_only_identical_photos():
-    """Random weights put every photo near every other (cosine ~0.99): the library's threshold
-    rises above its typical pair, so distinct photos stay apart and identical ones still group.
-    CLIP-like vectors (typical pairs far below) keep THRESHOLD."""
+    """Random weights put every photo near every other (cosine ~0.98): such a model cannot tell
+    copies, and only identical photos group. CLIP-like vectors, sampled from a library as the
+    relevance background is, keep THRESHOLD; a model between the two, its own threshold."""
     rng = np.random.default_rng(3)
-    vectors, _ = constructed_library(rng, subjects=50)
-    assert threshold_for(vectors) == THRESHOLD
-    alike = np.stack([near(vectors[0], 0.99, rng) for _ in range(200)])
+    vectors, _ = constructed_library(rng)
+    assert threshold_for(vectors[rng.permutation(len(vectors))]) == THRESHOLD
+    alike = np.stack([near(vectors[0], 0.99, rng) for _ in range(100)])
     alike[1] = alike[0]  # the same picture twice
-    assert groups(np.arange(200), alike) != [[0, 1]]  # the fixed threshold merges them all
-    raised = threshold_for(alike)
-    assert 0.998 <= raised <= 0.999
-    assert groups(np.arange(200), alike, raised) == [[0, 1]]
+    assert len(groups(np.arange(100), alike)) > 1  # the fixed threshold merges distinct ones
+    assert groups(np.arange(100), alike, threshold_for(alike)) == [[0, 1]]
+    closer = np.stack([near(vectors[0], 0.8, rng) for _ in range(100)])  # typical pair ~0.64
+    assert 0.95 < threshold_for(closer) < 0.97
 
 
 def test_a_chain_of_near_pairs_is_not_one_group():
@@ -208,10 +208,9 @@ def test_search_looks_further_until_it_has_k_groups(copies_library, monkeypatch)
 
 @pytest.mark.xfail(
     strict=True,
-    reason="the toy model's image vectors do not tell distinct scenes from copies: with the "
-    "model of toyworld.py as of 3726712, at the default threshold 0.95 (threshold_for keeps "
-    "0.955) 76% of the groups are found whole and 97% of the distinct scenes merged; at 0.99, "
-    "67% and 88% (400 scenes, held-out seed 1)",
+    reason="the toy model's image vectors do not tell distinct scenes from copies (they "
+    "hardly see a shape's kind): with the model of toyworld.py as of 3191cf9, 87% of the groups "
+    "are found whole and 69% of the distinct scenes merged (400 scenes, held-out seed 1)",
 )
 def test_toy_world_groups(toy_model):
     """400 distinct toy scenes (no two with the same attributes: `toyworld.distinct_scenes`),

@@ -263,8 +263,8 @@ def test_viewer_shows_details_and_steps_through_results(monkeypatch, photo_libra
     open_photo(at, 2)
     shown = viewer(at)
     assert f"3 of {GOOD}" in shown and f"File: {names[2]}" in shown
-    assert any(re.fullmatch(r"Relevance: \w+ match \(score -?\d\.\d{3}\)", t) for t in shown)
-    assert any(re.fullmatch(r"\d+ × \d+ pixels, \d+ KB", t) for t in shown)
+    assert any(re.fullmatch(r"Relevance: \w+ match \(score -?\d\.\d{3}\)", t) for t in shown), shown
+    assert any(re.fullmatch(r"[\d,]+ × [\d,]+ pixels, [\d,]+ KB", t) for t in shown), shown
     assert len(at.image) == GOOD + 1  # the grid stays under the viewer
     at.button(key="next").click().run()
     assert f"4 of {GOOD}" in viewer(at) and f"File: {names[3]}" in viewer(at)
@@ -280,6 +280,8 @@ def test_copies_are_one_tile_and_why_shows_where_it_matches(monkeypatch, tmp_pat
     """A photo kept twice is one tile ("+1"), its copy named in the viewer; "Why this photo?"
     lays the map of where it matches over the photo."""
     from indexer import Indexer
+    from search.explain import overlay
+    from ui import app as page
 
     folder = tmp_path / "photos"
     folder.mkdir()
@@ -298,11 +300,12 @@ def test_copies_are_one_tile_and_why_shows_where_it_matches(monkeypatch, tmp_pat
     at.button(key="why").click().run()
     assert not at.exception
     assert WORDS["en"]["why_caption"] in [c.value for c in at.caption]
-    shown = np.asarray(at.session_state.why_shown[1].convert("RGB"), np.int16)
-    viewed = at.session_state.results[at.session_state.viewing]
-    with Image.open(Library.open(tmp_path / "lib").preview(viewed)) as f:
-        plain = np.asarray(f.convert("RGB"), np.int16)
-    assert shown.shape == plain.shape and np.abs(shown - plain).max() > 30  # the map is on it
+    lib, viewed = Library.open(tmp_path / "lib"), at.session_state.results[at.session_state.viewing]
+    with Image.open(lib.preview(viewed)) as f:  # the map laid over the photo as it is shown
+        plain = f.convert("RGBA")
+    heat = lib.explain(viewed, lib.query_vector("a dog"), grid=page.WHY_GRID)
+    want = Image.alpha_composite(plain, overlay(heat, plain.size))
+    assert np.array_equal(np.asarray(at.session_state.why_shown[1]), np.asarray(want))
     assert at.button(key="why").label == WORDS["en"]["why_hide"]
     at.button(key="why").click().run()
     assert WORDS["en"]["why_caption"] not in [c.value for c in at.caption]
