@@ -448,10 +448,7 @@ class Library:
         position = {int(i): row for row, i in enumerate(ids.tolist())}
         grouped = near.groups(ids, vectors, threshold)
         flat = np.array([i for members in grouped for i in members], np.int64)
-        known = {}
-        for start in range(0, len(flat), 5000):  # within the database's limit on parameters
-            chunk = flat[start : start + 5000]
-            known |= {h.id: h for h in self._hits(chunk, np.zeros(len(chunk)))}
+        known = {h.id: h for h in self._hits(flat, np.zeros(len(flat)))}
         found = []
         for members in grouped:
             hits = [known[i] for i in members if i in known]  # one removed meanwhile: left out

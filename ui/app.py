@@ -146,7 +146,8 @@ def right_password(given: str, password: str) -> bool:
     """Whether `given` is the password, compared in constant time (how long a wrong guess takes
     does not tell how much of it matched). Guesses are checked one at a time across all sessions
     and a wrong one holds the line for WRONG_PASSWORD_WAIT s, so a script guesses once a second
-    at most, however many connections it opens."""
+    at most, however many connections it opens; the price: while one guesses, a person signing
+    in waits in the same line."""
     with password_line():
         if hmac.compare_digest(
             given.encode("utf-8", "surrogatepass"), password.encode("utf-8", "surrogatepass")
@@ -212,10 +213,9 @@ def query_ui(lib: Library, tr: Strings) -> tuple[str, bytes | None]:
     decodes an upload itself: the library reads it within its limits (a tiny PNG can claim
     gigapixels)."""
     query = st.text_input(tr("search_label"), placeholder=tr("search_placeholder"), key="query")
-    with st.expander(tr("upload_section"), expanded="upload" in current_filters(lib, query)):
-        upload = st.file_uploader(
-            tr("upload_label"), type=image_types(), key=f"upload-{st.session_state.uploads}"
-        )
+    key = f"upload-{st.session_state.uploads}"
+    with st.expander(tr("upload_section"), expanded=st.session_state.get(key) is not None):
+        upload = st.file_uploader(tr("upload_label"), type=image_types(), key=key)
         data = upload.getvalue() if upload is not None else None
         if data is not None:
             try:
