@@ -19,6 +19,7 @@ import uuid
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -30,7 +31,7 @@ from altclip_core import hub
 from altclip_core.errors import AltCLIPError, ImageError
 from altclip_core.preprocess import MAX_FILE_MB, MAX_MEGAPIXELS, image_problem
 from search import index
-from search.catalog import OK, Catalog, CatalogError, Known, Model, Record, under
+from search.catalog import OK, Catalog, CatalogError, Known, Model, Record, one_writer, under
 
 from .scan import Entry, scan
 
@@ -158,7 +159,7 @@ class Indexer:
         name = self.model or _recorded_model(self.library, self.catalog_url) or hub.DEFAULT_MODEL
         folder = hub.resolve(name)  # before anything is made: no half-made library
         self.library.mkdir(parents=True, exist_ok=True)
-        with _lock(self.library):
+        with _lock(self.library, self.catalog_url):
             _remove_leftovers(self.library)
             catalog = Catalog.open(self.library, self.catalog_url)
             decoder = self.decoder(folder, self.library)
@@ -559,25 +560,19 @@ def _drop_unused_pictures(catalog: Catalog, library: Path) -> None:
                 path.unlink(missing_ok=True)
 
 
-class _lock:
-    """One indexer per library: an exclusive, non-blocking lock on `indexer.lock`."""
-
-    def __init__(self, library: Path):
-        self.path = library / "indexer.lock"
-
-    def __enter__(self):
-        self.file = open(self.path, "a+")
+@contextmanager
+def _lock(library: Path, catalog_url: str | None = None) -> Iterator[None]:
+    """One indexer per library, an exclusive, non-blocking lock on `indexer.lock`, and one writer
+    per PostgreSQL catalog, whatever library folder it is for (`catalog.one_writer`)."""
+    with open(library / "indexer.lock", "a+") as f:
         try:
-            fcntl.flock(self.file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            self.file.close()
             raise IndexerError(
-                f"another altclip-index is writing to {self.path.parent}; wait for it to finish"
+                f"another altclip-index is writing to {library}; wait for it to finish"
             ) from None
-        return self
-
-    def __exit__(self, *exc):
-        self.file.close()
+        with one_writer(catalog_url):
+            yield
 
 
 def _take(it: Iterator, n: int) -> list:

@@ -201,7 +201,7 @@ def import_shards(
     fingerprint, named = _model_of(files)
     library.mkdir(parents=True, exist_ok=True)
     summary = Summary()
-    with _lock(library):
+    with _lock(library, catalog_url):
         _remove_leftovers(library)
         catalog = Catalog.open(library, catalog_url)
         _check_model(catalog, files, fingerprint, model or named or hub.DEFAULT_MODEL)

@@ -163,6 +163,9 @@ def catalog_url(library: Path, url: str | None = None) -> str:
     return url or f"sqlite:///{library / 'catalog.sqlite'}"
 
 
+WRITER_LOCK = 0x616C74636C6970  # the advisory lock's key: 'altclip' in ASCII
+
+
 class CatalogError(AltCLIPError):
     """The catalog cannot be used as it is; the message says what to do."""
 
@@ -608,6 +611,33 @@ def connect(url: str, read_only: bool = False) -> Engine:
             f"cannot open the catalog {_shown(url)} ({error_line(e)}): check the URL, or move a "
             "damaged catalog.sqlite aside and run altclip-index again"
         ) from None
+
+
+@contextmanager
+def one_writer(url: str | None) -> Iterator[None]:
+    """The only writer of the PostgreSQL catalog at `url`, whichever library folder it writes
+    for: a session advisory lock, held on a connection of its own (the server drops it with the
+    connection, so a killed indexer holds nothing). A SQLite catalog lives in its library folder,
+    whose lock the indexer holds."""
+    if not (url or "").startswith("postgresql"):
+        yield
+        return
+    engine = create_engine(url)
+    try:
+        with engine.connect() as c:
+            try:
+                locked = c.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": WRITER_LOCK})
+                locked = locked.scalar()
+            except SQLAlchemyError as e:
+                raise CatalogError(f"cannot open {_shown(url)} ({error_line(e)})") from None
+            if not locked:
+                raise CatalogError(
+                    "another altclip-index is writing to this catalog (perhaps for another "
+                    "--library folder); wait for it to finish"
+                )
+            yield
+    finally:
+        engine.dispose()  # closes the connection, and with it the lock
 
 
 def error_line(e: SQLAlchemyError) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from indexer import Indexer
 from search import Library
 from tests.conftest import new_database
@@ -36,3 +38,40 @@ def test_the_page_browses_a_postgresql_catalog(postgres_url, tiny, tmp_path, mon
     at.text_input[0].input("海边的日落").run()
     assert not at.exception and at.sidebar.metric[0].value == str(GOOD)
     assert len([c for c in at.text if " · " in c.value]) == GOOD  # the grid's captions
+
+
+def test_one_writer_per_catalog_whatever_the_folder(postgres_url, tiny, tmp_path):
+    """Two library folders on one PostgreSQL catalog: while an indexer writes for one, another
+    is refused in one line; once the first is killed (-9: the lock goes with its connection),
+    the other runs."""
+    import subprocess
+    import sys
+
+    import pytest
+
+    from search.catalog import CatalogError
+
+    root = make_photos(tmp_path / "photos")
+    url = new_database(postgres_url)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD, url], stdout=subprocess.PIPE, text=True, cwd=ROOT
+    )
+    try:
+        assert holder.stdout.readline().strip() == "writing"
+        with pytest.raises(CatalogError, match="another altclip-index is writing to this catalog"):
+            Indexer(library=tmp_path / "b", model=str(tiny), catalog_url=url).run([root])
+    finally:
+        holder.kill()
+        holder.wait()
+    assert Indexer(library=tmp_path / "b", model=str(tiny), catalog_url=url).run([root]).added
+
+
+# Another indexer's hold on the catalog, for the test above.
+HOLD = """
+import sys, time
+from search.catalog import one_writer
+with one_writer(sys.argv[1]):
+    print("writing", flush=True)
+    time.sleep(120)
+"""
+ROOT = str(Path(__file__).resolve().parents[1])
