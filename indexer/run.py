@@ -215,6 +215,7 @@ class Indexer:
         folder.mkdir(parents=True, exist_ok=True)
         summary = Summary()
         with _lock(folder):
+            _remove_leftovers(folder)  # the pictures of a killed export
             for leftover in folder.glob(".*.parquet.tmp"):
                 leftover.unlink(missing_ok=True)
             decoder = self.decoder(model_folder, folder)
