@@ -5,11 +5,8 @@ PostgreSQL, and `--ray --export` writes shards that import into the same library
 from __future__ import annotations
 
 import os
-import random
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -20,7 +17,7 @@ from search.catalog import Catalog
 from tests import test_shards
 from tests.conftest import new_database
 from tests.photos import BAD, GOOD
-from tests.test_indexer import index_ids
+from tests.test_indexer import index_ids, kill_at_random
 from tests.test_shards import assert_same, state
 
 ray = pytest.importorskip("ray", reason="pip install 'ray[data]' (in the dev extra)")
@@ -55,12 +52,7 @@ def test_kill_the_driver_at_random_points_then_rerun(cluster, photos, tiny, loca
     cmd = [sys.executable, "-m", "indexer", str(photos), "--ray", cluster]
     cmd += ["--library", str(library), "--model", str(tiny), "--max-megapixels", "4"]
     cmd += ["--batch-size", "2"]
-    rng = random.Random(0)
-    for _ in range(2):
-        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(rng.uniform(3.0, 9.0))
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
+    kill_at_random(cmd, 2, (3.0, 9.0))
     done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-2000:]
     assert_same(state(library), state(local))

@@ -50,6 +50,16 @@ def state(library: Path) -> dict:
     return {p: (r.sha256, r.status, r.error, r.embedding) for p, r in rows(library).items()}
 
 
+def kill_at_random(cmd: list[str], times: int, seconds: tuple[float, float]) -> None:
+    """Start `cmd` `times` times, each SIGKILLed after a random (seeded) number of `seconds`."""
+    rng = random.Random(0)
+    for _ in range(times):
+        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(rng.uniform(*seconds))
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+
+
 def index_ids(library: Path) -> set[int]:
     """The photos a searcher finds: the published base, up to date, and no delta left over."""
     index = VectorIndex.open(library / "index", Catalog.open(library))
@@ -217,12 +227,7 @@ def test_kill_at_random_points_then_resume_equals_a_clean_run(photos, tiny, tmp_
     ]
     clean = tmp_path / "clean"  # the same command, never killed
     subprocess.run([*cmd[:5], str(clean), *cmd[6:]], cwd=ROOT, check=True, capture_output=True)
-    rng = random.Random(0)
-    for _ in range(4):
-        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(rng.uniform(1.0, 4.0))
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
+    kill_at_random(cmd, 4, (1.0, 4.0))
     assert subprocess.run(cmd, cwd=ROOT, capture_output=True).returncode == 0
     assert state(library) == state(clean)
     ok_ids = {r.id for r in rows(library).values() if r.status == catalog.OK}
