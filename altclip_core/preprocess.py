@@ -29,6 +29,28 @@ MAX_FILE_MB = 200.0  # bytes read from one file at most
 RESIZE_LIMIT = 64  # resize whole images up to this many crops of pixels (10 MB), see `one`
 
 
+EXTENSIONS = {".jpg", ".jpeg", ".jpe", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff"}
+
+
+def image_extensions() -> set[str]:
+    """The file extensions read here ({".jpg", ...}): the common formats, plus HEIC/HEIF where
+    pillow-heif is installed (`pip install altclip-search[heif]`; registered with Pillow here) and
+    AVIF where Pillow reads it (Pillow >= 11.2 built with libavif)."""
+    from PIL import features
+
+    found = set(EXTENSIONS)
+    try:
+        import pillow_heif
+
+        pillow_heif.register_heif_opener()
+        found |= {".heic", ".heif"}
+    except ImportError:
+        pass
+    if features.check("avif"):
+        found.add(".avif")
+    return found
+
+
 def to_rgb(image: Image.Image) -> Image.Image:
     """Upright 8-bit RGB: EXIF orientation applied, alpha on white, 16-bit and float scaled to
     8-bit."""

@@ -9,25 +9,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-EXTENSIONS = {".jpg", ".jpeg", ".jpe", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff"}
-OPTIONAL_EXTENSIONS = {".heic": "pillow_heif", ".heif": "pillow_heif", ".avif": "pillow_avif"}
-
-
-def supported_extensions() -> set[str]:
-    """The base formats, plus HEIC/HEIF/AVIF where a Pillow plugin for them is installed."""
-    found = set(EXTENSIONS)
-    try:
-        import pillow_heif
-
-        pillow_heif.register_heif_opener()
-        found |= {".heic", ".heif"}
-    except ImportError:
-        pass
-    from PIL import features
-
-    if features.check("avif"):  # Pillow >= 11.2 reads AVIF itself where built with libavif
-        found.add(".avif")
-    return found
+from altclip_core.preprocess import image_extensions
 
 
 @dataclass(frozen=True)
@@ -48,7 +30,7 @@ def scan(
     listed and files that cannot be looked at are appended to `unreadable` (their photos are not
     gone, only out of reach now)."""
     unreadable = [] if unreadable is None else unreadable
-    extensions = supported_extensions()
+    extensions = image_extensions()
     seen_dirs: set[tuple[int, int]] = set()
 
     def excluded(path: str, name: str) -> bool:

@@ -27,7 +27,7 @@ from PIL import Image
 
 from altclip_core import hub
 from altclip_core.errors import AltCLIPError, ImageError
-from altclip_core.preprocess import MAX_FILE_MB, MAX_MEGAPIXELS, open_file
+from altclip_core.preprocess import MAX_FILE_MB, MAX_MEGAPIXELS, image_extensions, open_file
 from search import duplicates as near
 from search.catalog import ERROR, OK, Catalog, Model
 from search.index import VectorIndex, refreshed
@@ -48,8 +48,6 @@ GROUP_POOL = 4  # results searched per hit asked for, when near-duplicates are g
 EXPLAIN_EDGE = 1024  # the longer side of a photo read to explain a match: ample for 8 x 8 cells
 SHA256 = re.compile(r"[0-9a-f]{64}")
 SURROGATE = re.compile("[\ud800-\udfff]")
-# What a query image may be, beyond these only where a Pillow plugin reads it (see `image_types`).
-IMAGE_TYPES = ["jpg", "jpeg", "jpe", "png", "webp", "gif", "bmp", "tif", "tiff"]
 
 
 class SearchError(AltCLIPError):
@@ -676,21 +674,8 @@ def clean_query(text: str) -> str:
 
 @functools.cache
 def image_types() -> list[str]:
-    """The extensions a query image may have here: the common formats, plus HEIC/HEIF where
-    pillow-heif is installed (`pip install altclip-search[heif]`) and AVIF where Pillow reads it."""
-    from PIL import features
-
-    found = list(IMAGE_TYPES)
-    try:
-        import pillow_heif
-
-        pillow_heif.register_heif_opener()  # as the indexer does: Pillow then opens HEIC
-        found += ["heic", "heif"]
-    except ImportError:
-        pass
-    if features.check("avif"):
-        found.append("avif")
-    return found
+    """The extensions a query image may have here, as the indexer reads them ("jpg", ...)."""
+    return sorted(e.lstrip(".") for e in image_extensions())
 
 
 def escaped(path: str) -> str:
