@@ -196,7 +196,7 @@ def build(
     config = AltCLIPConfig(
         text_config=text, vision_config=s["vision"], projection_dim=s["projection_dim"]
     )
-    model = randomised(AltCLIPModel(config), seed)
+    model = randomised(AltCLIPModel, config, seed)
     folder.mkdir(parents=True, exist_ok=True)
     model.config.save_pretrained(folder)  # the weights are written below, by the hub's names
     tok.save_pretrained(folder)
@@ -228,11 +228,12 @@ def build(
     return model
 
 
-def randomised(model, seed: int):
-    """`model` (eval mode) with seeded random weights: random init leaves some tensors at 0/1, so
-    every one is perturbed, so that each matters."""
+def randomised(model_class, config, seed: int):
+    """`model_class(config)` (eval mode) with random weights from `seed` alone, the same in every
+    run: its own init (seeded too) leaves some tensors at 0/1, so every one is perturbed, so that
+    each matters."""
     torch.manual_seed(seed)
-    model.eval()
+    model = model_class(config).eval()
     with torch.no_grad():
         for p in model.parameters():
             p.add_(torch.randn_like(p) * 0.02)
@@ -312,7 +313,7 @@ def build_clip(
     config = CLIPConfig(
         text_config=text, vision_config=s["vision"], projection_dim=s["projection_dim"]
     )
-    model = randomised(CLIPModel(config), seed)
+    model = randomised(CLIPModel, config, seed)
     folder.mkdir(parents=True, exist_ok=True)
     model.config.save_pretrained(folder)
     _save_weights(model.state_dict(), folder, pytorch_bin)
@@ -345,7 +346,7 @@ def build_chinese_clip(
     config = ChineseCLIPConfig(
         text_config=text, vision_config=s["vision"], projection_dim=s["projection_dim"]
     )
-    model = randomised(ChineseCLIPModel(config), seed)
+    model = randomised(ChineseCLIPModel, config, seed)
     folder.mkdir(parents=True, exist_ok=True)
     model.config.save_pretrained(folder)
     cfg = json.loads((folder / "config.json").read_text())
