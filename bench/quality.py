@@ -136,6 +136,44 @@ def explain(world: World) -> dict[str, float]:
     return {"heat map peak on the queried shape": toydup.peak_figure(world.tower)}
 
 
+@figure("separation", default=False)
+def separation(world: World) -> dict[str, float]:
+    """What the model sees: per attribute, a linear probe's accuracy on half the library's image
+    vectors, trained on the other half; per language, the mean AUC of the photos a query names
+    against its other photos, and the best any per-query cut-off could do (each query's best-F1
+    threshold, chosen knowing the truth): pooled precision and recall."""
+    import torch
+
+    toy = world.library
+    ids, vectors = (np.concatenate(a) for a in zip(*toy.lib.catalog.vectors(), strict=True))
+    out, half = {}, len(ids) // 2
+    x = torch.from_numpy(vectors)
+    for name, values in zip(toyworld.Scene.__dataclass_fields__, toyworld._VALUES, strict=True):
+        y = torch.tensor([values.index(getattr(toy.scenes[i], name)) for i in ids.tolist()])
+        probe = torch.nn.Linear(x.shape[1], len(values))
+        opt = torch.optim.Adam(probe.parameters(), lr=0.05)
+        for _ in range(300):
+            opt.zero_grad()
+            loss = torch.nn.functional.cross_entropy(probe(x[:half]), y[:half])
+            (loss + 1e-3 * probe.weight.square().sum()).backward()
+            opt.step()
+        right = probe(x[half:]).argmax(1) == y[half:]
+        out[f"probe {name}"] = right.float().mean().item()
+    for lang in LANGS:
+        aucs, right, found, relevant = [], 0, 0, 0
+        for q in toyquality.shown_queries(toy, world.seeds["match"]):
+            scores = vectors @ toy.lib.embed_text(toyworld.caption(q, lang))
+            truth = np.array([q.describes(toy.scenes[i]) for i in ids.tolist()])
+            aucs.append((scores[truth][:, None] > scores[~truth][None]).mean())
+            hit = truth[np.argsort(-scores)].cumsum()  # matches among the k best, k = 1, 2, ...
+            k = int(np.argmax(2 * hit / (np.arange(1, len(hit) + 1) + truth.sum())))
+            right, found, relevant = right + hit[k], found + k + 1, relevant + truth.sum()
+        out[f"AUC {lang}"] = float(np.mean(aucs))
+        out[f"oracle cut-off precision {lang}"] = right / found
+        out[f"oracle cut-off recall {lang}"] = right / relevant
+    return out
+
+
 def calibrate(world: World, zs: list[float], rhos: list[float]) -> None:
     """Print each (Z, RHO)'s figures on the calibration seeds; scores are computed once per
     query and cut by `relevance.matches` with the library's own background sample."""
@@ -179,6 +217,16 @@ def calibrate(world: World, zs: list[float], rhos: list[float]) -> None:
             print(f"{z:<5} {rho:<5} " + "  ".join(f"{v:8.3f}" for v in row), flush=True)
             best = max(best, (min(np.nan_to_num(row[:5])), z, rho))  # the text targets' worst
     print(f"best: Z={best[1]} RHO={best[2]}, the worst text figure {best[0]:.3f} (targets 0.9)")
+    print("one cosine threshold for every query instead:")
+    for floor in np.arange(0.15, 0.26, 0.01):
+
+        def flat(text, image, floor=floor):
+            _, ids, scores = score(text, image)
+            return dict(zip(ids, (scores >= floor).tolist(), strict=True))
+
+        row = [v for la in LANGS for v in toyquality.match_quality(toy, la, seeds["match"], flat)]
+        row.append(min(toyquality.absent_no_match(toy, la, seeds["absent"], flat) for la in LANGS))
+        print(f"{floor:<11.2f} " + "  ".join(f"{v:8.3f}" for v in row), flush=True)
 
 
 def main(argv: list[str] | None = None) -> None:

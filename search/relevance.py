@@ -31,23 +31,22 @@ Known failure modes:
   of a copy; rule 2 is measured against the best photo that is not a copy (`COPY`).
 - A background of fewer than `MIN_BACKGROUND` photos is too small to tell: every photo is then
   left undecided (`matches` returns None).
-- A model whose scores fall into several groups for every query (one that sorts a library by
-  colour first, as the toy model does) widens the background's spread, so the standings of
-  real matches stay small (about 1-2) and those of an absent subject's nearest photos are as
-  large: the cut then depends on the model more than on these thresholds.
-- A model that confuses two things (from the toy model's image vectors, a linear probe names a
-  shape's kind right 4 times in 10, chance 2.5) scores photos of both alike; no cut-off on its
-  scores can tell them apart.
+- A model whose scores fall into several groups for every query (photos that share two, three,
+  four of a query's attributes, as the toy model's do) widens the background's spread, so the
+  standings of real matches stay small (2-3) and those of an absent subject's nearest photos are
+  as large: the cut then depends on the model more than on these thresholds.
+- A subject the library lacks, whose nearest photos share all else with it ("a red star" among
+  red circles): only the model can tell them apart, and scores that are relative to the query
+  cannot. A fixed cosine floor per model could, where one is known.
 
 `Z` (about 1 in 30 000 for a normal background) and `RHO` are reasoned defaults, checked on
 constructed vectors (tests/test_relevance.py). On the toy world no pair meets the targets
-(bench/quality.py --calibrate, on seeds the tests do not use): the best, Z 1.5 with RHO 0.8,
-keeps the worst of match precision, match recall and absent subjects matching nothing at 0.28
-(targets 0.9), held back by the toy model (it barely tells a circle from a square); and at
-Z 1.5 a subject that a normal background lacks matches its noise (the best of a thousand noise
-scores stands about 3 above the median), so the defaults stay. At Z 4 the toy model matches
-nothing. With real weights none of this has been measured: the toy world is the only
-calibration there is.
+(bench/quality.py --calibrate, on seeds the tests do not use): the best, Z 2 with RHO 0.7,
+matches with precision 0.71-0.74 at recall 0.14-0.15, while a per-query threshold chosen knowing
+the truth would reach 0.90 and 0.96 (`--with separation`); and at Z 2 or less a subject that a
+normal background lacks matches its noise (the best of a thousand noise scores stands about 3
+above the median), so the defaults stay. At Z 4 the toy model matches nothing. With real weights
+none of this has been measured: the toy world is the only calibration there is.
 """
 
 from __future__ import annotations

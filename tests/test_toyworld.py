@@ -16,12 +16,12 @@ from tests import toyquality, toyworld
 from tests.toyquality import LANGS
 
 # Not met: at the cut-off's Z 4 the toy model's text and image queries match nothing (its
-# scores group by colour and background, so real matches stand only 1-2 robust sd above the
-# median), and no (Z, RHO) on the calibration seeds meets them (bench/quality.py --calibrate:
-# at best the worst of precision, recall and absent-no-match is 0.28; the model names a shape's
-# kind right 4 times in 10). Strict: remove once a model or method meets them.
+# scores group by how many of a query's attributes a photo shares, so real matches stand only 2-3
+# robust sd above the median), and no (Z, RHO) on the calibration seeds meets them
+# (bench/quality.py --calibrate: at best Z 2 with RHO 0.7, precision 0.71-0.74 at recall
+# 0.14-0.15). Strict: remove once a model or method meets them.
 NOT_YET = pytest.mark.xfail(
-    strict=True, reason="nothing matches at Z 4 (at best, Z 1.5: precision 0.60, recall 0.42)"
+    strict=True, reason="nothing matches at Z 4 (at best, Z 2: precision 0.71, recall 0.15)"
 )
 NOTHING_MATCHES = pytest.mark.xfail(strict=True, reason="no toy query matches at Z 4")
 
