@@ -31,6 +31,7 @@ from altclip_core.preprocess import MAX_FILE_MB, MAX_MEGAPIXELS, image_extension
 from search import duplicates as near
 from search.catalog import ERROR, OK, Catalog, Model
 from search.index import VectorIndex, refreshed
+from search.query import Query
 from search.query import parse as parse_dates
 from search.relevance import Background, matches
 
@@ -363,6 +364,12 @@ class Library:
         phrases left out of `text`, as `search` leaves them), e.g. for `explain`."""
         return self._query(text, image, like, negative, dates)[0]
 
+    def dates_said(self, text: str) -> Query | None:
+        """The capture dates `text` names ("2023年夏天", "last summer"), as `search` reads them
+        (seasons in this library's `hemisphere`), or None where it names none."""
+        said = parse_dates(text, hemisphere=self.hemisphere)
+        return said if said.phrases else None
+
     def _query(self, text, image, like, negative, dates):
         """(the query's normalised vector, the ids of the query photo's own copies, the dates
         said in `text` or None)."""
@@ -371,11 +378,9 @@ class Library:
         parts, leave_out, said = [], set(), None
         if text is not None:
             text = clean_query(text)
-            said = parse_dates(text, hemisphere=self.hemisphere) if dates else None
-            if said is not None and said.phrases:
+            said = self.dates_said(text) if dates else None
+            if said is not None:
                 text = said.text or text  # a date alone: the photos of those dates
-            else:
-                said = None
             parts.append(self.embed_text(text))
         if image is not None:
             named = isinstance(image, (str, Path))  # a file the caller names

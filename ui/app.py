@@ -36,7 +36,6 @@ from search import (
 )
 from search.explain import overlay
 from search.query import Query
-from search.query import parse as parse_dates
 from search.settings import Settings
 from ui.i18n import Strings, choose, languages, strings
 
@@ -297,8 +296,8 @@ def said_dates(lib: Library, query: str) -> Query | None:
     s = st.session_state
     if not query or len(s.get("dates", ())) == 2 or s.get("dates_off") == query:
         return None
-    said = parse_dates(query, hemisphere=lib.hemisphere)
-    return said if said.phrases and (said.after or said.before) else None
+    said = lib.dates_said(query)
+    return said if said is not None and (said.after or said.before) else None
 
 
 def said_label(said: Query, tr: Strings) -> str:
