@@ -31,7 +31,17 @@ from altclip_core import hub
 from altclip_core.errors import AltCLIPError, ImageError
 from altclip_core.preprocess import MAX_FILE_MB, MAX_MEGAPIXELS, image_problem
 from search import index
-from search.catalog import OK, Catalog, CatalogError, Known, Model, Record, one_writer, under
+from search.catalog import (
+    ERROR,
+    OK,
+    Catalog,
+    CatalogError,
+    Known,
+    Model,
+    Record,
+    one_writer,
+    under,
+)
 
 from .scan import Entry, scan
 
@@ -226,7 +236,7 @@ class Indexer:
             embedder = Embedder(model_folder, self.device, self.int8, self.warn)
             try:
                 for batch in self.embedded(plan.todo, set(), decoder, embedder, name, model_folder):
-                    writer.add([d.record() for d in batch])
+                    writer.add([d.record() for d in batch if not _failed_again(d, plan.known)])
                     for d in batch:
                         summary.count(d, plan.known)
                     done += len(batch)
@@ -316,6 +326,17 @@ class Indexer:
             catalog.set_model(model)
         else:
             catalog.start_rebuild(model)
+
+
+def _failed_again(d: Decoded, known: dict[str, Known]) -> bool:
+    """True for a file that failed as it failed before, unchanged: its row is there already."""
+    row = known.get(d.entry.path)
+    return (
+        d.vector is None
+        and row is not None
+        and row.status == ERROR
+        and (row.size, row.mtime_ns) == (d.entry.size, d.entry.mtime_ns)
+    )
 
 
 def _recorded_model(library: Path, url: str | None) -> str | None:
