@@ -222,7 +222,12 @@ class ImagePreprocessor:
         return torch.from_numpy(np.stack([self.one(to_rgb(im)) for im in images]))
 
     def one(self, image: Image.Image) -> np.ndarray:
-        """One upright RGB image -> [3, H, W] float32.
+        """One upright RGB image -> [3, H, W] float32."""
+        return self.normalise(self.cropped(image))
+
+    def cropped(self, image: Image.Image) -> np.ndarray:
+        """One upright RGB image resized and cropped: [H, W, 3] uint8, a quarter of the float
+        pixels it becomes (`normalise`), to keep or send between the two.
 
         Memory stays bounded by the crop, whatever the image's shape: where the resized image
         would hold more than RESIZE_LIMIT crops (an aspect ratio past 64:1; a 1x100000 PNG would
@@ -253,6 +258,10 @@ class ImagePreprocessor:
         x = np.asarray(image)  # [H, W, 3] uint8
         if self.crop:
             x = _center_crop(x, *self.crop)  # pads an image smaller than the crop
+        return np.ascontiguousarray(x)
+
+    def normalise(self, x: np.ndarray) -> np.ndarray:
+        """[H, W, 3] uint8 from `cropped` -> [3, H, W] float32, as the model takes it."""
         if self.rescale_factor is not None:  # in float64, then float32, as transformers does
             x = (x.astype(np.float64) * self.rescale_factor).astype(np.float32)
         x = x.astype(np.float32)

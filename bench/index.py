@@ -30,6 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 import altclip_core  # noqa: E402
 from altclip_core.kernels import hold_freed_memory  # noqa: E402
+from altclip_core.preprocess import ImagePreprocessor  # noqa: E402
 from indexer import Indexer  # noqa: E402
 from indexer.scan import Entry, scan  # noqa: E402
 from tests import checkpoints  # noqa: E402
@@ -128,11 +129,11 @@ def main() -> None:
     for i in range(args.photos):
         photo(4000, 3000, i).save(big / f"{i}.jpg", quality=90)
     entries = list(scan([big]))
-    rates = {}
+    rates, preprocess = {}, ImagePreprocessor.from_folder(tiny)
     for exact in (True, False):
         options = Indexer(library=work / "scratch", exact_decode=exact)
         rates[exact], decoded = decode_rate(options, tiny, entries)
-        pixels = np.stack([d.pixels for d in decoded])
+        pixels = np.stack([preprocess.normalise(d.pixels) for d in decoded])
         if exact:
             exact_pixels = pixels
     model = altclip_core.load(FULL if FULL.is_dir() else tiny, towers=("vision",))

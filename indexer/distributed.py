@@ -178,7 +178,7 @@ class _Prefixes:
 
 
 # Decoded files as they travel between the stages: the facts a shard holds (paths as bytes:
-# names that are not UTF-8 survive), and pixels and vectors as float32 bytes.
+# names that are not UTF-8 survive), pixels as uint8 bytes and vectors as float32 bytes.
 FACTS = ("path", "size", "mtime_ns", "sha256", "width", "height", "taken_at", "error")
 COLUMNS = {name: shards.COLUMNS[name] for name in FACTS} | {
     "reuse": pa.bool_(),
@@ -212,7 +212,7 @@ def _decoded(table: pa.Table) -> list[Decoded]:
     for r in rows:
         pixels = None
         if r["pixels"] is not None:
-            pixels = np.frombuffer(r["pixels"], np.float32).reshape(r["shape"])
+            pixels = np.frombuffer(r["pixels"], np.uint8).reshape(r["shape"])
         entry = Entry(os.fsdecode(r["path"]), r["size"], r["mtime_ns"])
         facts = {k: r[k] for k in ("sha256", "width", "height", "taken_at", "error", "reuse")}
         out.append(Decoded(entry, pixels=pixels, vector=r["vector"], **facts))

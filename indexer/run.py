@@ -10,6 +10,7 @@ next run, rows are keyed by path (no duplicates), and the vector index is derive
 from __future__ import annotations
 
 import fcntl
+import functools
 import hashlib
 import itertools
 import os
@@ -97,7 +98,7 @@ class Summary:
 class Decoded:
     entry: Entry
     sha256: str | None = None
-    pixels: np.ndarray | None = None  # None: failed, or a copy of a known file (reuse)
+    pixels: np.ndarray | None = None  # [H, W, 3] uint8; None: failed, or a known file's copy
     width: int | None = None
     height: int | None = None
     taken_at: datetime | None = None
@@ -424,7 +425,7 @@ class Decoder:
                     image.load()
                     rgb = to_rgb(image)
             self._pictures(rgb, d.sha256)
-            d.pixels = self.preprocess.one(rgb)
+            d.pixels = self.preprocess.cropped(rgb)
         except ImageError as e:
             d.error = str(e)
         except Exception as e:  # one bad file must never stop the run: record why and go on
@@ -468,11 +469,9 @@ class Embedder:
         truncated checkpoint) is an IndexerError, raised before the library is changed."""
         import torch
 
-        from altclip_core.preprocess import ImagePreprocessor
-
         try:
             grey = Image.new("RGB", (256, 256), "grey")
-            pixels = torch.from_numpy(ImagePreprocessor.from_folder(self.folder).one(grey))
+            pixels = torch.from_numpy(self.preprocess.one(grey))
             vector = self._model().encode_image(pixels[None])
             if not torch.isfinite(vector).all():
                 raise ValueError("it embeds an image as NaN or infinity")
@@ -492,7 +491,8 @@ class Embedder:
         if fresh:
             import torch
 
-            pixels = torch.from_numpy(np.stack([d.pixels for d in fresh.values()]))
+            normalise = self.preprocess.normalise
+            pixels = torch.from_numpy(np.stack([normalise(d.pixels) for d in fresh.values()]))
             if self.check_int8:
                 self._to_int8(pixels[:INT8_CHECKED])
             vectors = self.encode(pixels)
@@ -521,6 +521,12 @@ class Embedder:
                 x = chunk.pin_memory().to(model.device, non_blocking=True)
                 out.append(model.encode_image(x).cpu())
         return torch.cat(out).numpy()
+
+    @functools.cached_property
+    def preprocess(self):
+        from altclip_core.preprocess import ImagePreprocessor
+
+        return ImagePreprocessor.from_folder(self.folder)
 
     def _model(self, quantize: str | None = None):
         if self.model is None or quantize:
