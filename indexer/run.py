@@ -44,7 +44,7 @@ from search.catalog import (
     under,
 )
 
-from .scan import Entry, scan
+from .scan import LIBRARY_MARKER, Entry, scan
 
 INT8_CHECKED = 4  # photos embedded both ways on the first batch
 THUMB_EDGE = 256  # the grid's thumbnails
@@ -592,7 +592,7 @@ def _drop_unused_pictures(catalog: Catalog, library: Path) -> None:
 def _lock(library: Path, catalog_url: str | None = None) -> Iterator[None]:
     """One indexer per library, an exclusive, non-blocking lock on `indexer.lock`, and one writer
     per PostgreSQL catalog, whatever library folder it is for (`catalog.one_writer`)."""
-    with open(library / "indexer.lock", "a+") as f:
+    with open(library / LIBRARY_MARKER, "a+") as f:
         try:
             fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -11,6 +11,8 @@ from pathlib import Path
 
 from altclip_core.preprocess import image_extensions
 
+LIBRARY_MARKER = "indexer.lock"  # in every library (and export) folder: its pictures are no photos
+
 
 @dataclass(frozen=True)
 class Entry:
@@ -26,9 +28,10 @@ def scan(
     warn: Callable[[str], None] = print,
     unreadable: list[str] | None = None,
 ) -> Iterator[Entry]:
-    """The photo files under `roots`, sorted by path within each folder. Folders that cannot be
-    listed and files that cannot be looked at are appended to `unreadable` (their photos are not
-    gone, only out of reach now)."""
+    """The photo files under `roots`, sorted by path within each folder, but none of a library
+    folder (one that holds LIBRARY_MARKER: a library kept among the photos). Folders that cannot
+    be listed and files that cannot be looked at are appended to `unreadable` (their photos are
+    not gone, only out of reach now)."""
     unreadable = [] if unreadable is None else unreadable
     extensions = image_extensions()
     seen_dirs: set[tuple[int, int]] = set()
@@ -48,6 +51,9 @@ def scan(
         except OSError as e:
             warn(f"skipped {folder}: {e.strerror or e}")
             unreadable.append(folder)
+            return
+        if any(e.name == LIBRARY_MARKER for e in entries):
+            warn(f"skipped {folder}: a library's own thumbnails and previews, not photos")
             return
         for e in entries:
             if (e.name.startswith(".") and not include_hidden) or excluded(e.path, e.name):

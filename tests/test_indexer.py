@@ -174,6 +174,17 @@ def test_incremental_runs(photos, tiny, tmp_path):
     assert {p.stem for p in (library / "previews").glob("*/*.jpg")} == used
 
 
+def test_a_library_among_the_photos_is_not_indexed(photos, tiny, tmp_path):
+    """`altclip-index .` in a photo folder keeps its library in ./data, under the folder it
+    scans: its thumbnails and previews are not photos, on the first run or any later one."""
+    folder = shutil.copytree(photos / "2024", tmp_path / "photos")
+    run = indexer(folder / "data", tiny).run
+    first = run([folder])
+    again = run([folder])
+    assert (again.added, again.unchanged) == (0, first.added + first.failed)
+    assert not [p for p in rows(folder / "data") if p.startswith(str(folder / "data"))]
+
+
 def test_another_model_needs_rebuild(photos, tiny, spm_path, tmp_path):
     library = tmp_path / "lib"
     indexer(library, tiny).run([photos / "2023"])
