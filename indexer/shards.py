@@ -97,7 +97,13 @@ def to_records(table: pa.Table, dim: int) -> list[Record]:
         elif not SHA256.fullmatch(columns["sha256"][i] or ""):
             vector, error = None, "the imported shard's sha256 is not 64 hex digits"
         elif not _unit(vector := np.asarray(vector, np.float32), dim):
-            vector, error = None, f"the imported shard's vector is not {dim} numbers of length 1"
+            vector, error = (
+                None,
+                (
+                    f"the imported shard's vector ({len(vector)} numbers) is not {dim} finite "
+                    "numbers of length 1"
+                ),
+            )
         out.append(
             Record(
                 os.fsdecode(path) if isinstance(path, bytes) else path,
@@ -198,6 +204,7 @@ def import_shards(
         raise IndexerError(f"no Parquet shards (*.parquet) in {folder}")
     for part in files:  # all of them readable, before anything is written
         _check_columns(part, COLUMNS)
+        _check_paths(part)
     fingerprint, named = _model_of(files)
     library.mkdir(parents=True, exist_ok=True)
     summary = Summary()
@@ -249,6 +256,17 @@ def _check_columns(part: Path, columns) -> None:
         )
 
 
+def _check_paths(part: Path) -> None:
+    """Every path absolute, as the schema says: a relative one names no file (and any folder,
+    with `..`), and the library's folder list cannot mix the two."""
+    for path in _read(part, ["path"]).column(0).to_pylist():
+        if not os.path.isabs(os.fsdecode(path) if isinstance(path, (bytes, str)) else ""):
+            raise IndexerError(
+                f"{part} holds a path that is not absolute ({path!r}): these shards were not "
+                "written by altclip-index --export; nothing was imported"
+            )
+
+
 def _model_of(files: list[Path]) -> tuple[str, str | None]:
     """The one model fingerprint of all shards, and the model name their metadata gives."""
     found, named = set(), None
@@ -291,12 +309,14 @@ def _check_model(catalog: Catalog, files: list[Path], fingerprint: str, name: st
 
 
 def _dim(files: list[Path]) -> int | None:
+    """The vectors' length: the most common one among the first 1024 rows of every shard (one
+    odd row first must not set a new library's dimension)."""
+    lengths = []
     for part in files:
         for batch in pq.ParquetFile(part).iter_batches(1024, columns=["vector"]):
-            lengths = pc.list_value_length(batch.column(0)).drop_null()
-            if len(lengths):
-                return lengths[0].as_py()
-    return None
+            lengths += pc.list_value_length(batch.column(0)).drop_null().to_pylist()
+            break
+    return max(set(lengths), key=lengths.count) if lengths else None
 
 
 def _same(known: Known | None, r: Record) -> bool:

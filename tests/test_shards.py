@@ -118,7 +118,8 @@ def test_another_models_shards_are_refused(exported, tiny, tmp_path, capsys):
 def test_unusable_rows_are_failures_not_a_broken_library(exported, tmp_path):
     """Any tool may write shards: a row whose sha256 could name a path outside the library, or
     whose vector is too short, not finite or not of length 1, is recorded as failed with the
-    reason; the rest import, and the library searches."""
+    reason (the odd rows first: a new library takes the common length); the rest import, and
+    the library searches."""
     from search import Library
 
     shards, _ = exported
@@ -133,10 +134,8 @@ def test_unusable_rows_are_failures_not_a_broken_library(exported, tmp_path):
     }
     crafted = tmp_path / "crafted"
     crafted.mkdir()
-    by_path = {r["path"]: r for r in rows} | {r["path"]: r for r in bad.values()}
-    pq.write_table(
-        pa.Table.from_pylist(list(by_path.values()), table.schema), crafted / "part.parquet"
-    )
+    crafted_rows = [*bad.values(), *(r for r in rows if r["path"] not in by_path(bad))]
+    pq.write_table(pa.Table.from_pylist(crafted_rows, table.schema), crafted / "part.parquet")
     library = tmp_path / "lib"
     import_shards(library, crafted)
     got = state(library)
@@ -145,6 +144,26 @@ def test_unusable_rows_are_failures_not_a_broken_library(exported, tmp_path):
         assert status == catalog.ERROR and vector is None and "imported shard" in error
     assert not list(tmp_path.glob("escape*")) and not list(library.parent.glob("escape*"))
     assert Library.open(library).search("a dog", k=3)
+
+
+def by_path(rows: dict) -> set[bytes]:
+    return {r["path"] for r in rows.values()}
+
+
+def test_a_shard_with_a_relative_path_is_refused(exported, tmp_path, capsys):
+    """A path that is not absolute names no file (any folder, with `..`): the import refuses
+    the shards in one line and writes nothing."""
+    shards, _ = exported
+    table = pq.read_table(sorted(shards.glob("*.parquet"))[0])
+    rows = table.to_pylist()
+    rows[0]["path"] = b"../../etc/passwd"
+    crafted = tmp_path / "crafted"
+    crafted.mkdir()
+    pq.write_table(pa.Table.from_pylist(rows, table.schema), crafted / "part.parquet")
+    library = tmp_path / "lib"
+    assert index_main(["--import", str(crafted), "--library", str(library)]) == 1
+    assert "not absolute" in capsys.readouterr().err
+    assert not (library / "catalog.sqlite").exists()
 
 
 def test_a_shard_without_a_column_is_refused(exported, tmp_path):
