@@ -12,6 +12,7 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from PIL import Image
@@ -58,17 +59,17 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--max-megapixels",
-        type=float,
+        type=positive(float),
         default=MAX_MEGAPIXELS,
         help=f"skip larger images, against decompression bombs (default: {MAX_MEGAPIXELS:g})",
     )
     p.add_argument(
         "--max-file-mb",
-        type=float,
+        type=positive(float),
         default=MAX_FILE_MB,
         help=f"skip larger files (default: {MAX_FILE_MB:g})",
     )
-    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--batch-size", type=positive(int), default=16)
     p.add_argument("--device", help="cuda, mps or cpu (default: the fastest available)")
     p.add_argument(
         "--exact-decode",
@@ -166,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
         print(summary)
         if summary.failed and not args.export:
             print(f"see why with: altclip-index --report --library {args.library}")
-        return 0
+        return 130 if summary.interrupted else 0  # 130: stopped by Ctrl-C, as shells say
     except KeyboardInterrupt:  # the second Ctrl-C: the batch in flight is lost, nothing else
         print("altclip-index: stopped; run the same command again to finish", file=sys.stderr)
         return 130
@@ -176,6 +177,21 @@ def main(argv: list[str] | None = None) -> int:
     finally:  # called from Python, it leaves the process as it found it
         Image.MAX_IMAGE_PIXELS = pixels
         signal.signal(signal.SIGINT, previous)
+
+
+def positive(kind: type) -> Callable[[str], int | float]:
+    """An argparse type: a number of `kind` above 0, or an error that says so."""
+
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            value = None
+        if value is None or not value > 0:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number above 0")
+        return value
+
+    return parse
 
 
 def _interrupt(stop: threading.Event, previous) -> None:

@@ -18,6 +18,7 @@ from PIL import Image
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
+from indexer.cli import main as index_main
 from search import Library, SearchError, catalog
 from search.catalog import Catalog, Photo
 from tests import checkpoints
@@ -60,7 +61,9 @@ def peak_mb():
     with open("/proc/self/status") as f:
         return int(next(line for line in f if line.startswith("VmHWM")).split()[1]) // 1024
 """
-CHILD = PEAK + """
+CHILD = (
+    PEAK
+    + """
 import sys
 from pathlib import Path
 from indexer import Indexer
@@ -74,6 +77,7 @@ def progress(done, total):  # after the first photo: the scan has seen the zz- f
 s = Indexer(library=library, model=str(model), batch_size=1).run([root], progress=progress)
 print(s.added, s.failed, peak_mb())
 """
+)
 
 
 def test_hostile_folder_is_indexed_in_bounded_memory_without_hanging(tiny, tmp_path):
@@ -102,7 +106,9 @@ def test_hostile_folder_is_indexed_in_bounded_memory_without_hanging(tiny, tmp_p
 def test_query_images_are_bounded_too(photo_library, tmp_path):
     """The API reads a query image as the indexer does: a 1x100000 PNG costs kilobytes, a FIFO
     ends at once, bytes are accepted and never echoed in an error."""
-    child = PEAK + """
+    child = (
+        PEAK
+        + """
 import sys
 from search import Library, SearchError
 lib = Library.open(sys.argv[1])
@@ -114,6 +120,7 @@ except SearchError as e:
     print(e, file=sys.stderr)
 print(peak_mb())
 """
+    )
     tall = tmp_path / "tall.png"
     Image.new("L", (1, 100_000), 200).save(tall)
     os.mkfifo(tmp_path / "fifo.jpg")
@@ -331,6 +338,34 @@ def test_second_ctrl_c_exits_cleanly_and_the_rerun_finishes(tiny, tmp_path):
     done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert sum(r.status == catalog.OK for r in rows(library).values()) == 240
+
+
+def test_one_ctrl_c_finishes_the_batch_and_exits_130(tiny, tmp_path):
+    """Stopped by Ctrl-C after its batch, a run keeps that batch and says so, and exits 130
+    as shells do for an interrupted command: a script can tell it from a finished run."""
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for i in range(240):
+        photo(480, 360, i).save(photos / f"{i:03d}.png")
+    library = tmp_path / "lib"
+    cmd = [sys.executable, "-m", "indexer", photos, "--library", library, "--model", tiny]
+    proc = subprocess.Popen([*cmd, "--batch-size", "80"], cwd=ROOT, stdout=subprocess.PIPE)
+    while not rows(library):
+        assert proc.poll() is None
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=120) == 130
+    assert "interrupted" in proc.stdout.read().decode()
+    assert 0 < len(rows(library)) < 240
+
+
+def test_limits_must_be_numbers_above_zero(capsys):
+    for flag in ("--batch-size", "--max-megapixels", "--max-file-mb"):
+        for value in ("0", "-3", "nan", "many"):
+            with pytest.raises(SystemExit) as e:
+                index_main(["photos", flag, value])
+            assert e.value.code == 2
+            assert "is not a number above 0" in capsys.readouterr().err
 
 
 def test_ids_given_again_by_an_old_catalog_are_removed_again(tmp_path):
