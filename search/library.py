@@ -19,7 +19,7 @@ import stat
 import threading
 import unicodedata
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 import numpy as np
@@ -715,10 +715,13 @@ def _regular(path: str | Path) -> bool:
         return False
 
 
-def _date(value: str | datetime | None) -> datetime | None:
+def _date(value: str | date | datetime | None) -> datetime | None:
+    """A datetime, a date (its midnight) or an ISO string as a datetime; a SearchError else."""
     if value is None or isinstance(value, datetime):
         return value
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day)
     try:
         return datetime.fromisoformat(value)
-    except ValueError:
+    except (TypeError, ValueError):
         raise SearchError(f"{value!r} is not a date; write it as 2023-06-01") from None

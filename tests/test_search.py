@@ -7,7 +7,7 @@ import io
 import json
 import shutil
 import sqlite3
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 import numpy as np
@@ -141,6 +141,7 @@ def test_negative_and_filters(lib, library):
     assert len(lib.search("a dog", folder=str(root / "2024"), k=GOOD)) == GOOD - 3
     dated = lib.search("a dog", after="2023-06-01", before="2023-07-01", k=GOOD)
     assert [h.path for h in dated] == [str(root / "2023" / "rotated.JPG")]
+    assert lib.search("a dog", after=date(2023, 6, 1), before=date(2023, 7, 1), k=GOOD) == dated
     pngs = lib.search("a dog", kinds=["png"], k=GOOD)
     assert pngs and all(h.path.endswith(".png") for h in pngs)
     assert all(h.score >= 0.05 for h in lib.search("a dog", min_score=0.05, k=GOOD))
@@ -156,6 +157,7 @@ def test_negative_and_filters(lib, library):
         (dict(), "give a text query"),
         (dict(text="dog", k=0), "k must be"),
         (dict(text="dog", after="last tuesday"), "not a date"),
+        (dict(text="dog", before=20230601), "not a date"),
     ],
 )
 def test_bad_queries_get_clear_errors(lib, kwargs, message):
