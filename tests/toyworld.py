@@ -588,7 +588,9 @@ def _write_json(path: Path, value: dict) -> Path:
 
 
 def main(argv: list[str]) -> None:
-    if argv[:1] == ["build"]:
+    if any(a.startswith("-") for a in argv) or argv[:1] == ["library"] and len(argv) != 2:
+        print(__doc__.split("\n\n")[1])
+    elif argv[:1] == ["build"]:
         folder = Path(argv[1]) if len(argv) > 1 else None
         print(build(folder) if folder else model_folder())
     elif argv[:1] == ["library"]:
