@@ -17,3 +17,7 @@ class ModelNotFound(AltCLIPError):
 
 class ImageError(AltCLIPError):
     """An image that cannot be read safely: not a regular file, too large, or not an image."""
+
+
+class DeviceError(AltCLIPError):
+    """A device this machine does not have (a GPU on a machine without one, a typo)."""

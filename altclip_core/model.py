@@ -18,7 +18,7 @@ from torch import nn
 
 from . import hub, kernels
 from .config import CLIPConfig
-from .errors import CheckpointError
+from .errors import CheckpointError, DeviceError
 from .preprocess import ImagePreprocessor
 from .text import AltCLIPTextTower, BertTextTower, CLIPTextTower
 from .tokenizer import TextTokenizer
@@ -156,6 +156,21 @@ def default_device() -> torch.device:
     return torch.device("cpu")
 
 
+def usable_device(name: str | torch.device) -> torch.device:
+    """`name` as a torch.device this machine has, or a DeviceError that names those it has."""
+    there = ["cuda"] * torch.cuda.is_available() + ["mps"] * torch.backends.mps.is_available()
+    there.append("cpu")
+    has = f"this machine has {', '.join(there)}"
+    try:
+        device = torch.device(name)
+    except (RuntimeError, TypeError):
+        raise DeviceError(f"{name!r} is not a device; {has}") from None
+    count = torch.cuda.device_count() if device.type == "cuda" else 1
+    if device.type not in there or (device.index or 0) >= count:
+        raise DeviceError(f"there is no {device} here; {has}")
+    return device
+
+
 def default_dtype(device: torch.device) -> torch.dtype:
     """The fastest dtype whose embeddings stay within cosine 0.999 of float32 (bench/model.py
     measures it): bf16 where the hardware has bf16 matrix units, fp16 on MPS, else float32."""
@@ -227,7 +242,7 @@ def load(
         config = CLIPConfig.from_file(folder / "config.json")
     except (OSError, json.JSONDecodeError, TypeError) as e:
         raise CheckpointError(f"unreadable config.json in {folder}: {e}") from e
-    device = torch.device(device) if device is not None else default_device()
+    device = usable_device(device) if device is not None else default_device()
     if quantize and device.type != "cpu":
         raise ValueError(f"int8 runs on CPU only; on {device.type}, leave quantize=None")
     dtype = dtype or default_dtype(device)

@@ -140,6 +140,10 @@ def main(argv: list[str] | None = None) -> int:
         kind = Indexer
         if args.ray is not None:
             kind = _needs("ray", "ray").RayIndexer
+        elif args.device:
+            from altclip_core.model import usable_device
+
+            usable_device(args.device)  # here, before anything: a run may have nothing to embed
         indexer = kind(
             library=args.library,
             model=args.model,

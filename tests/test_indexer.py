@@ -220,6 +220,20 @@ def test_cli(photos, tiny, tmp_path, capsys):
     assert index_main(["--library", str(library)]) == 2
 
 
+def test_a_device_this_machine_lacks_is_named_in_one_line(photos, tiny, tmp_path, capsys):
+    """A typo or a GPU the machine has not: one line naming the devices it has, not a damaged
+    model; checked first, even where there is nothing to embed."""
+    import torch
+
+    missing = "mps" if torch.cuda.is_available() else "cuda"
+    for device in ("banana", missing):
+        args = [str(photos), "--library", str(tmp_path / device), "--model", str(tiny)]
+        assert index_main([*args, "--device", device]) == 1
+        err = capsys.readouterr().err.strip()
+        assert err.startswith("altclip-index: ") and "this machine has" in err
+        assert "\n" not in err and "model" not in err
+
+
 def test_kill_at_random_points_then_resume_equals_a_clean_run(photos, tiny, tmp_path):
     library = tmp_path / "crashy"
     cmd = [
