@@ -132,6 +132,14 @@ class Plan:
     hashes: set[str]  # contents the catalog already has a vector for
     unchanged: int
     unreachable: int  # photos in folders that could not be read: kept, not removed
+    elsewhere: dict[str, list[str]] = field(default_factory=dict)  # sha256: paths outside
+
+    def moved_in(self, d: Decoded) -> list[str]:
+        """The paths outside the run's folders that `d`, a file new here, moved from: rows of
+        its bytes whose file is gone (a renamed folder). Asked once per content."""
+        if d.entry.path in self.known or d.sha256 is None:
+            return []
+        return [p for p in self.elsewhere.pop(d.sha256, []) if not os.path.lexists(p)]
 
 
 @dataclass
@@ -179,12 +187,16 @@ class Indexer:
             plan = self.plan(catalog, [os.path.abspath(r) for r in roots], rebuild)
             summary = Summary(unchanged=plan.unchanged, offline=plan.unreachable)
             moved_from = {plan.known[p].sha256 for p in plan.gone}
-            done = 0
+            done = failed_moves = 0
             for batch in self.embedded(plan.todo, plan.hashes, decoder, embedder, name, folder):
                 copy_known(catalog, batch, decoder, rebuild)
                 embedder.embed(batch)  # the files copy_known had to decode again, if any
                 catalog.store([d.record() for d in batch], rebuild)
                 for d in batch:
+                    if moved := plan.moved_in(d):
+                        plan.gone += moved
+                        moved_from.add(d.sha256)
+                        failed_moves += len(moved) if d.vector is None else 0
                     summary.count(d, plan.known, moved_from)
                     if d.vector is not None:
                         plan.hashes.add(d.sha256)
@@ -195,7 +207,8 @@ class Indexer:
                     break
             if not summary.interrupted:
                 catalog.finish_run(plan.gone, plan.offline, rebuild)
-                summary.removed = max(len(plan.gone) - summary.moved, 0)  # a move is not removal
+                moves = summary.moved + failed_moves  # a move is not removal
+                summary.removed = max(len(plan.gone) - moves, 0)
                 _drop_unused_pictures(catalog, self.library)
             if index.stale(self.library / "index", catalog):
                 index.publish(self.library / "index", catalog)
@@ -282,7 +295,12 @@ class Indexer:
         rows = catalog.known(rebuild)
         hashes = {k.sha256 for k in rows.values() if k.status == OK}
         # A rebuild's table holds this run's photos only; the library's hold other roots too.
-        known = rows if rebuild else {p: k for p, k in rows.items() if under(p, roots)}
+        known, elsewhere = rows, {}
+        if not rebuild:
+            known = {p: k for p, k in rows.items() if under(p, roots)}
+            for p, k in rows.items():
+                if p not in known and k.sha256:
+                    elsewhere.setdefault(k.sha256, []).append(p)
         outside = catalog.paths_outside(roots) if rebuild else []
         todo, seen, unreadable, unchanged = [], set(), [], 0
         for entry in itertools.chain(
@@ -303,7 +321,7 @@ class Indexer:
         gone = [p for p in unseen if not under(p, unreadable)]
         out_of_reach = set(unseen) - set(gone)
         offline = {p: p in out_of_reach for p in known if (p in out_of_reach) != known[p].offline}
-        return Plan(todo, gone, offline, known, hashes, unchanged, len(out_of_reach))
+        return Plan(todo, gone, offline, known, hashes, unchanged, len(out_of_reach), elsewhere)
 
     def _check_model(
         self, catalog: Catalog, name: str, folder: Path, embedder: Embedder, rebuild: bool

@@ -174,6 +174,30 @@ def test_incremental_runs(photos, tiny, tmp_path):
     assert {p.stem for p in (library / "previews").glob("*/*.jpg")} == used
 
 
+def test_a_renamed_folder_moves_its_photos(photos, tiny, tmp_path):
+    """Indexed as ~/Pictures/trip, then renamed and indexed as ~/Pictures/trip-2023: its photos
+    move (vectors kept, nothing embedded again), and none stays behind under the old name, which
+    no run would visit again. Photos of another folder that still exists are left alone."""
+    old, other = tmp_path / "trip", tmp_path / "other"
+    shutil.copytree(photos / "2024", old)
+    shutil.copytree(photos / "2024", other)  # the same bytes, still there
+    library = tmp_path / "lib"
+    run = indexer(library, tiny).run
+    run([old])
+    run([other])
+    before = rows(library)
+    new = old.rename(tmp_path / "trip-2023")
+    summary = run([new])
+    ok = sum(r.status == catalog.OK for p, r in before.items() if p.startswith(str(old) + os.sep))
+    assert (summary.moved, summary.added, summary.removed) == (ok, 0, 0)
+    after = rows(library)
+    assert not [p for p in after if p.startswith(str(old) + os.sep)]
+    assert all(p in after for p in before if p.startswith(str(other) + os.sep))
+    for p in before:
+        if p.startswith(str(old) + os.sep) and before[p].status == catalog.OK:
+            assert after[p.replace(str(old), str(new), 1)].embedding == before[p].embedding
+
+
 def test_a_library_among_the_photos_is_not_indexed(photos, tiny, tmp_path):
     """`altclip-index .` in a photo folder keeps its library in ./data, under the folder it
     scans: its thumbnails and previews are not photos, on the first run or any later one."""
