@@ -90,6 +90,12 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--report", action="store_true", help="list the files that failed, with why")
     p.add_argument(
+        "--forget",
+        type=Path,
+        metavar="FOLDER",
+        help="remove the library's photos under FOLDER (gone, or not wanted); no file is touched",
+    )
+    p.add_argument(
         "--ray",
         nargs="?",
         const="",
@@ -128,6 +134,10 @@ def main(argv: list[str] | None = None) -> int:
             return report(args)
         if args.import_:
             return import_(args)
+        if args.forget:
+            forgotten = Indexer(args.library, catalog_url=args.catalog).forget(args.forget)
+            print(f"{forgotten} photos under {escaped(str(args.forget))} forgotten")
+            return 0
         if not args.photos:
             print(
                 "altclip-index: name at least one photo folder, e.g. altclip-index ~/Pictures",

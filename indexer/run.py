@@ -14,6 +14,7 @@ import functools
 import hashlib
 import itertools
 import os
+import shlex
 import threading
 import time
 import uuid
@@ -174,7 +175,7 @@ class Indexer:
         start = time.perf_counter()
         for root in roots:
             if not Path(root).is_dir():
-                raise IndexerError(f"{root} is not a folder")
+                raise IndexerError(self._not_a_folder(root))
         name = self.model or _recorded_model(self.library, self.catalog_url) or hub.DEFAULT_MODEL
         folder = hub.resolve(name)  # before anything is made: no half-made library
         self.library.mkdir(parents=True, exist_ok=True)
@@ -262,6 +263,34 @@ class Indexer:
                 writer.close()
         summary.seconds = time.perf_counter() - start
         return summary
+
+    def forget(self, folder: Path) -> int:
+        """Remove the library's photos under `folder` (a folder deleted, or no longer wanted);
+        no file is touched. Returns how many."""
+        Catalog.open(self.library, self.catalog_url, create=False)  # none: one line that says so
+        self.library.mkdir(parents=True, exist_ok=True)  # a PostgreSQL library's, perhaps
+        with _lock(self.library, self.catalog_url):
+            catalog = Catalog.open(self.library, self.catalog_url)
+            gone = [p for p in catalog.known() if under(p, [os.path.abspath(folder)])]
+            catalog.finish_run(gone, {})
+            _drop_unused_pictures(catalog, self.library)
+            if index.stale(self.library / "index", catalog):
+                index.publish(self.library / "index", catalog)
+        return len(gone)
+
+    def _not_a_folder(self, root) -> str:
+        """What to say of a photo folder that is not there: how to forget its photos, if any."""
+        try:
+            known = Catalog.open(self.library, self.catalog_url, create=False).known()
+        except CatalogError:
+            known = {}
+        held = sum(under(p, [os.path.abspath(root)]) for p in known)
+        if not held:
+            return f"{root} is not a folder"
+        return (
+            f"{root} is not a folder; the library holds {held} photos from it: to forget them, "
+            f"run altclip-index --forget {shlex.quote(str(root))} --library {self.library}"
+        )
 
     def decoder(self, folder: Path, pictures: Path) -> Decoder:
         """The decode stage for the model in `folder`, writing thumbnails into `pictures`."""

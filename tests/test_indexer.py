@@ -198,6 +198,30 @@ def test_a_renamed_folder_moves_its_photos(photos, tiny, tmp_path):
             assert after[p.replace(str(old), str(new), 1)].embedding == before[p].embedding
 
 
+def test_a_deleted_folder_is_named_and_its_photos_can_be_forgotten(photos, tiny, tmp_path, capsys):
+    """A photo folder deleted: indexing it says how many photos the library still holds from it
+    and the command that forgets them, which removes those and no others."""
+    gone, kept = tmp_path / "gone", tmp_path / "kept"
+    shutil.copytree(photos / "2024", gone)
+    shutil.copytree(photos / "2023", kept)
+    library = tmp_path / "lib"
+    run = indexer(library, tiny).run
+    run([gone])
+    run([kept])
+    held = [p for p in rows(library) if p.startswith(str(gone) + os.sep)]
+    shutil.rmtree(gone)
+    args = ["--library", str(library), "--model", str(tiny)]
+    assert index_main([str(gone), *args]) == 1
+    err = capsys.readouterr().err
+    assert f"the library holds {len(held)} photos from it" in err and "--forget" in err
+    assert index_main(["--forget", str(gone), "--library", str(library)]) == 0
+    assert f"{len(held)} photos" in capsys.readouterr().out
+    left = rows(library)
+    assert left and all(p.startswith(str(kept) + os.sep) for p in left)
+    assert index_main([str(gone), *args]) == 1
+    assert "--forget" not in capsys.readouterr().err
+
+
 def test_a_library_among_the_photos_is_not_indexed(photos, tiny, tmp_path):
     """`altclip-index .` in a photo folder keeps its library in ./data, under the folder it
     scans: its thumbnails and previews are not photos, on the first run or any later one."""
