@@ -20,7 +20,8 @@ from PIL import Image
 from altclip_core.errors import AltCLIPError
 from altclip_core.preprocess import MAX_FILE_MB, MAX_MEGAPIXELS
 from search.catalog import Catalog
-from search.library import escaped
+from search.cli import quiet_pipe
+from search.library import error_line, escaped
 from search.settings import Settings
 
 from .run import Indexer, IndexerError
@@ -119,6 +120,7 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+@quiet_pipe
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     if args.ray and Path(args.ray).is_dir():
@@ -185,8 +187,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:  # the second Ctrl-C: the batch in flight is lost, nothing else
         print("altclip-index: stopped; run the same command again to finish", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        raise  # the reader stopped early: quiet_pipe ends quietly
     except (AltCLIPError, OSError) as e:
-        print(f"altclip-index: {escaped(str(e))}", file=sys.stderr)
+        print(f"altclip-index: {error_line(e)}", file=sys.stderr)
         return 1
     finally:  # called from Python, it leaves the process as it found it
         Image.MAX_IMAGE_PIXELS = pixels

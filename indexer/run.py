@@ -178,6 +178,8 @@ class Indexer:
                 raise IndexerError(self._not_a_folder(root))
         name = self.model or _recorded_model(self.library, self.catalog_url) or hub.DEFAULT_MODEL
         folder = hub.resolve(name)  # before anything is made: no half-made library
+        if self.library.exists() and not self.library.is_dir():
+            raise IndexerError(f"{self.library} is a file; --library names a folder")
         self.library.mkdir(parents=True, exist_ok=True)
         with _lock(self.library, self.catalog_url):
             _remove_leftovers(self.library)

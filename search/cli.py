@@ -4,17 +4,34 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from altclip_core.errors import AltCLIPError
 
-from .library import SURROGATE, Library, escaped
+from .library import SURROGATE, Library, error_line, escaped
 from .settings import Settings
 
 
+def quiet_pipe(command: Callable[[list[str] | None], int]) -> Callable[[list[str] | None], int]:
+    """`command`, ending quietly where its reader stops early (`| head`), as Unix tools do."""
+
+    @functools.wraps(command)
+    def run(argv: list[str] | None = None) -> int:
+        try:
+            return command(argv)
+        except BrokenPipeError:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no error at exit
+            return 0
+
+    return run
+
+
+@quiet_pipe
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="altclip-search", description=__doc__)
     p.add_argument("query", nargs="?", help="what the photo shows, in any language")
@@ -54,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
             before=args.before,
         )
     except (AltCLIPError, OSError) as e:
-        print(f"altclip-search: {escaped(str(e))}", file=sys.stderr)
+        print(f"altclip-search: {error_line(e)}", file=sys.stderr)
         return 1
     for hit in hits:
         if args.json:
@@ -72,6 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+@quiet_pipe
 def classify(argv: list[str] | None = None) -> int:
     """`altclip-classify IMAGE... --labels 猫 狗 海滩 [--template "a photo of {}"] [--library DIR]`:
     per image, one line: its path, then each label with its probability, best first. A photo of
@@ -89,7 +107,7 @@ def classify(argv: list[str] | None = None) -> int:
     try:
         library = Library.open(args.library, args.catalog)
     except AltCLIPError as e:
-        print(f"altclip-classify: {escaped(str(e))}", file=sys.stderr)
+        print(f"altclip-classify: {error_line(e)}", file=sys.stderr)
         return 1
     failed = 0
     for image in args.images:
@@ -97,7 +115,7 @@ def classify(argv: list[str] | None = None) -> int:
         try:
             found = library.classify(path, args.labels, args.template)
         except (AltCLIPError, OSError) as e:
-            print(f"altclip-classify: {escaped(str(e))}", file=sys.stderr)
+            print(f"altclip-classify: {error_line(e)}", file=sys.stderr)
             failed += 1
             continue
         if args.json:

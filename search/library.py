@@ -683,6 +683,14 @@ def image_types() -> list[str]:
     return sorted(e.lstrip(".") for e in image_extensions())
 
 
+def error_line(e: Exception) -> str:
+    """An error as one escaped line: an OSError as "what it is: path" (not "[Errno 30] ..."),
+    anything else as its message."""
+    if isinstance(e, OSError) and e.strerror:
+        return escaped(f"{e.strerror}: {e.filename}" if e.filename else e.strerror)
+    return escaped(str(e))
+
+
 def escaped(path: str) -> str:
     """A file name on one line that says exactly which file: bytes that are not UTF-8 as \\xNN,
     control characters (newlines, tabs) escaped, a backslash doubled. For terminals and logs."""

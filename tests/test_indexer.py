@@ -268,12 +268,19 @@ def test_cli(photos, tiny, tmp_path, capsys):
     assert index_main(["--library", str(library)]) == 2
 
 
-def test_a_device_this_machine_lacks_is_named_in_one_line(photos, tiny, tmp_path, capsys):
-    """A typo or a GPU the machine has not: one line naming the devices it has, not a damaged
-    model; checked first, even where there is nothing to embed."""
+def test_a_bad_library_or_device_is_one_line(photos, tiny, tmp_path, capsys):
+    """A library that is a file; a device that is a typo or a GPU the machine has not: one line
+    (naming the devices it has, not blaming the model), checked before anything is done."""
     import torch
 
     missing = "mps" if torch.cuda.is_available() else "cuda"
+    (tmp_path / "a-file").touch()
+    args = [str(photos), "--library", str(tmp_path / "a-file"), "--model", str(tiny)]
+    assert index_main(args) == 1
+    assert (
+        capsys.readouterr().err
+        == f"altclip-index: {tmp_path / 'a-file'} is a file; --library names a folder\n"
+    )
     for device in ("banana", missing):
         args = [str(photos), "--library", str(tmp_path / device), "--model", str(tiny)]
         assert index_main([*args, "--device", device]) == 1
