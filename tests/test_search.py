@@ -325,3 +325,13 @@ def test_int8_is_a_setting():
     assert not Settings.from_env({"ALTCLIP_INT8": "0"}).int8 and not Settings.from_env({}).int8
     assert Settings.from_env({"ALTCLIP_HEMISPHERE": "South"}).hemisphere == "south"
     assert Settings.from_env({}).hemisphere == "north"
+
+
+def test_system_errors_are_one_plain_line():
+    from search.library import error_line
+
+    assert error_line(PermissionError(13, "Permission denied", "/lib\n")) == (
+        "Permission denied: /lib\\n"
+    )
+    assert error_line(OSError(28, "No space left on device")) == "No space left on device"
+    assert error_line(SearchError("k must be 1 or more")) == "k must be 1 or more"
