@@ -134,13 +134,32 @@ class Plan:
     unchanged: int
     unreachable: int  # photos in folders that could not be read: kept, not removed
     elsewhere: dict[str, list[str]] = field(default_factory=dict)  # sha256: paths outside
+    moved: int = 0  # rows outside that a row here, stored by an earlier run, moved from
 
     def moved_in(self, d: Decoded) -> list[str]:
-        """The paths outside the run's folders that `d`, a file new here, moved from: rows of
-        its bytes whose file is gone (a renamed folder). Asked once per content."""
+        """The paths outside the run's folders that `d`, a file new here, moved from (a renamed
+        folder). Asked once per content."""
         if d.entry.path in self.known or d.sha256 is None:
             return []
-        return [p for p in self.elsewhere.pop(d.sha256, []) if not os.path.lexists(p)]
+        return [p for p in self.elsewhere.pop(d.sha256, []) if _moved(p, d.entry.path)]
+
+
+def _moved(old: str, new: str) -> bool:
+    """True where the file at `old` is gone (not out of reach: an unreadable or unmounted
+    folder keeps its photos) and `new`, with its bytes, lies in the nearest folder above `old`
+    that is still there: `~/P/trip/a.jpg` -> `~/P/trip-2023/a.jpg`, but not `/mnt/nas/a.jpg` ->
+    `~/Pictures/a.jpg`, whose drive may only be unmounted."""
+    try:
+        os.lstat(old)
+        return False
+    except (FileNotFoundError, NotADirectoryError):
+        pass
+    except OSError:
+        return False  # out of reach, not gone
+    above = os.path.dirname(old)
+    while not os.path.isdir(above) and above != os.path.dirname(above):
+        above = os.path.dirname(above)
+    return above != os.path.dirname(above) and under(new, [above])
 
 
 @dataclass
@@ -188,8 +207,8 @@ class Indexer:
             embedder = Embedder(folder, self.device, self.int8, self.warn)
             self._check_model(catalog, name, folder, embedder, rebuild)
             plan = self.plan(catalog, [os.path.abspath(r) for r in roots], rebuild)
-            summary = Summary(unchanged=plan.unchanged, offline=plan.unreachable)
-            moved_from = {plan.known[p].sha256 for p in plan.gone}
+            summary = Summary(unchanged=plan.unchanged, offline=plan.unreachable, moved=plan.moved)
+            moved_from = {plan.known[p].sha256 for p in plan.gone if p in plan.known}
             done = failed_moves = 0
             for batch in self.embedded(plan.todo, plan.hashes, decoder, embedder, name, folder):
                 copy_known(catalog, batch, decoder, rebuild)
@@ -326,12 +345,14 @@ class Indexer:
         rows = catalog.known(rebuild)
         hashes = {k.sha256 for k in rows.values() if k.status == OK}
         # A rebuild's table holds this run's photos only; the library's hold other roots too.
-        known, elsewhere = rows, {}
+        known, elsewhere, moved = rows, {}, []
         if not rebuild:
             known = {p: k for p, k in rows.items() if under(p, roots)}
             for p, k in rows.items():
-                if p not in known and k.sha256:
+                if p not in known and k.sha256 and not k.offline:
                     elsewhere.setdefault(k.sha256, []).append(p)
+            for p, k in known.items():  # moved by an earlier run that was stopped
+                moved += [o for o in elsewhere.pop(k.sha256, []) if _moved(o, p)]
         outside = catalog.paths_outside(roots) if rebuild else []
         todo, seen, unreadable, unchanged = [], set(), [], 0
         for entry in itertools.chain(
@@ -352,7 +373,9 @@ class Indexer:
         gone = [p for p in unseen if not under(p, unreadable)]
         out_of_reach = set(unseen) - set(gone)
         offline = {p: p in out_of_reach for p in known if (p in out_of_reach) != known[p].offline}
-        return Plan(todo, gone, offline, known, hashes, unchanged, len(out_of_reach), elsewhere)
+        plan = Plan(todo, gone + moved, offline, known, hashes, unchanged, len(out_of_reach))
+        plan.elsewhere, plan.moved = elsewhere, len(moved)
+        return plan
 
     def _check_model(
         self, catalog: Catalog, name: str, folder: Path, embedder: Embedder, rebuild: bool

@@ -198,6 +198,36 @@ def test_a_renamed_folder_moves_its_photos(photos, tiny, tmp_path):
             assert after[p.replace(str(old), str(new), 1)].embedding == before[p].embedding
 
 
+def test_a_rename_stopped_halfway_finishes_and_an_unmounted_drive_keeps_its_photos(
+    photos, tiny, tmp_path
+):
+    """A run over a renamed folder stopped after its first batch: the next run moves the rest,
+    those stored already included. A drive gone from its mount point (the folder above it still
+    there, the photos' copies elsewhere) only looks like a move: its photos are kept."""
+    import threading
+
+    old, mount = tmp_path / "P" / "trip", tmp_path / "mnt" / "nas"
+    shutil.copytree(photos / "2024", old)
+    shutil.copytree(photos / "2024", mount)
+    library = tmp_path / "lib"
+    run = indexer(library, tiny).run
+    run([old])
+    run([mount])
+    on_drive = [p for p in rows(library) if p.startswith(str(mount) + os.sep)]
+    new = old.rename(tmp_path / "P" / "trip-2023")
+    stop = threading.Event()
+    stop.set()  # stops after the first batch
+    assert run([new], stop=stop).interrupted
+    run([new])
+    left = rows(library)
+    assert not [p for p in left if p.startswith(str(old) + os.sep)]
+
+    shutil.rmtree(mount)  # unmounted: tmp_path/mnt stays, empty
+    local = shutil.copytree(photos / "2024", tmp_path / "Pictures")
+    run([local])
+    assert all(p in rows(library) for p in on_drive)
+
+
 def test_a_deleted_folder_is_named_and_its_photos_can_be_forgotten(photos, tiny, tmp_path, capsys):
     """A photo folder deleted: indexing it says how many photos the library still holds from it
     and the command that forgets them, which removes those and no others."""
