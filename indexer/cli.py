@@ -137,6 +137,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.import_:
             return import_(args)
         if args.forget:
+            if args.photos or args.rebuild or args.export:
+                alone = "altclip-index: --forget takes no photo folders; run it alone"
+                print(alone, file=sys.stderr)
+                return 2
             forgotten = Indexer(args.library, catalog_url=args.catalog).forget(args.forget)
             print(f"{forgotten} photos under {escaped(str(args.forget))} forgotten")
             return 0

@@ -308,9 +308,12 @@ class Indexer:
         held = sum(under(p, [os.path.abspath(root)]) for p in known)
         if not held:
             return f"{root} is not a folder"
+        command = f"altclip-index --forget {shlex.quote(str(root))}"
+        command += f" --library {shlex.quote(str(self.library))}"
+        also = " with the same --catalog" if self.catalog_url else ""
         return (
             f"{root} is not a folder; the library holds {held} photos from it: to forget them, "
-            f"run altclip-index --forget {shlex.quote(str(root))} --library {self.library}"
+            f"run {command}{also}"
         )
 
     def decoder(self, folder: Path, pictures: Path) -> Decoder:
@@ -402,7 +405,8 @@ class Indexer:
 
 
 def _failed_again(d: Decoded, known: dict[str, Known]) -> bool:
-    """True for a file that failed as it failed before, unchanged: its row is there already."""
+    """True for a file that failed again, unchanged since it failed: its row is there already
+    (with the reason it failed then)."""
     row = known.get(d.entry.path)
     return (
         d.vector is None

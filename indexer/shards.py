@@ -31,6 +31,7 @@ import os
 import shutil
 import time
 import uuid
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -309,14 +310,18 @@ def _check_model(catalog: Catalog, files: list[Path], fingerprint: str, name: st
 
 
 def _dim(files: list[Path]) -> int | None:
-    """The vectors' length: the most common one among the first 1024 rows of every shard (one
-    odd row first must not set a new library's dimension)."""
-    lengths = []
+    """The vectors' length: the most common one among the first 1024 vectors of every shard
+    (one odd row first must not set a new library's dimension)."""
+    lengths: list[int] = []
     for part in files:
+        found = 0
         for batch in pq.ParquetFile(part).iter_batches(1024, columns=["vector"]):
-            lengths += pc.list_value_length(batch.column(0)).drop_null().to_pylist()
-            break
-    return max(set(lengths), key=lengths.count) if lengths else None
+            some = pc.list_value_length(batch.column(0)).drop_null().to_pylist()[: 1024 - found]
+            lengths += some
+            found += len(some)
+            if found >= 1024:
+                break
+    return Counter(lengths).most_common(1)[0][0] if lengths else None
 
 
 def _same(known: Known | None, r: Record) -> bool:

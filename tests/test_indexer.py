@@ -250,6 +250,7 @@ def test_a_deleted_folder_is_named_and_its_photos_can_be_forgotten(photos, tiny,
     assert left and all(p.startswith(str(kept) + os.sep) for p in left)
     assert index_main([str(gone), *args]) == 1
     assert "--forget" not in capsys.readouterr().err
+    assert index_main([str(kept), "--forget", str(gone), "--library", str(library)]) == 2
 
 
 def test_a_library_among_the_photos_is_not_indexed(photos, tiny, tmp_path):
@@ -311,8 +312,10 @@ def test_a_bad_library_or_device_is_one_line(photos, tiny, tmp_path, capsys):
         capsys.readouterr().err
         == f"altclip-index: {tmp_path / 'a-file'} is a file; --library names a folder\n"
     )
+    args = [str(photos / "2023"), "--library", str(tmp_path / "lib"), "--model", str(tiny)]
+    assert index_main(args) == 0  # then nothing is left to embed: only the first check can see
+    capsys.readouterr()
     for device in ("banana", missing):
-        args = [str(photos), "--library", str(tmp_path / device), "--model", str(tiny)]
         assert index_main([*args, "--device", device]) == 1
         err = capsys.readouterr().err.strip()
         assert err.startswith("altclip-index: ") and "this machine has" in err

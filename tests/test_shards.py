@@ -127,8 +127,8 @@ def test_unusable_rows_are_failures_not_a_broken_library(exported, tmp_path):
     rows = table.to_pylist()
     good = [r for r in rows if r["vector"] is not None]
     bad = {
-        "sha": dict(good[0], sha256="../../../escape"),
         "short": dict(good[1], vector=good[1]["vector"][:-1]),
+        "sha": dict(good[0], sha256="../../../escape"),
         "nan": dict(good[2], vector=[float("nan")] * len(good[2]["vector"])),
         "long": dict(good[3], vector=[2 * x for x in good[3]["vector"]]),
     }
