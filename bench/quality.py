@@ -24,7 +24,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
@@ -148,8 +148,10 @@ def separation(world: World) -> dict[str, float]:
     ids, vectors = (np.concatenate(a) for a in zip(*toy.lib.catalog.vectors(), strict=True))
     out, half = {}, len(ids) // 2
     x = torch.from_numpy(vectors)
-    for name, values in zip(toyworld.Scene.__dataclass_fields__, toyworld._VALUES, strict=True):
+    for attribute, values in zip(fields(toyworld.Scene), toyworld._VALUES, strict=True):
+        name = attribute.name
         y = torch.tensor([values.index(getattr(toy.scenes[i], name)) for i in ids.tolist()])
+        torch.manual_seed(0)  # the same probe every run
         probe = torch.nn.Linear(x.shape[1], len(values))
         opt = torch.optim.Adam(probe.parameters(), lr=0.05)
         for _ in range(300):
@@ -218,7 +220,8 @@ def calibrate(world: World, zs: list[float], rhos: list[float]) -> None:
             best = max(best, (min(np.nan_to_num(row[:5])), z, rho))  # the text targets' worst
     print(f"best: Z={best[1]} RHO={best[2]}, the worst text figure {best[0]:.3f} (targets 0.9)")
     print("one cosine threshold for every query instead:")
-    for floor in np.arange(0.15, 0.26, 0.01):
+    print("floor       " + "  ".join(f"{c:>8}" for c in columns[:5]))
+    for floor in np.arange(15, 26) / 100:
 
         def flat(text, image, floor=floor):
             _, ids, scores = score(text, image)
