@@ -317,17 +317,25 @@ def test_leftover_temporary_files_are_removed(tiny, tmp_path):
     assert not any(path.exists() for path in leftovers)
 
 
-def test_second_ctrl_c_exits_cleanly_and_the_rerun_finishes(tiny, tmp_path):
+def indexing_240(tiny, tmp_path) -> tuple[subprocess.Popen, Path, list]:
+    """altclip-index on 240 photos in batches of 80, running, its first batch stored: (the
+    process, with stdout and stderr piped; the library; the command without --batch-size)."""
     photos = tmp_path / "photos"
     photos.mkdir()
     for i in range(240):
         photo(480, 360, i).save(photos / f"{i:03d}.png")
     library = tmp_path / "lib"
     cmd = [sys.executable, "-m", "indexer", photos, "--library", library, "--model", tiny]
-    proc = subprocess.Popen([*cmd, "--batch-size", "80"], cwd=ROOT, stderr=subprocess.PIPE)
+    pipes = dict(stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen([*cmd, "--batch-size", "80"], cwd=ROOT, **pipes)
     while not rows(library):
         assert proc.poll() is None, proc.stderr.read().decode()
         time.sleep(0.05)
+    return proc, library, cmd
+
+
+def test_second_ctrl_c_exits_cleanly_and_the_rerun_finishes(tiny, tmp_path):
+    proc, library, cmd = indexing_240(tiny, tmp_path)
     proc.send_signal(signal.SIGINT)  # the first batch is in: the second takes a second or two
     while "stopping after this batch" not in proc.stderr.readline().decode():
         pass
@@ -343,19 +351,11 @@ def test_second_ctrl_c_exits_cleanly_and_the_rerun_finishes(tiny, tmp_path):
 def test_one_ctrl_c_finishes_the_batch_and_exits_130(tiny, tmp_path):
     """Stopped by Ctrl-C after its batch, a run keeps that batch and says so, and exits 130
     as shells do for an interrupted command: a script can tell it from a finished run."""
-    photos = tmp_path / "photos"
-    photos.mkdir()
-    for i in range(240):
-        photo(480, 360, i).save(photos / f"{i:03d}.png")
-    library = tmp_path / "lib"
-    cmd = [sys.executable, "-m", "indexer", photos, "--library", library, "--model", tiny]
-    proc = subprocess.Popen([*cmd, "--batch-size", "80"], cwd=ROOT, stdout=subprocess.PIPE)
-    while not rows(library):
-        assert proc.poll() is None
-        time.sleep(0.05)
+    proc, library, _ = indexing_240(tiny, tmp_path)
     proc.send_signal(signal.SIGINT)
-    assert proc.wait(timeout=120) == 130
-    assert "interrupted" in proc.stdout.read().decode()
+    out, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 130
+    assert "interrupted" in out.decode()
     assert 0 < len(rows(library)) < 240
 
 
