@@ -165,6 +165,8 @@ def usable_device(name: str | torch.device) -> torch.device:
         device = torch.device(name)
     except (RuntimeError, TypeError):
         raise DeviceError(f"{name!r} is not a device; {has}") from None
+    if device.type == "meta":  # shapes without data, everywhere: for tests and tools
+        return device
     count = torch.cuda.device_count() if device.type == "cuda" else 1
     if device.type not in there or (device.index or 0) >= count:
         raise DeviceError(f"there is no {device} here; {has}")
