@@ -73,6 +73,8 @@ def main(argv: list[str] | None = None) -> int:
     except (AltCLIPError, OSError) as e:
         print(f"altclip-search: {error_line(e)}", file=sys.stderr)
         return 1
+    if not hits:
+        print("altclip-search: no photo matches (a filter may leave none)", file=sys.stderr)
     for hit in hits:
         if args.json:
             taken = hit.taken_at.isoformat() if hit.taken_at else None

@@ -320,7 +320,11 @@ class Library:
             after, before = said.after, said.before
         among = None
         if folder or after or before or kinds:
-            among = self.catalog.passing(folder, _date(after), _date(before), kinds)
+            after, before = _date(after), _date(before)
+            if after and before and after >= before:
+                wrong = f"{after:%Y-%m-%d} is not before {before:%Y-%m-%d}"
+                raise SearchError(f"the dates are the wrong way round: {wrong}")
+            among = self.catalog.passing(folder, after, before, kinds)
         n = k * GROUP_POOL if group else k
         while True:  # with `group`: until k groups, or no more photos
             hits = self._ranked(index, query, n, leave_out, among, exact, min_score, matches_only)

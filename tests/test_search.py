@@ -158,6 +158,7 @@ def test_negative_and_filters(lib, library):
         (dict(text="dog", k=0), "k must be"),
         (dict(text="dog", after="last tuesday"), "not a date"),
         (dict(text="dog", before=20230601), "not a date"),
+        (dict(text="dog", after="2024-01-01", before="2023-01-01"), "wrong way round"),
     ],
 )
 def test_bad_queries_get_clear_errors(lib, kwargs, message):
