@@ -67,6 +67,11 @@ def index_ids(library: Path) -> set[int]:
     return index.photo_ids()
 
 
+def inside(paths, folder: Path) -> list[str]:
+    """The `paths` under `folder`, in their order."""
+    return [p for p in paths if p.startswith(str(folder) + os.sep)]
+
+
 def indexer(library: Path, model: Path, **kw) -> Indexer:
     return Indexer(library=library, model=str(model), max_megapixels=4, batch_size=4, **kw)
 
@@ -188,13 +193,13 @@ def test_a_renamed_folder_moves_its_photos(photos, tiny, tmp_path):
     before = rows(library)
     new = old.rename(tmp_path / "trip-2023")
     summary = run([new])
-    ok = sum(r.status == catalog.OK for p, r in before.items() if p.startswith(str(old) + os.sep))
+    ok = sum(before[p].status == catalog.OK for p in inside(before, old))
     assert (summary.moved, summary.added, summary.removed) == (ok, 0, 0)
     after = rows(library)
-    assert not [p for p in after if p.startswith(str(old) + os.sep)]
-    assert all(p in after for p in before if p.startswith(str(other) + os.sep))
-    for p in before:
-        if p.startswith(str(old) + os.sep) and before[p].status == catalog.OK:
+    assert not inside(after, old)
+    assert all(p in after for p in inside(before, other))
+    for p in inside(before, old):
+        if before[p].status == catalog.OK:
             assert after[p.replace(str(old), str(new), 1)].embedding == before[p].embedding
 
 
@@ -213,14 +218,13 @@ def test_a_rename_stopped_halfway_finishes_and_an_unmounted_drive_keeps_its_phot
     run = indexer(library, tiny).run
     run([old])
     run([mount])
-    on_drive = [p for p in rows(library) if p.startswith(str(mount) + os.sep)]
+    on_drive = inside(rows(library), mount)
     new = old.rename(tmp_path / "P" / "trip-2023")
     stop = threading.Event()
     stop.set()  # stops after the first batch
     assert run([new], stop=stop).interrupted
     run([new])
-    left = rows(library)
-    assert not [p for p in left if p.startswith(str(old) + os.sep)]
+    assert not inside(rows(library), old)
 
     shutil.rmtree(mount)  # unmounted: tmp_path/mnt stays, empty
     local = shutil.copytree(photos / "2024", tmp_path / "Pictures")
@@ -238,7 +242,7 @@ def test_a_deleted_folder_is_named_and_its_photos_can_be_forgotten(photos, tiny,
     run = indexer(library, tiny).run
     run([gone])
     run([kept])
-    held = [p for p in rows(library) if p.startswith(str(gone) + os.sep)]
+    held = inside(rows(library), gone)
     shutil.rmtree(gone)
     args = ["--library", str(library), "--model", str(tiny)]
     assert index_main([str(gone), *args]) == 1
@@ -247,7 +251,7 @@ def test_a_deleted_folder_is_named_and_its_photos_can_be_forgotten(photos, tiny,
     assert index_main(["--forget", str(gone), "--library", str(library)]) == 0
     assert f"{len(held)} photos" in capsys.readouterr().out
     left = rows(library)
-    assert left and all(p.startswith(str(kept) + os.sep) for p in left)
+    assert left and inside(left, kept) == list(left)
     assert index_main([str(gone), *args]) == 1
     assert "--forget" not in capsys.readouterr().err
     assert index_main([str(kept), "--forget", str(gone), "--library", str(library)]) == 2
@@ -261,7 +265,7 @@ def test_a_library_among_the_photos_is_not_indexed(photos, tiny, tmp_path):
     first = run([folder])
     again = run([folder])
     assert (again.added, again.unchanged) == (0, first.added + first.failed)
-    assert not [p for p in rows(folder / "data") if p.startswith(str(folder / "data"))]
+    assert not inside(rows(folder / "data"), folder / "data")
 
 
 def test_another_model_needs_rebuild(photos, tiny, spm_path, tmp_path):
