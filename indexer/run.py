@@ -350,9 +350,11 @@ class Indexer:
         # A rebuild's table holds this run's photos only; the library's hold other roots too.
         known, elsewhere, moved = rows, {}, []
         if not rebuild:
-            known = {p: k for p, k in rows.items() if under(p, roots)}
+            known = {}
             for p, k in rows.items():
-                if p not in known and k.sha256 and not k.offline:
+                if under(p, roots):
+                    known[p] = k
+                elif k.sha256 and not k.offline:
                     elsewhere.setdefault(k.sha256, []).append(p)
             for p, k in known.items():  # moved by an earlier run that was stopped
                 moved += [o for o in elsewhere.pop(k.sha256, []) if _moved(o, p)]

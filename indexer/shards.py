@@ -98,13 +98,8 @@ def to_records(table: pa.Table, dim: int) -> list[Record]:
         elif not SHA256.fullmatch(columns["sha256"][i] or ""):
             vector, error = None, "the imported shard's sha256 is not 64 hex digits"
         elif not _unit(vector := np.asarray(vector, np.float32), dim):
-            vector, error = (
-                None,
-                (
-                    f"the imported shard's vector ({len(vector)} numbers) is not {dim} finite "
-                    "numbers of length 1"
-                ),
-            )
+            error = f"the imported shard's vector ({len(vector)} numbers) is not {dim} finite "
+            error, vector = error + "numbers of length 1", None
         out.append(
             Record(
                 os.fsdecode(path) if isinstance(path, bytes) else path,
@@ -261,7 +256,7 @@ def _check_paths(part: Path) -> None:
     """Every path absolute, as the schema says: a relative one names no file (and any folder,
     with `..`), and the library's folder list cannot mix the two."""
     for path in _read(part, ["path"]).column(0).to_pylist():
-        if not os.path.isabs(os.fsdecode(path) if isinstance(path, (bytes, str)) else ""):
+        if not os.path.isabs(os.fsdecode(path or b"")):
             raise IndexerError(
                 f"{part} holds a path that is not absolute ({path!r}): these shards were not "
                 "written by altclip-index --export; nothing was imported"

@@ -76,6 +76,16 @@ def indexer(library: Path, model: Path, **kw) -> Indexer:
     return Indexer(library=library, model=str(model), max_megapixels=4, batch_size=4, **kw)
 
 
+def indexed(library: Path, model: Path, copies: dict[Path, Path]):
+    """Each folder of `copies` ({folder: the folder copied there}) made and indexed into
+    `library`, one run each; returns the indexer's run."""
+    run = indexer(library, model).run
+    for folder, source in copies.items():
+        shutil.copytree(source, folder)
+        run([folder])
+    return run
+
+
 def test_indexes_a_photo_folder(photos, tiny, tmp_path):
     library = tmp_path / "lib"
     summary = indexer(library, tiny).run([photos])
@@ -183,13 +193,9 @@ def test_a_renamed_folder_moves_its_photos(photos, tiny, tmp_path):
     """Indexed as ~/Pictures/trip, then renamed and indexed as ~/Pictures/trip-2023: its photos
     move (vectors kept, nothing embedded again), and none stays behind under the old name, which
     no run would visit again. Photos of another folder that still exists are left alone."""
-    old, other = tmp_path / "trip", tmp_path / "other"
-    shutil.copytree(photos / "2024", old)
-    shutil.copytree(photos / "2024", other)  # the same bytes, still there
+    old, other = tmp_path / "trip", tmp_path / "other"  # the same bytes, both there
     library = tmp_path / "lib"
-    run = indexer(library, tiny).run
-    run([old])
-    run([other])
+    run = indexed(library, tiny, {old: photos / "2024", other: photos / "2024"})
     before = rows(library)
     new = old.rename(tmp_path / "trip-2023")
     summary = run([new])
@@ -212,12 +218,8 @@ def test_a_rename_stopped_halfway_finishes_and_an_unmounted_drive_keeps_its_phot
     import threading
 
     old, mount = tmp_path / "P" / "trip", tmp_path / "mnt" / "nas"
-    shutil.copytree(photos / "2024", old)
-    shutil.copytree(photos / "2024", mount)
     library = tmp_path / "lib"
-    run = indexer(library, tiny).run
-    run([old])
-    run([mount])
+    run = indexed(library, tiny, {old: photos / "2024", mount: photos / "2024"})
     on_drive = inside(rows(library), mount)
     new = old.rename(tmp_path / "P" / "trip-2023")
     stop = threading.Event()
@@ -236,12 +238,8 @@ def test_a_deleted_folder_is_named_and_its_photos_can_be_forgotten(photos, tiny,
     """A photo folder deleted: indexing it says how many photos the library still holds from it
     and the command that forgets them, which removes those and no others."""
     gone, kept = tmp_path / "gone", tmp_path / "kept"
-    shutil.copytree(photos / "2024", gone)
-    shutil.copytree(photos / "2023", kept)
     library = tmp_path / "lib"
-    run = indexer(library, tiny).run
-    run([gone])
-    run([kept])
+    indexed(library, tiny, {gone: photos / "2024", kept: photos / "2023"})
     held = inside(rows(library), gone)
     shutil.rmtree(gone)
     args = ["--library", str(library), "--model", str(tiny)]
