@@ -46,6 +46,7 @@ INT8_PROBES = [
 ]
 TEXT_CACHE = 256  # text query vectors kept per library
 GROUP_POOL = 4  # results searched per hit asked for, when near-duplicates are grouped
+LOOKS_KEPT = 4096  # thumbnails' looks remembered for near-duplicate checks
 EXPLAIN_EDGE = 1024  # the longer side of a photo read to explain a match: ample for 8 x 8 cells
 SHA256 = re.compile(r"[0-9a-f]{64}")
 SURROGATE = re.compile("[\ud800-\udfff]")
@@ -236,17 +237,18 @@ class Library:
     def thumbnail(self, hit: Hit) -> Path | None:
         """The hit's thumbnail file, or None. The name comes from the catalog's sha256 only when
         it is one (64 hex digits), so a crafted row cannot point the page at another file."""
-        return self._picture(hit, "thumbs", "webp")
+        return self._stored(hit.sha256, "thumbs", "webp")
 
     def preview(self, hit: Hit) -> Path | None:
         """The hit's screen-size preview (at most 1600 px, never larger than the photo) that the
         indexer made, or None (a library indexed before previews existed: use `open_photo`)."""
-        return self._picture(hit, "previews", "jpg")
+        return self._stored(hit.sha256, "previews", "jpg")
 
-    def _picture(self, hit: Hit, kind: str, suffix: str) -> Path | None:
-        if not isinstance(hit.sha256, str) or not SHA256.fullmatch(hit.sha256):
+    def _stored(self, sha256: str | None, kind: str, suffix: str) -> Path | None:
+        """A picture the indexer made of the photo with this sha256 (thumbs/ or previews/)."""
+        if not isinstance(sha256, str) or not SHA256.fullmatch(sha256):
             return None
-        path = self.folder / kind / hit.sha256[:2] / f"{hit.sha256}.{suffix}"
+        path = self.folder / kind / sha256[:2] / f"{sha256}.{suffix}"
         return path if _regular(path) else None
 
     def photo_path(self, photo_id: int) -> str | None:
@@ -418,7 +420,8 @@ class Library:
 
     def _grouped(self, hits: list[Hit], threshold: float) -> list[Hit]:
         """`hits` (best first) folded into groups of near-duplicates (`near.fold` at
-        `threshold`): each group as its best-ranked hit, the others in its `duplicates`."""
+        `threshold`, pixels compared on the thumbnails): each group as its best-ranked hit, the
+        others in its `duplicates`."""
         rows = self.catalog.photos([h.id for h in hits])
         hits = [h for h in hits if h.id in rows and rows[h.id].embedding is not None]
         if not hits:
@@ -426,13 +429,18 @@ class Library:
         vectors = np.stack([rows[h.id].vector for h in hits])
         return [
             replace(hits[first], duplicates=tuple(hits[i] for i in rest))
-            for first, *rest in near.fold(vectors, threshold)
+            for first, *rest in near.fold(vectors, threshold, lambda i: self._look(hits[i].sha256))
         ]
 
     def _copies_threshold(self, index: VectorIndex) -> float:
-        """near.THRESHOLD, raised where the model finds this library's photos all alike
+        """The cosine at which two photos are compared by their thumbnails' pixels
         (`near.threshold_for` on the relevance background's sample: milliseconds)."""
-        return near.threshold_for(self._background_of(index).vectors)
+        return near.threshold_for(self._background_of(index).vectors, looks=True)
+
+    def _look(self, sha256: str | None) -> np.ndarray | None:
+        """`near.look` of a photo's thumbnail, or None without one."""
+        path = self._stored(sha256, "thumbs", "webp")
+        return None if path is None else _look_at(str(path))
 
     def duplicates(self, threshold: float | None = None) -> list[Hit]:
         """The groups of near-duplicates (bursts, re-encodes, resized or cropped copies) of the
@@ -453,7 +461,13 @@ class Library:
         ids = np.concatenate([p[0] for p in parts]) if parts else np.empty(0, np.int64)
         vectors = np.concatenate([p[1] for p in parts]) if parts else np.empty((0, 0), np.float32)
         position = {int(i): row for row, i in enumerate(ids.tolist())}
-        grouped = near.groups(ids, vectors, threshold)
+
+        @functools.cache
+        def look(row: int) -> np.ndarray | None:  # read for the rows compared only
+            photo = self.catalog.photos([int(ids[row])]).get(int(ids[row]))
+            return None if photo is None else self._look(photo.sha256)
+
+        grouped = near.groups(ids, vectors, threshold, looks=look)
         flat = np.array([i for members in grouped for i in members], np.int64)
         known = {h.id: h for h in self._hits(flat, np.zeros(len(flat)))}
         found = []
@@ -717,6 +731,17 @@ def _file_time(ns: int) -> datetime | None:
     try:
         return datetime.fromtimestamp(ns / 1e9)
     except (OverflowError, OSError, ValueError):
+        return None
+
+
+@functools.lru_cache(maxsize=LOOKS_KEPT)
+def _look_at(path: str) -> np.ndarray | None:
+    """`near.look` of a thumbnail file (named by its photo's sha256, so never stale), or None
+    where it cannot be read; the last LOOKS_KEPT remembered (10 KB each)."""
+    try:
+        with Image.open(path) as picture:
+            return near.look(picture)
+    except (OSError, ValueError, Image.DecompressionBombError):
         return None
 
 

@@ -129,15 +129,20 @@ def duplicate_figures(
 ) -> tuple[float, float]:
     """`n` distinct toy scenes (no two with the same attributes: `toyworld.distinct_scenes`),
     about half with 1-3 generated near-duplicates, embedded by `model` and grouped by
-    `search.duplicates.groups`: (share of groups found whole, share of distinct scenes merged).
-    Targets: >= 0.95 and <= 0.01."""
-    from search.duplicates import THRESHOLD, groups
+    `search.duplicates.groups` as `Library.duplicates` groups them: candidates by their vectors
+    (`threshold_for(..., looks=True)` unless `threshold` is given), confirmed by their pixels.
+    Returns (share of groups found whole, share of distinct scenes merged). Targets: >= 0.95
+    and <= 0.01."""
+    from search.duplicates import groups, look, threshold_for
 
     rng = np.random.default_rng(seed)
     scenes = toyworld.distinct_scenes(rng, n)
     images, origin, _ = photos_with_copies(rng, n, scenes=scenes)
     vectors = model.embed_images(images, batch_size=64).numpy()
-    found = groups(np.arange(len(images)), vectors, threshold or THRESHOLD)
+    if threshold is None:
+        threshold = threshold_for(vectors[rng.permutation(len(vectors))], looks=True)
+    looks = [look(image) for image in images]
+    found = groups(np.arange(len(images)), vectors, threshold, looks=looks.__getitem__)
     return found_and_merged(found, origin)
 
 
