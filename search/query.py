@@ -17,7 +17,8 @@ exclusive). What is understood:
   year, last year, the year before last, last/this month, last/this week, yesterday, today, N days
   (weeks, months, years) ago; weeks begin on Monday;
 - ranges: 2019到2021年, 2023年3月至5月, from 2018 to 2020, between 2018 and 2020, June to August
-  2023 (a side without a year takes the other's); open ones: since 2020, 2020年以来, before 2020;
+  2023 (a side without a year takes the other's; two years the wrong way round, "from 2025 to
+  2018", are read the right way); open ones: since 2020, 2020年以来, before 2020;
 - festivals with a year or a relative word: 圣诞节 / Christmas (24-25 December), 平安夜 / Christmas
   Eve, 元旦 / New Year's Day, 跨年 / New Year's Eve, 情人节 / Valentine's Day, 万圣节 / Halloween,
   劳动节 / 五一 (1-5 May), 国庆 (1-7 October), and 春节 / Chinese (Lunar) New Year from the table
@@ -319,6 +320,9 @@ def _groups(text, tokens, today, hemisphere):
             continue
         if other is not None:
             second = _resolve(other, today, hemisphere, fields)
+            said = "year" in other and "year" in fields  # "from 2025 to 2018": the wrong way
+            if said and second is not None and second[1] <= first[0]:
+                first, second = second, first
             if second is None or second[1] <= first[0]:
                 continue
             first = (first[0], second[1])
