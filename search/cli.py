@@ -1,4 +1,5 @@
 """`altclip-search "query" [--library DIR] [-k 20] [--json]`: ranked paths with scores.
+`altclip-search --duplicates`: the library's groups of near-duplicates (bursts, copies).
 `altclip-classify IMAGE... --labels 猫 狗 海滩`: label probabilities per image."""
 
 from __future__ import annotations
@@ -41,6 +42,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--after", help="only photos taken on or after this date (2023-06-01)")
     p.add_argument("--before", help="only photos taken before this date")
     p.add_argument("-k", type=int, default=20, help="how many results (default 20)")
+    p.add_argument(
+        "--duplicates",
+        action="store_true",
+        help="instead of a search, every group of near-duplicates: its number, each photo's "
+        "cosine to the group's best (listed first), its path",
+    )
     env = Settings.from_env()
     p.add_argument(
         "--library", type=Path, default=env.library, help="default: $ALTCLIP_LIBRARY or ./data"
@@ -56,11 +63,15 @@ def main(argv: list[str] | None = None) -> int:
         help="the int8 text tower on CPU, if it agrees with the exact one ($ALTCLIP_INT8=1)",
     )
     args = p.parse_args(argv)
+    if args.duplicates and (args.query is not None or args.image or args.negative):
+        p.error("--duplicates lists the whole library: give it without a query or --image")
     sys.stdout.reconfigure(errors="backslashreplace")  # never die printing a strange name
     try:
         library = Library.open(
             args.library, args.catalog, int8=args.int8, hemisphere=env.hemisphere
         )
+        if args.duplicates:
+            return _duplicates(library, args.json)
         hits = library.search(
             args.query,
             image=args.image,
@@ -88,6 +99,20 @@ def main(argv: list[str] | None = None) -> int:
             print(json_line(row))
         else:
             print(f"{hit.score:.4f}\t{escaped(hit.path)}")
+    return 0
+
+
+def _duplicates(library: Library, as_json: bool) -> int:
+    """Print `library.duplicates()`, a line per photo (one JSON object with --json)."""
+    groups = library.duplicates()
+    if not groups:
+        print("altclip-search: no near-duplicates in this library", file=sys.stderr)
+    for n, best in enumerate(groups, 1):
+        for hit in (best, *best.duplicates):
+            if as_json:
+                print(json_line({"group": n, "score": round(hit.score, 6), "path": hit.path}))
+            else:
+                print(f"{n}\t{hit.score:.4f}\t{escaped(hit.path)}")
     return 0
 
 

@@ -5,6 +5,7 @@ the toy world."""
 from __future__ import annotations
 
 import itertools
+import json
 
 import numpy as np
 import pytest
@@ -204,6 +205,23 @@ def test_library_lists_its_groups(copies_library):
         for d in hit.duplicates:
             assert d.score == pytest.approx(float(lib.catalog.vector_of(d.id) @ best), abs=1e-5)
     assert lib.duplicates() is found  # kept until the catalog changes
+
+
+def test_the_command_lists_the_groups(copies_library, capsys):
+    """`altclip-search --duplicates --json`: a line per photo of each group, the best first; a
+    query with it is a usage error."""
+    from search.cli import main
+
+    lib, origin = copies_library
+    assert main(["--duplicates", "--json", "--library", str(lib.folder)]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    found = lib.duplicates()
+    assert [(r["group"], r["path"]) for r in rows] == [
+        (n, h.path) for n, best in enumerate(found, 1) for h in (best, *best.duplicates)
+    ]
+    with pytest.raises(SystemExit) as stop:
+        main(["猫", "--duplicates", "--library", str(lib.folder)])
+    assert stop.value.code == 2
 
 
 def test_search_folds_copies_into_one_hit(copies_library):
