@@ -490,6 +490,15 @@ class Catalog:
                 found |= {p.id: p for p in s.scalars(select(Photo).where(chunk))}
         return found
 
+    def hashes(self, ids: list[int]) -> dict[int, str]:
+        """{id: sha256} of the photos `ids`, read 5 000 at a time."""
+        found = {}
+        with self._session() as s:
+            for start in range(0, len(ids), 5000):
+                chunk = Photo.id.in_(ids[start : start + 5000])
+                found |= dict(s.execute(select(Photo.id, Photo.sha256).where(chunk)).all())
+        return found
+
     def vector_of(self, photo: int | str) -> np.ndarray | None:
         """The stored vector of a photo, by id or path; None if it has none."""
         key = Photo.id == photo if isinstance(photo, int) else Photo.path == photo

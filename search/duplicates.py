@@ -5,13 +5,12 @@ Two photos are near-duplicates when the cosine of their image embeddings is at l
 and, where their thumbnails are at hand, their pixels are alike too (`alike`: the normalised
 cross-correlation of two 48 x 48 squashed thumbnails, one moved by up to 8% of the side and shown
 up to 16% closer, at least `SAME_LOOK`). The vectors find the candidates at a cosine a crop still
-reaches (`threshold_for(..., looks=True)`); the pixels then tell a copy from another photo of
-the same subject, which a vector may score as high. Groups are formed around leaders (star
-clustering): the photo with the most near-duplicates becomes a leader and takes every ungrouped
-photo that is a near-duplicate of itself; then the next, and so on. Every member is within the
-threshold of its leader, so a group cannot chain distinct scenes together through a series of
-near pairs (A≈B≈C≈D with A and D unlike), as connected components do: any two of its members
-have a cosine of at least 2·threshold² − 1 (0.805 at 0.95), whatever the library.
+reaches (`candidate_for`); the pixels then tell a copy from another photo of the same subject,
+which a vector may score as high. Groups are formed around leaders (star clustering): the photo
+with the most near-duplicates becomes a leader and takes every ungrouped photo that is a
+near-duplicate of itself; then the next, and so on. Every member is a near-duplicate of its
+leader, not necessarily of the other members, so a group cannot chain distinct scenes together
+through a series of near pairs (A≈B≈C≈D with A and D unlike), as connected components do.
 
 Failure modes, known and accepted:
 - The cosine is in the model's units. For CLIP-family image vectors copies of one photo score
@@ -19,26 +18,29 @@ Failure modes, known and accepted:
   threshold relative to the library's typical pair, and raises it to identical pictures where a
   model finds every pair alike (random weights).
 - Pixels alike at 48 x 48 are not pixels alike at full size: a small object added, moved or
-  taken away (a second cup on a table) changes a few percent of the pixels and may pass; a copy
+  taken away (a second cup on a table), or a subject moved by a few percent on a plain backdrop
+  (a second shot), changes few pixels and may pass; a copy
   cropped by more than 8% a side, rotated, mirrored or recoloured (a black-and-white version)
   fails. On the toy world (flat shapes a few pixels wide at 48 x 48, a hard case) 98% of the
   groups are found whole and 1.8% of distinct scenes are merged, mostly with a scene that differs
   by one small shape or only in size.
-- Without a thumbnail (a library imported without them) a pair counts at `THRESHOLD` by its
-  vectors alone.
+- Without a thumbnail (a library imported without them) a pair counts by its vectors alone, at
+  `threshold_for`'s cosine (0.95 for CLIP).
 - A burst that drifts (a pan, a subject walking across) is split into several groups where its
   ends are too far apart; a photo between two groups joins the one formed first.
 - A leader takes at most `max_group` - 1 others (its nearest): a photo kept in thousands of
   copies comes as several groups.
 - Time is one pass over all pairs, O(N² · dim) multiply-adds in blocks (100 000 photos of 768-d:
-  about 8 · 10¹² multiply-adds, minutes on a few cores), plus about 1 ms for each candidate pair
-  that is a copy and 6 ms for each that is not (pixels compared once per pair, on the Zen 3);
-  memory is the vectors themselves plus O(N · max_group) for the neighbour lists and one block
-  of scores, never N².
+  about 8 · 10¹² multiply-adds, minutes on a few cores), plus, for each photo in a candidate
+  pair, 3 ms to prepare its look and, per pair, 0.2 ms for a copy and 1.3 ms for two different
+  pictures (on the Zen 3); memory is the vectors themselves plus O(N · max_group) for the
+  neighbour lists, one block of scores and up to PREPARED_KEPT prepared looks (0.2 MB each),
+  never N².
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -55,30 +57,43 @@ LOOK = 48  # a picture's look: its pixels squashed to LOOK x LOOK
 SHIFT = 4  # pixels of a look by which a copy may be moved: 8% of the side
 ZOOMS = (1.0, 1.08, 1.16)  # how much closer than the other a (cropped) copy may show a picture
 SAME_LOOK = 0.92  # the normalised cross-correlation of two looks at or above which they are alike
+FLAT = 3.0  # a look whose pixels spread less than this (of 255) is plain: compared by colour
+PREPARED_KEPT = 512  # looks kept prepared while one grouping runs
 BLOCK = 2048  # rows (and columns) scored at a time: a 16 MB block of float32 scores
 
 
-def threshold_for(sample: np.ndarray, threshold: float = THRESHOLD, looks: bool = False) -> float:
-    """The cosine at which two photos of a library count as near-duplicates: `threshold`, or more
-    where the model finds the library's photos alike. Copies must go `CLOSER` of the way from the
-    cosine of a typical pair of the library's photos (the median over the pairs among `sample`:
-    up to SAMPLE_ROWS rows of its image vectors, in a random order) to 1. With CLIP's image
-    vectors a typical pair scores about 0.5, which leaves `threshold`. A model whose typical pair
-    scores `ALIKE` or more sees too little to tell copies from other photos (random weights: the
-    tests' checkpoints score 0.92-0.99); there only identical pictures group.
+def threshold_for(sample: np.ndarray, threshold: float = THRESHOLD) -> float:
+    """The cosine at which two photos of a library count as near-duplicates by their vectors
+    alone: `threshold`, or more where the model finds the library's photos alike. Copies must go
+    `CLOSER` of the way from the cosine of a typical pair of the library's photos (`_typical`)
+    to 1. With CLIP's image vectors a typical pair scores about 0.5, which leaves `threshold`. A
+    model whose typical pair scores `ALIKE` or more sees too little to tell copies from other
+    photos (random weights: the tests' checkpoints score 0.92-0.99); there only identical
+    pictures group."""
+    typical = _typical(sample)
+    if typical is None:
+        return threshold
+    return IDENTICAL if typical >= ALIKE else max(threshold, typical + CLOSER * (1 - typical))
 
-    With `looks` (pairs are then confirmed by their pixels, `alike`), the cosine at which a pair
-    is worth comparing: `CANDIDATE` of the way from the typical pair to 1 (0.88 for CLIP's 0.5),
-    which lets in the crops and bursts whose vectors moved more than a re-encode's."""
+
+def candidate_for(sample: np.ndarray) -> float:
+    """The cosine from which two photos' pixels are compared (`alike`): `CANDIDATE` of the way
+    from a typical pair (`_typical`) to 1 (0.875 for CLIP's 0.5), which lets in the crops and
+    bursts whose vectors moved more than a re-encode's; identical pictures only where the model
+    finds every pair alike, as `threshold_for`."""
+    typical = _typical(sample)
+    if typical is None:
+        return THRESHOLD
+    return IDENTICAL if typical >= ALIKE else typical + CANDIDATE * (1 - typical)
+
+
+def _typical(sample: np.ndarray) -> float | None:
+    """The median cosine over the pairs among `sample` (up to SAMPLE_ROWS rows of a library's
+    image vectors, in a random order), or None for fewer than two."""
     rows = np.asarray(sample[:SAMPLE_ROWS], np.float32)
     if len(rows) < 2:
-        return threshold
-    typical = float(np.median((rows @ rows.T)[np.triu_indices(len(rows), 1)]))
-    if typical >= ALIKE:
-        return IDENTICAL
-    if looks:
-        return typical + CANDIDATE * (1 - typical)
-    return max(threshold, typical + CLOSER * (1 - typical))
+        return None
+    return float(np.median((rows @ rows.T)[np.triu_indices(len(rows), 1)]))
 
 
 def neighbours(
@@ -131,16 +146,20 @@ def groups(
     threshold: float = THRESHOLD,
     max_group: int = MAX_GROUP,
     looks: Callable[[int], np.ndarray | None] | None = None,
+    candidate: float | None = None,
 ) -> list[list[int]]:
     """The near-duplicate groups among photos, each of two or more, largest first.
 
     Args:
         ids: photo ids [N].
         vectors: their image vectors [N, dim], L2-normalised, in the same order.
-        threshold: image-image cosine at or above which two photos are near-duplicates.
+        threshold: image-image cosine at or above which two photos are near-duplicates by
+            their vectors alone.
         max_group: the most photos one group holds.
-        looks: each row's `look` (None where it has none): with them, a pair at `threshold`
-            is near-duplicates only where its pixels are `alike` too (`_confirmed`).
+        looks: each row's `look` (None where it has none). With them, a pair at `candidate`
+            (default `threshold`) or above is near-duplicates where its pixels are `alike`, or
+            where either has no look, at `threshold` (`_is_copy`).
+        candidate: see `looks` (`candidate_for`).
 
     Returns:
         Groups of ids, each its leader first (the photo with the most near-duplicates, the most
@@ -150,9 +169,11 @@ def groups(
     ids = np.asarray(ids, np.int64)
     if len(ids) != len(vectors):
         raise ValueError(f"{len(ids)} ids for {len(vectors)} vectors")
-    scores, near = neighbours(vectors, threshold, max_group - 1)
-    if looks is not None:
-        near = _confirmed(near, scores, looks)
+    if looks is None:
+        _, near = neighbours(vectors, threshold, max_group - 1)
+    else:
+        scores, near = neighbours(vectors, candidate or threshold, max_group - 1)
+        near = _confirmed(near, scores, _Looks(looks), threshold)
     degree = (near >= 0).sum(axis=1)
     order = np.lexsort((np.arange(len(ids)), -degree))  # most neighbours first, then by row
     found = _stars(order[degree[order] > 0], near)
@@ -164,15 +185,15 @@ def fold(
     vectors: np.ndarray,
     threshold: float = THRESHOLD,
     looks: Callable[[int], np.ndarray | None] | None = None,
+    candidate: float | None = None,
 ) -> list[list[int]]:
     """A ranked list folded into groups of near-duplicates: each item, best first, becomes a
-    leader unless an earlier leader already took it, and takes every later free item within
-    `threshold` of itself. So the best-ranked photo of a group heads it.
+    leader unless an earlier leader already took it, and takes every later free item that is a
+    near-duplicate of itself. So the best-ranked photo of a group heads it.
 
     Args:
         vectors: [n, dim] L2-normalised image vectors of the ranked items, best first.
-        threshold: image-image cosine at or above which two items are near-duplicates.
-        looks: as `groups` takes them, by position.
+        threshold, looks, candidate: as `groups` takes them (looks by position).
 
     Returns:
         Lists of positions into `vectors`, one per group (a lone item is a group of one), in
@@ -180,28 +201,26 @@ def fold(
     """
     vectors = np.asarray(vectors, np.float32)
     scores = vectors @ vectors.T  # [n, n]; n is a page of results, not a library
-    np.fill_diagonal(scores, -np.inf)
-    near = scores >= threshold
-    if looks is not None:
-        for i, j in zip(*np.nonzero(np.triu(near)), strict=True):
-            near[i, j] = near[j, i] = _copies(i, j, scores[i, j], looks)
+    near = scores >= (threshold if looks is None else candidate or threshold)
+    prepared = None if looks is None else _Looks(looks)
     taken = np.zeros(len(vectors), bool)
     out = []
     for i in range(len(vectors)):
         if taken[i]:
             continue
-        members = np.flatnonzero(near[i] & ~taken)
-        members = np.union1d([i], members[members > i])
+        members = [i] + [
+            j
+            for j in np.flatnonzero(near[i, i + 1 :] & ~taken[i + 1 :]) + i + 1
+            if prepared is None or _is_copy(i, j, scores[i, j], prepared, threshold)
+        ]
         taken[members] = True
-        out.append(members.tolist())
+        out.append(members)
     return out
 
 
-def _confirmed(
-    near: np.ndarray, scores: np.ndarray, looks: Callable[[int], np.ndarray | None]
-) -> np.ndarray:
-    """`near` (rows' candidate rows, -1 for none) less the pairs that are not `_copies` (`scores`:
-    their cosines, aligned with `near`). Each pair's pixels are compared once."""
+def _confirmed(near: np.ndarray, scores: np.ndarray, looks: _Looks, threshold: float) -> np.ndarray:
+    """`near` (rows' candidate rows, -1 for none) less the pairs that are not `_is_copy`
+    (`scores`: their cosines, aligned with `near`). Each pair is compared once."""
     seen: dict[tuple[int, int], bool] = {}
     kept = np.full_like(near, -1)
     for i, (row, score) in enumerate(zip(near, scores, strict=True)):
@@ -211,18 +230,18 @@ def _confirmed(
                 continue
             pair = (min(i, j), max(i, j))
             if pair not in seen:
-                seen[pair] = _copies(*pair, cosine, looks)
+                seen[pair] = _is_copy(*pair, cosine, looks, threshold)
             if seen[pair]:
                 out.append(j)
         kept[i, : len(out)] = out
     return kept
 
 
-def _copies(i: int, j: int, cosine: float, looks) -> bool:
-    """Whether two candidates (rows at the vectors' threshold) are copies: their looks `alike`,
-    or where either has none, their `cosine` at THRESHOLD or more."""
+def _is_copy(i: int, j: int, cosine: float, looks: _Looks, threshold: float) -> bool:
+    """Whether two candidates are copies: their looks `alike`, or where either has none, their
+    `cosine` at `threshold` or more."""
     a, b = looks(i), looks(j)
-    return cosine >= THRESHOLD if a is None or b is None else alike(a, b)
+    return cosine >= threshold if a is None or b is None else _alike(a, b)
 
 
 def _stars(order: np.ndarray, near: np.ndarray) -> list[np.ndarray]:
@@ -249,35 +268,64 @@ def look(image: Image.Image) -> np.ndarray:
     return np.asarray(image.convert("RGB").resize((edge, edge), Image.BILINEAR))
 
 
-def alike(a: np.ndarray, b: np.ndarray, at_least: float = SAME_LOOK) -> bool:
+def alike(a: np.ndarray, b: np.ndarray) -> bool:
     """Whether two `look`s show one picture: the normalised cross-correlation of one with the
     other, moved by up to SHIFT pixels and shown closer by one of ZOOMS (either way round),
-    reaches `at_least` (1: the same pixels, up to brightness and contrast). Stops at the first
-    alignment that does: about 1 ms for a re-encoded copy, 5 for two different pictures."""
+    reaches SAME_LOOK (1: the same pixels, up to brightness and contrast). Two plain pictures
+    (a black frame) are alike where their colours are within FLAT of each other."""
+    return _alike(_Prepared(a), _Prepared(b))
+
+
+class _Prepared:
+    """A look made ready for `_alike`, once however many pairs it is in: its template (squashed
+    to LOOK x LOOK, zero mean, unit norm) transformed at each size a picture is compared at,
+    and itself shown at each of ZOOMS, transformed, with the spread of every window."""
+
+    def __init__(self, look: np.ndarray):
+        t = np.asarray(Image.fromarray(look).resize((LOOK, LOOK), Image.BILINEAR), np.float32)
+        self.colour = t.reshape(-1, 3).mean(axis=0)
+        t -= t.mean()
+        self.flat = float(t.std()) < FLAT
+        t /= max(float(np.linalg.norm(t)), 1e-6)
+        self.templates, self.pictures = {}, {}
+        for zoom in ZOOMS:
+            edge = round(LOOK * zoom)
+            moved = Image.fromarray(look).resize((edge, edge), Image.BILINEAR)
+            picture = np.pad(np.asarray(moved, np.float32), ((SHIFT,) * 2,) * 2 + ((0, 0),), "edge")
+            m = picture.shape[0]
+            self.templates[m] = np.conj(np.fft.rfft2(t, (m, m), axes=(0, 1)))
+            sums = [_window_sums(x.sum(axis=-1), LOOK) for x in (picture, picture * picture)]
+            spread = np.sqrt(np.maximum(sums[1] - sums[0] ** 2 / t.size, 1e-6))
+            self.pictures[zoom] = np.fft.rfft2(picture, axes=(0, 1)), spread
+
+
+def _alike(a: _Prepared, b: _Prepared) -> bool:
+    """`alike` of two prepared looks: about 0.2 ms for a re-encoded copy, 1.3 for two different
+    pictures, on the Zen 3 (stops at the first alignment that reaches SAME_LOOK)."""
+    if a.flat or b.flat:
+        return a.flat and b.flat and float(np.abs(a.colour - b.colour).max()) <= FLAT
     for zoom in ZOOMS:
         for template, other in ((a, b), (b, a))[: 1 if zoom == 1 else 2]:
-            t = np.asarray(Image.fromarray(template).resize((LOOK, LOOK), Image.BILINEAR))
-            t = t.astype(np.float32) - t.mean()
-            t /= max(float(np.linalg.norm(t)), 1e-6)
-            edge = round(LOOK * zoom)
-            moved = np.asarray(Image.fromarray(other).resize((edge, edge), Image.BILINEAR))
-            picture = np.pad(moved.astype(np.float32), ((SHIFT,) * 2,) * 2 + ((0, 0),), "edge")
-            if _ncc(t, picture).max() >= at_least:
+            spectrum, spread = other.pictures[zoom]
+            m = spread.shape[0] + LOOK - 1
+            correlation = np.fft.irfft2(template.templates[m] * spectrum, (m, m), axes=(0, 1))
+            valid = correlation.sum(axis=-1)[: spread.shape[0], : spread.shape[1]]
+            if (valid / spread).max() >= SAME_LOOK:
                 return True
     return False
 
 
-def _ncc(t: np.ndarray, picture: np.ndarray) -> np.ndarray:
-    """Normalised cross-correlation of `t` ([S, S, C], zero mean, unit norm) with every S x S
-    window of `picture` ([M, M, C]): [M - S + 1, M - S + 1]. By FFT, and window sums of the
-    picture from its integral image."""
-    s, m = t.shape[0], picture.shape[0]
-    spectrum = np.conj(np.fft.rfft2(t, (m, m), axes=(0, 1))) * np.fft.rfft2(picture, axes=(0, 1))
-    numerator = np.fft.irfft2(spectrum, (m, m), axes=(0, 1)).sum(axis=-1)[: m - s + 1, : m - s + 1]
-    sums = [_window_sums(x.sum(axis=-1), s) for x in (picture, picture * picture)]
-    n = t.size
-    spread = np.sqrt(np.maximum(sums[1] - sums[0] ** 2 / n, 1e-6))
-    return numerator / spread
+class _Looks:
+    """Rows' looks (`looks(row)`: a `look` or None), prepared on first use, the last
+    PREPARED_KEPT kept (about 0.2 MB each)."""
+
+    def __init__(self, looks: Callable[[int], np.ndarray | None]):
+        self._prepared = functools.lru_cache(PREPARED_KEPT)(
+            lambda row: None if (found := looks(row)) is None else _Prepared(found)
+        )
+
+    def __call__(self, row: int) -> _Prepared | None:
+        return self._prepared(row)
 
 
 def _window_sums(x: np.ndarray, s: int) -> np.ndarray:

@@ -46,7 +46,7 @@ INT8_PROBES = [
 ]
 TEXT_CACHE = 256  # text query vectors kept per library
 GROUP_POOL = 4  # results searched per hit asked for, when near-duplicates are grouped
-LOOKS_KEPT = 4096  # thumbnails' looks remembered for near-duplicate checks
+LOOKS_KEPT = 2048  # thumbnails' looks remembered for near-duplicate checks, 10 KB each
 EXPLAIN_EDGE = 1024  # the longer side of a photo read to explain a match: ample for 8 x 8 cells
 SHA256 = re.compile(r"[0-9a-f]{64}")
 SURROGATE = re.compile("[\ud800-\udfff]")
@@ -137,6 +137,7 @@ class Library:
         self._folders: tuple[int, list[str]] | None = None
         self._background: tuple[VectorIndex, Background] | None = None  # made once per index
         self._groups: tuple[int, float, list[Hit]] | None = None  # duplicates(), per generation
+        self._look_at = functools.lru_cache(LOOKS_KEPT)(_read_look)
         # One load of each at a time, however many threads (Streamlit sessions) ask at once.
         self._index_lock, self._tower_lock, self._text_lock = (threading.Lock() for _ in range(3))
 
@@ -332,7 +333,7 @@ class Library:
             hits = self._ranked(index, query, n, leave_out, among, exact, min_score, matches_only)
             if not group:
                 return hits
-            grouped = self._grouped(hits, self._copies_threshold(index))
+            grouped = self._grouped(hits, *self._copies_thresholds(index))
             if len(grouped) >= k or len(hits) < n:
                 return grouped[:k]
             n *= 2
@@ -418,29 +419,31 @@ class Library:
         self._background = index, background
         return background
 
-    def _grouped(self, hits: list[Hit], threshold: float) -> list[Hit]:
-        """`hits` (best first) folded into groups of near-duplicates (`near.fold` at
-        `threshold`, pixels compared on the thumbnails): each group as its best-ranked hit, the
-        others in its `duplicates`."""
+    def _grouped(self, hits: list[Hit], threshold: float, candidate: float) -> list[Hit]:
+        """`hits` (best first) folded into groups of near-duplicates (`near.fold`, pixels
+        compared on the thumbnails): each group as its best-ranked hit, the others in its
+        `duplicates`."""
         rows = self.catalog.photos([h.id for h in hits])
         hits = [h for h in hits if h.id in rows and rows[h.id].embedding is not None]
         if not hits:
             return []
         vectors = np.stack([rows[h.id].vector for h in hits])
+        folded = near.fold(vectors, threshold, lambda i: self._look(hits[i].sha256), candidate)
         return [
-            replace(hits[first], duplicates=tuple(hits[i] for i in rest))
-            for first, *rest in near.fold(vectors, threshold, lambda i: self._look(hits[i].sha256))
+            replace(hits[first], duplicates=tuple(hits[i] for i in rest)) for first, *rest in folded
         ]
 
-    def _copies_threshold(self, index: VectorIndex) -> float:
-        """The cosine at which two photos are compared by their thumbnails' pixels
-        (`near.threshold_for` on the relevance background's sample: milliseconds)."""
-        return near.threshold_for(self._background_of(index).vectors, looks=True)
+    def _copies_thresholds(self, index: VectorIndex) -> tuple[float, float]:
+        """The cosine at which two photos are copies by their vectors alone, and the cosine from
+        which their thumbnails' pixels are compared (`near.threshold_for`, `near.candidate_for`
+        on the relevance background's sample: milliseconds)."""
+        sample = self._background_of(index).vectors
+        return near.threshold_for(sample), near.candidate_for(sample)
 
     def _look(self, sha256: str | None) -> np.ndarray | None:
         """`near.look` of a photo's thumbnail, or None without one."""
         path = self._stored(sha256, "thumbs", "webp")
-        return None if path is None else _look_at(str(path))
+        return None if path is None else self._look_at(str(path))
 
     def duplicates(self, threshold: float | None = None) -> list[Hit]:
         """The groups of near-duplicates (bursts, re-encodes, resized or cropped copies) of the
@@ -449,10 +452,14 @@ class Library:
         pixels, then the largest file: the least compressed copy), the others in its
         `duplicates`, every score the cosine to that best photo. Photos without a near-duplicate
         are left out. Computed once per catalog generation: O(photos²) multiply-adds (seconds
-        at 10 000 photos, minutes at 100 000), holding every vector in memory meanwhile.
-        `threshold`: the image-image cosine of copies (default: `_copies_threshold`)."""
-        if threshold is None:
-            threshold = self._copies_threshold(self.refresh())
+        at 10 000 photos, minutes at 100 000) plus a millisecond or so per pair of photos whose
+        vectors are close enough to compare their thumbnails, holding every vector in memory
+        meanwhile. `threshold`: the image-image cosine of copies by their vectors alone
+        (default: `_copies_thresholds`)."""
+        given = threshold
+        threshold, candidate = self._copies_thresholds(self.refresh())
+        if given is not None:
+            threshold, candidate = given, min(candidate, given)
         generation = self.catalog.generation()
         cached = self._groups
         if cached is not None and cached[:2] == (generation, threshold):
@@ -461,13 +468,12 @@ class Library:
         ids = np.concatenate([p[0] for p in parts]) if parts else np.empty(0, np.int64)
         vectors = np.concatenate([p[1] for p in parts]) if parts else np.empty((0, 0), np.float32)
         position = {int(i): row for row, i in enumerate(ids.tolist())}
+        hashes = self.catalog.hashes(ids.tolist())
 
-        @functools.cache
-        def look(row: int) -> np.ndarray | None:  # read for the rows compared only
-            photo = self.catalog.photos([int(ids[row])]).get(int(ids[row]))
-            return None if photo is None else self._look(photo.sha256)
+        def looks(row: int) -> np.ndarray | None:
+            return self._look(hashes.get(int(ids[row])))
 
-        grouped = near.groups(ids, vectors, threshold, looks=look)
+        grouped = near.groups(ids, vectors, threshold, looks=looks, candidate=candidate)
         flat = np.array([i for members in grouped for i in members], np.int64)
         known = {h.id: h for h in self._hits(flat, np.zeros(len(flat)))}
         found = []
@@ -734,15 +740,16 @@ def _file_time(ns: int) -> datetime | None:
         return None
 
 
-@functools.lru_cache(maxsize=LOOKS_KEPT)
-def _look_at(path: str) -> np.ndarray | None:
-    """`near.look` of a thumbnail file (named by its photo's sha256, so never stale), or None
-    where it cannot be read; the last LOOKS_KEPT remembered (10 KB each)."""
+def _read_look(path: str) -> np.ndarray | None:
+    """`near.look` of a thumbnail file (named by its photo's sha256, so never stale), read-only,
+    or None where it cannot be read."""
     try:
         with Image.open(path) as picture:
-            return near.look(picture)
+            found = near.look(picture)
     except (OSError, ValueError, Image.DecompressionBombError):
         return None
+    found.setflags(write=False)
+    return found
 
 
 def _regular(path: str | Path) -> bool:

@@ -124,15 +124,24 @@ _NOT_YEAR_AFTER = r"号|室|房|层|楼|路|元|块|米|个|张|次|件|届|级|
 # (kind, pattern), matched case-insensitively (re.VERBOSE: spaces in a pattern are \s).
 _TOKENS = [
     # 2023-06-15, 2023/6/15, 2023.06
-    ("iso", r"(?<![\d./-]) (?P<y>(?:19|20)\d\d) [-/.] (?P<m>\d{1,2}) (?:[-/.](?P<d>\d{1,2}))?"
-            r"(?![\d./-]*\d)"),
+    (
+        "iso",
+        r"(?<![\d./-]) (?P<y>(?:19|20)\d\d) [-/.] (?P<m>\d{1,2}) (?:[-/.](?P<d>\d{1,2}))?"
+        r"(?![\d./-]*\d)",
+    ),
     ("year", r"(?P<y>\d{4}|[〇零一二三四五六七八九]{4}) \s* 年 (?!代|级|龄|纪)"),
     ("ago", rf"(?P<n>\d+|{_CN_NUM}) \s* (?P<u>天|日|周|星期|个月|年) 前"),
     ("ago", rf"{_A} (?P<n>{_EN_NUM}) \s+ (?P<u>day|week|month|year)s? \s+ ago {_Z}"),
-    ("span", r"今天|大前天|昨天|前天|上上周|上周|这周|本周|上个?星期|这个?星期|上个?礼拜|上个月"
-             r"|这个月|本月"),
-    ("span", rf"{_A} (?:the\s+day\s+before\s+yesterday|yesterday|today|last\s+week|this\s+week"
-             rf"|last\s+month|this\s+month) {_Z}"),
+    (
+        "span",
+        r"今天|大前天|昨天|前天|上上周|上周|这周|本周|上个?星期|这个?星期|上个?礼拜|上个月"
+        r"|这个月|本月",
+    ),
+    (
+        "span",
+        rf"{_A} (?:the\s+day\s+before\s+yesterday|yesterday|today|last\s+week|this\s+week"
+        rf"|last\s+month|this\s+month) {_Z}",
+    ),
     ("relyear", r"今年|去年|大前年|前年"),
     ("relyear", rf"{_A} (?:the\s+year\s+before\s+last|last\s+year|this\s+year) {_Z}"),
     ("festival", _CN_FESTIVALS),
@@ -140,15 +149,24 @@ _TOKENS = [
     ("season", r"(?P<s>[春夏秋冬]) (?:天|季)"),
     ("season", rf"{_A} (?P<s>spring|summer|autumn|fall|winter) {_Z}"),
     # 6月, 十二月, 6月15日, 6月份
-    ("month", rf"(?<![\d〇零一二三四五六七八九十个]) (?P<m>{_CN_MONTH}) \s* 月份?"
-              rf"(?: (?P<d>{_CN_DAY}) \s* [日号])?"),
+    (
+        "month",
+        rf"(?<![\d〇零一二三四五六七八九十个]) (?P<m>{_CN_MONTH}) \s* 月份?"
+        rf"(?: (?P<d>{_CN_DAY}) \s* [日号])?",
+    ),
     # June, Jun., June 15, 15 June, 15th of June
-    ("month", rf"{_A} (?:(?P<d1>{_DAY}) (?:st|nd|rd|th)? \s+ (?:of\s+)?)? (?P<name>{_MONTH_NAMES})"
-              rf"\.? (?: \s+ (?P<d2>{_DAY}) (?:st|nd|rd|th)? {_Z} (?!\s*:))? {_Z}"),
+    (
+        "month",
+        rf"{_A} (?:(?P<d1>{_DAY}) (?:st|nd|rd|th)? \s+ (?:of\s+)?)? (?P<name>{_MONTH_NAMES})"
+        rf"\.? (?: \s+ (?P<d2>{_DAY}) (?:st|nd|rd|th)? {_Z} (?!\s*:))? {_Z}",
+    ),
     ("modifier", rf"{_A} (?P<w>last|this|past) {_Z}"),
     # a bare year: 2023, not v2023, 2023x, #2023, 2023号, 2023.5
-    ("year", rf"(?<![A-Za-z0-9_.#/:$¥€£]) (?P<y>(?:19|20)\d\d)"
-             rf"(?![A-Za-z0-9_%]|\s*(?:{_NOT_YEAR_AFTER}))"),
+    (
+        "year",
+        rf"(?<![A-Za-z0-9_.#/:$¥€£]) (?P<y>(?:19|20)\d\d)"
+        rf"(?![A-Za-z0-9_%]|\s*(?:{_NOT_YEAR_AFTER}))",
+    ),
     ("to", rf"到|至|~|～|-|–|—|{_A} (?:to|until|till|through|thru|and) {_Z}"),
 ]
 _TOKEN_RES = [(kind, re.compile(p, re.IGNORECASE | re.VERBOSE)) for kind, p in _TOKENS]
@@ -320,8 +338,8 @@ def _groups(text, tokens, today, hemisphere):
             continue
         if other is not None:
             second = _resolve(other, today, hemisphere, fields)
-            said = "year" in other and "year" in fields  # "from 2025 to 2018": the wrong way
-            if said and second is not None and second[1] <= first[0]:
+            both_years = "year" in other and "year" in fields  # "from 2025 to 2018"
+            if both_years and second is not None and second[1] <= first[0]:
                 first, second = second, first
             if second is None or second[1] <= first[0]:
                 continue

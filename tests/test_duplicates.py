@@ -6,14 +6,25 @@ from __future__ import annotations
 
 import itertools
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 
 import altclip_core
 from indexer import Indexer
 from search import Library
-from search.duplicates import THRESHOLD, alike, fold, groups, look, neighbours, threshold_for
+from search.duplicates import (
+    THRESHOLD,
+    alike,
+    candidate_for,
+    fold,
+    groups,
+    look,
+    neighbours,
+    threshold_for,
+)
 from tests import toydup, toyworld
 from tests.toydup import found_and_merged
 from tests.toyworld import Scene
@@ -141,6 +152,19 @@ def test_pixels_confirm_what_the_vectors_find():
     assert [sorted(g) for g in groups(np.arange(3), same, looks=looks.__getitem__)] == [[0, 1]]
     assert fold(same, looks=looks.__getitem__) == [[0, 1], [2]]
     assert fold(same, looks=lambda i: None) == [[0, 1, 2]]
+    assert fold(same, looks=[looks[0], None, looks[2]].__getitem__) == [[0, 1], [2]]
+
+
+def test_plain_pictures_are_alike_by_their_colour():
+    """A black frame and another black frame (no pattern to correlate) are alike; a grey one
+    and a picture are not."""
+    black, grey = (Image.new("RGB", (64, 64), (v, v, v)) for v in (0, 128))
+    picture = toyworld.render(
+        toyworld.random_scene(np.random.default_rng(0)), np.random.default_rng(0)
+    )
+    assert alike(look(black), look(black.resize((40, 40))))
+    assert not alike(look(black), look(grey))
+    assert not alike(look(black), look(picture))
 
 
 def test_groups_need_as_many_ids_as_vectors():
@@ -205,6 +229,28 @@ def test_library_lists_its_groups(copies_library):
         for d in hit.duplicates:
             assert d.score == pytest.approx(float(lib.catalog.vector_of(d.id) @ best), abs=1e-5)
     assert lib.duplicates() is found  # kept until the catalog changes
+
+
+def test_thumbnails_split_what_the_vectors_join(tmp_path, toy_model):
+    """Two shots of one toy scene (its shapes placed anew) and a cropped copy of the first score
+    as copies by their vectors alone (0.98 each way): the library's thumbnails keep the second
+    shot apart."""
+    rng = np.random.default_rng(25)
+    subject = Scene("triangle", "green", 3, "large", None, "black")
+    first, second = toyworld.render(subject, rng), toyworld.render(subject, rng)
+    pictures = {"first": first, "crop": toydup.variant(first, "cropped", rng), "second": second}
+    for i, scene in enumerate(toyworld.distinct_scenes(rng, 30)):  # a typical pair to measure by
+        pictures[f"{i:02d}"] = toyworld.render(scene, rng)
+    for name, picture in pictures.items():
+        picture.save(tmp_path / f"{name}.png")
+    Indexer(library=tmp_path / "lib", model=str(toy_model)).run([tmp_path])
+    lib = Library.open(tmp_path / "lib")
+    ids, vectors = (np.concatenate(a) for a in zip(*lib.catalog.vectors(), strict=True))
+    names = {Path(p.path).stem: i for i, p in lib.catalog.photos(ids.tolist()).items()}
+    shots = lib.catalog.vector_of(names["first"]) @ lib.catalog.vector_of(names["second"])
+    assert shots >= THRESHOLD
+    assert shots >= candidate_for(vectors)  # the library's sample is every photo, in any order
+    assert partition(lib.duplicates()) == {frozenset({names["first"], names["crop"]})}
 
 
 def test_the_command_lists_the_groups(copies_library, capsys):

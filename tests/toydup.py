@@ -130,19 +130,18 @@ def duplicate_figures(
     """`n` distinct toy scenes (no two with the same attributes: `toyworld.distinct_scenes`),
     about half with 1-3 generated near-duplicates, embedded by `model` and grouped by
     `search.duplicates.groups` as `Library.duplicates` groups them: candidates by their vectors
-    (`threshold_for(..., looks=True)` unless `threshold` is given), confirmed by their pixels.
+    (`candidate_for`, or `threshold` where given), confirmed by their pixels.
     Returns (share of groups found whole, share of distinct scenes merged). Targets: >= 0.95
     and <= 0.01."""
-    from search.duplicates import groups, look, threshold_for
+    from search.duplicates import candidate_for, groups, look
 
     rng = np.random.default_rng(seed)
     scenes = toyworld.distinct_scenes(rng, n)
     images, origin, _ = photos_with_copies(rng, n, scenes=scenes)
     vectors = model.embed_images(images, batch_size=64).numpy()
-    if threshold is None:
-        threshold = threshold_for(vectors[rng.permutation(len(vectors))], looks=True)
+    candidate = threshold or candidate_for(vectors[rng.permutation(len(vectors))])
     looks = [look(image) for image in images]
-    found = groups(np.arange(len(images)), vectors, threshold, looks=looks.__getitem__)
+    found = groups(np.arange(len(images)), vectors, looks=looks.__getitem__, candidate=candidate)
     return found_and_merged(found, origin)
 
 
