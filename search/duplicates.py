@@ -173,7 +173,7 @@ def groups(
         _, near = neighbours(vectors, threshold, max_group - 1)
     else:
         scores, near = neighbours(vectors, candidate or threshold, max_group - 1)
-        near = _confirmed(near, scores, _Looks(looks), threshold)
+        near = _confirmed(near, scores, _prepared(looks), threshold)
     degree = (near >= 0).sum(axis=1)
     order = np.lexsort((np.arange(len(ids)), -degree))  # most neighbours first, then by row
     found = _stars(order[degree[order] > 0], near)
@@ -202,7 +202,7 @@ def fold(
     vectors = np.asarray(vectors, np.float32)
     scores = vectors @ vectors.T  # [n, n]; n is a page of results, not a library
     near = scores >= (threshold if looks is None else candidate or threshold)
-    prepared = None if looks is None else _Looks(looks)
+    prepared = None if looks is None else _prepared(looks)
     taken = np.zeros(len(vectors), bool)
     out = []
     for i in range(len(vectors)):
@@ -218,7 +218,9 @@ def fold(
     return out
 
 
-def _confirmed(near: np.ndarray, scores: np.ndarray, looks: _Looks, threshold: float) -> np.ndarray:
+def _confirmed(
+    near: np.ndarray, scores: np.ndarray, looks: Callable[[int], _Prepared | None], threshold: float
+) -> np.ndarray:
     """`near` (rows' candidate rows, -1 for none) less the pairs that are not `_is_copy`
     (`scores`: their cosines, aligned with `near`). Each pair is compared once."""
     seen: dict[tuple[int, int], bool] = {}
@@ -237,7 +239,9 @@ def _confirmed(near: np.ndarray, scores: np.ndarray, looks: _Looks, threshold: f
     return kept
 
 
-def _is_copy(i: int, j: int, cosine: float, looks: _Looks, threshold: float) -> bool:
+def _is_copy(
+    i: int, j: int, cosine: float, looks: Callable[[int], _Prepared | None], threshold: float
+) -> bool:
     """Whether two candidates are copies: their looks `alike`, or where either has none, their
     `cosine` at `threshold` or more."""
     a, b = looks(i), looks(j)
@@ -277,9 +281,10 @@ def alike(a: np.ndarray, b: np.ndarray) -> bool:
 
 
 class _Prepared:
-    """A look made ready for `_alike`, once however many pairs it is in: its template (squashed
-    to LOOK x LOOK, zero mean, unit norm) transformed at each size a picture is compared at,
-    and itself shown at each of ZOOMS, transformed, with the spread of every window."""
+    """A look made ready for `_alike`, once however many pairs it is in: for each of ZOOMS, its
+    template (squashed to LOOK x LOOK, zero mean, unit norm) transformed at the size of a
+    picture shown that close, and itself shown that close, transformed, with the spread of
+    every window."""
 
     def __init__(self, look: np.ndarray):
         t = np.asarray(Image.fromarray(look).resize((LOOK, LOOK), Image.BILINEAR), np.float32)
@@ -293,7 +298,7 @@ class _Prepared:
             moved = Image.fromarray(look).resize((edge, edge), Image.BILINEAR)
             picture = np.pad(np.asarray(moved, np.float32), ((SHIFT,) * 2,) * 2 + ((0, 0),), "edge")
             m = picture.shape[0]
-            self.templates[m] = np.conj(np.fft.rfft2(t, (m, m), axes=(0, 1)))
+            self.templates[zoom] = np.conj(np.fft.rfft2(t, (m, m), axes=(0, 1)))
             sums = [_window_sums(x.sum(axis=-1), LOOK) for x in (picture, picture * picture)]
             spread = np.sqrt(np.maximum(sums[1] - sums[0] ** 2 / t.size, 1e-6))
             self.pictures[zoom] = np.fft.rfft2(picture, axes=(0, 1)), spread
@@ -307,25 +312,20 @@ def _alike(a: _Prepared, b: _Prepared) -> bool:
     for zoom in ZOOMS:
         for template, other in ((a, b), (b, a))[: 1 if zoom == 1 else 2]:
             spectrum, spread = other.pictures[zoom]
-            m = spread.shape[0] + LOOK - 1
-            correlation = np.fft.irfft2(template.templates[m] * spectrum, (m, m), axes=(0, 1))
+            m = spread.shape[0] + LOOK - 1  # the picture's side
+            correlation = np.fft.irfft2(template.templates[zoom] * spectrum, (m, m), axes=(0, 1))
             valid = correlation.sum(axis=-1)[: spread.shape[0], : spread.shape[1]]
             if (valid / spread).max() >= SAME_LOOK:
                 return True
     return False
 
 
-class _Looks:
-    """Rows' looks (`looks(row)`: a `look` or None), prepared on first use, the last
-    PREPARED_KEPT kept (about 0.2 MB each)."""
-
-    def __init__(self, looks: Callable[[int], np.ndarray | None]):
-        self._prepared = functools.lru_cache(PREPARED_KEPT)(
-            lambda row: None if (found := looks(row)) is None else _Prepared(found)
-        )
-
-    def __call__(self, row: int) -> _Prepared | None:
-        return self._prepared(row)
+def _prepared(looks: Callable[[int], np.ndarray | None]) -> Callable[[int], _Prepared | None]:
+    """`looks` (a row's `look`, or None), each prepared on first use, the last PREPARED_KEPT
+    kept (about 0.2 MB each)."""
+    return functools.lru_cache(PREPARED_KEPT)(
+        lambda row: None if (found := looks(row)) is None else _Prepared(found)
+    )
 
 
 def _window_sums(x: np.ndarray, s: int) -> np.ndarray:
