@@ -485,17 +485,15 @@ class Catalog:
         statement's parameters)."""
         found = {}
         with self._session() as s:
-            for start in range(0, len(ids), 5000):
-                chunk = Photo.id.in_(ids[start : start + 5000])
+            for chunk in _id_chunks(ids):
                 found |= {p.id: p for p in s.scalars(select(Photo).where(chunk))}
         return found
 
     def hashes(self, ids: list[int]) -> dict[int, str]:
-        """{id: sha256} of the photos `ids`, read 5 000 at a time."""
+        """{id: sha256} of the photos `ids`, read as `photos` reads them."""
         found = {}
         with self._session() as s:
-            for start in range(0, len(ids), 5000):
-                chunk = Photo.id.in_(ids[start : start + 5000])
+            for chunk in _id_chunks(ids):
                 found |= dict(s.execute(select(Photo.id, Photo.sha256).where(chunk)).all())
         return found
 
@@ -527,6 +525,12 @@ class Catalog:
 def under(path: str, roots: list[str]) -> bool:
     """Whether `path` is one of `roots` or inside one."""
     return any(path == r or path.startswith(r.rstrip(os.sep) + os.sep) for r in roots)
+
+
+def _id_chunks(ids: list[int], size: int = 5000):
+    """`Photo.id IN (...)` conditions over `ids`, `size` at a time."""
+    for start in range(0, len(ids), size):
+        yield Photo.id.in_(ids[start : start + size])
 
 
 def _in_folder(folder: str):
