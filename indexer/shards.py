@@ -98,8 +98,11 @@ def to_records(table: pa.Table, dim: int) -> list[Record]:
         elif not SHA256.fullmatch(columns["sha256"][i] or ""):
             vector, error = None, "the imported shard's sha256 is not 64 hex digits"
         elif not _unit(vector := np.asarray(vector, np.float32), dim):
-            error = f"the imported shard's vector ({len(vector)} numbers) is not {dim} finite "
-            error, vector = error + "numbers of length 1", None
+            error = (
+                f"the imported shard's vector ({len(vector)} numbers) is not {dim} finite "
+                "numbers of length 1"
+            )
+            vector = None
         out.append(
             Record(
                 os.fsdecode(path) if isinstance(path, bytes) else path,

@@ -159,9 +159,8 @@ def test_plain_pictures_are_alike_by_their_colour():
     """A black frame and another black frame (no pattern to correlate) are alike; a grey one
     and a picture are not."""
     black, grey = (Image.new("RGB", (64, 64), (v, v, v)) for v in (0, 128))
-    picture = toyworld.render(
-        toyworld.random_scene(np.random.default_rng(0)), np.random.default_rng(0)
-    )
+    rng = np.random.default_rng(0)
+    picture = toyworld.render(toyworld.random_scene(rng), rng)
     assert alike(look(black), look(black.resize((40, 40))))
     assert not alike(look(black), look(grey))
     assert not alike(look(black), look(picture))
