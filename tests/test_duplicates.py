@@ -155,6 +155,16 @@ def test_pixels_confirm_what_the_vectors_find():
     assert fold(same, looks=[looks[0], None, looks[2]].__getitem__) == [[0, 1], [2]]
 
 
+def test_a_plain_part_of_a_picture_is_like_no_other_picture():
+    """A small red square at the edge of a white picture: shown closer, the picture's windows
+    that miss the square are plain white, and a plain window correlates with nothing (0 / 0).
+    It must not count as alike: it once made this picture alike to 9 of 40 distinct ones."""
+    rng = np.random.default_rng(6)
+    edge = look(toyworld.render(Scene("square", "red", 1, "small", "left", "white"), rng))
+    others = [look(toyworld.render(s, rng)) for s in toyworld.distinct_scenes(rng, 40)]
+    assert not any(alike(edge, other) for other in others)
+
+
 def test_plain_pictures_are_alike_by_their_colour():
     """A black frame and another black frame (no pattern to correlate) are alike; a grey one
     and a picture are not."""
