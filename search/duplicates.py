@@ -299,7 +299,9 @@ class _Prepared:
             picture = np.pad(np.asarray(moved, np.float32), ((SHIFT,) * 2,) * 2 + ((0, 0),), "edge")
             m = picture.shape[0]
             self.templates[zoom] = np.conj(np.fft.rfft2(t, (m, m), axes=(0, 1)))
-            sums = [_window_sums(x.sum(axis=-1, dtype=np.float64), LOOK) for x in (picture, picture**2)]
+            sums = [
+                _window_sums(x.sum(axis=-1, dtype=np.float64), LOOK) for x in (picture, picture**2)
+            ]
             spread = np.sqrt(np.maximum(sums[1] - sums[0] ** 2 / t.size, 0))
             spread[spread < FLAT * np.sqrt(t.size)] = np.inf  # a plain window is like no template
             self.pictures[zoom] = np.fft.rfft2(picture, axes=(0, 1)), spread
