@@ -313,13 +313,6 @@ def test_search_looks_further_until_it_has_k_groups(copies_library, monkeypatch)
 # -- the issue's targets on the toy world ----------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="found whole 0.98 (met), distinct scenes merged 0.018 (not met; 400 scenes, held-out "
-    "seed 1): the toy vectors hold a scene's attributes only, so a scene one small shape or one "
-    "size away is a candidate, and at 48 x 48 its pixels may correlate with the copy's at "
-    "SAME_LOOK or more; a stricter SAME_LOOK breaks copies apart",
-)
 def test_toy_world_groups(toy_model):
     """400 distinct toy scenes (no two with the same attributes: `toyworld.distinct_scenes`),
     about half with 1-3 generated near-duplicates (burst, low-quality JPEG, resized, cropped):
