@@ -58,11 +58,11 @@ IDENTICAL = 0.99999
 MAX_GROUP = 64
 LOOK = 48  # a picture's look: its pixels squashed to LOOK x LOOK
 MOVE = 0.03  # the share of a picture's side by which a burst's frames move
+SHIFT = math.ceil(MOVE * LOOK)  # the pixels a look is padded with
 ZOOMS = (1.0, 1.08, 1.16)  # how much closer than the other a (cropped) copy may show a picture
 SAME_LOOK = 0.91  # the normalised cross-correlation of two looks at or above which they are alike
 FLAT = 3.0  # a look whose pixels spread less than this (of 255) is plain: compared by colour
 PREPARED_KEPT = 512  # looks kept prepared while one grouping runs
-SHIFT = math.ceil(MOVE * LOOK)  # the pixels a look is padded with
 BLOCK = 2048  # rows (and columns) scored at a time: a 16 MB block of float32 scores
 
 

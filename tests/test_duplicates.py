@@ -165,6 +165,21 @@ def test_a_plain_part_of_a_picture_is_like_no_other_picture():
     assert not any(alike(edge, other) for other in others)
 
 
+def test_a_frame_moved_as_a_burst_moves_is_alike_and_further_is_not():
+    """30 toy pictures, each moved sideways: by 3% of the frame (a burst) every one is alike to
+    itself; by 12% or 16% (the subject moved between two shots) few are, where every picture
+    moved by 8% and half of those moved by 12% once were."""
+    rng = np.random.default_rng(8)
+    alike_at = {0.03: 0, 0.12: 0, 0.16: 0}
+    for scene in toyworld.distinct_scenes(rng, 30):
+        picture = toyworld.render(scene, rng)
+        for share in alike_at:
+            moved = Image.new("RGB", picture.size, picture.getpixel((0, 0)))
+            moved.paste(picture, (round(share * picture.width), 0))
+            alike_at[share] += alike(look(picture), look(moved))
+    assert alike_at[0.03] == 30 and alike_at[0.12] <= 5 and alike_at[0.16] <= 3, alike_at
+
+
 def test_plain_pictures_are_alike_by_their_colour():
     """A black frame and another black frame (no pattern to correlate) are alike; a grey one
     and a picture are not."""
