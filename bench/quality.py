@@ -7,7 +7,7 @@ tests/test_toyworld.py asserts the same targets.
     python bench/quality.py --with duplicates explain   # and figures that are off by default
     python bench/quality.py --only recall match  # some of them
     python bench/quality.py --list               # what there is
-    python bench/quality.py --calibrate          # Z x RHO of search.relevance, on other seeds
+    python bench/quality.py --calibrate          # search.relevance's thresholds, on other seeds
     python bench/quality.py --model DIR          # another toy model (toyworld.build's output)
 
 A figure is one function, registered with `@figure(name)`: it takes the `World` (the model, a
@@ -19,6 +19,7 @@ model is the toy one, and so are the photos.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import sys
 import tempfile
@@ -32,7 +33,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from search import relevance  # noqa: E402
-from search.relevance import Background, matches  # noqa: E402
+from search.relevance import matches  # noqa: E402
 from tests import toyquality, toyworld  # noqa: E402
 from tests.toyquality import CALIBRATION, HELD_OUT, LANGS  # noqa: E402
 
@@ -177,59 +178,75 @@ def separation(world: World) -> dict[str, float]:
 
 
 def calibrate(world: World, zs: list[float], rhos: list[float]) -> None:
-    """Print each (Z, RHO)'s figures on the calibration seeds; scores are computed once per
-    query and cut by `relevance.matches` with the library's own background sample."""
+    """Print the figures of each ANSWERED x SPREAD (text queries) and each Z x RHO (image and
+    mixed queries) of search.relevance on the calibration seeds; each query is searched once and
+    cut by `relevance.matches` with the library's own captions and background."""
     toy = world.library
-    _, vectors = (np.concatenate(a) for a in zip(*toy.lib.catalog.vectors(), strict=True))
-    background = Background.fit(vectors)
-    scored: dict[tuple, tuple] = {}
+    lib, seeds, scored = toy.lib, world.seeds, {}
+    background = lib._background_of(lib.refresh())
 
-    def score(text, image):
+    def score(text, image):  # (query vector, ids, scores, yardsticks or None)
         if (text, image) not in scored:
-            parts = ([toy.lib.embed_text(text)] if text else []) + (
-                [toy.lib.embed_image(image)] if image else []
-            )
-            query = np.sum(parts, axis=0)
-            hits = toy.lib.search(text, image=image, k=len(toy.scenes), dates=False)
-            scored[text, image] = (
-                query / np.linalg.norm(query),
-                [h.id for h in hits],
-                np.array([h.score for h in hits]),
-            )
+            hits = lib.search(text, image=image, k=len(toy.scenes), dates=False)
+            ids = np.array([h.id for h in hits])
+            query = lib.query_vector(text, image=image, dates=False)
+            sticks = None
+            if image is None:
+                sticks = lib._generic_captions().yardsticks(text, lib.refresh().vectors_of(ids))
+            scored[text, image] = query, ids, np.array([h.score for h in hits]), sticks
         return scored[text, image]
 
-    columns = ("P zh", "R zh", "P en", "R en", "absent", "image")
-    print("Z     RHO   " + "  ".join(f"{c:>8}" for c in columns))
-    seeds, best = world.seeds, (-1.0, None, None)
+    def cut(**thresholds):
+        def decide(text, image):
+            query, ids, scores, sticks = score(text, image)
+            with _set(relevance, **thresholds):
+                decided = matches(query, scores, background, sticks)
+            return dict(zip(ids.tolist(), decided.tolist(), strict=True))
+
+        return decide
+
+    columns = ("P zh", "R zh", "P en", "R en", "absent")
+    print("text: ANSWERED SPREAD " + "  ".join(f"{c:>8}" for c in columns))
+    best = (-1.0, None)
+    for answered in (-0.03, -0.02, -0.015, -0.01, -0.005, 0.0):
+        for spread in (0.04, 0.05, 0.06, 0.07, 0.08):
+            decide = cut(ANSWERED=answered, SPREAD=spread)
+            row = [
+                v for la in LANGS for v in toyquality.match_quality(toy, la, seeds["match"], decide)
+            ]
+            row.append(
+                min(toyquality.absent_no_match(toy, la, seeds["absent"], decide) for la in LANGS)
+            )
+            print(
+                f"      {answered:<+8} {spread:<6} " + "  ".join(f"{v:8.3f}" for v in row),
+                flush=True,
+            )
+            best = max(best, (min(np.nan_to_num(row)), (answered, spread)))
+    print(f"best: ANSWERED, SPREAD = {best[1]}, the worst figure {best[0]:.3f} (targets 0.9)")
+    print("image and mixed: Z     RHO   precision image, mixed; answered image, mixed")
     for z in zs:
         for rho in rhos:
+            found = toyquality.image_queries(toy, world.scratch, seeds["image"], cut(Z=z, RHO=rho))
+            row = [f[0] for f in found.values()] + [f[1] for f in found.values()]
+            print(f"{'':17}{z:<5} {rho:<5} " + "  ".join(f"{v:6.3f}" for v in row), flush=True)
 
-            def decide(text, image, z=z, rho=rho):
-                query, ids, scores = score(text, image)
-                decided = matches(query, scores, background, z, rho)
-                return dict(zip(ids, decided.tolist(), strict=True))
 
-            row = []
-            for lang in LANGS:
-                row += toyquality.match_quality(toy, lang, seeds["match"], decide)
-            absent = [toyquality.absent_no_match(toy, la, seeds["absent"], decide) for la in LANGS]
-            row.append(min(absent))
-            found = toyquality.image_queries(toy, world.scratch, seeds["image"], decide)
-            row.append(min(np.nan_to_num(precision) for precision, _ in found.values()))
-            print(f"{z:<5} {rho:<5} " + "  ".join(f"{v:8.3f}" for v in row), flush=True)
-            best = max(best, (min(np.nan_to_num(row[:5])), z, rho))  # the text targets' worst
-    print(f"best: Z={best[1]} RHO={best[2]}, the worst text figure {best[0]:.3f} (targets 0.9)")
-    print("one cosine threshold for every query instead:")
-    print("floor       " + "  ".join(f"{c:>8}" for c in columns[:5]))
-    for floor in np.arange(15, 26) / 100:
+def thresholds() -> str:
+    names = ("ANSWERED", "SPREAD", "Z", "RHO")
+    return " ".join(f"{name}={getattr(relevance, name)}" for name in names)
 
-        def flat(text, image, floor=floor):
-            _, ids, scores = score(text, image)
-            return dict(zip(ids, (scores >= floor).tolist(), strict=True))
 
-        row = [v for la in LANGS for v in toyquality.match_quality(toy, la, seeds["match"], flat)]
-        row.append(min(toyquality.absent_no_match(toy, la, seeds["absent"], flat) for la in LANGS))
-        print(f"{floor:<11.2f} " + "  ".join(f"{v:8.3f}" for v in row), flush=True)
+@contextlib.contextmanager
+def _set(module, **values):
+    """`module`'s named globals set to `values` for a while."""
+    old = {name: getattr(module, name) for name in values}
+    for name, value in values.items():
+        setattr(module, name, value)
+    try:
+        yield
+    finally:
+        for name, value in old.items():
+            setattr(module, name, value)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -237,7 +254,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--only", nargs="+", metavar="FIGURE", help="these figures only")
     parser.add_argument("--with", dest="extra", nargs="+", default=[], metavar="FIGURE")
     parser.add_argument("--list", action="store_true", help="list the figures")
-    parser.add_argument("--calibrate", action="store_true", help="the Z x RHO grid instead")
+    parser.add_argument("--calibrate", action="store_true", help="the thresholds' grids instead")
     parser.add_argument("--model", type=Path, help="a toy model folder other than toyworld's")
     parser.add_argument("--z", nargs="+", type=float, default=[2.0, 2.5, 3.0, 3.5, 4.0, 5.0])
     parser.add_argument("--rho", nargs="+", type=float, default=[0.5, 0.6, 0.7, 0.8, 0.9])
@@ -253,11 +270,11 @@ def main(argv: list[str] | None = None) -> None:
         world = World(Path(scratch), model_path=args.model)
         if args.calibrate:
             world.seeds = dict(CALIBRATION)
-            print(f"calibration seeds {CALIBRATION}; now Z={relevance.Z} RHO={relevance.RHO}")
+            print(f"calibration seeds {CALIBRATION}; now {thresholds()}")
             calibrate(world, args.z, args.rho)
             return
         names = args.only or [n for n, f in FIGURES.items() if f.default or n in args.extra]
-        print(f"model {world.model}; Z={relevance.Z} RHO={relevance.RHO}")
+        print(f"model {world.model}; {thresholds()}")
         for name in names:
             started = time.monotonic()
             for label, value in FIGURES[name].measure(world).items():

@@ -154,6 +154,18 @@ class VectorIndex:
         base = self.base.ids[self.alive].tolist() if self.base else []
         return set(base) | set(self.delta_ids.tolist())
 
+    def vectors_of(self, ids: np.ndarray) -> np.ndarray:
+        """[len(ids), dim] the vectors of these photos, each of which the index finds."""
+        ids = np.asarray(ids, np.int64)
+        out = np.empty((len(ids), self.dim), np.float32)
+        new = np.isin(ids, self.delta_ids)
+        if new.any():
+            order = np.argsort(self.delta_ids)
+            out[new] = self.delta[order[np.searchsorted(self.delta_ids, ids[new], sorter=order)]]
+        if not new.all():
+            out[~new] = self.base.vectors[np.searchsorted(self.base.ids, ids[~new])]
+        return out
+
     def search(
         self, queries: np.ndarray, k: int, exact: bool = False, among: np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray]:

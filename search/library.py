@@ -4,8 +4,9 @@ Scores are cosine similarities between the query's normalised embedding and each
 text tower loads on the first text query, the image tower on the first image query; opening loads
 neither. A query photo is not its own result: "more like this" (`like=`, from the stored vector)
 leaves the photo out, and so does an image query given as bytes that are a photo of the library.
-Each hit says whether it matches the query (`Hit.match`), decided per query against a fixed
-sample of the library (search.relevance), the same way for text, image and mixed queries.
+Each hit says whether it matches the query (`Hit.match`), decided per query (search.relevance):
+a text query by how well generic captions describe each photo, an image or mixed query against a
+fixed sample of the library.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from search.catalog import ERROR, OK, Catalog, Model
 from search.index import VectorIndex, refreshed
 from search.query import Query
 from search.query import parse as parse_dates
-from search.relevance import Background, matches
+from search.relevance import Background, Captions, matches
 
 MAX_QUERY_CHARS = 2000
 NEGATIVE_WEIGHT = 0.5
@@ -81,8 +82,8 @@ class Hit:
     width: int | None
     height: int | None
     taken_at: datetime | None  # when the photo was taken (EXIF), if it says
-    # Whether it shows what the query asks for (search.relevance); None where the library is too
-    # small to tell (fewer than relevance.MIN_BACKGROUND photos).
+    # Whether it shows what the query asks for (search.relevance); None for an image or mixed
+    # query where the library is too small to tell (fewer than relevance.MIN_BACKGROUND photos).
     match: bool | None = None
     size: int | None = None  # bytes
     modified: datetime | None = None  # the file's time
@@ -136,6 +137,7 @@ class Library:
         self._status: tuple[int, Status] | None = None
         self._folders: tuple[int, list[str]] | None = None
         self._background: tuple[VectorIndex, Background] | None = None  # made once per index
+        self._captions: tuple[str, Captions] | None = None  # embedded once per model
         self._groups: tuple[int, float, list[Hit]] | None = None  # duplicates(), per generation
         self._look_at = functools.lru_cache(LOOKS_KEPT)(_read_look)
         # One load of each at a time, however many threads (Streamlit sessions) ask at once.
@@ -192,13 +194,13 @@ class Library:
                 self._texts.clear()
 
     def warm_up(self) -> threading.Thread:
-        """Load the index and the text tower in a background thread, so that the first query
-        finds them ready; an error is left for that query to report."""
+        """Load the index and the text tower, and embed the generic captions, in a background
+        thread, so that the first query finds them ready; an error is left for that query."""
 
         def load():
             try:
                 self.refresh()
-                self._tower("text")
+                self._generic_captions()
             except Exception:  # the query that needs them says what failed
                 pass
 
@@ -304,9 +306,10 @@ class Library:
         date phrases in `text` (「2023年夏天 海边」, "cats from last year": `search.query.parse`)
         filter by capture date, unless `after` or `before` is given, and are not embedded.
 
-        Each hit's `match` says whether it shows what the query asks for: its score stands out
-        of this query's scores against a fixed sample of the library, and is near the best
-        photo's standing (`search.relevance`, whose docstring lists where this fails). With
+        Each hit's `match` says whether it shows what the query asks for: for a text query, it
+        scores about as high as the photo's plainest generic caption and near the best photo; for
+        an image or mixed query, it stands out of a fixed sample of the library
+        (`search.relevance`, whose docstring lists where this fails). With
         `matches_only`, only the matches among the `k` best are returned, so a query that
         matches nothing returns nothing; a library too small to decide (match None) keeps them
         all.
@@ -329,8 +332,11 @@ class Library:
                 raise SearchError(f"the dates are the wrong way round: {wrong}")
             among = self.catalog.passing(folder, after, before, kinds)
         n = k * GROUP_POOL if group else k
+        words = text if image is None and like is None else None  # a text query, measured by words
         while True:  # with `group`: until k groups, or no more photos
-            hits = self._ranked(index, query, n, leave_out, among, exact, min_score, matches_only)
+            hits = self._ranked(
+                index, query, n, leave_out, among, exact, min_score, matches_only, words
+            )
             if not group:
                 return hits
             grouped = self._grouped(hits, *self._copies_thresholds(index))
@@ -338,8 +344,10 @@ class Library:
                 return grouped[:k]
             n *= 2
 
-    def _ranked(self, index, query, k, leave_out, among, exact, min_score, matches_only):
-        """The `k` best photos for `query` (among `among` if given), each with its match."""
+    def _ranked(self, index, query, k, leave_out, among, exact, min_score, matches_only, text):
+        """The `k` best photos for `query` (among `among` if given), each with its match:
+        measured by the captions' yardsticks where `text` is a text query's, else by the
+        background."""
         if not len(index):
             return []
         wanted = k + len(leave_out)
@@ -349,8 +357,11 @@ class Library:
             scores, ids = (a[0] for a in index.search(query[None], wanted, exact))
         keep = (ids >= 0) & ~np.isin(ids, list(leave_out))
         ids, scores = ids[keep][:k], scores[keep][:k]
-        # Decided on the k best before min_score drops any: the best photo is the yardstick.
-        decided = matches(query, scores, self._background_of(index))
+        # Decided on the k best before min_score drops any: they hold the best photo.
+        yardsticks = None
+        if text is not None and len(ids):
+            yardsticks = self._generic_captions().yardsticks(text, index.vectors_of(ids))
+        decided = matches(query, scores, self._background_of(index), yardsticks)
         keep = np.ones(len(ids), bool)
         if min_score is not None:
             keep &= scores >= min_score
@@ -418,6 +429,16 @@ class Library:
         background = Background.fit(parts)
         self._background = index, background
         return background
+
+    def _generic_captions(self) -> Captions:
+        """The generic captions of search.relevance, embedded by the text tower once per model."""
+        cached = self._captions
+        if cached is None or cached[0] != self.fingerprint:
+            tower = self._tower("text")
+            folder = hub.resolve(self.model_name)
+            cached = self.fingerprint, Captions.embed(lambda t: tower.embed_text(t).numpy(), folder)
+            self._captions = cached
+        return cached[1]
 
     def _grouped(self, hits: list[Hit], threshold: float, candidate: float) -> list[Hit]:
         """`hits` (best first) folded into groups of near-duplicates (`near.fold`, pixels

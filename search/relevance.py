@@ -2,64 +2,76 @@
 
 A raw cosine is not a confidence. Its scale moves from one query to the next (a short query scores
 lower against everything than a long one; an image query scores far higher than a text query; some
-words sit closer to every photo than others), so no fixed `min_score` separates the photos that
-show a thing from those that do not (immich #5996, rclip #207).
+words sit closer to every photo than others), and from one photo to the next (some photos sit
+closer to every text), so no fixed `min_score` separates the photos that show a thing from those
+that do not (immich #5996, rclip #207).
 
-The method: the query is scored against a fixed random sample of the library (the background,
-`Background.fit`, made once per index). Most photos of a library do not show what a query names,
-so these scores are what a photo that does not match scores *for this query*. Their median and
-spread (the median absolute deviation, robust to the few matches in the sample) turn each score
-into a standing, z = (score - median) / spread. A photo matches when
+Text queries: each photo measured by its own yardstick. A fixed set of generic captions in the
+query's language, one plain concept each ("a dog", "a beach", "一只猫": `Captions`, from the model
+folder's captions.json where it has one, else this package's), is scored against each result; the
+best of them is the photo's *yardstick*: how well the plainest words describe this photo, on this
+model's scale. A query's *standing* on a photo is its score minus the photo's yardstick. Then
 
-1. it stands out of the background: z >= `Z`, i.e. far beyond what non-matching photos of this
-   library score for this very query; and
-2. it is in the leading group: z >= `RHO` times the standing of the best photo. Photos that share
-   only part of a query (a red square for "a red circle") stand out of the background too, but
-   less than the photos that show all of it.
+1. the query is answered when its best standing among the results is at least `ANSWERED`: some
+   photo is described by the query about as well as by its plainest caption. A subject the
+   library lacks stands low on every photo: "a red star" scores below "a red triangle" on each
+   red triangle.
+2. a photo of an answered query matches when its standing is within `SPREAD` of the best: a
+   photo that shows only part of the query, or gets a thing wrong ("two circles" for three),
+   stands further below.
 
-Text, image and mixed queries go through the same steps, as each is one vector scored against
-the same photos; the standing absorbs their different scales.
+Image and mixed queries: no caption measures a picture's likeness to another, so the query is
+scored against a fixed random sample of the library (the background, `Background.fit`, made once
+per index). Most photos do not show what the query shows, so these scores are what a photo that
+does not match scores *for this query*; their median and spread (the median absolute deviation)
+turn each score into a standing, z = (score - median) / spread. A photo matches when z >= `Z`
+(far beyond what non-matching photos score for this very query) and z >= `RHO` times the best
+photo's standing (the leading group).
 
 Known failure modes:
-- A subject that most of the library shows: the background then *is* the matching photos, so
-  few or none of them stand out. A query that names half the library or more is not reliably cut.
-- With no photo that shows all of a query, the photos that show the most of it lead, and may be
-  matched (rule 2 is relative to the best photo, not absolute).
-- A filtered search (a folder, dates) compares with the best photo that passes the filter, so
-  partial matches inside the filter may be matched while full ones lie outside it.
-- An image query that is itself in the library (or has copies there) makes the best standing that
-  of a copy; rule 2 is measured against the best photo that is not a copy (`COPY`).
-- A background of fewer than `MIN_BACKGROUND` photos is too small to tell: every photo is then
-  left undecided (`matches` returns None).
-- A model whose scores fall into several groups for every query (photos that share two, three,
-  four of a query's attributes, as the toy model's do) widens the background's spread, so the
-  standings of real matches stay small (2-3) and those of an absent subject's nearest photos are
-  as large: the cut then depends on the model more than on these thresholds.
-- A subject the library lacks, whose nearest photos share all else with it ("a red star" among
-  red circles): only the model can tell them apart, and scores that are relative to the query
-  cannot. A fixed cosine floor per model could, where one is known.
+- The captions are what the yardstick knows. A photo of something no caption names (a circuit
+  board) has a low yardstick, so a query loosely related to it may match it; a library of one
+  kind of photo (all receipts) is measured by captions that mostly do not apply.
+- A query that names a small part of a photo ("a shape on the left") stands low where the
+  photo's plainest caption describes it much better ("a red shape"), and may be left out.
+- Photos that differ from the query by a detail the model barely tells apart (three shapes for
+  "two shapes") stand as high as the right ones and match too.
+- Rule 1 is decided among the results: with a small `k` or a filter, the best standing is that of
+  the best photo that passes, not of the library.
+- A subject the library lacks whose nearest photos differ from it by such a detail may still be
+  answered, by those photos.
+- Image and mixed queries: a subject most of the library shows makes the background the matching
+  photos, so few or none stand out; photos that share only part of the query stand out too; a
+  background of fewer than `MIN_BACKGROUND` photos is too small to tell, and such a query is left
+  undecided (`matches` returns None). An image query that is itself in the library (or has copies
+  there) is measured against the best photo that is not a copy (`COPY`).
 
-`Z` (about 1 in 30 000 for a normal background) and `RHO` are reasoned defaults, checked on
-constructed vectors (tests/test_relevance.py). On the toy world no pair meets the targets
-(bench/quality.py --calibrate, on seeds the tests do not use): the best, Z 2 with RHO 0.7,
-matches with precision 0.71-0.74 at recall 0.14-0.15, while a per-query threshold chosen knowing
-the truth would reach 0.90 and 0.96 (`--with separation`); and at Z 2 or less a subject that a
-normal background lacks matches its noise (the best of a thousand noise scores stands about 3
-above the median), so the defaults stay. At Z 4 the toy model matches nothing. With real weights
-none of this has been measured: the toy world is the only calibration there is.
+`ANSWERED` and `SPREAD` were chosen on the toy world (bench/quality.py --calibrate, on seeds the
+tests do not use); README gives the figures on the held-out seeds. `Z` (about 1 in 30 000 for a
+normal background) and `RHO` are reasoned defaults: on the toy world no image query stands out
+that far (its pictures are all alike: shapes on a plain ground), and no (Z, RHO) meets the
+targets there. With real weights none of this has been measured: the toy world is the only
+calibration there is.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
+CAPTIONS = Path(__file__).with_name("captions.json")  # {language: [caption, ...]}
+CJK = re.compile("[\u3400-\u9fff\uf900-\ufaff]")  # a query with one of these is Chinese
+ANSWERED = -0.01  # text: the best standing at which a query is answered at all
+SPREAD = 0.06  # text: how far below the best standing a match may stand
 SAMPLE = 2000  # background photos kept per index
 MIN_BACKGROUND = 50  # fewer than this: no decision
-Z = 4.0  # standing above the background's median, in robust standard deviations
-RHO = 0.7  # standing relative to the best photo's
+Z = 4.0  # image: standing above the background's median, in robust standard deviations
+RHO = 0.7  # image: standing relative to the best photo's
 COPY = 0.98  # cosine at which an image query's hit is a copy of it, not a match to measure by
 MAD_TO_SD = 1.4826  # the median absolute deviation of a normal distribution, times this, is its sd
 
@@ -102,12 +114,34 @@ class Background:
         return (np.asarray(scores, np.float32) - median) / max(spread, 1e-6)
 
 
+@dataclass(frozen=True)
+class Captions:
+    """Generic captions, one plain concept each, embedded per language: {language: [N, D]}."""
+
+    vectors: dict[str, np.ndarray]
+
+    @classmethod
+    def embed(cls, embed: Callable[[list[str]], np.ndarray], folder: Path | None = None):
+        """The captions of the model in `folder` (its captions.json, where it has one: a model of
+        another world than photos brings its own), else `CAPTIONS`, embedded by `embed`."""
+        own = folder / "captions.json" if folder is not None else None
+        path = own if own is not None and own.is_file() else CAPTIONS
+        texts = json.loads(path.read_text(encoding="utf-8"))
+        return cls({language: np.asarray(embed(t), np.float32) for language, t in texts.items()})
+
+    def yardsticks(self, text: str, vectors: np.ndarray) -> np.ndarray:
+        """[K] each photo's (`vectors`, [K, D]) best score against the captions in `text`'s
+        language: Chinese where it has a CJK character, else English."""
+        chinese = "zh" in self.vectors and CJK.search(text)
+        captions = self.vectors["zh" if chinese else "en"]
+        return (np.asarray(vectors, np.float32) @ captions.T).max(axis=1)
+
+
 def matches(
     query: np.ndarray,
     scores: np.ndarray,
     background: Background,
-    z: float = Z,
-    rho: float = RHO,
+    yardsticks: np.ndarray | None = None,
 ) -> np.ndarray | None:
     """Which of `scores` (the query's cosines to some photos, the best among them included) are
     matches, by the method of this module's docstring.
@@ -115,18 +149,22 @@ def matches(
     Args:
         query: the normalised query vector [D] that produced `scores`.
         scores: [K] cosines, e.g. the top k of a search.
-        background: the library's `Background`.
-        z, rho: the two thresholds (`Z`, `RHO`).
+        background: the library's `Background` (image and mixed queries).
+        yardsticks: for a text query, [K] the photos' `Captions.yardsticks`; else None.
 
     Returns:
-        [K] bool, or None where the background is too small to decide.
+        [K] bool, or None where an image or mixed query's background is too small to decide.
     """
-    if len(background) < MIN_BACKGROUND:
-        return None
     scores = np.asarray(scores, np.float32)
     if not len(scores):
         return np.zeros(0, bool)
+    if yardsticks is not None:
+        standing = scores - yardsticks
+        best = standing.max()
+        return (standing >= best - SPREAD) & (best >= ANSWERED)
+    if len(background) < MIN_BACKGROUND:
+        return None
     standing = background.standing(query, scores)
     ordinary = scores < COPY
     best = standing[ordinary].max() if ordinary.any() else standing.max()
-    return standing >= max(z, rho * best)
+    return standing >= max(Z, RHO * best)

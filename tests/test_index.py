@@ -123,6 +123,9 @@ def test_a_searcher_sees_changes_without_a_new_base(new_catalog):
     assert recall >= 9.5
     changed = catalog.photos([101])[101]  # found by its new vector
     assert searcher.search(changed.vector, 1)[1][0][0] == 101
+    some = np.array([3049, 101, 7, 2999, 3000, 120])  # new, changed and base photos, any order
+    stored = catalog.photos(some.tolist())
+    assert (searcher.vectors_of(some) == np.stack([stored[i].vector for i in some])).all()
     assert listing(folder / "index") == before
 
 

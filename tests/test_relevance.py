@@ -1,12 +1,14 @@
 """The per-query relevance cut-off (search.relevance) on vectors whose truth is known by
-construction; tests/test_toyworld.py measures it with a trained model."""
+construction; tests/test_toyworld.py measures it with a trained model. Text queries are measured
+by generic captions (`Captions`), image and mixed queries by a background sample."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from search.relevance import MIN_BACKGROUND, Background, matches
+from search import relevance
+from search.relevance import MIN_BACKGROUND, Background, Captions, matches
 
 D = 64
 
@@ -82,3 +84,73 @@ def test_the_background_is_a_fixed_sample():
     assert len(Background.fit(vectors[:100], size=300)) == 100
     split = Background.fit([vectors[:3000], vectors[3000:]], size=300)  # a base and its delta
     assert (split.vectors == a.vectors).all()
+
+
+@pytest.fixture(scope="module")
+def concepts():
+    """Photos of one of 8 concepts each (100 per concept, minus concept 7: the library has none),
+    every vector sharing a common direction; a caption of each concept in two languages (the
+    Chinese one a little off the English one), as the embeddings of one model are."""
+    rng = np.random.default_rng(2)
+    basis = np.linalg.qr(rng.normal(size=(D, 10)))[0].T
+    common, concept, off = basis[0], basis[1:9], basis[9]
+    shown = np.repeat(np.arange(7), 100)
+    photos = 0.5 * common + 0.5 * concept[shown] + 0.25 * rng.normal(size=(700, D)) / np.sqrt(D)
+    en = unit(0.3 * common + concept)
+    zh = unit(0.3 * common + concept + 0.2 * off)
+    return unit(photos).astype(np.float32), shown, Captions({"en": en, "zh": zh})
+
+
+def test_a_text_query_matches_the_photos_its_words_describe_best(concepts):
+    """A query as plain as a caption, and one with a word more (a little off the caption), match
+    their concept's photos, in either language; a concept the library lacks matches nothing."""
+    photos, shown, captions = concepts
+    for c in range(7):
+        for language, text in (("en", "a dog"), ("zh", "一只狗")):
+            for query in (
+                captions.vectors[language][c],
+                unit(captions.vectors[language][c] + 0.1 * photos[0]),
+            ):
+                scores = photos @ query
+                decided = matches(
+                    query, scores, Background.fit(photos), captions.yardsticks(text, photos)
+                )
+                assert (decided == (shown == c)).all(), (c, language)
+    absent = captions.vectors["en"][7]
+    scores = photos @ absent
+    assert not matches(
+        absent, scores, Background.fit(photos), captions.yardsticks("x", photos)
+    ).any()
+
+
+def test_the_yardstick_is_the_best_caption_in_the_query_language(concepts):
+    photos, _, captions = concepts
+    for text, language in (
+        ("海边的日落", "zh"),
+        ("夕日の海", "zh"),
+        ("sunset", "en"),
+        ("coucher", "en"),
+    ):
+        best = (photos @ captions.vectors[language].T).max(axis=1)
+        assert np.allclose(captions.yardsticks(text, photos), best)
+    english = Captions({"en": captions.vectors["en"]})  # a model without Chinese captions
+    assert np.allclose(
+        english.yardsticks("海边", photos), (photos @ english.vectors["en"].T).max(1)
+    )
+
+
+def test_a_model_folder_brings_its_own_captions(tmp_path):
+    """A model of another world than photos (the toy one) names its world's plain things in its
+    folder's captions.json; any other model is measured by the package's captions."""
+    import json
+
+    def lengths(texts):
+        return np.array([[len(t), 1.0] for t in texts])
+
+    (tmp_path / "captions.json").write_text(json.dumps({"en": ["a star"], "zh": ["星星", "圆"]}))
+    own = Captions.embed(lengths, tmp_path)
+    assert {k: v.shape for k, v in own.vectors.items()} == {"en": (1, 2), "zh": (2, 2)}
+    default = Captions.embed(lengths, tmp_path / "elsewhere")
+    texts = json.loads(relevance.CAPTIONS.read_text(encoding="utf-8"))
+    assert set(texts) == {"en", "zh"} and len(texts["en"]) == len(texts["zh"]) > 100
+    assert len(default.vectors["zh"]) == len(texts["zh"])

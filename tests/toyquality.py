@@ -4,7 +4,7 @@ against its target by tests/test_toyworld.py and printed by bench/quality.py.
 
 A library is 300 photos of circles, squares and triangles in red, green, blue and yellow: no
 stars and nothing purple, so that queries naming them have no answer. Seeds: the tests and the
-bench measure with the seeds below; `Z` and `RHO` (search.relevance) were chosen with others
+bench measure with the seeds below; the thresholds of search.relevance were chosen with others
 (bench/quality.py --calibrate), so the figures are held out.
 """
 

@@ -11,21 +11,28 @@ names any subset of these attributes ("两个红色的圆", "a blue square on th
 describes a scene when every attribute it names is the scene's, which is the ground truth of
 every test.
 
-This file is the source of truth for the model: `model_folder()` keeps it under
-~/.cache/altclip-toy/<hash of this file> (ALTCLIP_TOY_CACHE overrides the root) and trains it
-there, in a child process at low priority, when it is missing. Training uses transformers'
-`AltCLIPModel` (a test-only dependency) with the product's own tokenizer and preprocessing, so
-that what the model learns is what the product's code path sees.
+This file is the source of truth for the model. The model it trained is committed (0.9 MB,
+tests/fixtures/toy-model, with this file's hash in its training.json), so that every machine
+measures the same model: training rounds differently on other CPUs and thread counts, and a
+tiny model's figures move with that (trained with two threads, the committed model's seed gave
+towers of per-query oracle precision 0.88, not 0.92, on the held-out library; `build` now trains
+with one). Once this file changes, `model_folder()` trains the new version under
+~/.cache/altclip-toy/<hash of this file> (ALTCLIP_TOY_CACHE overrides the root), in a child
+process at low priority; commit that folder as tests/fixtures/toy-model again. The model's
+folder also holds its captions.json: the world's plain captions, by which search.relevance
+measures text queries. Training uses transformers' `AltCLIPModel` (a test-only dependency) with
+the product's own tokenizer and preprocessing, so that what the model learns is what the
+product's code path sees.
 
-Training, in about 4 1/2 minutes on 2 idle cores (TRAIN): 48x48 pictures in 6x6 patches (in 8x8
-ones a small shape's outline fits in one patch, and the kind was learnt last and least); a pool of
-20 000 rendered scenes, mirrored at random (a few thousand are learnt by heart before the
-shapes are); batches of scenes that differ in one attribute from each other (hard
-negatives); two captions per picture, one in each language, naming every subset of attributes
-alike; a contrastive loss where every scene a caption describes is a positive; and, for training
-only, heads that predict each attribute from each tower, which teach the towers the world at
-once where two random towers otherwise spend hundreds of steps finding anything in common;
-the hardest attributes (kind, position, count, size) weigh most there.
+Training, in about 6 minutes on a Zen 3 (TRAIN; one thread, rendering on two): 48x48 pictures
+in 6x6 patches (in 8x8 ones a small shape's outline fits in one patch, and the kind was learnt
+last and least); a pool of 20 000 rendered scenes, mirrored at random (a few thousand are learnt
+by heart before the shapes are); batches of scenes that differ in one attribute from each other
+(hard negatives); two captions per picture, one in each language, naming every subset of
+attributes alike; a contrastive loss where every scene a caption describes is a positive; and,
+for training only, heads that predict each attribute from each tower, which teach the towers the
+world at once where two random towers otherwise spend hundreds of steps finding anything in
+common; the hardest attributes (kind, position, count, size) weigh most there.
 """
 
 from __future__ import annotations
@@ -100,6 +107,19 @@ class Scene:
             getattr(self, f.name) is None or getattr(self, f.name) == getattr(scene, f.name)
             for f in fields(self)
         )
+
+
+def plain_captions(lang: str) -> list[str]:
+    """The world's generic captions, one plain concept each ("一个红色的图形", "a star", "a shape on
+    a black background"): what search.relevance measures a text query's matches by, written
+    into the model's folder as its captions.json."""
+    plain = [
+        Scene(**{f.name: v})
+        for f, values in zip(fields(Scene), _VALUES, strict=True)
+        for v in values
+        if v is not None
+    ]
+    return [caption(q, lang) for q in plain]
 
 
 def random_scene(rng: np.random.Generator, kinds=KINDS, colours=tuple(COLOURS)) -> Scene:
@@ -266,6 +286,7 @@ VISION = dict(
     hidden_act="quick_gelu",
 )
 PROJECTION = 48
+COMMITTED = Path(__file__).parent / "fixtures" / "toy-model"  # 0.9 MB, trained by this file
 TRAIN = dict(
     scenes=20000,
     steps=2700,
@@ -281,7 +302,11 @@ TRAIN = dict(
     lr=2e-3,
     warmup=100,
     scale=50,
-    seed=0,
+    # Towers of very different sharpness come of the seed: per-query oracle precision on the
+    # calibration library (bench/quality.py --with separation) 0.93 and 0.79 for seeds 1 and 2
+    # trained with one thread, 0.91 for seed 0 with two. Seed 1 was kept; README's figures are
+    # on the held-out seeds.
+    seed=1,
 )
 PREPROCESSOR = {
     "crop_size": IMAGE_SIZE,
@@ -296,9 +321,13 @@ PREPROCESSOR = {
 
 
 def model_folder() -> Path:
-    """The trained toy model's folder, trained now (a few minutes, in a child process at low
-    priority) if this version of this file has not trained one yet."""
-    digest = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:16]
+    """The trained toy model's folder: the committed one (COMMITTED) where this version of this
+    file trained it, else one trained now (a few minutes, in a child process at low priority)
+    unless an earlier run left it in the cache."""
+    digest = _digest()
+    committed = json.loads((COMMITTED / "training.json").read_text()) if COMMITTED.is_dir() else {}
+    if committed.get("source") == digest:
+        return COMMITTED
     root = Path(os.environ.get("ALTCLIP_TOY_CACHE", Path.home() / ".cache" / "altclip-toy"))
     folder = root / digest
     if not (folder / "model.safetensors").is_file():
@@ -309,6 +338,11 @@ def model_folder() -> Path:
             cwd=Path(__file__).parent.parent,
         )
     return folder
+
+
+def _digest() -> str:
+    """This file's version: the model it trains is known by it."""
+    return hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:16]
 
 
 def train_tokenizer(folder: Path, captions: list[str], vocab_size: int = 200) -> Path:
@@ -349,6 +383,10 @@ def build(folder: Path, log=lambda *a: print(*a, flush=True), train: dict | None
     from altclip_core.tokenizer import TextTokenizer
 
     started = time.monotonic()
+    # One thread: sums then round alike on every machine of a CPU kind, so this file trains the
+    # committed model bit for bit (with two threads the same seed trained another model, of
+    # other figures); about 6 minutes on a Zen 3, where two threads took 4 1/2.
+    torch.set_num_threads(1)
     cfg = TRAIN | (train or {})
     rng = np.random.default_rng(cfg["seed"])
     torch.manual_seed(cfg["seed"])
@@ -446,7 +484,9 @@ def build(folder: Path, log=lambda *a: print(*a, flush=True), train: dict | None
 
     model.eval()
     _save(model, work, text)
-    _write_json(work / "training.json", cfg | {"seconds": round(time.monotonic() - started, 1)})
+    _write_json(work / "captions.json", {lang: plain_captions(lang) for lang in ("en", "zh")})
+    seconds = round(time.monotonic() - started, 1)
+    _write_json(work / "training.json", cfg | {"seconds": seconds, "source": _digest()})
     os.replace(work, folder)
     log(f"saved {folder} ({time.monotonic() - started:.0f} s)")
     return folder
