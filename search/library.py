@@ -436,7 +436,11 @@ class Library:
         if cached is None or cached[0] != self.fingerprint:
             tower = self._tower("text")
             folder = hub.resolve(self.model_name)
-            cached = self.fingerprint, Captions.embed(lambda t: tower.embed_text(t).numpy(), folder)
+            try:
+                captions = Captions.embed(lambda t: tower.embed_text(t).numpy(), folder)
+            except ValueError as e:
+                raise SearchError(f"{e}; fix or remove it to search by text") from None
+            cached = self.fingerprint, captions
             self._captions = cached
         return cached[1]
 

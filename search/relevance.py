@@ -123,10 +123,23 @@ class Captions:
     @classmethod
     def embed(cls, embed: Callable[[list[str]], np.ndarray], folder: Path | None = None):
         """The captions of the model in `folder` (its captions.json, where it has one: a model of
-        another world than photos brings its own), else `CAPTIONS`, embedded by `embed`."""
+        another world than photos brings its own), else `CAPTIONS`, embedded by `embed`.
+        ValueError, saying which file, where it is not {"en": [caption, ...], ...}."""
         own = folder / "captions.json" if folder is not None else None
         path = own if own is not None and own.is_file() else CAPTIONS
-        texts = json.loads(path.read_text(encoding="utf-8"))
+        try:
+            texts = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+            raise ValueError(f"{path} cannot be read: {e}") from None
+        if not (
+            isinstance(texts, dict)
+            and "en" in texts
+            and all(
+                isinstance(t, list) and t and all(isinstance(c, str) for c in t)
+                for t in texts.values()
+            )
+        ):
+            raise ValueError(f'{path} should hold {{"en": [caption, ...], "zh": [...]}}')
         return cls({language: np.asarray(embed(t), np.float32) for language, t in texts.items()})
 
     def yardsticks(self, text: str, vectors: np.ndarray) -> np.ndarray:

@@ -154,3 +154,13 @@ def test_a_model_folder_brings_its_own_captions(tmp_path):
     texts = json.loads(relevance.CAPTIONS.read_text(encoding="utf-8"))
     assert set(texts) == {"en", "zh"} and len(texts["en"]) == len(texts["zh"]) > 100
     assert len(default.vectors["zh"]) == len(texts["zh"])
+
+
+@pytest.mark.parametrize(
+    "written",
+    ['{"en": "a star"}', '{"zh": ["星星"]}', '{"en": []}', '["a star"]', "{", '{"en": [1]}'],
+)
+def test_a_damaged_captions_file_says_which_file(tmp_path, written):
+    (tmp_path / "captions.json").write_text(written)
+    with pytest.raises(ValueError, match="captions.json"):
+        Captions.embed(lambda texts: np.ones((len(texts), 2)), tmp_path)

@@ -177,6 +177,21 @@ def test_bad_image_query(lib, tmp_path):
         lib.search(image=tmp_path / "missing.jpg")
 
 
+def test_a_damaged_captions_file_is_one_line(tmp_path, library, tiny):
+    """A model folder's captions.json that cannot be read stops text queries with one line that
+    names it; image queries do not need it."""
+    model = shutil.copytree(tiny, tmp_path / "model")
+    (model / "captions.json").write_text('{"en": "a dog"}')
+    copy = shutil.copytree(library[0], tmp_path / "copy")
+    with sqlite3.connect(copy / "catalog.sqlite") as db:
+        db.execute("UPDATE model SET name = ?", (str(model),))
+    lib = Library.open(copy)
+    with pytest.raises(SearchError, match=r"captions.json should hold .*; fix or remove it"):
+        lib.search("dog")
+    ids, _ = next(lib.catalog.vectors())
+    assert lib.search(like=int(ids[0]), k=3)
+
+
 def test_control_characters_are_ignored(lib):
     assert [h.id for h in lib.search("a\x00 dog\x07")] == [h.id for h in lib.search("a  dog")]
 
