@@ -19,7 +19,6 @@ model is the toy one, and so are the photos.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import functools
 import sys
 import tempfile
@@ -33,7 +32,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from search import relevance  # noqa: E402
-from search.relevance import matches  # noqa: E402
+from search.relevance import Background  # noqa: E402
 from tests import toyquality, toyworld  # noqa: E402
 from tests.toyquality import CALIBRATION, HELD_OUT, LANGS  # noqa: E402
 
@@ -180,27 +179,29 @@ def separation(world: World) -> dict[str, float]:
 def calibrate(world: World, zs: list[float], rhos: list[float]) -> None:
     """Print the figures of each ANSWERED x SPREAD (text queries) and each Z x RHO (image and
     mixed queries) of search.relevance on the calibration seeds; each query is searched once and
-    cut by `relevance.matches` with the library's own captions and background."""
+    cut by `relevance.text_matches` with the photos' yardsticks, or `relevance.matches` with the
+    library as background."""
     toy = world.library
     lib, seeds, scored = toy.lib, world.seeds, {}
-    background = lib._background_of(lib.refresh())
+    _, vectors = (np.concatenate(a) for a in zip(*lib.catalog.vectors(), strict=True))
+    background = Background.fit(vectors)
 
-    def score(text, image):  # (query vector, ids, scores, yardsticks or None)
+    def score(text, image):  # (query vector, ids, scores, yardsticks of a text query)
         if (text, image) not in scored:
             hits = lib.search(text, image=image, k=len(toy.scenes), dates=False)
             ids = np.array([h.id for h in hits])
             query = lib.query_vector(text, image=image, dates=False)
-            sticks = None
-            if image is None:
-                sticks = lib._generic_captions().yardsticks(text, lib.refresh().vectors_of(ids))
+            sticks = lib.yardsticks(text, ids) if image is None else None
             scored[text, image] = query, ids, np.array([h.score for h in hits]), sticks
         return scored[text, image]
 
-    def cut(**thresholds):
+    def cut(answered=relevance.ANSWERED, spread=relevance.SPREAD, z=relevance.Z, rho=relevance.RHO):
         def decide(text, image):
             query, ids, scores, sticks = score(text, image)
-            with _set(relevance, **thresholds):
-                decided = matches(query, scores, background, sticks)
+            if sticks is not None:
+                decided = relevance.text_matches(scores, sticks, answered, spread)
+            else:
+                decided = relevance.matches(query, scores, background, z, rho)
             return dict(zip(ids.tolist(), decided.tolist(), strict=True))
 
         return decide
@@ -210,7 +211,7 @@ def calibrate(world: World, zs: list[float], rhos: list[float]) -> None:
     best = (-1.0, None)
     for answered in (-0.03, -0.02, -0.015, -0.01, -0.005, 0.0):
         for spread in (0.04, 0.05, 0.06, 0.07, 0.08):
-            decide = cut(ANSWERED=answered, SPREAD=spread)
+            decide = cut(answered, spread)
             row = [
                 v for la in LANGS for v in toyquality.match_quality(toy, la, seeds["match"], decide)
             ]
@@ -226,7 +227,7 @@ def calibrate(world: World, zs: list[float], rhos: list[float]) -> None:
     print("image and mixed: Z     RHO   precision image, mixed; answered image, mixed")
     for z in zs:
         for rho in rhos:
-            found = toyquality.image_queries(toy, world.scratch, seeds["image"], cut(Z=z, RHO=rho))
+            found = toyquality.image_queries(toy, world.scratch, seeds["image"], cut(z=z, rho=rho))
             row = [f[0] for f in found.values()] + [f[1] for f in found.values()]
             print(f"{'':17}{z:<5} {rho:<5} " + "  ".join(f"{v:6.3f}" for v in row), flush=True)
 
@@ -236,19 +237,6 @@ def thresholds() -> str:
     return " ".join(f"{name}={getattr(relevance, name)}" for name in names)
 
 
-@contextlib.contextmanager
-def _set(module, **values):
-    """`module`'s named globals set to `values` for a while."""
-    old = {name: getattr(module, name) for name in values}
-    for name, value in values.items():
-        setattr(module, name, value)
-    try:
-        yield
-    finally:
-        for name, value in old.items():
-            setattr(module, name, value)
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--only", nargs="+", metavar="FIGURE", help="these figures only")
@@ -256,7 +244,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--list", action="store_true", help="list the figures")
     parser.add_argument("--calibrate", action="store_true", help="the thresholds' grids instead")
     parser.add_argument("--model", type=Path, help="a toy model folder other than toyworld's")
-    parser.add_argument("--z", nargs="+", type=float, default=[2.0, 2.5, 3.0, 3.5, 4.0, 5.0])
+    parser.add_argument("--z", nargs="+", type=float, default=[1.5, 2.0, 2.5, 3.0, 3.5, 4.0, 5.0])
     parser.add_argument("--rho", nargs="+", type=float, default=[0.5, 0.6, 0.7, 0.8, 0.9])
     args = parser.parse_args(argv)
     if args.list:

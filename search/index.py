@@ -155,15 +155,22 @@ class VectorIndex:
         return set(base) | set(self.delta_ids.tolist())
 
     def vectors_of(self, ids: np.ndarray) -> np.ndarray:
-        """[len(ids), dim] the vectors of these photos, each of which the index finds."""
+        """[len(ids), dim] the vectors of these photos; KeyError for one the index does not find."""
         ids = np.asarray(ids, np.int64)
         out = np.empty((len(ids), self.dim), np.float32)
-        new = np.isin(ids, self.delta_ids)
-        if new.any():
+        found = np.zeros(len(ids), bool)
+        if len(self.delta_ids):
             order = np.argsort(self.delta_ids)
-            out[new] = self.delta[order[np.searchsorted(self.delta_ids, ids[new], sorter=order)]]
-        if not new.all():
-            out[~new] = self.base.vectors[np.searchsorted(self.base.ids, ids[~new])]
+            at = order[np.searchsorted(self.delta_ids, ids, sorter=order) % len(order)]
+            found = self.delta_ids[at] == ids
+            out[found] = self.delta[at[found]]
+        if self.base is not None and len(self.base):
+            at = np.searchsorted(self.base.ids, ids) % len(self.base)
+            alive = ~found & (self.base.ids[at] == ids) & self.alive[at]
+            out[alive] = self.base.vectors[at[alive]]
+            found |= alive
+        if not found.all():
+            raise KeyError(f"photos {sorted(ids[~found].tolist())[:5]} are not in the index")
         return out
 
     def search(

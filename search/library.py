@@ -34,7 +34,7 @@ from search.catalog import ERROR, OK, Catalog, Model
 from search.index import VectorIndex, refreshed
 from search.query import Query
 from search.query import parse as parse_dates
-from search.relevance import Background, Captions, matches
+from search.relevance import Background, Captions, matches, text_matches
 
 MAX_QUERY_CHARS = 2000
 NEGATIVE_WEIGHT = 0.5
@@ -137,11 +137,13 @@ class Library:
         self._status: tuple[int, Status] | None = None
         self._folders: tuple[int, list[str]] | None = None
         self._background: tuple[VectorIndex, Background] | None = None  # made once per index
-        self._captions: tuple[str, Captions] | None = None  # embedded once per model
+        self._captions: Captions | None = None  # embedded once per model
         self._groups: tuple[int, float, list[Hit]] | None = None  # duplicates(), per generation
         self._look_at = functools.lru_cache(LOOKS_KEPT)(_read_look)
         # One load of each at a time, however many threads (Streamlit sessions) ask at once.
-        self._index_lock, self._tower_lock, self._text_lock = (threading.Lock() for _ in range(3))
+        self._index_lock, self._tower_lock, self._text_lock, self._captions_lock = (
+            threading.Lock() for _ in range(4)
+        )
 
     @classmethod
     def open(
@@ -192,6 +194,8 @@ class Library:
                 self.model_name, self.fingerprint = model.name, model.fingerprint
                 self._towers.clear()
                 self._texts.clear()
+            with self._captions_lock:  # after: embedding them takes the tower lock
+                self._captions = None
 
     def warm_up(self) -> threading.Thread:
         """Load the index and the text tower, and embed the generic captions, in a background
@@ -306,8 +310,9 @@ class Library:
         date phrases in `text` (「2023年夏天 海边」, "cats from last year": `search.query.parse`)
         filter by capture date, unless `after` or `before` is given, and are not embedded.
 
-        Each hit's `match` says whether it shows what the query asks for: for a text query, it
-        scores about as high as the photo's plainest generic caption and near the best photo; for
+        Each hit's `match` says whether it shows what the query asks for, decided among the `k`
+        results: for a text query, the query describes the photo about as well as the photo's
+        plainest generic caption does, and within a margin of the photo it describes best; for
         an image or mixed query, it stands out of a fixed sample of the library
         (`search.relevance`, whose docstring lists where this fails). With
         `matches_only`, only the matches among the `k` best are returned, so a query that
@@ -321,7 +326,7 @@ class Library:
         if not isinstance(k, numbers.Integral) or isinstance(k, bool) or k < 1:
             raise SearchError(f"k must be a whole number of at least 1, not {k!r:.40}")
         index = self.refresh()  # first: a rebuild may have changed the model
-        query, leave_out, said = self._query(text, image, like, negative, dates)
+        query, leave_out, said, words = self._query(text, image, like, negative, dates)
         if said is not None and after is None and before is None:
             after, before = said.after, said.before
         among = None
@@ -332,7 +337,6 @@ class Library:
                 raise SearchError(f"the dates are the wrong way round: {wrong}")
             among = self.catalog.passing(folder, after, before, kinds)
         n = k * GROUP_POOL if group else k
-        words = text if image is None and like is None else None  # a text query, measured by words
         while True:  # with `group`: until k groups, or no more photos
             hits = self._ranked(
                 index, query, n, leave_out, among, exact, min_score, matches_only, words
@@ -346,8 +350,8 @@ class Library:
 
     def _ranked(self, index, query, k, leave_out, among, exact, min_score, matches_only, text):
         """The `k` best photos for `query` (among `among` if given), each with its match:
-        measured by the captions' yardsticks where `text` is a text query's, else by the
-        background."""
+        measured by the photos' yardsticks where `text` is what a text query embedded, else by
+        the background."""
         if not len(index):
             return []
         wanted = k + len(leave_out)
@@ -357,11 +361,11 @@ class Library:
             scores, ids = (a[0] for a in index.search(query[None], wanted, exact))
         keep = (ids >= 0) & ~np.isin(ids, list(leave_out))
         ids, scores = ids[keep][:k], scores[keep][:k]
-        # Decided on the k best before min_score drops any: they hold the best photo.
-        yardsticks = None
-        if text is not None and len(ids):
-            yardsticks = self._generic_captions().yardsticks(text, index.vectors_of(ids))
-        decided = matches(query, scores, self._background_of(index), yardsticks)
+        # Decided on the k best before min_score drops any.
+        if text is not None:
+            decided = text_matches(scores, self.yardsticks(text, ids, index))
+        else:
+            decided = matches(query, scores, self._background_of(index))
         keep = np.ones(len(ids), bool)
         if min_score is not None:
             keep &= scores >= min_score
@@ -390,7 +394,7 @@ class Library:
 
     def _query(self, text, image, like, negative, dates):
         """(the query's normalised vector, the ids of the query photo's own copies, the dates
-        said in `text` or None)."""
+        said in `text` or None, the text embedded where the query is that text alone or None)."""
         if text is None and image is None and like is None:
             raise SearchError("give a text query, an image, or both")
         parts, leave_out, said = [], set(), None
@@ -415,7 +419,8 @@ class Library:
         query = np.sum(parts, axis=0)
         if negative:
             query = query - NEGATIVE_WEIGHT * self.embed_text(clean_query(negative))
-        return (query / np.linalg.norm(query)).astype(np.float32), leave_out, said
+        words = text if image is None and like is None and not negative else None
+        return (query / np.linalg.norm(query)).astype(np.float32), leave_out, said, words
 
     def _background_of(self, index: VectorIndex) -> Background:
         """The relevance background of `index`, sampled once per index object (a new one is made
@@ -430,19 +435,21 @@ class Library:
         self._background = index, background
         return background
 
+    def yardsticks(self, text: str, ids: np.ndarray, index: VectorIndex | None = None):
+        """[len(ids)] each photo's best score against the generic captions in `text`'s language:
+        what search.relevance measures a text query's standing on it by."""
+        return self._generic_captions().yardsticks(text, (index or self.refresh()).vectors_of(ids))
+
     def _generic_captions(self) -> Captions:
-        """The generic captions of search.relevance, embedded by the text tower once per model."""
-        cached = self._captions
-        if cached is None or cached[0] != self.fingerprint:
-            tower = self._tower("text")
-            folder = hub.resolve(self.model_name)
-            try:
-                captions = Captions.embed(lambda t: tower.embed_text(t).numpy(), folder)
-            except ValueError as e:
-                raise SearchError(f"{e}; fix or remove it to search by text") from None
-            cached = self.fingerprint, captions
-            self._captions = cached
-        return cached[1]
+        """search.relevance's generic captions, embedded by the text tower once per model."""
+        with self._captions_lock:  # one embedding, however many threads ask at once
+            if self._captions is None:
+                tower, folder = self._tower("text"), hub.resolve(self.model_name)
+                try:
+                    self._captions = Captions.embed(lambda t: tower.embed_text(t).numpy(), folder)
+                except ValueError as e:
+                    raise SearchError(f"{e}; fix or remove it to search by text") from None
+            return self._captions
 
     def _grouped(self, hits: list[Hit], threshold: float, candidate: float) -> list[Hit]:
         """`hits` (best first) folded into groups of near-duplicates (`near.fold`, pixels

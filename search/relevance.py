@@ -6,11 +6,12 @@ words sit closer to every photo than others), and from one photo to the next (so
 closer to every text), so no fixed `min_score` separates the photos that show a thing from those
 that do not (immich #5996, rclip #207).
 
-Text queries: each photo measured by its own yardstick. A fixed set of generic captions in the
-query's language, one plain concept each ("a dog", "a beach", "一只猫": `Captions`, from the model
-folder's captions.json where it has one, else this package's), is scored against each result; the
-best of them is the photo's *yardstick*: how well the plainest words describe this photo, on this
-model's scale. A query's *standing* on a photo is its score minus the photo's yardstick. Then
+Text queries (`text_matches`): each photo measured by its own yardstick. A fixed set of generic
+captions in the query's language, one plain concept each ("a dog", "a beach", "一只猫":
+`Captions`, from the model folder's captions.json where it has one, else this package's), is
+scored against each result; the best of them is the photo's *yardstick*: how well the plainest
+words describe this photo, on this model's scale. A query's *standing* on a photo is its score
+minus the photo's yardstick. Then
 
 1. the query is answered when its best standing among the results is at least `ANSWERED`: some
    photo is described by the query about as well as by its plainest caption. A subject the
@@ -20,9 +21,10 @@ model's scale. A query's *standing* on a photo is its score minus the photo's ya
    photo that shows only part of the query, or gets a thing wrong ("two circles" for three),
    stands further below.
 
-Image and mixed queries: no caption measures a picture's likeness to another, so the query is
-scored against a fixed random sample of the library (the background, `Background.fit`, made once
-per index). Most photos do not show what the query shows, so these scores are what a photo that
+Image and mixed queries, and a text with a negative (`matches`): no caption measures a
+picture's likeness to another (nor a text pushed away from another), so the query is scored
+against a fixed random sample of the library (the background, `Background.fit`, made once per
+index). Most photos do not show what the query shows, so these scores are what a photo that
 does not match scores *for this query*; their median and spread (the median absolute deviation)
 turn each score into a standing, z = (score - median) / spread. A photo matches when z >= `Z`
 (far beyond what non-matching photos score for this very query) and z >= `RHO` times the best
@@ -36,8 +38,9 @@ Known failure modes:
   photo's plainest caption describes it much better ("a red shape"), and may be left out.
 - Photos that differ from the query by a detail the model barely tells apart (three shapes for
   "two shapes") stand as high as the right ones and match too.
-- Rule 1 is decided among the results: with a small `k` or a filter, the best standing is that of
-  the best photo that passes, not of the library.
+- Both rules are decided among the results (the k best by score), not over the library: the
+  photo of the best standing may rank below the k best, so a match may change with `k`, and
+  with a filter the best standing is that of the best photo that passes.
 - A subject the library lacks whose nearest photos differ from it by such a detail may still be
   answered, by those photos.
 - Image and mixed queries: a subject most of the library shows makes the background the matching
@@ -124,7 +127,7 @@ class Captions:
     def embed(cls, embed: Callable[[list[str]], np.ndarray], folder: Path | None = None):
         """The captions of the model in `folder` (its captions.json, where it has one: a model of
         another world than photos brings its own), else `CAPTIONS`, embedded by `embed`.
-        ValueError, saying which file, where it is not {"en": [caption, ...], ...}."""
+        ValueError, saying which file, where it is not {language: [caption, ...], ...}."""
         own = folder / "captions.json" if folder is not None else None
         path = own if own is not None and own.is_file() else CAPTIONS
         try:
@@ -133,51 +136,61 @@ class Captions:
             raise ValueError(f"{path} cannot be read: {e}") from None
         if not (
             isinstance(texts, dict)
-            and "en" in texts
+            and texts
             and all(
                 isinstance(t, list) and t and all(isinstance(c, str) for c in t)
                 for t in texts.values()
             )
         ):
-            raise ValueError(f'{path} should hold {{"en": [caption, ...], "zh": [...]}}')
+            raise ValueError(f'{path} should hold {{"en": [caption, ...], "zh": [...], ...}}')
         return cls({language: np.asarray(embed(t), np.float32) for language, t in texts.items()})
 
     def yardsticks(self, text: str, vectors: np.ndarray) -> np.ndarray:
         """[K] each photo's (`vectors`, [K, D]) best score against the captions in `text`'s
-        language: Chinese where it has a CJK character, else English."""
-        chinese = "zh" in self.vectors and CJK.search(text)
-        captions = self.vectors["zh" if chinese else "en"]
+        language: Chinese where it has a CJK character, else English (else the first there is)."""
+        language = "zh" if CJK.search(text) else "en"
+        captions = self.vectors.get(language, next(iter(self.vectors.values())))
         return (np.asarray(vectors, np.float32) @ captions.T).max(axis=1)
+
+
+def text_matches(
+    scores: np.ndarray, yardsticks: np.ndarray, answered: float = ANSWERED, spread: float = SPREAD
+) -> np.ndarray:
+    """Which of a text query's `scores` ([K] cosines, e.g. the top k of a search) are matches,
+    given the photos' `yardsticks` ([K], `Captions.yardsticks`): the text rules of this module's
+    docstring, with the thresholds `answered` and `spread`."""
+    standing = np.asarray(scores, np.float32) - yardsticks
+    if not len(standing):
+        return np.zeros(0, bool)
+    best = standing.max()
+    return (standing >= best - spread) & (best >= answered)
 
 
 def matches(
     query: np.ndarray,
     scores: np.ndarray,
     background: Background,
-    yardsticks: np.ndarray | None = None,
+    z: float = Z,
+    rho: float = RHO,
 ) -> np.ndarray | None:
-    """Which of `scores` (the query's cosines to some photos, the best among them included) are
-    matches, by the method of this module's docstring.
+    """Which of an image or mixed query's `scores` (the query's cosines to some photos, the best
+    among them included) are matches, by the image rules of this module's docstring.
 
     Args:
         query: the normalised query vector [D] that produced `scores`.
         scores: [K] cosines, e.g. the top k of a search.
-        background: the library's `Background` (image and mixed queries).
-        yardsticks: for a text query, [K] the photos' `Captions.yardsticks`; else None.
+        background: the library's `Background`.
+        z, rho: the two thresholds (`Z`, `RHO`).
 
     Returns:
-        [K] bool, or None where an image or mixed query's background is too small to decide.
+        [K] bool, or None where the background is too small to decide.
     """
+    if len(background) < MIN_BACKGROUND:
+        return None
     scores = np.asarray(scores, np.float32)
     if not len(scores):
         return np.zeros(0, bool)
-    if yardsticks is not None:
-        standing = scores - yardsticks
-        best = standing.max()
-        return (standing >= best - SPREAD) & (best >= ANSWERED)
-    if len(background) < MIN_BACKGROUND:
-        return None
     standing = background.standing(query, scores)
     ordinary = scores < COPY
     best = standing[ordinary].max() if ordinary.any() else standing.max()
-    return standing >= max(Z, RHO * best)
+    return standing >= max(z, rho * best)

@@ -126,6 +126,9 @@ def test_a_searcher_sees_changes_without_a_new_base(new_catalog):
     some = np.array([3049, 101, 7, 2999, 3000, 120])  # new, changed and base photos, any order
     stored = catalog.photos(some.tolist())
     assert (searcher.vectors_of(some) == np.stack([stored[i].vector for i in some])).all()
+    for missing in ([210], [5000], [-1]):  # removed, never added
+        with pytest.raises(KeyError, match=str(missing[0])):
+            searcher.vectors_of(np.array([7, *missing]))
     assert listing(folder / "index") == before
 
 

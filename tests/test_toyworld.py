@@ -11,7 +11,7 @@ import pytest
 
 from search import Library
 from search.query import parse
-from search.relevance import Background
+from search.relevance import Background, Captions
 from tests import toyquality, toyworld
 from tests.toyquality import LANGS
 
@@ -66,12 +66,12 @@ def test_matches_only_keeps_the_hits_decided_to_match(toy, monkeypatch):
 
     seen = []
 
-    def every_other(query, scores, background, yardsticks):
-        assert len(yardsticks) == len(scores)  # a text query: measured by the captions
+    def every_other(scores, yardsticks):
+        assert len(yardsticks) == len(scores)  # a text query: measured by the yardsticks
         seen.append(len(scores))
         return np.arange(len(scores)) % 2 == 0
 
-    monkeypatch.setattr(search.library, "matches", every_other)
+    monkeypatch.setattr(search.library, "text_matches", every_other)
     every = toy.lib.search("红色的圆", k=10)
     assert [h.match for h in every] == [True, False] * 5
     only = toy.lib.search("红色的圆", k=10, matches_only=True)
@@ -86,11 +86,26 @@ def test_matches_only_returns_the_matches(toy):
     only = toy.lib.search("红色的圆", k=len(toy.scenes), matches_only=True)
     assert only and only == [h for h in every if h.match]
     assert any(h.match is False for h in every)
-    assert toy.lib.search("红色的圆", k=3, matches_only=True) == only[:3]
+    # Decided among the k best: the matches of the 3 best are some of those 3, best first.
+    three = [h.id for h in toy.lib.search("红色的圆", k=3, matches_only=True)]
+    assert three and three == [h.id for h in every[:3] if h.id in three]
+
+
+def test_a_text_query_is_measured_by_the_words_it_embeds(toy, monkeypatch):
+    """In the language of the words embedded (a date said in Chinese is not embedded); a text
+    with a negative, or with a photo, is measured as image queries are."""
+    said, yardsticks = [], Captions.yardsticks
+    monkeypatch.setattr(
+        Captions, "yardsticks", lambda self, text, v: said.append(text) or yardsticks(self, text, v)
+    )
+    assert toy.lib.search("red circles 2021年", k=5)
+    assert toy.lib.search("红色的圆", negative="正方形", k=5)
+    assert toy.lib.search("红色的圆", like=next(iter(toy.scenes)), k=5)
+    assert said == ["red circles"]
 
 
 @NOTHING_MATCHES
-def test_image_and_mixed_queries_are_cut_the_same_way(toy, tmp_path):
+def test_image_and_mixed_queries_match_their_colour_and_kind(toy, tmp_path):
     """A new picture of a scene the library shows matches photos of that scene's colour and
     kind, and few others; adding the text of its colour and kind (a mixed query) too."""
     for mode, (precision, answered) in toyquality.image_queries(toy, tmp_path).items():

@@ -110,9 +110,9 @@ class Scene:
 
 
 def plain_captions(lang: str) -> list[str]:
-    """The world's generic captions, one plain concept each ("一个红色的图形", "a star", "a shape on
-    a black background"): what search.relevance measures a text query's matches by, written
-    into the model's folder as its captions.json."""
+    """The world's generic captions, one plain concept each ("红色的图形", "a star", "a shape on a
+    black background"): what search.relevance measures a text query's matches by, written into
+    the model's folder as its captions.json."""
     plain = [
         Scene(**{f.name: v})
         for f, values in zip(fields(Scene), _VALUES, strict=True)

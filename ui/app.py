@@ -359,7 +359,7 @@ def band(hit: Hit, best: float) -> str:
     """How well a photo matches, in words: how close its score is to the query's best (cosines
     mean little on their own and differ from one query to the next), at least "good" where the
     search counts it a match (`Hit.match`). A photo the search does not count is not marked
-    down: the cut-off's thresholds are reasoned, not yet measured on real weights."""
+    down: the cut-off's thresholds were chosen on the toy world, not measured on real weights."""
     gap = best - hit.score
     if gap <= 0.02:
         return "band_strong"
