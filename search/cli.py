@@ -43,6 +43,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--before", help="only photos taken before this date")
     p.add_argument("-k", type=int, default=20, help="how many results (default 20)")
     p.add_argument(
+        "--matches",
+        action="store_true",
+        help="only the photos that match the query, decided per query (none where none do)",
+    )
+    p.add_argument(
         "--duplicates",
         action="store_true",
         help="instead of a search, every group of near-duplicates: its number, each photo's "
@@ -80,12 +85,14 @@ def main(argv: list[str] | None = None) -> int:
             folder=args.folder,
             after=args.after,
             before=args.before,
+            matches_only=args.matches,
         )
     except (AltCLIPError, OSError) as e:
         print(f"altclip-search: {error_line(e)}", file=sys.stderr)
         return 1
     if not hits:
-        print("altclip-search: no photo matches (a filter may leave none)", file=sys.stderr)
+        where = "nothing here shows it" if args.matches else "a filter may leave none"
+        print(f"altclip-search: no photo matches ({where})", file=sys.stderr)
     for hit in hits:
         if args.json:
             taken = hit.taken_at.isoformat() if hit.taken_at else None
@@ -95,6 +102,7 @@ def main(argv: list[str] | None = None) -> int:
                 "width": hit.width,
                 "height": hit.height,
                 "taken_at": taken,
+                "match": hit.match,
             }
             print(json_line(row))
         else:

@@ -91,6 +91,25 @@ def test_matches_only_returns_the_matches(toy):
     assert three and three == [h.id for h in every[:3] if h.id in three]
 
 
+def test_the_cli_prints_the_matches_only(toy, capsys):
+    """altclip-search --matches prints the photos the search decides match, in its order;
+    --json says of each photo whether it matches."""
+    import json
+
+    from search.cli import main as search_main
+
+    args = ["红色的圆", "--library", str(toy.lib.folder), "-k", "100", "--json"]
+    assert search_main(args) == 0
+    every = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert {row["match"] for row in every} == {True, False}
+    assert search_main([*args, "--matches"]) == 0
+    assert [json.loads(line) for line in capsys.readouterr().out.splitlines()] == [
+        row for row in every if row["match"]
+    ]
+    assert search_main(["紫色的星星", *args[1:], "--matches"]) == 0  # absent: none match
+    assert capsys.readouterr().err == "altclip-search: no photo matches (nothing here shows it)\n"
+
+
 def test_a_text_query_is_measured_by_the_words_it_embeds(toy, monkeypatch):
     """In the language of the words embedded (a date said in Chinese is not embedded); a text
     with a negative, or with a photo, is measured as image queries are."""
