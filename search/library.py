@@ -438,7 +438,11 @@ class Library:
     def yardsticks(self, text: str, ids: np.ndarray, index: VectorIndex | None = None):
         """[len(ids)] each photo's best score against the generic captions in `text`'s language:
         what search.relevance measures a text query's standing on it by."""
-        return self._generic_captions().yardsticks(text, (index or self.refresh()).vectors_of(ids))
+        try:
+            vectors = (index or self.refresh()).vectors_of(ids)
+        except KeyError as e:
+            raise SearchError(e.args[0]) from None
+        return self._generic_captions().yardsticks(text, vectors)
 
     def _generic_captions(self) -> Captions:
         """search.relevance's generic captions, embedded by the text tower once per model."""

@@ -9,7 +9,7 @@ from datetime import datetime
 import numpy as np
 import pytest
 
-from search import Library
+from search import Library, SearchError
 from search.query import parse
 from search.relevance import Background, Captions
 from tests import toyquality, toyworld
@@ -121,6 +121,8 @@ def test_a_text_query_is_measured_by_the_words_it_embeds(toy, monkeypatch):
     assert toy.lib.search("红色的圆", negative="正方形", k=5)
     assert toy.lib.search("红色的圆", like=next(iter(toy.scenes)), k=5)
     assert said == ["red circles"]
+    with pytest.raises(SearchError, match=r"photos \[999999\] are not in the index"):
+        toy.lib.yardsticks("red circles", [next(iter(toy.scenes)), 999999])
 
 
 @NOTHING_MATCHES
