@@ -110,6 +110,23 @@ def test_the_cli_prints_the_matches_only(toy, capsys):
     assert capsys.readouterr().err == "altclip-search: no photo matches (nothing here shows it)\n"
 
 
+def test_the_page_shows_only_the_matches_when_asked(toy, monkeypatch):
+    """The page's "Only photos that match" shows the matches alone, with a chip whose ✕ shows
+    every photo again; a subject the library lacks then shows nothing, and says so."""
+    from tests.test_ui import WORDS, app, photos, search, texts
+
+    at = search(app(monkeypatch, toy.lib.folder), "两个红色的大圆")
+    every = photos(at)
+    at.toggle(key="matches_only").set_value(True).run()
+    found = toy.lib.search("两个红色的大圆", k=every, group=True, matches_only=True)
+    assert 0 < photos(at) == sum(1 + len(h.duplicates) for h in found) < every
+    assert "Matches only" in texts(at)
+    search(at, "紫色的星星")
+    assert not photos(at) and [i.value for i in at.info] == [WORDS["en"]["no_match"]]
+    at.button(key="remove-matches").click().run()
+    assert photos(at) == every and not at.toggle(key="matches_only").value
+
+
 def test_a_text_query_is_measured_by_the_words_it_embeds(toy, monkeypatch):
     """In the language of the words embedded (a date said in Chinese is not embedded); a text
     with a negative, or with a photo, is measured as image queries are."""

@@ -226,7 +226,8 @@ def query_ui(lib: Library, tr: Strings) -> tuple[str, bytes | None]:
 
 def filters_ui(lib: Library, tr: Strings) -> dict:
     """Folder (the library's own, type to find), dates, file types, a concept to leave out,
-    and the order; on the page, not in the sidebar, so that a phone reaches them too."""
+    matches only, and the order; on the page, not in the sidebar, so that a phone reaches them
+    too."""
     folders = folder_names(lib)
     with st.expander(tr("filters")):
         st.selectbox(
@@ -245,6 +246,7 @@ def filters_ui(lib: Library, tr: Strings) -> dict:
         )
         st.multiselect(tr("types"), list(KINDS), placeholder=tr("types_placeholder"), key="kinds")
         st.text_input(tr("negative"), placeholder=tr("negative_placeholder"), key="negative")
+        st.toggle(tr("matches_only"), help=tr("matches_only_help"), key="matches_only")
     s = st.session_state
     after = before = None
     if len(s.dates) == 2:
@@ -256,6 +258,7 @@ def filters_ui(lib: Library, tr: Strings) -> dict:
         after=after,
         before=before,
         kinds=[ext for kind in s.kinds for ext in KINDS[kind]] or None,
+        matches_only=s.matches_only,
     )
 
 
@@ -283,6 +286,8 @@ def current_filters(lib: Library, query: str) -> dict[str, object]:
         found["kinds"] = ", ".join(s.kinds)
     if s.get("negative", "").strip():
         found["negative"] = s.negative.strip()
+    if s.get("matches_only"):
+        found["matches"] = ""
     if s.get("like") is not None:
         found["like"] = s.like_name
     if s.get(f"upload-{s.get('uploads', 0)}") is not None:
@@ -320,6 +325,7 @@ def chips_ui(lib: Library, query: str, tr: Strings) -> None:
         "negative": lambda v: tr("chip_negative", text=v),
         "like": lambda v: tr("chip_like", name=v),
         "upload": lambda v: tr("chip_upload"),
+        "matches": lambda v: tr("chip_matches"),
     }
     active = current_filters(lib, query)
     if not active:
@@ -353,6 +359,8 @@ def remove(name: str, query: str) -> None:
         s.like = None
     elif name == "upload":
         s.uploads += 1  # a new, empty uploader
+    elif name == "matches":
+        s.matches_only = False
 
 
 def band(hit: Hit, best: float) -> str:
