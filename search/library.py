@@ -439,7 +439,7 @@ class Library:
         """[len(ids)] each photo's best score against the generic captions in `text`'s language:
         what search.relevance measures a text query's standing on it by."""
         try:
-            vectors = (index or self.refresh()).vectors_of(ids)
+            vectors = (self.refresh() if index is None else index).vectors_of(ids)
         except KeyError as e:
             raise SearchError(e.args[0]) from None
         return self._generic_captions().yardsticks(text, vectors)
