@@ -18,7 +18,8 @@ exclusive). What is understood:
   (weeks, months, years) ago; weeks begin on Monday;
 - ranges: 2019到2021年, 2023年3月至5月, from 2018 to 2020, between 2018 and 2020, June to August
   2023 (a side without a year takes the other's; two years the wrong way round, "from 2025 to
-  2018", are read the right way); open ones: since 2020, 2020年以来, before 2020;
+  2018", are read the right way; months without one, 12月到2月 or "from December to February",
+  are the latest such stretch that has begun); open ones: since 2020, 2020年以来, before 2020;
 - festivals with a year or a relative word: 圣诞节 / Christmas (24-25 December), 平安夜 / Christmas
   Eve, 元旦 / New Year's Day, 跨年 / New Year's Eve, 情人节 / Valentine's Day, 万圣节 / Halloween,
   劳动节 / 五一 (1-5 May), 国庆 (1-7 October), and 春节 / Chinese (Lunar) New Year from the table
@@ -27,7 +28,8 @@ exclusive). What is understood:
 Left in the text, because they describe the look as much as the date: a season or festival
 without a year ("夏天的海边", "Christmas tree"), decades ("the 1990s look", "90年代"). A number is
 not a year when it is part of a word or a name (2023号房间, room 2023, v2023, 2023x), nor when it
-lies in the future. Several date phrases give the range that spans them all.
+lies in the future. A day or month that does not exist (2023年2月29日, 2021年13月) leaves the
+whole phrase as typed. Several date phrases give the range that spans them all.
 """
 
 from __future__ import annotations
@@ -119,7 +121,7 @@ _DAY = r"(?:[12]\d|3[01]|0?[1-9])"
 _CN_DAY = r"(?:[12]\d|3[01]|0?[1-9]|[二三]?十[一二三四五六七八九]?|[一二三四五六七八九])"
 _CN_MONTH = r"(?:1[0-2]|0?[1-9]|十[一二]?|[一二三四五六七八九])"
 # After a bare number, these make it a count, a price, a room or a time, not a year.
-_NOT_YEAR_AFTER = r"号|室|房|层|楼|路|元|块|米|个|张|次|件|届|级|班|岁|克|分|点|:|\.\d"
+_NOT_YEAR_AFTER = r"年|号|室|房|层|楼|路|元|块|米|个|张|次|件|届|级|班|岁|克|分|点|:|\.\d"
 
 # (kind, pattern), matched case-insensitively (re.VERBOSE: spaces in a pattern are \s).
 _TOKENS = [
@@ -129,7 +131,12 @@ _TOKENS = [
         r"(?<![\d./-]) (?P<y>(?:19|20)\d\d) [-/.] (?P<m>\d{1,2}) (?:[-/.](?P<d>\d{1,2}))?"
         r"(?![\d./-]*\d)",
     ),
-    ("year", r"(?P<y>\d{4}|[〇零一二三四五六七八九]{4}) \s* 年 (?!代|级|龄|纪)"),
+    # 2023年, not 1990年代 nor 2021年13月 (no such month: no date at all)
+    (
+        "year",
+        r"(?P<y>\d{4}|[〇零一二三四五六七八九]{4}) \s* 年"
+        r"(?!代|级|龄|纪|\s*(?:1[3-9]|[2-9]\d)\s*月)",
+    ),
     ("ago", rf"(?P<n>\d+|{_CN_NUM}) \s* (?P<u>天|日|周|星期|个月|年) 前"),
     ("ago", rf"{_A} (?P<n>{_EN_NUM}) \s+ (?P<u>day|week|month|year)s? \s+ ago {_Z}"),
     (
@@ -182,7 +189,7 @@ _AFTER_PHRASE = re.compile(
     r"^\s*(?:['’]s\b|以来|以后|之后|以前|之前|期间|的时候|时候|那天|拍摄的|拍的|的|时)+"
 )
 _MONTH_CUE = re.compile(
-    r"\b(?:in|of|since|from|during|until|till|before|after|last|this|past)\s+$", re.I
+    r"\b(?:in|of|since|from|between|during|until|till|before|after|last|this|past)\s+$", re.I
 )
 _OPEN_BEFORE = re.compile(r"\b(?:since|after|before)\s*$|(?:从|自从|自)\s*$", re.I)
 _OPEN_AFTER = re.compile(r"^\s*(?:以来|以后|之后|以前|之前)")
@@ -341,6 +348,10 @@ def _groups(text, tokens, today, hemisphere):
             both_years = "year" in other and "year" in fields  # "from 2025 to 2018"
             if both_years and second is not None and second[1] <= first[0]:
                 first, second = second, first
+            if second is not None and second[1] <= first[0] and not both_years:
+                # 12月到2月, "December to February": the end month follows the start's
+                again = dict(other, year=dict(y=first[0].year + 1))
+                second = _resolve(again, today, hemisphere, fields)
             if second is None or second[1] <= first[0]:
                 continue
             first = (first[0], second[1])
@@ -392,8 +403,9 @@ def _resolve(fields: dict, today: date, hemisphere: str, other: dict | None = No
         return _festival(fields["festival"]["f"], year, modifier, today)
     if "month" in fields:
         mo, d = fields["month"]["m"], fields["month"]["d"]
-        if fields["month"].get("alone") and year is None and not modifier:
-            return None
+        said = other is not None and not other.get("month", {}).get("alone", True)
+        if fields["month"].get("alone") and year is None and not modifier and not said:
+            return None  # "June" alone; "from December to February" is a range of months
         if not 1 <= mo <= 12:
             return None
         if year is None:  # the latest that has begun; "last June" in June: a year before

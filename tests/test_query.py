@@ -78,6 +78,9 @@ TABLE = [
     ("between 2018 and 2020", "", "2018-01-01", "2021-01-01"),
     ("2018-2020 mountains", "mountains", "2018-01-01", "2021-01-01"),
     ("June to August 2023", "", "2023-06-01", "2023-09-01"),
+    ("between June and August", "", "2026-06-01", "2026-09-01"),
+    ("12月到2月的雪", "雪", "2025-12-01", "2026-03-01"),  # the end month after the start
+    ("snow from December to February", "snow", "2025-12-01", "2026-03-01"),
     ("since 2020", "", "2020-01-01", None),
     ("2020年以来的狗", "狗", "2020-01-01", None),
     ("before 2020", "", None, "2020-01-01"),
@@ -123,6 +126,8 @@ def test_date_phrases_become_ranges(query, text, after, before):
         "3 dogs",
         "三个月亮",
         "2023年2月29日",  # no such day: left as typed
+        "2021年13月的猫",  # no such month: not the year 2021 either
+        "1990年代的风格",
         "",
     ],
 )
@@ -147,6 +152,8 @@ def test_words_that_only_look_like_dates_are_left_alone(query):
         (date(2026, 1, 20), "last winter", "2024-12-01", "2025-03-01"),
         (date(2026, 12, 25), "last Christmas", "2025-12-24", "2025-12-26"),
         (date(2026, 12, 31), "2026年12月", "2026-12-01", "2027-01-01"),
+        (date(2026, 12, 10), "12月到2月", "2026-12-01", "2027-03-01"),  # begun: runs into 2027
+        (date(2026, 1, 15), "from December to February", "2025-12-01", "2026-03-01"),
     ],
 )
 def test_relative_phrases_at_the_edges_of_months_and_years(today, query, after, before):
