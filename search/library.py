@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import json
 import numbers
 import os
 import re
 import stat
+import tempfile
 import threading
 import unicodedata
 from dataclasses import dataclass, replace
@@ -34,7 +36,7 @@ from search.catalog import ERROR, OK, Catalog, Model
 from search.index import VectorIndex, refreshed
 from search.query import Query
 from search.query import parse as parse_dates
-from search.relevance import Background, Captions, matches, text_matches
+from search.relevance import Background, Captions, matches, text_matches, yardsticks
 
 MAX_QUERY_CHARS = 2000
 NEGATIVE_WEIGHT = 0.5
@@ -137,7 +139,7 @@ class Library:
         self._status: tuple[int, Status] | None = None
         self._folders: tuple[int, list[str]] | None = None
         self._background: tuple[VectorIndex, Background] | None = None  # made once per index
-        self._captions: Captions | None = None  # embedded once per model
+        self._captions: tuple[Captions, dict[str, np.ndarray]] | None = None  # per model
         self._groups: tuple[int, float, list[Hit]] | None = None  # duplicates(), per generation
         self._look_at = functools.lru_cache(LOOKS_KEPT)(_read_look)
         # One load of each at a time, however many threads (Streamlit sessions) ask at once.
@@ -204,7 +206,8 @@ class Library:
         def load():
             try:
                 self.refresh()
-                self._generic_captions()
+                for text in ("English", "中文"):  # the captions of each language
+                    self._generic_captions(text)
             except Exception:  # the query that needs them says what failed
                 pass
 
@@ -442,18 +445,30 @@ class Library:
             vectors = (self.refresh() if index is None else index).vectors_of(ids)
         except KeyError as e:
             raise SearchError(e.args[0]) from None
-        return self._generic_captions().yardsticks(text, vectors)
+        return yardsticks(vectors, self._generic_captions(text))
 
-    def _generic_captions(self) -> Captions:
-        """search.relevance's generic captions, embedded by the text tower once per model."""
+    def _generic_captions(self, text: str) -> np.ndarray:
+        """[N, D] search.relevance's generic captions in `text`'s language, embedded by the text
+        tower once per model and language, and kept on disk for the next process (embedding
+        them takes the full-size tower seconds)."""
         with self._captions_lock:  # one embedding, however many threads ask at once
             if self._captions is None:
-                tower, folder = self._tower("text"), hub.resolve(self.model_name)
                 try:
-                    self._captions = Captions.embed(lambda t: tower.embed_text(t).numpy(), folder)
+                    self._captions = Captions.read(hub.resolve(self.model_name)), {}
                 except ValueError as e:
                     raise SearchError(f"{e}; fix or remove it to search by text") from None
-            return self._captions
+            captions, embedded = self._captions
+            language = captions.language(text)
+            if language not in embedded:
+                texts = captions.texts[language]
+                from altclip_core.kernels import cache_path
+
+                key = json.dumps([self.fingerprint, self.int8, texts], ensure_ascii=False)
+                path = cache_path().with_name("captions") / f"{_sha256(key.encode())}.npy"
+                embedded[language] = _kept(
+                    path, len(texts), lambda: self._tower("text").embed_text(texts).numpy()
+                )
+            return embedded[language]
 
     def _grouped(self, hits: list[Hit], threshold: float, candidate: float) -> list[Hit]:
         """`hits` (best first) folded into groups of near-duplicates (`near.fold`, pixels
@@ -767,6 +782,27 @@ def escaped(path: str) -> str:
 
 def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+def _kept(path: Path, rows: int, make) -> np.ndarray:
+    """The [rows, D] float32 array in `path` (.npy), else `make()`'s, written there for the next
+    process. A file that cannot be read, or holds another shape, is made again; one that cannot
+    be written, next time."""
+    try:
+        array = np.load(path, allow_pickle=False)
+        if array.dtype == np.float32 and array.ndim == 2 and len(array) == rows:
+            return array
+    except (OSError, ValueError, EOFError):
+        pass
+    array = np.asarray(make(), np.float32)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".npy", delete=False) as f:
+            np.save(f, array)
+        os.replace(f.name, path)
+    except OSError:
+        pass
+    return array
 
 
 def _file_time(ns: int) -> datetime | None:

@@ -61,7 +61,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -119,15 +119,15 @@ class Background:
 
 @dataclass(frozen=True)
 class Captions:
-    """Generic captions, one plain concept each, embedded per language: {language: [N, D]}."""
+    """Generic captions, one plain concept each, per language: {language: [caption, ...]}."""
 
-    vectors: dict[str, np.ndarray]
+    texts: dict[str, list[str]]
 
     @classmethod
-    def embed(cls, embed: Callable[[list[str]], np.ndarray], folder: Path | None = None):
+    def read(cls, folder: Path | None = None) -> Captions:
         """The captions of the model in `folder` (its captions.json, where it has one: a model of
-        another world than photos brings its own), else `CAPTIONS`, embedded by `embed`.
-        ValueError, saying which file, where it is not {language: [caption, ...], ...}."""
+        another world than photos brings its own), else `CAPTIONS`. ValueError, saying which
+        file, where it is not {language: [caption, ...], ...}."""
         own = folder / "captions.json" if folder is not None else None
         path = own if own is not None and own.is_file() else CAPTIONS
         try:
@@ -143,21 +143,26 @@ class Captions:
             )
         ):
             raise ValueError(f'{path} should hold {{"en": [caption, ...], "zh": [...], ...}}')
-        return cls({language: np.asarray(embed(t), np.float32) for language, t in texts.items()})
+        return cls(texts)
 
-    def yardsticks(self, text: str, vectors: np.ndarray) -> np.ndarray:
-        """[K] each photo's (`vectors`, [K, D]) best score against the captions in `text`'s
-        language: Chinese where it has a CJK character, else English (else the first there is)."""
+    def language(self, text: str) -> str:
+        """The language whose captions measure `text`: Chinese where it has a CJK character,
+        else English; the first there is where these captions lack that one."""
         language = "zh" if CJK.search(text) else "en"
-        captions = self.vectors.get(language, next(iter(self.vectors.values())))
-        return (np.asarray(vectors, np.float32) @ captions.T).max(axis=1)
+        return language if language in self.texts else next(iter(self.texts))
+
+
+def yardsticks(vectors: np.ndarray, captions: np.ndarray) -> np.ndarray:
+    """[K] each photo's (`vectors`, [K, D]) best score against `captions` ([N, D], the
+    embedded captions of the query's language): its yardstick."""
+    return (np.asarray(vectors, np.float32) @ np.asarray(captions, np.float32).T).max(axis=1)
 
 
 def text_matches(
     scores: np.ndarray, yardsticks: np.ndarray, answered: float = ANSWERED, spread: float = SPREAD
 ) -> np.ndarray:
     """Which of a text query's `scores` ([K] cosines, e.g. the top k of a search) are matches,
-    given the photos' `yardsticks` ([K], `Captions.yardsticks`): the text rules of this module's
+    given the photos' `yardsticks` ([K], `yardsticks`): the text rules of this module's
     docstring, with the thresholds `answered` and `spread`."""
     standing = np.asarray(scores, np.float32) - yardsticks
     if not len(standing):

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import atexit
 import glob
 import os
 import shutil
@@ -14,8 +15,10 @@ from tests import checkpoints
 
 # Hermetic: never touch the network or the user's Hugging Face cache.
 os.environ["HF_HUB_OFFLINE"] = "1"
-# The kernels timed at first load on this machine are cached here, not in the user's ~/.cache.
+# The kernels timed at first load on this machine, and the captions embedded, are cached here
+# for this run, not in the user's ~/.cache.
 os.environ["ALTCLIP_CACHE"] = tempfile.mkdtemp(prefix="altclip-cache-")
+atexit.register(shutil.rmtree, os.environ["ALTCLIP_CACHE"], ignore_errors=True)
 # Root reads every folder whatever its mode: commands run without that capability when the
 # tests run as root, so that an unreadable folder is unreadable.
 AS_USER = (

@@ -8,7 +8,14 @@ import numpy as np
 import pytest
 
 from search import relevance
-from search.relevance import MIN_BACKGROUND, Background, Captions, matches, text_matches
+from search.relevance import (
+    MIN_BACKGROUND,
+    Background,
+    Captions,
+    matches,
+    text_matches,
+    yardsticks,
+)
 
 D = 64
 
@@ -98,7 +105,7 @@ def concepts():
     photos = 0.5 * common + 0.5 * concept[shown] + 0.25 * rng.normal(size=(700, D)) / np.sqrt(D)
     en = unit(0.3 * common + concept)
     zh = unit(0.3 * common + concept + 0.2 * off)
-    return unit(photos).astype(np.float32), shown, Captions({"en": en, "zh": zh})
+    return unit(photos).astype(np.float32), shown, {"en": en, "zh": zh}
 
 
 def test_a_text_query_matches_the_photos_its_words_describe_best(concepts):
@@ -106,33 +113,31 @@ def test_a_text_query_matches_the_photos_its_words_describe_best(concepts):
     their concept's photos, in either language; a concept the library lacks matches nothing."""
     photos, shown, captions = concepts
     for c in range(7):
-        for language, text in (("en", "a dog"), ("zh", "一只狗")):
-            for query in (
-                captions.vectors[language][c],
-                unit(captions.vectors[language][c] + 0.1 * photos[0]),
-            ):
-                decided = text_matches(photos @ query, captions.yardsticks(text, photos))
+        for language in ("en", "zh"):
+            sticks = yardsticks(photos, captions[language])
+            for query in (captions[language][c], unit(captions[language][c] + 0.1 * photos[0])):
+                decided = text_matches(photos @ query, sticks)
                 assert (decided == (shown == c)).all(), (c, language)
-    absent = captions.vectors["en"][7]
-    assert not text_matches(photos @ absent, captions.yardsticks("x", photos)).any()
+    absent = captions["en"][7]
+    assert not text_matches(photos @ absent, yardsticks(photos, captions["en"])).any()
     assert text_matches(np.zeros(0), np.zeros(0)).shape == (0,)
 
 
 def test_the_yardstick_is_the_best_caption_in_the_query_language(concepts):
     photos, _, captions = concepts
+    best = (photos @ captions["zh"].T).max(axis=1)
+    assert np.allclose(yardsticks(photos, captions["zh"]), best)
+    both = Captions({"en": ["a dog"], "zh": ["一只狗"]})
     for text, language in (
         ("海边的日落", "zh"),
         ("夕日の海", "zh"),
         ("sunset", "en"),
         ("coucher", "en"),
     ):
-        best = (photos @ captions.vectors[language].T).max(axis=1)
-        assert np.allclose(captions.yardsticks(text, photos), best)
+        assert both.language(text) == language
     for only in ("en", "zh"):  # a model with captions in one language measures all by them
-        one = Captions({only: captions.vectors[only]})
-        best = (photos @ captions.vectors[only].T).max(axis=1)
-        assert np.allclose(one.yardsticks("海边", photos), best)
-        assert np.allclose(one.yardsticks("beach", photos), best)
+        one = Captions({only: ["x"]})
+        assert one.language("海边") == one.language("beach") == only
 
 
 def test_a_model_folder_brings_its_own_captions(tmp_path):
@@ -140,16 +145,11 @@ def test_a_model_folder_brings_its_own_captions(tmp_path):
     folder's captions.json; any other model is measured by the package's captions."""
     import json
 
-    def lengths(texts):
-        return np.array([[len(t), 1.0] for t in texts])
-
     (tmp_path / "captions.json").write_text(json.dumps({"en": ["a star"], "zh": ["星星", "圆"]}))
-    own = Captions.embed(lengths, tmp_path)
-    assert {k: v.shape for k, v in own.vectors.items()} == {"en": (1, 2), "zh": (2, 2)}
-    default = Captions.embed(lengths, tmp_path / "elsewhere")
-    texts = json.loads(relevance.CAPTIONS.read_text(encoding="utf-8"))
-    assert set(texts) == {"en", "zh"} and len(texts["en"]) == len(texts["zh"]) > 100
-    assert len(default.vectors["zh"]) == len(texts["zh"])
+    assert Captions.read(tmp_path).texts == {"en": ["a star"], "zh": ["星星", "圆"]}
+    default = Captions.read(tmp_path / "elsewhere").texts
+    assert default == json.loads(relevance.CAPTIONS.read_text(encoding="utf-8"))
+    assert set(default) == {"en", "zh"} and len(default["en"]) == len(default["zh"]) > 100
 
 
 @pytest.mark.parametrize(
@@ -159,4 +159,4 @@ def test_a_model_folder_brings_its_own_captions(tmp_path):
 def test_a_damaged_captions_file_says_which_file(tmp_path, written):
     (tmp_path / "captions.json").write_text(written)
     with pytest.raises(ValueError, match="captions.json"):
-        Captions.embed(lambda texts: np.ones((len(texts), 2)), tmp_path)
+        Captions.read(tmp_path)

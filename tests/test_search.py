@@ -192,6 +192,26 @@ def test_a_damaged_captions_file_is_one_line(tmp_path, library, tiny):
     assert lib.search(like=int(ids[0]), k=3)
 
 
+def test_the_captions_are_embedded_once_per_model_and_kept_on_disk(library, monkeypatch, tmp_path):
+    """The generic captions a text query is measured by are embedded once per language, kept
+    under the cache folder, and read back by the next process without a text tower; a file that
+    is damaged, or holds another shape, is embedded again."""
+    monkeypatch.setenv("ALTCLIP_CACHE", str(tmp_path))
+    first = Library.open(library[0])
+    ids = [h.id for h in first.search("dog", k=3)]
+    expected = first.yardsticks("dog", ids)
+    kept = list((tmp_path / "captions").glob("*.npy"))  # en only: "dog" is English
+    shapes = [np.load(path).shape for path in kept]
+    fresh = Library.open(library[0])  # as the next process: no tower loaded
+    monkeypatch.setattr(fresh, "_tower", lambda name: pytest.fail("embedded again"))
+    assert len(kept) == 1 and np.array_equal(fresh.yardsticks("dog", ids), expected)
+    for damage in (b"not an array", np.zeros((3, 2), np.float32)):
+        for path in kept:
+            path.write_bytes(damage) if isinstance(damage, bytes) else np.save(path, damage)
+        assert np.allclose(Library.open(library[0]).yardsticks("dog", ids), expected)
+        assert [np.load(path).shape for path in kept] == shapes
+
+
 def test_control_characters_are_ignored(lib):
     assert [h.id for h in lib.search("a\x00 dog\x07")] == [h.id for h in lib.search("a  dog")]
 

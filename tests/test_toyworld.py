@@ -130,9 +130,9 @@ def test_the_page_shows_only_the_matches_when_asked(toy, monkeypatch):
 def test_a_text_query_is_measured_by_the_words_it_embeds(toy, monkeypatch):
     """In the language of the words embedded (a date said in Chinese is not embedded); a text
     with a negative, or with a photo, is measured as image queries are."""
-    said, yardsticks = [], Captions.yardsticks
+    said, language = [], Captions.language
     monkeypatch.setattr(
-        Captions, "yardsticks", lambda self, text, v: said.append(text) or yardsticks(self, text, v)
+        Captions, "language", lambda self, text: said.append(text) or language(self, text)
     )
     assert toy.lib.search("red circles 2021年", k=5)
     assert toy.lib.search("红色的圆", negative="正方形", k=5)
