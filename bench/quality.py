@@ -173,6 +173,35 @@ def separation(world: World) -> dict[str, float]:
         out[f"AUC {lang}"] = float(np.mean(aucs))
         out[f"oracle cut-off precision {lang}"] = right / found
         out[f"oracle cut-off recall {lang}"] = right / relevant
+    return out | image_separation(world, ids, vectors)
+
+
+def image_separation(world: World, ids: np.ndarray, vectors: np.ndarray) -> dict[str, float]:
+    """For 20 new pictures of scenes the library shows, the share whose k-th best photo (copies
+    aside, k = 1 to 3) shows the picture's colour and kind ("alike"); for those and 20 pictures
+    of scenes it lacks (a star or purple), the median standing of the best photo (z against the
+    library: `relevance.Background`)."""
+    toy, background = world.library, Background.fit(vectors)
+    rng = np.random.default_rng(world.seeds["image"])
+    lacking = (toyworld.random_scene(rng) for _ in range(1000))
+    pictures = {
+        "shown": list(toy.scenes.values())[:20],
+        "lacking": [q for q in lacking if q.kind == "star" or q.colour == "purple"][:20],
+    }
+    alike, out = [], {}
+    for name, scenes in pictures.items():
+        best = []
+        for i, scene in enumerate(scenes):
+            path = world.scratch / f"separation-{name}-{i}.jpg"
+            path.write_bytes(toyworld.photo_bytes(scene, rng))
+            query = toy.lib.query_vector(None, image=path, dates=False)
+            scores = np.where(vectors @ query < relevance.COPY, vectors @ query, -1.0)
+            best.append(background.standing(query, scores.max(keepdims=True))[0])
+            like = toyworld.Scene(kind=scene.kind, colour=scene.colour)
+            alike.append([like.describes(toy.scenes[j]) for j in ids[np.argsort(-scores)[:3]]])
+        out[f"image query, best z, {name}"] = float(np.median(best))
+    for k, share in enumerate(np.mean(alike[:20], axis=0), 1):
+        out[f"image query, best {k} alike"] = share
     return out
 
 
