@@ -10,6 +10,7 @@ import json
 import os
 import sys
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 
 from altclip_core.errors import AltCLIPError
@@ -41,6 +42,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--folder", help="only photos under this folder")
     p.add_argument("--after", help="only photos taken on or after this date (2023-06-01)")
     p.add_argument("--before", help="only photos taken before this date")
+    p.add_argument(
+        "--no-dates",
+        action="store_true",
+        help="read date words in the query (2023年夏天, last summer) as words, not as a filter",
+    )
     p.add_argument("-k", type=int, default=20, help="how many results (default 20)")
     p.add_argument(
         "--matches",
@@ -68,8 +74,12 @@ def main(argv: list[str] | None = None) -> int:
         help="the int8 text tower on CPU, if it agrees with the exact one ($ALTCLIP_INT8=1)",
     )
     args = p.parse_args(argv)
-    if args.duplicates and (args.query is not None or args.image or args.negative):
-        p.error("--duplicates lists the whole library: give it without a query or --image")
+    searched = [args.query, args.image, args.negative, args.folder, args.after, args.before]
+    if args.duplicates and (any(a is not None for a in searched) or args.matches):
+        p.error(
+            "--duplicates lists the whole library's groups: "
+            "give it without a query, --image, --matches or a filter"
+        )
     sys.stdout.reconfigure(errors="backslashreplace")  # never die printing a strange name
     try:
         library = Library.open(
@@ -86,12 +96,25 @@ def main(argv: list[str] | None = None) -> int:
             after=args.after,
             before=args.before,
             matches_only=args.matches,
+            dates=not args.no_dates,
         )
+        said = None if args.query is None or args.no_dates else library.dates_said(args.query)
+        photos = library.status().photos
     except (AltCLIPError, OSError) as e:
         print(f"altclip-search: {error_line(e)}", file=sys.stderr)
         return 1
-    if not hits:
-        where = "nothing here shows it" if args.matches else "a filter may leave none"
+    if said is not None:
+        print(f"altclip-search: {understood(said)}", file=sys.stderr)
+    if not photos:
+        print(
+            "altclip-search: the library holds no photos yet: run  altclip-index PHOTOS",
+            file=sys.stderr,
+        )
+    elif not hits:
+        filtered = said is not None or args.folder or args.after or args.before
+        where = (
+            "nothing here shows it" if args.matches and not filtered else "a filter may leave none"
+        )
         print(f"altclip-search: no photo matches ({where})", file=sys.stderr)
     for hit in hits:
         if args.json:
@@ -108,6 +131,16 @@ def main(argv: list[str] | None = None) -> int:
         else:
             print(f"{hit.score:.4f}\t{escaped(hit.path)}")
     return 0
+
+
+def understood(said) -> str:
+    """The capture dates a query named, as a line: "“last winter”: photos taken 2025-12-01 to
+    2026-02-28 (--no-dates reads them as words)"."""
+    first = said.after.date().isoformat() if said.after else None
+    last = (said.before - timedelta(days=1)).date().isoformat() if said.before else None
+    span = f"{first} to {last}" if first and last else f"from {first}" if first else f"until {last}"
+    phrases = ", ".join(f"“{p}”" for p in said.phrases)
+    return f"{phrases}: photos taken {span} (--no-dates reads them as words)"
 
 
 def _duplicates(library: Library, as_json: bool) -> int:

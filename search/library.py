@@ -68,11 +68,12 @@ class NoLibrary(SearchError):
 
 
 class QueryTooLong(SearchError):
-    """A text query over MAX_QUERY_CHARS; `length` and `limit` say by how much."""
+    """A text query (or negative: `what`) over MAX_QUERY_CHARS; `length` and `limit` say by how
+    much."""
 
-    def __init__(self, length: int, limit: int = MAX_QUERY_CHARS):
-        super().__init__(f"the query is {length} characters long; keep it under {limit}")
-        self.length, self.limit = length, limit
+    def __init__(self, length: int, limit: int = MAX_QUERY_CHARS, what: str = "query"):
+        super().__init__(f"the {what} is {length} characters long; keep it under {limit}")
+        self.length, self.limit, self.what = length, limit, what
 
 
 @dataclass(frozen=True)
@@ -161,7 +162,9 @@ class Library:
         embeds a few probe sentences within kernels.INT8_MIN_COSINE of the exact one. Seasons
         said in a query ("last summer") fall in the `hemisphere`'s ("north" or "south")."""
         if hemisphere not in ("north", "south"):
-            raise SearchError(f'hemisphere is "north" or "south", not {hemisphere!r:.40}')
+            raise SearchError(
+                f'hemisphere (ALTCLIP_HEMISPHERE) is "north" or "south", not {hemisphere!r:.40}'
+            )
         folder = Path(folder).expanduser()
         if catalog_url is None and not (folder / "catalog.sqlite").is_file():
             raise NoLibrary(
@@ -314,13 +317,13 @@ class Library:
         filter by capture date, unless `after` or `before` is given, and are not embedded.
 
         Each hit's `match` says whether it shows what the query asks for, decided among the `k`
-        results: for a text query, the query describes the photo about as well as the photo's
-        plainest generic caption does, and within a margin of the photo it describes best; for
-        an image or mixed query, it stands out of a fixed sample of the library
-        (`search.relevance`, whose docstring lists where this fails). With
-        `matches_only`, only the matches among the `k` best are returned, so a query that
-        matches nothing returns nothing; a library too small to decide (match None) keeps them
-        all.
+        results and the library's `k` best (so that a filter never changes it): for a text
+        query, the query describes the photo about as well as the photo's plainest generic
+        caption does, and within a margin of the photo it describes best; for an image or mixed
+        query, it stands out of a fixed sample of the library (`search.relevance`, whose
+        docstring lists where this fails). With `matches_only`, only the matches among the `k`
+        best are returned, so a query that matches nothing returns nothing; a library too small
+        to decide (match None) keeps them all.
 
         With `group`, near-duplicates (bursts, copies: `search.duplicates`) come as one hit,
         the best-scoring of them, with the others in its `duplicates`: up to `k` such hits,
@@ -354,21 +357,31 @@ class Library:
     def _ranked(self, index, query, k, leave_out, among, exact, min_score, matches_only, text):
         """The `k` best photos for `query` (among `among` if given), each with its match:
         measured by the photos' yardsticks where `text` is what a text query embedded, else by
-        the background."""
+        the background; decided among the library's `k` best as well, so that a filter changes
+        which photos are shown, never whether one matches."""
         if not len(index):
             return []
-        wanted = k + len(leave_out)
+
+        def best(among=None):  # ([k] ids, [k] scores), the query photo and its copies left out
+            if among is not None:
+                found = index.search(query[None], k + len(leave_out), among=among)
+            else:
+                found = index.search(query[None], k + len(leave_out), exact)
+            scores, ids = (a[0] for a in found)
+            keep = (ids >= 0) & ~np.isin(ids, list(leave_out))
+            return ids[keep][:k], scores[keep][:k]
+
+        ids, scores = best(among)
+        both_ids, both_scores = ids, scores
         if among is not None:
-            scores, ids = (a[0] for a in index.search(query[None], wanted, among=among))
-        else:
-            scores, ids = (a[0] for a in index.search(query[None], wanted, exact))
-        keep = (ids >= 0) & ~np.isin(ids, list(leave_out))
-        ids, scores = ids[keep][:k], scores[keep][:k]
+            top_ids, top_scores = best()
+            both_ids, both_scores = np.r_[ids, top_ids], np.r_[scores, top_scores]
         # Decided on the k best before min_score drops any.
         if text is not None:
-            decided = text_matches(scores, self.yardsticks(text, ids, index))
+            decided = text_matches(both_scores, self.yardsticks(text, both_ids, index))
         else:
-            decided = matches(query, scores, self._background_of(index))
+            decided = matches(query, both_scores, self._background_of(index))
+        decided = None if decided is None else decided[: len(ids)]
         keep = np.ones(len(ids), bool)
         if min_score is not None:
             keep &= scores >= min_score
@@ -414,15 +427,16 @@ class Library:
             if sha256 is not None and not named:  # bytes (an upload): a copy of a library photo?
                 leave_out |= set(self.catalog.ids_of(sha256))
         if like is not None:
-            stored = self.catalog.vector_of(like) if isinstance(like, numbers.Integral) else None
+            whole = isinstance(like, numbers.Integral) and not isinstance(like, bool)
+            stored = self.catalog.vector_of(like) if whole else None
             if stored is None:
                 raise SearchError(f"no photo {like!r:.40} with a vector in this library")
             parts.append(stored)
             leave_out.add(int(like))
         query = np.sum(parts, axis=0)
-        if negative:
-            query = query - NEGATIVE_WEIGHT * self.embed_text(clean_query(negative))
-        words = text if image is None and like is None and not negative else None
+        if negative is not None:
+            query = query - NEGATIVE_WEIGHT * self.embed_text(clean_query(negative, "negative"))
+        words = text if image is None and like is None and negative is None else None
         return (query / np.linalg.norm(query)).astype(np.float32), leave_out, said, words
 
     def _background_of(self, index: VectorIndex) -> Background:
@@ -441,6 +455,9 @@ class Library:
     def yardsticks(self, text: str, ids: np.ndarray, index: VectorIndex | None = None):
         """[len(ids)] each photo's best score against the generic captions in `text`'s language:
         what search.relevance measures a text query's standing on it by."""
+        ids = np.asarray(ids)
+        if len(ids) and ids.dtype.kind not in "iu":
+            raise SearchError(f"photo ids are whole numbers, not {ids.dtype}")
         try:
             vectors = (self.refresh() if index is None else index).vectors_of(ids)
         except KeyError as e:
@@ -581,7 +598,7 @@ class Library:
         if image is None:
             raise SearchError(f"photo {photo_id} is not in this library or no longer a file")
         try:
-            return heat_map(tower, image, vector, method, grid or GRID)
+            return heat_map(tower, image, vector, method, GRID if grid is None else grid)
         except ValueError as e:  # an unknown method, a grid that does not fit the model
             raise SearchError(str(e)) from None
 
@@ -738,17 +755,22 @@ class Library:
         ]
 
 
-def clean_query(text: str) -> str:
-    """The query without control characters; an error for one that is empty or absurdly long."""
+def clean_query(text: str, what: str = "query") -> str:
+    """The query (or the `what`: "negative") without control characters; an error for one that
+    is empty or absurdly long."""
     if not isinstance(text, str):
-        raise SearchError(f"a text query must be a string, not {type(text).__name__}")
+        raise SearchError(f"a text {what} must be a string, not {type(text).__name__}")
     # A lone surrogate (bytes that were not UTF-8 on a command line) cannot be tokenised: �.
     text = SURROGATE.sub("\ufffd", text)
     text = "".join(" " if unicodedata.category(c) == "Cc" else c for c in text).strip()
-    if not text:
+    if not text and what == "query":
         raise SearchError("the query is empty: type what the photo shows, e.g. 海边的日落")
+    if not text:
+        raise SearchError(
+            f"the {what} is empty: type what the photos should not show, or leave it out"
+        )
     if len(text) > MAX_QUERY_CHARS:
-        raise QueryTooLong(len(text))
+        raise QueryTooLong(len(text), what=what)
     return text
 
 

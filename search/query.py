@@ -10,16 +10,18 @@ exclusive). What is understood:
 
 - years (2023, 2023年, 二〇二三年), months (2023年6月, June 2023, in June, 6月), days (2023年6月
   15日, June 15, 2023-06-15); a month or day without a year is the latest one that has begun;
-- seasons with a year or a relative word (2023年夏天, 去年冬天, summer 2023, last summer): spring
-  March-May, summer June-August, autumn September-November, winter December to February (the
-  winter of 2023 begins in December 2023); `hemisphere="south"` swaps them;
+- seasons with a year or a relative word (2023年夏天, 2023年夏, 去年冬天, summer 2023, last
+  summer): spring March-May, summer June-August, autumn September-November, winter December to
+  February (the winter of 2023 begins in December 2023); `hemisphere="south"` swaps them;
 - relative phrases: 今年 去年 前年 大前年 上个月 这个月 上周 这周 昨天 前天 今天 N天前 N年前, this
   year, last year, the year before last, last/this month, last/this week, yesterday, today, N days
   (weeks, months, years) ago; weeks begin on Monday;
 - ranges: 2019到2021年, 2023年3月至5月, from 2018 to 2020, between 2018 and 2020, June to August
   2023 (a side without a year takes the other's; two years the wrong way round, "from 2025 to
   2018", are read the right way; months without one, 12月到2月 or "from December to February",
-  are the latest such stretch that has begun); open ones: since 2020, 2020年以来, before 2020;
+  are the latest such stretch that has begun); open ones: since 2020, 2020年以来, 2021年至今,
+  from 2021 onwards, 2021 to now; before 2020, 2020年以前, 2020年前; until 2020, 到2020年为止,
+  截至2020年 (2020 included);
 - festivals with a year or a relative word: 圣诞节 / Christmas (24-25 December), 平安夜 / Christmas
   Eve, 元旦 / New Year's Day, 跨年 / New Year's Eve, 情人节 / Valentine's Day, 万圣节 / Halloween,
   劳动节 / 五一 (1-5 May), 国庆 (1-7 October), and 春节 / Chinese (Lunar) New Year from the table
@@ -28,13 +30,15 @@ exclusive). What is understood:
 Left in the text, because they describe the look as much as the date: a season or festival
 without a year ("夏天的海边", "Christmas tree"), decades ("the 1990s look", "90年代"). A number is
 not a year when it is part of a word or a name (2023号房间, room 2023, v2023, 2023x), nor when it
-lies in the future. A day or month that does not exist (2023年2月29日, 2021年13月) leaves the
-whole phrase as typed. Several date phrases give the range that spans them all.
+lies in the future. A day or month that does not exist (2023年2月29日, 2021年13月, 6月0日), a
+year BC (公元前2021年) or too far back to count (3000 years ago) leaves the whole phrase as typed.
+Full-width digits (２０２１年) are digits. Several date phrases give the range that spans them all.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -135,7 +139,7 @@ _TOKENS = [
     (
         "year",
         r"(?P<y>\d{4}|[〇零一二三四五六七八九]{4}) \s* 年"
-        r"(?!代|级|龄|纪|\s*(?:1[3-9]|[2-9]\d)\s*月)",
+        r"(?!代|级|龄|纪|\s*(?:0+|1[3-9]|[2-9]\d)\s*月)",
     ),
     ("ago", rf"(?P<n>\d+|{_CN_NUM}) \s* (?P<u>天|日|周|星期|个月|年) 前"),
     ("ago", rf"{_A} (?P<n>{_EN_NUM}) \s+ (?P<u>day|week|month|year)s? \s+ ago {_Z}"),
@@ -154,12 +158,13 @@ _TOKENS = [
     ("festival", _CN_FESTIVALS),
     ("festival", rf"{_A} (?:{_EN_FESTIVALS}) {_Z}"),
     ("season", r"(?P<s>[春夏秋冬]) (?:天|季)"),
+    ("season", r"(?<=年) (?P<s>[春夏秋冬]) (?![天季节至分])"),  # 2021年夏, not 2021年夏至
     ("season", rf"{_A} (?P<s>spring|summer|autumn|fall|winter) {_Z}"),
     # 6月, 十二月, 6月15日, 6月份
     (
         "month",
         rf"(?<![\d〇零一二三四五六七八九十个]) (?P<m>{_CN_MONTH}) \s* 月份?"
-        rf"(?: (?P<d>{_CN_DAY}) \s* [日号])?",
+        rf"(?: (?P<d>\d+|{_CN_DAY}) \s* [日号])?",
     ),
     # June, Jun., June 15, 15 June, 15th of June
     (
@@ -182,7 +187,8 @@ _NOT_A_YEAR_BEFORE = re.compile(
     r"(?:room|no\.?|number|page|flight|route|bus|model|#|第|编号)\s*$", re.I
 )
 _BEFORE_PHRASE = re.compile(
-    r"(?:\b(?:taken|shot)\s+)?(?:\b(?:in|from|during|on|of|at|since|after|before|between)|从|自从|自|在|于)\s*$",
+    r"(?:\b(?:taken|shot)\s+)?(?:\b(?:in|from|during|on|of|at|since|after|before|between)|从|自从|自|在|于)\s*$"
+    r"|\b(?:taken|shot)\s*$",
     re.I,
 )
 _AFTER_PHRASE = re.compile(
@@ -191,8 +197,18 @@ _AFTER_PHRASE = re.compile(
 _MONTH_CUE = re.compile(
     r"\b(?:in|of|since|from|between|during|until|till|before|after|last|this|past)\s+$", re.I
 )
-_OPEN_BEFORE = re.compile(r"\b(?:since|after|before)\s*$|(?:从|自从|自)\s*$", re.I)
-_OPEN_AFTER = re.compile(r"^\s*(?:以来|以后|之后|以前|之前)")
+# Words that leave one end of a phrase's range open: before it, or after it.
+_OPEN_BEFORE = re.compile(
+    r"(?:\b(?:since|after|before|until|till|up\s+to)|从|自从|自|直到|截至|截止到?|到)\s*$", re.I
+)
+_OPEN_AFTER = re.compile(
+    r"^\s*(?:以来|以后|之后|以前|之前|前(?![天年])|至今|到现在|为止"
+    r"|(?:up\s+)?(?:to|until|till)\s+(?:now|today|date)\b|onwards?\b)",
+    re.I,
+)
+_SINCE = set("since onward onwards 从 自从 自 以来 以后 之后 至今 到现在".split())
+_UNTIL = set("until till 到 直到 截至 截止 截止到 为止".split()) | {"up to"}  # the end included
+_BEFORE = set("before 以前 之前 前".split())
 
 
 def parse(text: str, today: date | datetime | None = None, hemisphere: str = "north") -> Query:
@@ -208,32 +224,34 @@ def parse(text: str, today: date | datetime | None = None, hemisphere: str = "no
     """
     if hemisphere not in ("north", "south"):
         raise ValueError(f"hemisphere is 'north' or 'south', not {hemisphere!r}")
+    typed = text
+    text = unicodedata.normalize("NFKC", text)  # full-width digits: １２月 is 12月
     today = today.date() if isinstance(today, datetime) else today or date.today()
     groups = _groups(text, _tokens(text, today), today, hemisphere)
     if not groups:
-        return Query(text)
+        return Query(typed)
     ranges, cut, phrases = [], [], []
-    for start, end, after, before in groups:
-        pre = _BEFORE_PHRASE.search(text[:start])
-        post = _AFTER_PHRASE.match(text[end:])
+    for start, end, after, before, ranged in groups:
         lead = _OPEN_BEFORE.search(text[:start])
         tail = _OPEN_AFTER.match(text[end:])
-        word = (lead.group().strip().lower() if lead else "") or (
-            tail.group().strip() if tail else ""
-        )
-        if word in ("since", "从", "自从", "自", "以来", "以后", "之后"):
-            after, before = after, None
+        word = " ".join(((lead or tail).group() if lead or tail else "").lower().split())
+        if ranged or word == "":  # 从2018到2020: a range says both its ends
+            pass
+        elif word in _SINCE or re.fullmatch(r"(?:up )?(?:to|until|till) \w+", word):
+            after, before = after, None  # since 2020, 2020年至今, 2021 to now
         elif word == "after":
             after, before = before, None
-        elif word in ("before", "以前", "之前"):
+        elif word in _UNTIL:
+            after, before = None, before
+        elif word in _BEFORE:
             after, before = None, after
         ranges.append((after, before))
-        cut.append((pre.start() if pre else start, end + (post.end() if post else 0)))
-        phrases.append(
-            (lead.group().lstrip() if lead else "")
-            + text[start:end].strip()
-            + (tail.group().strip() if tail else "")
-        )
+        first = lead.start() if lead else start  # the phrase with its open ends, as typed
+        last = end + (tail.end() if tail else 0)
+        phrases.append(text[first:last].strip())
+        pre = _BEFORE_PHRASE.search(text[:first])  # and the words around it that go too
+        post = _AFTER_PHRASE.match(text[last:])
+        cut.append((pre.start() if pre else first, last + (post.end() if post else 0)))
     afters = [a for a, _ in ranges]
     befores = [b for _, b in ranges]
     after = None if None in afters else min(afters)
@@ -275,10 +293,16 @@ def _tokens(text: str, today: date) -> list[tuple[str, dict, int, int]]:
                 continue
             if bare and (y > today.year or _NOT_A_YEAR_BEFORE.search(text[: m.start()])):
                 continue
+            if re.search(r"公元前\s*$", text[: m.start()], re.I):  # 2021 BC
+                continue
             value = dict(y=y)
         elif kind == "ago":
             n, unit = _count(value["n"]), _CN_UNITS.get(value["u"], value["u"].lower())
-            if n is None:
+            if n is None or unit == "year" and n >= 1000:  # 2020年前: before 2020 (a year)
+                continue
+            try:
+                _ago(n, unit, today)
+            except (ValueError, OverflowError):  # 3000 years ago: before any calendar here
                 continue
             value = dict(n=n, unit=unit)
         elif kind == "relyear":
@@ -297,7 +321,7 @@ def _tokens(text: str, today: date) -> list[tuple[str, dict, int, int]]:
             name = value.get("name", "").lower()
             mo = MONTH_NAMES[name] if name else _number(value["m"])
             d = value.get("d") or value.get("d1") or value.get("d2")
-            d = _number(d) if d else None
+            d = _number(d) if d is not None else None
             # A month's name alone may be a name or a verb (June, may, march): only after a
             # preposition or last/this, or with a day or a year (checked in _groups).
             if name and d is None:
@@ -311,7 +335,7 @@ def _tokens(text: str, today: date) -> list[tuple[str, dict, int, int]]:
 def _groups(text, tokens, today, hemisphere):
     """Adjacent tokens (separated by nothing, spaces, 的, of, commas or 's) joined into phrases,
     each resolved to a range; two phrases joined by a range word become one. Returns (start,
-    end, after, before) per phrase."""
+    end, after, before, whether it is such a range) per phrase."""
     phrases: list[list] = []  # [start, end, fields]
     for kind, value, start, end in tokens:
         gap = text[phrases[-1][1] : start] if phrases else None
@@ -359,7 +383,7 @@ def _groups(text, tokens, today, hemisphere):
                 r"\bbetween\s+$", text[:start], re.I
             ):
                 continue  # "2019 and 2021" is two years, not a range, unless "between"
-        out.append((start, end, *first))
+        out.append((start, end, *first, other is not None))
     return out
 
 
@@ -412,7 +436,7 @@ def _resolve(fields: dict, today: date, hemisphere: str, other: dict | None = No
             year = today.year if date(today.year, mo, 1) <= today else today.year - 1
             if modifier in ("last", "past") and (year, mo) == (today.year, today.month):
                 year -= 1
-        if d:
+        if d is not None:
             if not _valid(year, mo, d):
                 return None
             return date(year, mo, d), date(year, mo, d) + timedelta(days=1)

@@ -39,15 +39,16 @@ Known failure modes:
 - Photos that differ from the query by a detail the model barely tells apart (three shapes for
   "two shapes") stand as high as the right ones and match too.
 - Both rules are decided among the results (the k best by score), not over the library: the
-  photo of the best standing may rank below the k best, so a match may change with `k`, and
-  with a filter the best standing is that of the best photo that passes.
+  photo of the best standing may rank below the k best, so a match may change with `k`.
+  (`Library.search` decides among the k best of the whole library too, so that a filter, a
+  date or a folder, does not change whether a photo matches.)
 - A subject the library lacks whose nearest photos differ from it by such a detail may still be
   answered, by those photos.
 - Image and mixed queries: a subject most of the library shows makes the background the matching
   photos, so few or none stand out; photos that share only part of the query stand out too; a
   background of fewer than `MIN_BACKGROUND` photos is too small to tell, and such a query is left
   undecided (`matches` returns None). An image query that is itself in the library (or has copies
-  there) is measured against the best photo that is not a copy (`COPY`).
+  there) is measured against the best photo that is not a copy (`COPY`); its copies match.
 
 `ANSWERED` and `SPREAD` were chosen on the toy world (bench/quality.py --calibrate, on seeds the
 tests do not use); README gives the figures on the held-out seeds. `Z` (about 1 in 30 000 for a
@@ -198,4 +199,4 @@ def matches(
     standing = background.standing(query, scores)
     ordinary = scores < COPY
     best = standing[ordinary].max() if ordinary.any() else standing.max()
-    return standing >= max(z, rho * best)
+    return (standing >= max(z, rho * best)) | ~ordinary  # a copy of the query matches it

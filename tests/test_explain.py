@@ -134,6 +134,8 @@ def test_library_explain_says_what_is_wrong(two_shape_library):
         lib.explain(photo, np.zeros(3, np.float32))
     with pytest.raises(SearchError, match="method"):
         lib.explain(photo, "a red circle", method="gradients")
+    with pytest.raises(SearchError, match="grid must"):
+        lib.explain(photo, "a red circle", grid=0)
     from search.explain import heat_map
 
     strip = Image.new("RGB", (4000, 10))  # 400 crops of passes, unexplained

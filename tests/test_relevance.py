@@ -78,6 +78,16 @@ def test_top_k_scores_get_the_same_decisions_as_all_of_them(world):
     assert matches(u, scores[:0], background).shape == (0,)
 
 
+def test_an_image_querys_copies_match_it(world):
+    """A picture whose copies the library holds: the copies match, however little the picture
+    stands out of the library, and the rest is measured by the best photo that is no copy."""
+    vectors, c, _, _, _ = world
+    picture = vectors[5]  # one of the photos of nothing in particular
+    scores = vectors @ picture
+    decided = matches(picture, scores, Background.fit(vectors))
+    assert decided[5] and (decided == (scores >= relevance.COPY)).all()
+
+
 def test_too_small_a_library_is_left_undecided(world):
     vectors, _, u, _, _ = world
     small = Background.fit(vectors[: MIN_BACKGROUND - 1])

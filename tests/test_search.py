@@ -212,6 +212,14 @@ def test_the_captions_are_embedded_once_per_model_and_kept_on_disk(library, monk
         assert [np.load(path).shape for path in kept] == shapes
 
 
+def test_ids_that_are_not_whole_numbers_are_one_line(lib):
+    with pytest.raises(SearchError, match="no photo True"):
+        lib.search(like=True)
+    photo = lib.search("dog", k=1)[0].id
+    with pytest.raises(SearchError, match="whole numbers"):
+        lib.yardsticks("dog", [photo + 0.5])
+
+
 def test_control_characters_are_ignored(lib):
     assert [h.id for h in lib.search("a\x00 dog\x07")] == [h.id for h in lib.search("a  dog")]
 
@@ -280,6 +288,11 @@ def test_too_long_query_says_by_how_much(lib):
     with pytest.raises(QueryTooLong, match="5000 characters long; keep it under 2000") as e:
         lib.search("x" * 5000)
     assert (e.value.length, e.value.limit) == (5000, 2000)
+    with pytest.raises(QueryTooLong, match="^the negative is 3000 characters long"):
+        lib.search("dog", negative="x" * 3000)
+    for empty in ("", "   "):
+        with pytest.raises(SearchError, match="^the negative is empty"):
+            lib.search("dog", negative=empty)
 
 
 @pytest.mark.skipif(not features.check("avif"), reason="this Pillow reads no AVIF")
@@ -313,6 +326,24 @@ def test_dates_in_the_query_filter_by_capture_date(photo_library):
     assert "rotated.JPG" not in {Path(h.path).name for h in south.search("2023年夏天 a dog")}
     with pytest.raises(SearchError, match="north"):
         Library.open(photo_library, hemisphere="up")
+
+
+def test_the_cli_says_which_dates_it_understood(photo_library, capsys):
+    """altclip-search names the dates it read in the query, on stderr, and filters by them;
+    --no-dates reads them as words."""
+    args = ["2023年夏天 a dog", "--library", str(photo_library), "--json"]
+    assert search_main(args) == 0
+    out, err = capsys.readouterr()
+    assert err == (
+        "altclip-search: “2023年夏天”: photos taken 2023-06-01 to 2023-08-31"
+        " (--no-dates reads them as words)\n"
+    )
+    assert [Path(json.loads(line)["path"]).name for line in out.splitlines()] == ["rotated.JPG"]
+    assert search_main([*args, "--no-dates"]) == 0
+    out, err = capsys.readouterr()
+    assert not err and len(out.splitlines()) > 1
+    assert search_main(["cats until 2020", *args[1:]]) == 0
+    assert "“until 2020”: photos taken until 2020-12-31" in capsys.readouterr().err
 
 
 def test_query_vector_is_what_search_scores(photo_library):

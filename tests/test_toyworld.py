@@ -92,6 +92,19 @@ def test_matches_only_returns_the_matches(toy):
     assert three and three == [h.id for h in every[:3] if h.id in three]
 
 
+def test_a_filter_does_not_change_which_photos_match(toy):
+    """Decided among the library's best too: the red circles of summer 2021 that match 红色的圆
+    still match 「2021年夏天 红色的圆」, and the others of that summer still do not."""
+    k = len(toy.scenes)
+    every = {h.id: h.match for h in toy.lib.search("红色的圆", k=k)}
+    for query in ("2021年夏天 红色的圆", "红色的圆 2019到2020年"):
+        hits = toy.lib.search(query, k=k)
+        assert hits and any(h.match for h in hits), query
+        assert all(h.match == every[h.id] for h in hits), query
+        short = toy.lib.search(query, k=3)  # the same, however few are asked for
+        assert [h.match for h in short] == [every[h.id] for h in short], query
+
+
 def test_the_cli_prints_the_matches_only(toy, capsys):
     """altclip-search --matches prints the photos the search decides match, in its order;
     --json says of each photo whether it matches."""

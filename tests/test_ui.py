@@ -209,6 +209,11 @@ def test_empty_error_and_no_match_states(monkeypatch, photo_library, lang):
     search(at, "x" * 5000)  # an error: one line in the page's language, nothing else
     too_long = words["too_long"].format(length="5,000", limit="2,000")
     assert [w.value for w in at.warning] == [too_long] and not tiles(at) and not texts(at)
+    at.text_input(key="negative").set_value("y" * 3000)
+    search(at, "sunset")  # the words to leave out: their own line
+    too_long = words["too_long_negative"].format(length="3,000", limit="2,000")
+    assert [w.value for w in at.warning] == [too_long] and not tiles(at)
+    at.text_input(key="negative").set_value("")
     search(at, "sunset")
     at.selectbox(key="folder").select(at.selectbox(key="folder").options[1]).run()  # …/2023
     at.multiselect(key="kinds").select("PNG").run()  # 2023/ holds only JPEGs: no match

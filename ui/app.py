@@ -180,7 +180,8 @@ def problem_ui(e: AltCLIPError, tr: Strings) -> None:
     elif isinstance(e, (ModelNotFound, CheckpointError)):
         st.warning(tr("model_gone"))
     elif isinstance(e, QueryTooLong):
-        st.warning(tr("too_long", length=tr.number(e.length), limit=tr.number(e.limit)))
+        key = "too_long" if e.what == "query" else "too_long_negative"
+        st.warning(tr(key, length=tr.number(e.length), limit=tr.number(e.limit)))
     else:
         if isinstance(e, NoLibrary):
             st.warning(tr("no_library"))
