@@ -84,13 +84,16 @@ class CLIP(nn.Module):
 
     @torch.inference_mode()
     def embed_text(self, texts: str | Sequence[str], batch_size: int = 32) -> torch.Tensor:
-        """Texts -> [N, dim] float32 on the CPU."""
+        """Texts -> [N, dim] float32 on the CPU, embedded in batches of texts of like length (a
+        batch is padded to its longest)."""
         texts = [texts] if isinstance(texts, str) else list(texts)
-        out = []
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        out = torch.empty(len(texts), self.dim)
         for i in range(0, len(texts), batch_size):
-            ids, mask = self.tokenizer(texts[i : i + batch_size])
-            out.append(self.encode_text(ids, mask).cpu())
-        return torch.cat(out) if out else torch.empty(0, self.dim)
+            batch = order[i : i + batch_size]
+            ids, mask = self.tokenizer([texts[j] for j in batch])
+            out[batch] = self.encode_text(ids, mask).cpu()
+        return out
 
     @torch.inference_mode()
     def embed_images(

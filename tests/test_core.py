@@ -143,6 +143,10 @@ def test_embeddings_are_normalised_and_padding_invariant(tiny):
     assert (alone[0] - padded[0]).abs().max().item() <= 1e-6
     assert torch.allclose(padded.norm(dim=-1), torch.ones(2), atol=1e-5)
     assert model.embed_text([]).shape == (0, model.dim)
+    # Batched by length, returned in the order given.
+    texts = ["a much longer text " * 5, "猫", "海边的日落", "a dog on the beach", "x"]
+    alone = torch.cat([model.embed_text(t) for t in texts])
+    assert (model.embed_text(texts, batch_size=2) - alone).abs().max().item() <= 1e-6
 
 
 def test_default_device_and_dtype():
