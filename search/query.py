@@ -24,8 +24,9 @@ exclusive). What is understood:
   截至2020年 (2020 included);
 - festivals with a year or a relative word: 圣诞节 / Christmas (24-25 December), 平安夜 / Christmas
   Eve, 元旦 / New Year's Day, 跨年 / New Year's Eve, 情人节 / Valentine's Day, 万圣节 / Halloween,
-  劳动节 / 五一 (1-5 May), 国庆 (1-7 October), and 春节 / Chinese (Lunar) New Year from the table
-  of lunar new year dates below (1990-2050; 除夕 to the sixth day).
+  劳动节 / 五一 (1-5 May), 国庆 (1-7 October), Easter (computed); and from the tables of lunar
+  dates below (1990-2050): 春节 / Chinese (Lunar) New Year (除夕 to the sixth day), 除夕, 元宵节 /
+  Lantern Festival, 端午节 / Dragon Boat Festival, 七夕 / Qixi, 中秋节 / Mid-Autumn Festival.
 
 Left in the text, because they describe the look as much as the date: a season or festival
 without a year ("夏天的海边", "Christmas tree"), decades ("the 1990s look", "90年代"). A number is
@@ -42,17 +43,39 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-# First day of the lunar year (春节), 1990-2050, as MMDD of the Gregorian year.
-LUNAR_NEW_YEAR = dict(
-    zip(
-        range(1990, 2051),
-        """0127 0215 0204 0123 0210 0131 0219 0207 0128 0216 0205 0124 0212 0201 0122 0209 0129
-        0218 0207 0126 0214 0203 0123 0210 0131 0219 0208 0128 0216 0205 0125 0212 0201 0122
-        0210 0129 0217 0206 0126 0213 0203 0123 0211 0131 0219 0208 0128 0215 0204 0124 0212
-        0201 0122 0210 0130 0217 0206 0126 0214 0202 0123""".split(),
-        strict=True,
-    )
+
+def _table(days: str) -> dict[int, str]:
+    return dict(zip(range(1990, 2051), days.split(), strict=True))
+
+
+# Days of the lunar calendar, 1990-2050, as MMDD of the Gregorian year (computed once with a lunar
+# calendar library, which agreed with this first table, typed from published dates).
+LUNAR_NEW_YEAR = _table(  # 1st of the 1st month: 春节
+    """0127 0215 0204 0123 0210 0131 0219 0207 0128 0216 0205 0124 0212 0201 0122 0209 0129
+    0218 0207 0126 0214 0203 0123 0210 0131 0219 0208 0128 0216 0205 0125 0212 0201 0122
+    0210 0129 0217 0206 0126 0213 0203 0123 0211 0131 0219 0208 0128 0215 0204 0124 0212
+    0201 0122 0210 0130 0217 0206 0126 0214 0202 0123"""
 )
+DRAGON_BOAT = _table(  # 5th of the 5th month: 端午节
+    """0528 0616 0605 0624 0613 0602 0620 0609 0530 0618 0606 0625 0615 0604 0622 0611 0531
+    0619 0608 0528 0616 0606 0623 0612 0602 0620 0609 0530 0618 0607 0625 0614 0603 0622
+    0610 0531 0619 0609 0528 0616 0605 0624 0612 0601 0620 0610 0530 0618 0607 0527 0614
+    0603 0622 0611 0531 0619 0608 0529 0615 0604 0623"""
+)
+QIXI = _table(  # 7th of the 7th month: 七夕
+    """0826 0816 0805 0824 0813 0802 0820 0809 0828 0817 0806 0825 0815 0804 0822 0811 0731
+    0819 0807 0826 0816 0806 0823 0813 0802 0820 0809 0828 0817 0807 0825 0814 0804 0822
+    0810 0829 0819 0808 0826 0816 0805 0824 0812 0801 0820 0810 0828 0817 0807 0826 0814
+    0803 0822 0811 0731 0819 0808 0827 0816 0805 0823"""
+)
+MID_AUTUMN = _table(  # 15th of the 8th month: 中秋节
+    """1003 0922 0911 0930 0920 0909 0927 0916 1005 0924 0912 1001 0921 0911 0928 0918 1006
+    0925 0914 1003 0922 0912 0930 0919 0908 0927 0915 1004 0924 0913 1001 0921 0910 0929
+    0917 1006 0925 0915 1003 0922 0912 1001 0919 0908 0927 0916 1004 0924 0913 1002 0920
+    0910 0928 0917 1005 0925 0915 1004 0922 0911 0930"""
+)
+LUNAR = {"new year": LUNAR_NEW_YEAR, "dragon boat": DRAGON_BOAT, "qixi": QIXI}
+LUNAR |= {"mid-autumn": MID_AUTUMN}
 
 SEASON_START = {"spring": 3, "summer": 6, "autumn": 9, "winter": 12}  # northern; 3 months each
 SOUTH = {"spring": "autumn", "summer": "winter", "autumn": "spring", "winter": "summer"}
@@ -85,7 +108,8 @@ _EN_NUM = r"\d+|" + "|".join(NUMBER_WORDS) + r"|a|an"
 _AGO_UNITS = {"day": "day", "week": "week", "month": "month", "year": "year"}
 _CN_UNITS = {"天": "day", "日": "day", "周": "week", "星期": "week", "个月": "month", "年": "year"}
 _FESTIVALS = {
-    # name -> (month, day, days) with a Gregorian date, or "lunar"
+    # name -> (month, day, days) with a Gregorian date, or (LUNAR's or "easter", days from
+    # that day, days)
     "christmas eve": (12, 24, 1),
     "平安夜": (12, 24, 1),
     "christmas": (12, 24, 2),
@@ -104,11 +128,25 @@ _FESTIVALS = {
     "五一": (5, 1, 5),
     "国庆节": (10, 1, 7),
     "国庆": (10, 1, 7),
-    "chinese new year": "lunar",
-    "lunar new year": "lunar",
-    "spring festival": "lunar",
-    "春节": "lunar",
-    "过年": "lunar",
+    "chinese new year": ("new year", -1, 7),  # 除夕 to the sixth day
+    "lunar new year": ("new year", -1, 7),
+    "spring festival": ("new year", -1, 7),
+    "春节": ("new year", -1, 7),
+    "过年": ("new year", -1, 7),
+    "除夕": ("new year", -1, 1),
+    "lantern festival": ("new year", 14, 1),
+    "元宵节": ("new year", 14, 1),
+    "元宵": ("new year", 14, 1),
+    "dragon boat festival": ("dragon boat", 0, 1),
+    "端午节": ("dragon boat", 0, 1),
+    "端午": ("dragon boat", 0, 1),
+    "qixi": ("qixi", 0, 1),
+    "七夕": ("qixi", 0, 1),
+    "mid-autumn festival": ("mid-autumn", 0, 1),
+    "moon festival": ("mid-autumn", 0, 1),
+    "中秋节": ("mid-autumn", 0, 1),
+    "中秋": ("mid-autumn", 0, 1),
+    "easter": ("easter", 0, 1),
 }
 _SEASONS = {"spring": "spring", "summer": "summer", "autumn": "autumn", "fall": "autumn"}
 _SEASONS |= {"winter": "winter", "春": "spring", "夏": "summer", "秋": "autumn", "冬": "winter"}
@@ -467,17 +505,19 @@ def _season(season: str, year: int | None, modifier: str, today: date):
 
 
 def _festival(name: str, year: int | None, modifier: str, today: date):
-    rule = _FESTIVALS[name]
+    month, day, days = _FESTIVALS[name]
 
     def occurrence(y):
-        if rule == "lunar":
-            if y not in LUNAR_NEW_YEAR:
-                return None
-            mmdd = LUNAR_NEW_YEAR[y]
-            first = date(y, int(mmdd[:2]), int(mmdd[2:]))
-            return first - timedelta(days=1), first + timedelta(days=6)  # 除夕 to the 6th day
-        mo, d, days = rule
-        return date(y, mo, d), date(y, mo, d) + timedelta(days=days)
+        if isinstance(month, int):
+            start = date(y, month, day)
+        elif month == "easter":
+            start = _easter(y)
+        elif y in LUNAR[month]:
+            mmdd = LUNAR[month][y]
+            start = date(y, int(mmdd[:2]), int(mmdd[2:])) + timedelta(days=day)
+        else:
+            return None
+        return start, start + timedelta(days=days)
 
     if year is not None:
         return occurrence(year)
@@ -489,6 +529,17 @@ def _festival(name: str, year: int | None, modifier: str, today: date):
     if o is not None and modifier in ("last", "past") and o[1] > today:
         o = occurrence(y - 1)
     return o
+
+
+def _easter(y: int) -> date:
+    """Easter Sunday of year `y`: the anonymous Gregorian algorithm (Meeus, Jones, Butcher)."""
+    a, (b, c) = y % 19, divmod(y, 100)
+    (d, e), f = divmod(b, 4), (b + 8) // 25
+    h = (19 * a + b - d - (b - f + 1) // 3 + 15) % 30
+    i, k = divmod(c, 4)
+    weekday = (32 + 2 * e + 2 * i - h - k) % 7
+    month, day = divmod(h + weekday - 7 * ((a + 11 * h + 22 * weekday) // 451) + 114, 31)
+    return date(y, month, day + 1)
 
 
 def _span(word: str, today: date) -> tuple[date, date]:

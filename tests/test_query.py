@@ -7,7 +7,7 @@ from datetime import date, datetime
 
 import pytest
 
-from search.query import LUNAR_NEW_YEAR, Query, parse
+from search.query import DRAGON_BOAT, LUNAR_NEW_YEAR, MID_AUTUMN, QIXI, Query, _easter, parse
 
 TODAY = date(2026, 11, 24)  # a Tuesday
 
@@ -108,6 +108,15 @@ TABLE = [
     ("Chinese New Year 2024", "", "2024-02-09", "2024-02-16"),
     ("2023年国庆 长城", "长城", "2023-10-01", "2023-10-08"),
     ("Halloween 2021", "", "2021-10-31", "2021-11-01"),
+    ("2023年中秋节 月饼", "月饼", "2023-09-29", "2023-09-30"),
+    ("去年中秋", "", "2025-10-06", "2025-10-07"),
+    ("Mid-Autumn Festival 2024", "", "2024-09-17", "2024-09-18"),
+    ("2024年端午节 龙舟", "龙舟", "2024-06-10", "2024-06-11"),
+    ("2024年元宵节", "", "2024-02-24", "2024-02-25"),
+    ("2024年除夕", "", "2024-02-09", "2024-02-10"),
+    ("七夕 2023", "", "2023-08-22", "2023-08-23"),
+    ("Easter 2021", "", "2021-04-04", "2021-04-05"),
+    ("last Easter", "", "2026-04-05", "2026-04-06"),
 ]
 
 
@@ -132,6 +141,8 @@ def test_date_phrases_become_ranges(query, text, after, before):
         "summer",
         "圣诞树",  # so does a festival alone
         "Christmas tree",
+        "中秋节的月亮",
+        "2060年中秋节",  # beyond the lunar tables
         "March of the penguins",  # a month's name alone may be a title, a name or a verb
         "June",
         "may flowers",
@@ -219,3 +230,40 @@ def test_the_lunar_new_year_table():
     assert gaps <= {354, 355, 383, 384, 385}
     known = {1990: "0127", 2000: "0205", 2008: "0207", 2020: "0125", 2023: "0122", 2026: "0217"}
     assert all(LUNAR_NEW_YEAR[y] == v for y, v in known.items())
+
+
+@pytest.mark.parametrize(
+    "table, month, day, known",
+    [
+        (DRAGON_BOAT, 5, 5, {2020: "0625", 2023: "0622", 2024: "0610"}),
+        (QIXI, 7, 7, {2023: "0822", 2024: "0810"}),
+        (MID_AUTUMN, 8, 15, {2008: "0914", 2020: "1001", 2023: "0929", 2024: "0917"}),
+    ],
+)
+def test_the_other_lunar_tables(table, month, day, known):
+    """1990-2050, each as far after that year's lunar new year as its lunar month and day say
+    (months of 29 or 30 days, and at most one leap month before it), a lunar year after the
+    last; spot checks against published dates."""
+    assert sorted(table) == sorted(LUNAR_NEW_YEAR) == list(range(1990, 2051))
+
+    def day_of(y, mmdd):
+        return date(y, int(mmdd[:2]), int(mmdd[2:]))
+
+    for y in table:
+        after = (day_of(y, table[y]) - day_of(y, LUNAR_NEW_YEAR[y])).days
+        assert (month - 1) * 29 + day - 1 <= after <= month * 30 + day - 1, y
+    days = [day_of(y, v) for y, v in sorted(table.items())]
+    assert {(b - a).days for a, b in zip(days, days[1:], strict=False)} <= {354, 355, 383, 384, 385}
+    assert all(table[y] == v for y, v in known.items())
+
+
+def test_easter():
+    known = {
+        2000: (4, 23),
+        2008: (3, 23),
+        2019: (4, 21),
+        2021: (4, 4),
+        2024: (3, 31),
+        2038: (4, 25),
+    }
+    assert all(_easter(y) == date(y, *md) for y, md in known.items())
