@@ -23,7 +23,7 @@ from tests.toyquality import LANGS
 # stand as far out as pictures of what it has (README, `--with separation`), so no Z calibrated
 # here would be one to ship. Strict: remove once a model or method meets them.
 NOT_YET = pytest.mark.xfail(strict=True, reason="text queries: precision 0.86, recall 0.91")
-NOTHING_MATCHES = pytest.mark.xfail(strict=True, reason="no toy image query matches at Z 4")
+NOTHING_MATCHES = pytest.mark.xfail(strict=True, reason="at Z 4 only a picture's copies match")
 
 
 @pytest.fixture(scope="module")
