@@ -39,7 +39,6 @@ Full-width digits (２０２１年) are digits. Several date phrases give the ra
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -74,8 +73,12 @@ MID_AUTUMN = _table(  # 15th of the 8th month: 中秋节
     0917 1006 0925 0915 1003 0922 0912 1001 0919 0908 0927 0916 1004 0924 0913 1002 0920
     0910 0928 0917 1005 0925 0915 1004 0922 0911 0930"""
 )
-LUNAR = {"new year": LUNAR_NEW_YEAR, "dragon boat": DRAGON_BOAT, "qixi": QIXI}
-LUNAR |= {"mid-autumn": MID_AUTUMN}
+LUNAR = {
+    "new year": LUNAR_NEW_YEAR,
+    "dragon boat": DRAGON_BOAT,
+    "qixi": QIXI,
+    "mid-autumn": MID_AUTUMN,
+}
 
 SEASON_START = {"spring": 3, "summer": 6, "autumn": 9, "winter": 12}  # northern; 3 months each
 SOUTH = {"spring": "autumn", "summer": "winter", "autumn": "spring", "winter": "summer"}
@@ -196,7 +199,8 @@ _TOKENS = [
     ("festival", _CN_FESTIVALS),
     ("festival", rf"{_A} (?:{_EN_FESTIVALS}) {_Z}"),
     ("season", r"(?P<s>[春夏秋冬]) (?:天|季)"),
-    ("season", r"(?<=年) (?P<s>[春夏秋冬]) (?![天季节至分])"),  # 2021年夏, not 2021年夏至
+    # 2021年夏, not 2021年夏至 nor 2022年冬奥会: the season word ends there
+    ("season", r"(?<=年) (?P<s>[春夏秋冬]) (?=$|[\s,，。、;；的拍])"),
     ("season", rf"{_A} (?P<s>spring|summer|autumn|fall|winter) {_Z}"),
     # 6月, 十二月, 6月15日, 6月份
     (
@@ -240,10 +244,11 @@ _OPEN_BEFORE = re.compile(
     r"(?:\b(?:since|after|before|until|till|up\s+to)|从|自从|自|直到|截至|截止到?|到)\s*$", re.I
 )
 _OPEN_AFTER = re.compile(
-    r"^\s*(?:以来|以后|之后|以前|之前|前(?![天年])|至今|到现在|为止"
+    r"^\s*(?:以来|以后|之后|以前|之前|前(?=$|[\s,，。、;；的拍])|至今|到现在|为止"
     r"|(?:up\s+)?(?:to|until|till)\s+(?:now|today|date)\b|onwards?\b)",
     re.I,
 )
+_FULL_WIDTH_DIGITS = str.maketrans("０１２３４５６７８９", "0123456789")
 _SINCE = set("since onward onwards 从 自从 自 以来 以后 之后 至今 到现在".split())
 _UNTIL = set("until till 到 直到 截至 截止 截止到 为止".split()) | {"up to"}  # the end included
 _BEFORE = set("before 以前 之前 前".split())
@@ -263,7 +268,7 @@ def parse(text: str, today: date | datetime | None = None, hemisphere: str = "no
     if hemisphere not in ("north", "south"):
         raise ValueError(f"hemisphere is 'north' or 'south', not {hemisphere!r}")
     typed = text
-    text = unicodedata.normalize("NFKC", text)  # full-width digits: １２月 is 12月
+    text = text.translate(_FULL_WIDTH_DIGITS)  # １２月 is 12月
     today = today.date() if isinstance(today, datetime) else today or date.today()
     groups = _groups(text, _tokens(text, today), today, hemisphere)
     if not groups:
@@ -410,7 +415,7 @@ def _groups(text, tokens, today, hemisphere):
             both_years = "year" in other and "year" in fields  # "from 2025 to 2018"
             if both_years and second is not None and second[1] <= first[0]:
                 first, second = second, first
-            if second is not None and second[1] <= first[0] and not both_years:
+            if second is not None and second[1] <= first[0] and _bare_months(fields, other):
                 # 12月到2月, "December to February": the end month follows the start's
                 again = dict(other, year=dict(y=first[0].year + 1))
                 second = _resolve(again, today, hemisphere, fields)
@@ -423,6 +428,11 @@ def _groups(text, tokens, today, hemisphere):
                 continue  # "2019 and 2021" is two years, not a range, unless "between"
         out.append((start, end, *first, other is not None))
     return out
+
+
+def _bare_months(fields: dict, other: dict) -> bool:
+    """Whether both ends of a range are a month alone (12月到2月), no year, day or modifier."""
+    return all(f.keys() - {"to"} == {"month"} and f["month"]["d"] is None for f in (fields, other))
 
 
 def _fits(fields: dict, kind: str, value: dict) -> bool:
@@ -505,16 +515,16 @@ def _season(season: str, year: int | None, modifier: str, today: date):
 
 
 def _festival(name: str, year: int | None, modifier: str, today: date):
-    month, day, days = _FESTIVALS[name]
+    anchor, offset, days = _FESTIVALS[name]  # a month and day, or a movable day and days after
 
     def occurrence(y):
-        if isinstance(month, int):
-            start = date(y, month, day)
-        elif month == "easter":
+        if isinstance(anchor, int):
+            start = date(y, anchor, offset)
+        elif anchor == "easter":
             start = _easter(y)
-        elif y in LUNAR[month]:
-            mmdd = LUNAR[month][y]
-            start = date(y, int(mmdd[:2]), int(mmdd[2:])) + timedelta(days=day)
+        elif y in LUNAR[anchor]:
+            mmdd = LUNAR[anchor][y]
+            start = date(y, int(mmdd[:2]), int(mmdd[2:])) + timedelta(days=offset)
         else:
             return None
         return start, start + timedelta(days=days)

@@ -46,6 +46,8 @@ TABLE = [
     ("autumn 2020 leaves", "leaves", "2020-09-01", "2020-12-01"),
     ("fall 2020", "", "2020-09-01", "2020-12-01"),
     ("2021年夏 海", "海", "2021-06-01", "2021-09-01"),
+    ("2022年冬奥会", "冬奥会", "2022-01-01", "2023-01-01"),  # 冬 begins a word: not winter
+    ("2023年前后的照片", "前后的照片", "2023-01-01", "2024-01-01"),  # around 2023: not before
     ("２０２１年夏天", "", "2021-06-01", "2021-09-01"),  # full-width digits
     ("１２月到２月", "", "2025-12-01", "2026-03-01"),
     ("this winter", "", "2025-12-01", "2026-03-01"),  # December has not begun: the last one
@@ -158,6 +160,9 @@ def test_date_phrases_become_ranges(query, text, after, before):
         "3000 years ago",  # before any calendar here
         "10000年前的猫",
         "9999999999999999999 days ago",
+        "2023年12月15日到12月10日",  # a range the wrong way round, not a year long
+        "June 15 to June 10",
+        "上个月到3月",  # last month to March: not into next year
         "1990年代的风格",
         "",
     ],
