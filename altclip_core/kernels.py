@@ -18,15 +18,15 @@ from __future__ import annotations
 import ctypes
 import hashlib
 import json
-import os
 import platform
-import tempfile
 import time
 import warnings
 from pathlib import Path
 
 import torch
 from torch import nn
+
+from . import cache
 
 # int8 embeddings must stay this close to the exact ones on a check's inputs, or the exact model
 # is used. A cosine c leaves an error vector of length sqrt(2 - 2c) (0.14 at 0.99) spread over the
@@ -172,10 +172,7 @@ def hold_freed_memory() -> bool:
 
 def cache_path() -> Path:
     """$ALTCLIP_CACHE/kernels.json, else ~/.cache/altclip/kernels.json."""
-    root = os.environ.get("ALTCLIP_CACHE") or Path(
-        os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache", "altclip"
-    )
-    return Path(root) / "kernels.json"
+    return cache.folder() / "kernels.json"
 
 
 def _swap(module: nn.Module, kernel: str, memo: Memo | None = None) -> None:
@@ -251,11 +248,4 @@ def _read(path: Path) -> dict:
 
 
 def _write(path: Path, data: dict) -> None:
-    """Atomically; a cache that cannot be written is measured again next time, nothing worse."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False) as f:
-            json.dump(data, f)
-        os.replace(f.name, path)
-    except OSError:
-        pass
+    cache.write(path, lambda f: f.write(json.dumps(data).encode()))

@@ -195,12 +195,14 @@ def image_separation(world: World, ids: np.ndarray, vectors: np.ndarray) -> dict
             path = world.scratch / f"separation-{name}-{i}.jpg"
             path.write_bytes(toyworld.photo_bytes(scene, rng))
             query = toy.lib.query_vector(None, image=path, dates=False)
-            scores = np.where(vectors @ query < relevance.COPY, vectors @ query, -1.0)
+            scores = vectors @ query
+            scores[scores >= relevance.COPY] = -1.0  # copies aside
             best.append(background.standing(query, scores.max(keepdims=True))[0])
-            like = toyworld.Scene(kind=scene.kind, colour=scene.colour)
-            alike.append([like.describes(toy.scenes[j]) for j in ids[np.argsort(-scores)[:3]]])
+            if name == "shown":
+                like = toyworld.Scene(kind=scene.kind, colour=scene.colour)
+                alike.append([like.describes(toy.scenes[j]) for j in ids[np.argsort(-scores)[:3]]])
         out[f"image query, best z, {name}"] = float(np.median(best))
-    for k, share in enumerate(np.mean(alike[:20], axis=0), 1):
+    for k, share in enumerate(np.mean(alike, axis=0), 1):
         out[f"image query, best {k} alike"] = share
     return out
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from altclip_core.errors import AltCLIPError
 
 from .library import SURROGATE, Library, error_line, escaped
+from .query import Query
 from .settings import Settings
 
 
@@ -98,13 +99,15 @@ def main(argv: list[str] | None = None) -> int:
             matches_only=args.matches,
             dates=not args.no_dates,
         )
-        said = None if args.query is None or args.no_dates else library.dates_said(args.query)
+        said = None  # the dates the query names, unless --after or --before say others
+        if args.query is not None and not args.no_dates and args.after is args.before is None:
+            said = library.dates_said(args.query)
         photos = library.status().photos
     except (AltCLIPError, OSError) as e:
         print(f"altclip-search: {error_line(e)}", file=sys.stderr)
         return 1
     if said is not None:
-        print(f"altclip-search: {understood(said)}", file=sys.stderr)
+        print(f"altclip-search: {_understood(said)}", file=sys.stderr)
     if not photos:
         print(
             "altclip-search: the library holds no photos yet: run  altclip-index PHOTOS",
@@ -133,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def understood(said) -> str:
+def _understood(said: Query) -> str:
     """The capture dates a query named, as a line: "“last winter”: photos taken 2025-12-01 to
     2026-02-28 (--no-dates reads them as words)"."""
     first = said.after.date().isoformat() if said.after else None

@@ -18,7 +18,6 @@ import numbers
 import os
 import re
 import stat
-import tempfile
 import threading
 import unicodedata
 from dataclasses import dataclass, replace
@@ -28,7 +27,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from altclip_core import hub
+from altclip_core import cache, hub
 from altclip_core.errors import AltCLIPError, ImageError
 from altclip_core.preprocess import MAX_FILE_MB, MAX_MEGAPIXELS, image_extensions, open_file
 from search import duplicates as near
@@ -140,7 +139,7 @@ class Library:
         self._status: tuple[int, Status] | None = None
         self._folders: tuple[int, list[str]] | None = None
         self._background: tuple[VectorIndex, Background] | None = None  # made once per index
-        self._captions: tuple[Captions, dict[str, np.ndarray]] | None = None  # per model
+        self._captions: tuple | None = None  # per model: `_captions_read`
         self._groups: tuple[int, float, list[Hit]] | None = None  # duplicates(), per generation
         self._look_at = functools.lru_cache(LOOKS_KEPT)(_read_look)
         # One load of each at a time, however many threads (Streamlit sessions) ask at once.
@@ -208,9 +207,9 @@ class Library:
 
         def load():
             try:
-                self.refresh()
-                for text in ("English", "中文"):  # the captions of each language
-                    self._generic_captions(text)
+                index = self.refresh()
+                for language in self._captions_read()[0].texts:
+                    self._generic_captions(language, index.dim)
             except Exception:  # the query that needs them says what failed
                 pass
 
@@ -372,15 +371,20 @@ class Library:
             return ids[keep][:k], scores[keep][:k]
 
         ids, scores = best(among)
-        both_ids, both_scores = ids, scores
-        if among is not None:
+        measured, measured_scores, leaders = ids, scores, None
+        if among is not None:  # the rules' best standing: the library's k best
             top_ids, top_scores = best()
-            both_ids, both_scores = np.r_[ids, top_ids], np.r_[scores, top_scores]
+            more = ~np.isin(top_ids, ids)
+            measured = np.r_[ids, top_ids[more]]
+            measured_scores = np.r_[scores, top_scores[more]]
+            leaders = np.isin(measured, top_ids)
         # Decided on the k best before min_score drops any.
         if text is not None:
-            decided = text_matches(both_scores, self.yardsticks(text, both_ids, index))
+            sticks = self.yardsticks(text, measured, index)
+            decided = text_matches(measured_scores, sticks, leaders=leaders)
         else:
-            decided = matches(query, both_scores, self._background_of(index))
+            background = self._background_of(index)
+            decided = matches(query, measured_scores, background, leaders=leaders)
         decided = None if decided is None else decided[: len(ids)]
         keep = np.ones(len(ids), bool)
         if min_score is not None:
@@ -462,29 +466,38 @@ class Library:
             vectors = (self.refresh() if index is None else index).vectors_of(ids)
         except KeyError as e:
             raise SearchError(e.args[0]) from None
-        return yardsticks(vectors, self._generic_captions(text))
+        language = self._captions_read()[0].language(text)
+        return yardsticks(vectors, self._generic_captions(language, vectors.shape[1]))
 
-    def _generic_captions(self, text: str) -> np.ndarray:
-        """[N, D] search.relevance's generic captions in `text`'s language, embedded by the text
-        tower once per model and language, and kept on disk for the next process (the full-size
-        AltCLIP text tower takes 9 s over the English ones on a Zen 3)."""
-        from altclip_core.kernels import cache_path  # torch: loaded when first needed
-
-        with self._captions_lock:  # one embedding, however many threads ask at once
+    def _captions_read(self):
+        """(search.relevance's generic captions of this model, {language: their vectors as
+        embedded so far}, {language: a lock for embedding them}), read once per model."""
+        with self._captions_lock:
             if self._captions is None:
                 try:
-                    self._captions = Captions.read(hub.resolve(self.model_name)), {}
+                    captions = Captions.read(hub.resolve(self.model_name))
                 except ValueError as e:
                     raise SearchError(f"{e}; fix or remove it to search by text") from None
-            captions, embedded = self._captions
-            language = captions.language(text)
+                self._captions = captions, {}, {lang: threading.Lock() for lang in captions.texts}
+            return self._captions
+
+    def _generic_captions(self, language: str, dim: int) -> np.ndarray:
+        """[N, dim] the generic captions of `language`, embedded by the text tower once per model
+        and language (one language waits for no other), and kept in the cache folder for the
+        next process (the full-size AltCLIP text tower takes 9 s over the English ones on a
+        Zen 3)."""
+        captions, embedded, locks = self._captions_read()
+        with locks[language]:
             if language not in embedded:
-                texts = captions.texts[language]
-                key = json.dumps([self.fingerprint, self.int8, texts], ensure_ascii=False)
-                path = cache_path().with_name("captions") / f"{_sha256(key.encode())}.npy"
-                embedded[language] = _kept(
-                    path, len(texts), lambda: self._tower("text").embed_text(texts).numpy()
-                )
+                texts, fingerprint = captions.texts[language], self.fingerprint
+                key = json.dumps([fingerprint, self.int8, self.device, texts], ensure_ascii=False)
+                path = cache.folder() / "captions" / f"{_sha256(key.encode())}.npy"
+                vectors = _read_array(path, (len(texts), dim))
+                if vectors is None:
+                    vectors = self._tower("text").embed_text(texts).numpy()
+                    if self.fingerprint == fingerprint:  # no rebuild's new model meanwhile
+                        cache.write(path, lambda f: np.save(f, vectors))
+                embedded[language] = vectors
             return embedded[language]
 
     def _grouped(self, hits: list[Hit], threshold: float, candidate: float) -> list[Hit]:
@@ -763,12 +776,9 @@ def clean_query(text: str, what: str = "query") -> str:
     # A lone surrogate (bytes that were not UTF-8 on a command line) cannot be tokenised: �.
     text = SURROGATE.sub("\ufffd", text)
     text = "".join(" " if unicodedata.category(c) == "Cc" else c for c in text).strip()
-    if not text and what == "query":
-        raise SearchError("the query is empty: type what the photo shows, e.g. 海边的日落")
     if not text:
-        raise SearchError(
-            f"the {what} is empty: type what the photos should not show, or leave it out"
-        )
+        hint = "what the photo shows, e.g. 海边的日落" if what == "query" else "what to leave out"
+        raise SearchError(f"the {what} is empty: type {hint}")
     if len(text) > MAX_QUERY_CHARS:
         raise QueryTooLong(len(text), what=what)
     return text
@@ -806,25 +816,13 @@ def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _kept(path: Path, rows: int, make) -> np.ndarray:
-    """The [rows, D] float32 array in `path` (.npy), else `make()`'s, written there for the next
-    process. A file that cannot be read, or holds another shape, is made again; one that cannot
-    be written, next time."""
+def _read_array(path: Path, shape: tuple[int, int]) -> np.ndarray | None:
+    """The float32 array of `shape` in `path` (.npy), or None where there is none such."""
     try:
         array = np.load(path, allow_pickle=False)
-        if array.dtype == np.float32 and array.ndim == 2 and len(array) == rows:
-            return array
     except (OSError, ValueError, EOFError):
-        pass
-    array = np.asarray(make(), np.float32)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".npy", delete=False) as f:
-            np.save(f, array)
-        os.replace(f.name, path)
-    except OSError:
-        pass
-    return array
+        return None
+    return array if array.dtype == np.float32 and array.shape == shape else None
 
 
 def _file_time(ns: int) -> datetime | None:

@@ -160,15 +160,21 @@ def yardsticks(vectors: np.ndarray, captions: np.ndarray) -> np.ndarray:
 
 
 def text_matches(
-    scores: np.ndarray, yardsticks: np.ndarray, answered: float = ANSWERED, spread: float = SPREAD
+    scores: np.ndarray,
+    yardsticks: np.ndarray,
+    answered: float = ANSWERED,
+    spread: float = SPREAD,
+    leaders: np.ndarray | None = None,
 ) -> np.ndarray:
     """Which of a text query's `scores` ([K] cosines, e.g. the top k of a search) are matches,
     given the photos' `yardsticks` ([K], `yardsticks`): the text rules of this module's
-    docstring, with the thresholds `answered` and `spread`."""
+    docstring, with the thresholds `answered` and `spread`. `leaders` ([K] bool, default all):
+    the photos whose best standing decides (the library's k best, where `scores` also hold
+    photos a filter kept)."""
     standing = np.asarray(scores, np.float32) - yardsticks
     if not len(standing):
         return np.zeros(0, bool)
-    best = standing.max()
+    best = standing[_leading(leaders, len(standing))].max()
     return (standing >= best - spread) & (best >= answered)
 
 
@@ -178,6 +184,7 @@ def matches(
     background: Background,
     z: float = Z,
     rho: float = RHO,
+    leaders: np.ndarray | None = None,
 ) -> np.ndarray | None:
     """Which of an image or mixed query's `scores` (the query's cosines to some photos, the best
     among them included) are matches, by the image rules of this module's docstring.
@@ -187,6 +194,7 @@ def matches(
         scores: [K] cosines, e.g. the top k of a search.
         background: the library's `Background`.
         z, rho: the two thresholds (`Z`, `RHO`).
+        leaders: as in `text_matches`.
 
     Returns:
         [K] bool, or None where the background is too small to decide.
@@ -198,5 +206,11 @@ def matches(
         return np.zeros(0, bool)
     standing = background.standing(query, scores)
     ordinary = scores < COPY
-    best = standing[ordinary].max() if ordinary.any() else standing.max()
+    leading = _leading(leaders, len(scores))
+    best = standing[leading & ordinary].max() if (leading & ordinary).any() else standing.max()
     return (standing >= max(z, rho * best)) | ~ordinary  # a copy of the query matches it
+
+
+def _leading(leaders: np.ndarray | None, k: int) -> np.ndarray:
+    """[k] bool: `leaders`, or all where none are given or none is one."""
+    return leaders if leaders is not None and leaders.any() else np.ones(k, bool)

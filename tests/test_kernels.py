@@ -106,3 +106,22 @@ def test_int8_quantises_the_input_q_k_and_v_share_once(monkeypatch):
         got = layer(x)
     assert len(calls) == 4  # q, k and v's shared input; out_proj's; fc1's; fc2's
     assert F.cosine_similarity(got, want, dim=-1).min() > 0.99
+
+
+def test_the_cache_writes_whole_files_or_none(tmp_path):
+    """A file is written whole, or not at all: a write that fails leaves nothing behind, and a
+    folder that cannot be made is no error (the cache is worked out again next time)."""
+    from altclip_core import cache
+
+    cache.write(tmp_path / "a" / "x.bin", lambda f: f.write(b"whole"))
+    assert (tmp_path / "a" / "x.bin").read_bytes() == b"whole"
+
+    def fails(f):
+        f.write(b"half")
+        raise OSError("disk full")
+
+    cache.write(tmp_path / "a" / "x.bin", fails)
+    assert [p.name for p in (tmp_path / "a").iterdir()] == ["x.bin"]
+    assert (tmp_path / "a" / "x.bin").read_bytes() == b"whole"
+    (tmp_path / "file").write_bytes(b"")
+    cache.write(tmp_path / "file" / "x.bin", lambda f: f.write(b"x"))  # a file, not a folder

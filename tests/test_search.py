@@ -207,7 +207,10 @@ def test_the_captions_are_embedded_once_per_model_and_kept_on_disk(library, monk
     assert len(kept) == 1 and np.array_equal(fresh.yardsticks("dog", ids), expected)
     for damage in (b"not an array", np.zeros((3, 2), np.float32)):
         for path in kept:
-            path.write_bytes(damage) if isinstance(damage, bytes) else np.save(path, damage)
+            if isinstance(damage, bytes):
+                path.write_bytes(damage)
+            else:
+                np.save(path, damage)
         assert np.allclose(Library.open(library[0]).yardsticks("dog", ids), expected)
         assert [np.load(path).shape for path in kept] == shapes
 

@@ -67,7 +67,7 @@ def test_matches_only_keeps_the_hits_decided_to_match(toy, monkeypatch):
 
     seen = []
 
-    def every_other(scores, yardsticks):
+    def every_other(scores, yardsticks, leaders=None):
         assert len(yardsticks) == len(scores)  # a text query: measured by the yardsticks
         seen.append(len(scores))
         return np.arange(len(scores)) % 2 == 0
@@ -103,6 +103,10 @@ def test_a_filter_does_not_change_which_photos_match(toy):
         assert all(h.match == every[h.id] for h in hits), query
         short = toy.lib.search(query, k=3)  # the same, however few are asked for
         assert [h.match for h in short] == [every[h.id] for h in short], query
+    photo = next(iter(toy.scenes))  # an image query too
+    every = {h.id: h.match for h in toy.lib.search(like=photo, k=k)}
+    hits = toy.lib.search(like=photo, k=k, after="2019-01-01", before="2021-01-01")
+    assert hits and all(h.match == every[h.id] for h in hits)
 
 
 def test_the_cli_prints_the_matches_only(toy, capsys):
