@@ -165,6 +165,7 @@ _MONTH_NAMES = "|".join(sorted(MONTH_NAMES, key=len, reverse=True))
 _DAY = r"(?:[12]\d|3[01]|0?[1-9])"
 _CN_DAY = r"(?:[12]\d|3[01]|0?[1-9]|[二三]?十[一二三四五六七八九]?|[一二三四五六七八九])"
 _CN_MONTH = r"(?:1[0-2]|0?[1-9]|十[一二]?|[一二三四五六七八九])"
+_WORD_ENDS = r"(?=$|[\s,，。、;；的拍])"  # a Chinese word that ends here: 2021年夏, not 夏至
 # After a bare number, these make it a count, a price, a room or a time, not a year.
 _NOT_YEAR_AFTER = r"年|号|室|房|层|楼|路|元|块|米|个|张|次|件|届|级|班|岁|克|分|点|:|\.\d"
 
@@ -200,7 +201,7 @@ _TOKENS = [
     ("festival", rf"{_A} (?:{_EN_FESTIVALS}) {_Z}"),
     ("season", r"(?P<s>[春夏秋冬]) (?:天|季)"),
     # 2021年夏, not 2021年夏至 nor 2022年冬奥会: the season word ends there
-    ("season", r"(?<=年) (?P<s>[春夏秋冬]) (?=$|[\s,，。、;；的拍])"),
+    ("season", rf"(?<=年) (?P<s>[春夏秋冬]) {_WORD_ENDS}"),
     ("season", rf"{_A} (?P<s>spring|summer|autumn|fall|winter) {_Z}"),
     # 6月, 十二月, 6月15日, 6月份
     (
@@ -244,7 +245,7 @@ _OPEN_BEFORE = re.compile(
     r"(?:\b(?:since|after|before|until|till|up\s+to)|从|自从|自|直到|截至|截止到?|到)\s*$", re.I
 )
 _OPEN_AFTER = re.compile(
-    r"^\s*(?:以来|以后|之后|以前|之前|前(?=$|[\s,，。、;；的拍])|至今|到现在|为止"
+    rf"^\s*(?:以来|以后|之后|以前|之前|前{_WORD_ENDS}|至今|到现在|为止"
     r"|(?:up\s+)?(?:to|until|till)\s+(?:now|today|date)\b|onwards?\b)",
     re.I,
 )
