@@ -420,6 +420,10 @@ def _groups(text, tokens, today, hemisphere):
                 # 12月到2月, "December to February": the end month follows the start's
                 again = dict(other, year=dict(y=first[0].year + 1))
                 second = _resolve(again, today, hemisphere, fields)
+            elif second is not None and second[1] <= first[0] and "year" in other.keys() - fields:
+                # 12月到2020年2月: the start's year is the one before the end's
+                again = dict(fields, year=dict(y=second[0].year - 1))
+                first = _resolve(again, today, hemisphere, other) or first
             if second is None or second[1] <= first[0]:
                 continue
             first = (first[0], second[1])

@@ -85,6 +85,8 @@ TABLE = [
     ("June to August 2023", "", "2023-06-01", "2023-09-01"),
     ("between June and August", "", "2026-06-01", "2026-09-01"),
     ("12月到2月的雪", "雪", "2025-12-01", "2026-03-01"),  # the end month after the start
+    ("12月到2020年2月", "", "2019-12-01", "2020-03-01"),  # the start in the year before
+    ("December to February 2020", "", "2019-12-01", "2020-03-01"),
     ("snow from December to February", "snow", "2025-12-01", "2026-03-01"),
     ("since 2020", "", "2020-01-01", None),
     ("2020年以来的狗", "狗", "2020-01-01", None),
