@@ -20,6 +20,7 @@ from .library import (
     Status,
     UnreadableImage,
     image_types,
+    plain,
 )
 
 # Every error this package raises on purpose derives from AltCLIPError; its message says what
@@ -38,4 +39,5 @@ __all__ = [
     "Status",
     "UnreadableImage",
     "image_types",
+    "plain",
 ]

@@ -330,6 +330,10 @@ class Library:
         come of them (a copy ranked below the results folded is not found)."""
         if not isinstance(k, numbers.Integral) or isinstance(k, bool) or k < 1:
             raise SearchError(f"k must be a whole number of at least 1, not {k!r:.40}")
+        if min_score is not None and not _number(min_score):
+            raise SearchError(f"min_score is a number, not {min_score!r:.40}")
+        if isinstance(kinds, str):
+            raise SearchError(f"kinds is a list of extensions, e.g. ['jpg'], not {kinds!r:.40}")
         index = self.refresh()  # first: a rebuild may have changed the model
         query, leave_out, said, words = self._query(text, image, like, negative, dates)
         if said is not None and after is None and before is None:
@@ -432,7 +436,7 @@ class Library:
                 leave_out |= set(self.catalog.ids_of(sha256))
         if like is not None:
             whole = isinstance(like, numbers.Integral) and not isinstance(like, bool)
-            stored = self.catalog.vector_of(like) if whole else None
+            stored = self.catalog.vector_of(int(like)) if whole else None
             if stored is None:
                 raise SearchError(f"no photo {like!r:.40} with a vector in this library")
             parts.append(stored)
@@ -538,6 +542,8 @@ class Library:
         meanwhile. `threshold`: the image-image cosine of copies by their vectors alone
         (default: `_copies_thresholds`)."""
         given = threshold
+        if given is not None and not (_number(given) and 0 < given <= 1):
+            raise SearchError(f"threshold is a cosine above 0 and at most 1, not {given!r:.40}")
         threshold, candidate = self._copies_thresholds(self.refresh())
         if given is not None:
             threshold, candidate = given, min(candidate, given)
@@ -768,14 +774,19 @@ class Library:
         ]
 
 
+def plain(text: str) -> str:
+    """`text` as it is searched: control characters as spaces, a lone surrogate (bytes that were
+    not UTF-8 on a command line, which cannot be tokenised) as �, no spaces around."""
+    text = SURROGATE.sub("\ufffd", text)
+    return "".join(" " if unicodedata.category(c) == "Cc" else c for c in text).strip()
+
+
 def clean_query(text: str, what: str = "query") -> str:
-    """The query (or the `what`: "negative") without control characters; an error for one that
-    is empty or absurdly long."""
+    """The query (or the `what`: "negative"), `plain`; an error for one that is empty or absurdly
+    long."""
     if not isinstance(text, str):
         raise SearchError(f"a text {what} must be a string, not {type(text).__name__}")
-    # A lone surrogate (bytes that were not UTF-8 on a command line) cannot be tokenised: �.
-    text = SURROGATE.sub("\ufffd", text)
-    text = "".join(" " if unicodedata.category(c) == "Cc" else c for c in text).strip()
+    text = plain(text)
     if not text:
         hint = "what the photo shows, e.g. 海边的日落" if what == "query" else "what to leave out"
         raise SearchError(f"the {what} is empty: type {hint}")
@@ -810,6 +821,11 @@ def escaped(path: str) -> str:
         else:
             out.append(c)
     return "".join(out)
+
+
+def _number(x) -> bool:
+    """Whether `x` is a real number, not a bool, NaN or infinite."""
+    return isinstance(x, numbers.Real) and not isinstance(x, bool) and np.isfinite(x)
 
 
 def _sha256(data: bytes) -> str:

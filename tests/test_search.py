@@ -215,12 +215,20 @@ def test_the_captions_are_embedded_once_per_model_and_kept_on_disk(library, monk
         assert [np.load(path).shape for path in kept] == shapes
 
 
-def test_ids_that_are_not_whole_numbers_are_one_line(lib):
+def test_odd_arguments_are_one_line(lib):
     with pytest.raises(SearchError, match="no photo True"):
         lib.search(like=True)
     photo = lib.search("dog", k=1)[0].id
+    assert lib.search(like=np.int64(photo), k=3) == lib.search(like=photo, k=3)
     with pytest.raises(SearchError, match="whole numbers"):
         lib.yardsticks("dog", [photo + 0.5])
+    with pytest.raises(SearchError, match="min_score is a number"):
+        lib.search("dog", min_score="0.2")
+    with pytest.raises(SearchError, match="kinds is a list"):
+        lib.search("dog", kinds="jpg")
+    for threshold in (float("nan"), 2, -1, 0):
+        with pytest.raises(SearchError, match="threshold is a cosine"):
+            lib.duplicates(threshold)
 
 
 def test_control_characters_are_ignored(lib):

@@ -206,6 +206,8 @@ def test_empty_error_and_no_match_states(monkeypatch, photo_library, lang):
     words = WORDS[lang]
     at = app(monkeypatch, photo_library, locale=LOCALES[lang])
     assert [c.value for c in at.caption] == [words["hint"]] and not tiles(at)  # empty
+    search(at, "\x01\x02")  # control characters only: nothing typed, no error
+    assert [c.value for c in at.caption] == [words["hint"]] and not at.warning
     search(at, "x" * 5000)  # an error: one line in the page's language, nothing else
     too_long = words["too_long"].format(length="5,000", limit="2,000")
     assert [w.value for w in at.warning] == [too_long] and not tiles(at) and not texts(at)
@@ -239,6 +241,34 @@ def test_filters_are_chips_and_the_folder_list_is_the_librarys(monkeypatch, phot
     assert chips == [f"Folder: {folders[1]}", "Without: people"]
     at.button(key="remove-folder").click().run()
     assert len(tiles(at)) == GOOD and at.selectbox(key="folder").value is None
+
+
+def test_a_day_said_is_one_day_on_its_chip(monkeypatch, photo_library):
+    from ui.i18n import strings
+
+    tr = strings("zh")
+    chip = tr("chip_said_day", phrase="2023年6月15日", day=tr.date(date(2023, 6, 15)))
+    at = search(app(monkeypatch, photo_library, locale="zh-CN"), "2023年6月15日 海边")
+    assert [name for _, name in tiles(at)] == ["rotated.JPG"] and chip in texts(at)
+
+
+def test_the_language_is_the_urls_and_a_switch_keeps_the_filters(monkeypatch, photo_library):
+    """?lang=zh opens the page in Chinese whatever the browser's language, and the switch
+    writes the code back; switching keeps the dates chosen."""
+    monkeypatch.setenv("ALTCLIP_LIBRARY", str(photo_library))
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.context = {"locale": "en-US"}
+    at.query_params["lang"] = "zh"
+    at.run()
+    assert at.text_input(key="query").label == "搜索照片"
+    at.segmented_control(key="lang").set_value("en").run()
+    assert at.query_params["lang"] == ["en"] or at.query_params["lang"] == "en"
+    at.date_input(key="dates").set_value((date(2023, 1, 1), date(2023, 12, 31))).run()
+    search(at, "sunset")
+    summer = [name for _, name in tiles(at)]
+    at.segmented_control(key="lang").set_value("zh").run()
+    assert at.date_input(key="dates").value == (date(2023, 1, 1), date(2023, 12, 31))
+    assert [name for _, name in tiles(at)] == summer
 
 
 @pytest.mark.parametrize("lang", ["en", "zh"])

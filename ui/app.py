@@ -33,6 +33,7 @@ from search import (
     QueryTooLong,
     UnreadableImage,
     image_types,
+    plain,
 )
 from search.explain import overlay
 from search.query import Query
@@ -106,17 +107,18 @@ def language_ui() -> Strings:
     names = languages()
     header = st.container(horizontal=True, vertical_alignment="center", key="header")
     title = header.empty()
+    asked = st.query_params.get("lang")  # the code, ?lang=zh (a bound widget would write 中文)
     code = header.segmented_control(
         "Language · 语言",
         list(names),
         format_func=names.get,
-        default=choose(st.context.locale),
+        default=asked if asked in names else choose(st.context.locale),
         required=True,
         key="lang",
-        bind="query-params",
         label_visibility="collapsed",
         width="content",
     )
+    st.query_params["lang"] = code
     tr = strings(code)
     title.subheader(tr("title"), anchor=False)
     return tr
@@ -209,7 +211,7 @@ def status_ui(lib: Library, tr: Strings) -> None:
 
 
 def query_ui(lib: Library, tr: Strings) -> tuple[str, bytes | None]:
-    """The text query, stripped, and an uploaded photo's bytes, previewed. The page never
+    """The text query (`plain`), and an uploaded photo's bytes, previewed. The page never
     decodes an upload itself: the library reads it within its limits (a tiny PNG can claim
     gigapixels)."""
     query = st.text_input(tr("search_label"), placeholder=tr("search_placeholder"), key="query")
@@ -222,7 +224,7 @@ def query_ui(lib: Library, tr: Strings) -> tuple[str, bytes | None]:
                 st.image(lib.query_image(data, 480), caption=tr("upload_caption"), width=160)
             except AltCLIPError:
                 pass  # the search says it, once
-    return query.strip(), data
+    return plain(query), data
 
 
 def filters_ui(lib: Library, tr: Strings) -> dict:
@@ -242,7 +244,7 @@ def filters_ui(lib: Library, tr: Strings) -> dict:
             tr("dates"),
             value=(),
             min_value=date(1900, 1, 1),
-            format=tr("date_input_format"),
+            format="YYYY-MM-DD",  # one for every language: a format of its own resets the dates
             key="dates",
         )
         st.multiselect(tr("types"), list(KINDS), placeholder=tr("types_placeholder"), key="kinds")
@@ -254,7 +256,7 @@ def filters_ui(lib: Library, tr: Strings) -> dict:
         after = datetime.combine(s.dates[0], datetime.min.time())
         before = datetime.combine(s.dates[1], datetime.max.time())
     return dict(
-        negative=s.negative.strip() or None,
+        negative=plain(s.negative) or None,
         folder=folders.get(s.folder),
         after=after,
         before=before,
@@ -285,8 +287,8 @@ def current_filters(lib: Library, query: str) -> dict[str, object]:
         found["dates"] = s.dates
     if s.get("kinds"):
         found["kinds"] = ", ".join(s.kinds)
-    if s.get("negative", "").strip():
-        found["negative"] = s.negative.strip()
+    if plain(s.get("negative", "")):
+        found["negative"] = plain(s.negative)
     if s.get("matches_only"):
         found["matches"] = ""
     if s.get("like") is not None:
@@ -313,6 +315,8 @@ def said_label(said: Query, tr: Strings) -> str:
     end = tr.date(said.before - timedelta(days=1))  # `before` is exclusive
     if said.after is None:
         return tr("chip_said_until", phrase=phrase, end=end)
+    if said.before - said.after == timedelta(days=1):
+        return tr("chip_said_day", phrase=phrase, day=end)
     return tr("chip_said", phrase=phrase, start=tr.date(said.after), end=end)
 
 
