@@ -13,15 +13,15 @@ exclusive). What is understood:
 - seasons with a year or a relative word (2023年夏天, 2023年夏, 去年冬天, summer 2023, last
   summer): spring March-May, summer June-August, autumn September-November, winter December to
   February (the winter of 2023 begins in December 2023); `hemisphere="south"` swaps them;
-- relative phrases: 今年 去年 前年 大前年 上个月 这个月 上周 这周 昨天 前天 今天 N天前 N年前, this
-  year, last year, the year before last, last/this month, last/this week, yesterday, today, N days
-  (weeks, months, years) ago; weeks begin on Monday;
+- relative phrases: 今年 去年 前年 大前年 上上个月 上个月 这个月 上周 这周 上周六 上周末 昨天 前天
+  今天 N天前 N年前, this year, last year, the year before last, last/this month, last/this week,
+  last/this weekend, yesterday, today, N days (weeks, months, years) ago; weeks begin on Monday;
 - ranges: 2019到2021年, 2023年3月至5月, from 2018 to 2020, between 2018 and 2020, June to August
   2023 (a side without a year takes the other's; two years the wrong way round, "from 2025 to
   2018", are read the right way; months without one, 12月到2月 or "from December to February",
   are the latest such stretch that has begun); open ones: since 2020, 2020年以来, 2021年至今,
   from 2021 onwards, 2021 to now; before 2020, 2020年以前, 2020年前; until 2020, 到2020年为止,
-  截至2020年 (2020 included);
+  截至2020年 (2020 included); after a festival, 2020年春节后;
 - festivals with a year or a relative word: 圣诞节 / Christmas (24-25 December), 平安夜 / Christmas
   Eve, 元旦 / New Year's Day, 跨年 / New Year's Eve, 情人节 / Valentine's Day, 万圣节 / Halloween,
   劳动节 / 五一 (1-5 May), 国庆 (1-7 October), Easter (computed); and from the tables of lunar
@@ -122,6 +122,7 @@ _FESTIVALS = {
     "new year's eve": (12, 31, 2),
     "跨年": (12, 31, 2),
     "new year's day": (1, 1, 1),
+    "new year": (1, 1, 1),
     "元旦": (1, 1, 1),
     "valentine's day": (2, 14, 1),
     "情人节": (2, 14, 1),
@@ -187,13 +188,14 @@ _TOKENS = [
     ("ago", rf"{_A} (?P<n>{_EN_NUM}) \s+ (?P<u>day|week|month|year)s? \s+ ago {_Z}"),
     (
         "span",
-        r"今天|大前天|昨天|前天|上上周|上周|这周|本周|上个?星期|这个?星期|上个?礼拜|上个月"
-        r"|这个月|本月",
+        r"(?:上上|上|这|本)个?(?:周|星期|礼拜)[一二三四五六日天末]"  # 上周六, 上周末
+        r"|今天|大前天|昨天|前天|上上周|上周|这周|本周|上个?星期|这个?星期|上个?礼拜|上上个月"
+        r"|上个月|这个月|本月",
     ),
     (
         "span",
-        rf"{_A} (?:the\s+day\s+before\s+yesterday|yesterday|today|last\s+week|this\s+week"
-        rf"|last\s+month|this\s+month) {_Z}",
+        rf"{_A} (?:the\s+day\s+before\s+yesterday|yesterday|today|last\s+week(?:end)?"
+        rf"|this\s+week(?:end)?|last\s+month|this\s+month) {_Z}",
     ),
     ("relyear", r"今年|去年|大前年|前年"),
     ("relyear", rf"{_A} (?:the\s+year\s+before\s+last|last\s+year|this\s+year) {_Z}"),
@@ -220,7 +222,7 @@ _TOKENS = [
     (
         "year",
         rf"(?<![A-Za-z0-9_.#/:$¥€£]) (?P<y>(?:19|20)\d\d)"
-        rf"(?![A-Za-z0-9_%]|\s*(?:{_NOT_YEAR_AFTER}))",
+        rf"(?![A-Za-z0-9_%]|-[A-Za-z]|\s*(?:{_NOT_YEAR_AFTER}))",  # not 2019-nCoV
     ),
     ("to", rf"到|至|~|～|-|–|—|{_A} (?:to|until|till|through|thru|and) {_Z}"),
 ]
@@ -245,12 +247,12 @@ _OPEN_BEFORE = re.compile(
     r"(?:\b(?:since|after|before|until|till|up\s+to)|从|自从|自|直到|截至|截止到?|到)\s*$", re.I
 )
 _OPEN_AFTER = re.compile(
-    rf"^\s*(?:以来|以后|之后|以前|之前|前{_WORD_ENDS}|至今|到现在|为止"
+    rf"^\s*(?:以来|以后|之后|以前|之前|[前后]{_WORD_ENDS}|至今|到现在|为止"
     r"|(?:up\s+)?(?:to|until|till)\s+(?:now|today|date)\b|onwards?\b)",
     re.I,
 )
 _FULL_WIDTH_DIGITS = str.maketrans("０１２３４５６７８９", "0123456789")
-_SINCE = set("since onward onwards 从 自从 自 以来 以后 之后 至今 到现在".split())
+_SINCE = set("since onward onwards 从 自从 自 以来 以后 之后 后 至今 到现在".split())
 _UNTIL = set("until till 到 直到 截至 截止 截止到 为止".split()) | {"up to"}  # the end included
 _BEFORE = set("before 以前 之前 前".split())
 
@@ -416,9 +418,10 @@ def _groups(text, tokens, today, hemisphere):
             both_years = "year" in other and "year" in fields  # "from 2025 to 2018"
             if both_years and second is not None and second[1] <= first[0]:
                 first, second = second, first
-            if second is not None and second[1] <= first[0] and _bare_months(fields, other):
-                # 12月到2月, "December to February": the end month follows the start's
-                again = dict(other, year=dict(y=first[0].year + 1))
+            if second is not None and _months_alone(fields, other):
+                # 12月到2月, 11月到12月, 5月1日到6月1日: the end follows the start within a year
+                later = other["month"]["m"] < fields["month"]["m"]
+                again = dict(other, year=dict(y=first[0].year + later))
                 second = _resolve(again, today, hemisphere, fields)
             elif second is not None and second[1] <= first[0] and "year" in other.keys() - fields:
                 # 12月到2020年2月: the start's year is the one before the end's
@@ -435,9 +438,10 @@ def _groups(text, tokens, today, hemisphere):
     return out
 
 
-def _bare_months(fields: dict, other: dict) -> bool:
-    """Whether both ends of a range are a month alone (12月到2月), no year, day or modifier."""
-    return all(f.keys() - {"to"} == {"month"} and f["month"]["d"] is None for f in (fields, other))
+def _months_alone(fields: dict, other: dict) -> bool:
+    """Whether both ends of a range are a month or a day of one (12月到2月, 5月1日到6月1日), with
+    no year or modifier."""
+    return all(f.keys() - {"to"} == {"month"} for f in (fields, other))
 
 
 def _fits(fields: dict, kind: str, value: dict) -> bool:
@@ -565,6 +569,12 @@ def _span(word: str, today: date) -> tuple[date, date]:
     if word in day:
         start = today - timedelta(days=day[word])
         return start, start + timedelta(days=1)
+    weekend = word.endswith(("weekend", "末"))
+    if weekend or word[-1] in "一二三四五六日天" and word[-2] in "周期拜":  # 上周六, last weekend
+        back = 2 if word.startswith("上上") else 1 if word.startswith(("上", "last")) else 0
+        day = 5 if weekend else "一二三四五六日".index(word[-1].replace("天", "日"))
+        start = monday + timedelta(days=day - 7 * back)
+        return start, start + timedelta(days=2 if weekend else 1)
     if word in ("上上周",):
         return monday - timedelta(days=14), monday - timedelta(days=7)
     if (
@@ -573,6 +583,8 @@ def _span(word: str, today: date) -> tuple[date, date]:
         or word == "last week"
     ):
         return monday - timedelta(days=7), monday
+    if word == "上上个月":
+        return _add_months(month, -2), _add_months(month, -1)
     if word in ("上个月", "last month"):
         return _add_months(month, -1), month
     if word in ("这个月", "本月", "this month"):
