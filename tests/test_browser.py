@@ -172,7 +172,7 @@ def test_the_browsers_language(server, lang, locale):
         wait_for_images(page, GOOD)
         what = words["what_text"].format(query="海边的日落")
         expected = words["summary"].format(n=GOOD, what=what, seconds="…").split("…")[0]
-        summaries = page.get_by_text(expected).count()  # "找到 14 张与“海边的日落”相关的照片（"
+        summaries = page.get_by_text(expected).count()  # "与“海边的日落”最相关的 14 张照片（"
         shown = page.locator("[data-testid='stMain']").inner_text()
         bands = [t.split(" · ")[0] for t in page.locator(TILES).all_inner_texts()]
         screenshot(page, f"{lang}-grid")
@@ -240,7 +240,7 @@ def test_more_like_this(many_server):
         page.get_by_role("dialog").get_by_role("button", name="找相似照片").click()
         page.get_by_role("dialog").wait_for(state="detached")
         page.get_by_text(f"与 {first} 相似").wait_for()  # its chip
-        page.get_by_text(f"与 {first} 相关的照片").wait_for()
+        page.get_by_text(f"与 {first} 最相关的").wait_for()
         wait_for_images(page, 30)
         found = names(page)
         screenshot(page, "more-like-this")

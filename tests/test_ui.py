@@ -175,7 +175,7 @@ def test_chinese_query_shows_an_even_grid_in_chinese(monkeypatch, photo_library)
     assert len(found) == GOOD and len(at.image) == GOOD  # a thumbnail on every tile
     assert found[0][0] == "最相关"  # the best photo is the best match, in words
     assert {band for band, _ in found} <= {"最相关", "比较相关", "不太相关"}
-    assert texts(at)[0].startswith(f"找到 {GOOD} 张与“海边的日落”相关的照片（")
+    assert texts(at)[0].startswith(f"与“海边的日落”最相关的 {GOOD} 张照片（")
     assert not any(re.search(r"-?\d\.\d{3}", t) for t in texts(at))  # no bare cosines
 
 
@@ -194,7 +194,7 @@ def test_language_switch(monkeypatch, photo_library):
     assert not at.exception
     assert at.text_input(key="query").label == "搜索照片"
     assert at.text_input(key="query").value == "sunset at the beach"  # the query stays
-    assert texts(at)[0].startswith(f"找到 {GOOD} 张与“sunset at the beach”相关的照片（")
+    assert texts(at)[0].startswith(f"与“sunset at the beach”最相关的 {GOOD} 张照片（")
     assert [name for _, name in tiles(at)] == [name for _, name in english]
     assert [e.label for e in at.expander] == ["以图搜图", "筛选"]
     at.segmented_control(key="lang").set_value("en").run()
@@ -354,7 +354,7 @@ def test_more_like_this(monkeypatch, photo_library):
     assert not at.exception and not viewer(at)  # closed, for the new query
     assert at.text_input(key="query").value == ""
     assert f"与 {name} 相似" in texts(at)  # its chip
-    assert texts(at)[1].startswith(f"找到 {GOOD - 1} 张与 {name} 相关的照片")
+    assert texts(at)[1].startswith(f"与 {name} 最相关的 {GOOD - 1} 张照片")
     assert name not in [n for _, n in tiles(at)]  # never its own result
     at.button(key="remove-like").click().run()
     assert not tiles(at) and [c.value for c in at.caption] == [WORDS["zh"]["hint"]]
