@@ -139,11 +139,18 @@ def main(argv: list[str] | None = None) -> int:
 def _understood(said: Query) -> str:
     """The capture dates a query named, as a line: "“last winter”: photos taken 2025-12-01 to
     2026-02-28 (--no-dates reads them as words)"."""
-    first = said.after.date().isoformat() if said.after else None
-    last = (said.before - timedelta(days=1)).date().isoformat() if said.before else None
-    span = f"{first} to {last}" if first and last else f"from {first}" if first else f"until {last}"
-    phrases = ", ".join(f"“{p}”" for p in said.phrases)
-    return f"{phrases}: photos taken {span} (--no-dates reads them as words)"
+    spans = []
+    for phrase, (after, before) in zip(said.phrases, said.ranges, strict=True):
+        first = after.date().isoformat() if after else None
+        last = (before - timedelta(days=1)).date().isoformat() if before else None
+        if last is None:
+            span = f"from {first}"
+        elif first is None:
+            span = f"until {last}"
+        else:
+            span = f"{first} to {last}"
+        spans.append(f"“{phrase}”: photos taken {span}")
+    return "; ".join(spans) + " (--no-dates reads them as words)"
 
 
 def _duplicates(library: Library, as_json: bool) -> int:

@@ -313,7 +313,8 @@ class Library:
         time) and `kinds` (extensions) filter; `min_score` drops weak matches. `exact` scans
         every vector, even where the library is large enough for the ANN index. With `dates`,
         date phrases in `text` (「2023年夏天 海边」, "cats from last year": `search.query.parse`)
-        filter by capture date, unless `after` or `before` is given, and are not embedded.
+        filter by capture date (several: the photos of any of them), unless `after` or `before`
+        is given, and are not embedded.
 
         Each hit's `match` says whether it shows what the query asks for, decided among the `k`
         results and the library's `k` best (so that a filter never changes it): for a text
@@ -336,15 +337,17 @@ class Library:
             raise SearchError(f"kinds is a list of extensions, e.g. ['jpg'], not {kinds!r:.40}")
         index = self.refresh()  # first: a rebuild may have changed the model
         query, leave_out, said, words = self._query(text, image, like, negative, dates)
+        after, before = _date(after), _date(before)
+        if after and before and after >= before:
+            wrong = f"{after:%Y-%m-%d} is not before {before:%Y-%m-%d}"
+            raise SearchError(f"the dates are the wrong way round: {wrong}")
+        ranges = [(after, before)]  # the photos of any of them: 2019年和2021年 is two years
         if said is not None and after is None and before is None:
-            after, before = said.after, said.before
+            ranges = list(said.ranges)
         among = None
-        if folder or after or before or kinds:
-            after, before = _date(after), _date(before)
-            if after and before and after >= before:
-                wrong = f"{after:%Y-%m-%d} is not before {before:%Y-%m-%d}"
-                raise SearchError(f"the dates are the wrong way round: {wrong}")
-            among = self.catalog.passing(folder, after, before, kinds)
+        if folder or kinds or any(a or b for a, b in ranges):
+            found = [self.catalog.passing(folder, a, b, kinds) for a, b in ranges]
+            among = found[0] if len(found) == 1 else np.unique(np.concatenate(found))
         n = k * GROUP_POOL if group else k
         while True:  # with `group`: until k groups, or no more photos
             hits = self._ranked(

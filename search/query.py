@@ -92,13 +92,15 @@ MONTH_NAMES |= {name[:3]: i for name, i in MONTH_NAMES.items()} | {"sept": 9}
 @dataclass(frozen=True)
 class Query:
     """`text`: what is left to embed ("" where the query was only a date); `after` (inclusive)
-    and `before` (exclusive): the range understood, None where open; `phrases`: the date phrases
-    as typed, for the page to show."""
+    and `before` (exclusive): the range understood, None where open (with several phrases, the
+    range that spans them); `phrases`: the date phrases as typed, for the page to show, and
+    `ranges`: each one's (after, before)."""
 
     text: str
     after: datetime | None = None
     before: datetime | None = None
     phrases: tuple[str, ...] = ()
+    ranges: tuple[tuple[datetime | None, datetime | None], ...] = ()
 
 
 # -- tokens ---------------------------------------------------------------------------------
@@ -251,6 +253,7 @@ _OPEN_AFTER = re.compile(
     r"|(?:up\s+)?(?:to|until|till)\s+(?:now|today|date)\b|onwards?\b)",
     re.I,
 )
+_CONNECTOR = re.compile(r"\s*(?:和|与|及|或|、|,|，|\band\b|\bor\b)?\s*", re.I)
 _FULL_WIDTH_DIGITS = str.maketrans("０１２３４５６７８９", "0123456789")
 _SINCE = set("since onward onwards 从 自从 自 以来 以后 之后 后 至今 到现在".split())
 _UNTIL = set("until till 到 直到 截至 截止 截止到 为止".split()) | {"up to"}  # the end included
@@ -303,12 +306,15 @@ def parse(text: str, today: date | datetime | None = None, hemisphere: str = "no
     after = None if None in afters else min(afters)
     before = None if None in befores else max(befores)
     rest, last = [], 0
-    for a, b in cut:
-        rest.append(text[last:a])
+    for i, (a, b) in enumerate(cut):
+        between = text[last:a]
+        if not (i and _CONNECTOR.fullmatch(between)):  # 2019年和2021年: the 和 goes too
+            rest.append(between)
         last = b
     rest.append(text[last:])
     remaining = re.sub(r"\s+", " ", " ".join(rest)).strip(" ,，、。.;；:：")
-    return Query(remaining, _dt(after), _dt(before), tuple(phrases))
+    ranges = tuple((_dt(a), _dt(b)) for a, b in ranges)
+    return Query(remaining, _dt(after), _dt(before), tuple(phrases), ranges)
 
 
 def _tokens(text: str, today: date) -> list[tuple[str, dict, int, int]]:
@@ -415,6 +421,10 @@ def _groups(text, tokens, today, hemisphere):
             continue
         if other is not None:
             second = _resolve(other, today, hemisphere, fields)
+            if second is not None and _two(text, fields, start):  # "2019 and 2021": both
+                out.append((start, fields["to"][0], *first, False))
+                out.append((fields["to"][1], end, *second, False))
+                continue
             both_years = "year" in other and "year" in fields  # "from 2025 to 2018"
             if both_years and second is not None and second[1] <= first[0]:
                 first, second = second, first
@@ -430,12 +440,14 @@ def _groups(text, tokens, today, hemisphere):
             if second is None or second[1] <= first[0]:
                 continue
             first = (first[0], second[1])
-            if re.search(r"\band\s*$", text[: fields["to"][1]], re.I) and not re.search(
-                r"\bbetween\s+$", text[:start], re.I
-            ):
-                continue  # "2019 and 2021" is two years, not a range, unless "between"
         out.append((start, end, *first, other is not None))
     return out
+
+
+def _two(text: str, fields: dict, start: int) -> bool:
+    """Whether a range word is "and" without "between" before it: "2019 and 2021" are two."""
+    joined = re.search(r"\band\s*$", text[: fields["to"][1]], re.I)
+    return bool(joined) and not re.search(r"\bbetween\s+$", text[:start], re.I)
 
 
 def _months_alone(fields: dict, other: dict) -> bool:

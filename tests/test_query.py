@@ -231,10 +231,19 @@ def test_text_that_is_only_a_date_leaves_nothing_to_embed():
         assert q.text == "" and q.after is not None
 
 
-def test_several_phrases_give_the_range_that_spans_them():
-    q = parse("2023年夏天 和 2024年冬天", today=TODAY)
-    assert (q.after, q.before) == (d("2023-06-01"), d("2025-03-01"))
+def test_several_phrases_are_each_a_range_and_span_them_all():
+    """Each phrase its own range (the photos of any of them are searched), after and before the
+    range that spans them; a word that only joins them goes too."""
+    q = parse("2023年夏天 和 2024年冬天 的海", today=TODAY)
+    assert (q.text, q.after, q.before) == ("海", d("2023-06-01"), d("2025-03-01"))
     assert q.phrases == ("2023年夏天", "2024年冬天")
+    assert q.ranges == ((d("2023-06-01"), d("2023-09-01")), (d("2024-12-01"), d("2025-03-01")))
+    years = ((d("2019-01-01"), d("2020-01-01")), (d("2021-01-01"), d("2022-01-01")))
+    for typed in ("2019年和2021年的猫", "cats from 2019 and 2021", "2019年、2021年 猫"):
+        q = parse(typed, today=TODAY)
+        assert q.ranges == years and q.text in ("猫", "cats"), typed
+    q = parse("between 2019 and 2021", today=TODAY)  # a range, not two years
+    assert q.ranges == ((d("2019-01-01"), d("2022-01-01")),)
 
 
 def test_today_defaults_to_today():

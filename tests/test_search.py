@@ -355,6 +355,9 @@ def test_the_cli_says_which_dates_it_understood(photo_library, capsys):
     assert not err and len(out.splitlines()) > 1
     assert search_main(["cats until 2020", *args[1:]]) == 0
     assert "“until 2020”: photos taken until 2020-12-31" in capsys.readouterr().err
+    assert search_main(["a dog 2019年和2023年", *args[1:]]) == 0
+    err = capsys.readouterr().err
+    assert "“2019年”: photos taken 2019-01-01 to 2019-12-31; “2023年”: photos" in err
 
 
 def test_query_vector_is_what_search_scores(photo_library):

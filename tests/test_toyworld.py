@@ -187,3 +187,8 @@ def test_a_date_phrase_filters_the_photos_by_capture_date(toy):
         hits = toy.lib.search(q.text, after=q.after, before=q.before, k=len(toy.dates))
         inside = {i for i, d in toy.dates.items() if q.after <= d < q.before}
         assert inside and {h.id for h in hits} == inside
+    # Two phrases: the photos of either, none between.
+    hits = toy.lib.search("红色的圆 2019年和2021年", k=len(toy.dates))
+    years = {toy.dates[h.id].year for h in hits}
+    assert years == {2019, 2021}
+    assert len(hits) == sum(d.year in (2019, 2021) for d in toy.dates.values())

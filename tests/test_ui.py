@@ -244,12 +244,17 @@ def test_filters_are_chips_and_the_folder_list_is_the_librarys(monkeypatch, phot
 
 
 def test_a_day_said_is_one_day_on_its_chip(monkeypatch, photo_library):
+    """A day said is named once; two phrases are each named with their days."""
     from ui.i18n import strings
 
     tr = strings("zh")
     chip = tr("chip_said_day", phrase="2023年6月15日", day=tr.date(date(2023, 6, 15)))
     at = search(app(monkeypatch, photo_library, locale="zh-CN"), "2023年6月15日 海边")
     assert [name for _, name in tiles(at)] == ["rotated.JPG"] and chip in texts(at)
+    search(at, "2023年6月15日和2019年的海边")
+    first, last = tr.date(date(2019, 1, 1)), tr.date(date(2019, 12, 31))
+    year = tr("chip_said", phrase="2019年", start=first, end=last)
+    assert chip + tr("list_separator") + year in texts(at)
 
 
 def test_the_language_is_the_urls_and_a_switch_keeps_the_filters(monkeypatch, photo_library):

@@ -309,15 +309,22 @@ def said_dates(lib: Library, query: str) -> Query | None:
 
 
 def said_label(said: Query, tr: Strings) -> str:
-    phrase = " ".join(said.phrases)
-    if said.before is None:
-        return tr("chip_said_since", phrase=phrase, start=tr.date(said.after))
-    end = tr.date(said.before - timedelta(days=1))  # `before` is exclusive
-    if said.after is None:
+    """Each date phrase of the query with the days it names: 「2023年夏天」：拍摄于 … 至 …"""
+    return tr("list_separator").join(
+        said_range(phrase, after, before, tr)
+        for phrase, (after, before) in zip(said.phrases, said.ranges, strict=True)
+    )
+
+
+def said_range(phrase: str, after: datetime | None, before: datetime | None, tr: Strings) -> str:
+    if before is None:
+        return tr("chip_said_since", phrase=phrase, start=tr.date(after))
+    end = tr.date(before - timedelta(days=1))  # `before` is exclusive
+    if after is None:
         return tr("chip_said_until", phrase=phrase, end=end)
-    if said.before - said.after == timedelta(days=1):
+    if before - after == timedelta(days=1):
         return tr("chip_said_day", phrase=phrase, day=end)
-    return tr("chip_said", phrase=phrase, start=tr.date(said.after), end=end)
+    return tr("chip_said", phrase=phrase, start=tr.date(after), end=end)
 
 
 def chips_ui(lib: Library, query: str, tr: Strings) -> None:
