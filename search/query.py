@@ -33,7 +33,8 @@ without a year ("夏天的海边", "Christmas tree"), decades ("the 1990s look",
 not a year when it is part of a word or a name (2023号房间, room 2023, v2023, 2023x), nor when it
 lies in the future. A day or month that does not exist (2023年2月29日, 2021年13月, 6月0日), a
 year BC (公元前2021年) or too far back to count (3000 years ago) leaves the whole phrase as typed.
-Full-width digits (２０２１年) are digits. Several date phrases give the range that spans them all.
+Full-width digits (２０２１年) are digits. Several date phrases (2019年和2021年, "2019 and
+2021") are each a range, in `ranges`; `after` and `before` span them all.
 """
 
 from __future__ import annotations
