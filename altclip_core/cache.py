@@ -30,6 +30,8 @@ def write(path: Path, fill: Callable[[BinaryIO], object]) -> None:
         with f:
             fill(f)
         os.replace(f.name, path)
-    except OSError:
+    except BaseException as e:
         with contextlib.suppress(OSError):
             os.unlink(f.name)
+        if not isinstance(e, OSError):
+            raise

@@ -100,7 +100,8 @@ def main(argv: list[str] | None = None) -> int:
             dates=not args.no_dates,
         )
         said = None  # the dates the query names, unless --after or --before say others
-        if args.query is not None and not args.no_dates and args.after is args.before is None:
+        explicit = args.after is not None or args.before is not None
+        if args.query is not None and not args.no_dates and not explicit:
             said = library.dates_said(args.query)
         photos = library.status().photos
     except (AltCLIPError, OSError) as e:

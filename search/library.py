@@ -38,6 +38,8 @@ from search.query import parse as parse_dates
 from search.relevance import Background, Captions, matches, text_matches, yardsticks
 
 MAX_QUERY_CHARS = 2000
+# A model's generic captions (search.relevance), their vectors by language so far, a lock each.
+CaptionsRead = tuple[Captions, dict[str, np.ndarray], dict[str, threading.Lock]]
 NEGATIVE_WEIGHT = 0.5
 # Sentences the int8 text tower must embed as the exact one does, in the languages people use.
 INT8_PROBES = [
@@ -139,7 +141,7 @@ class Library:
         self._status: tuple[int, Status] | None = None
         self._folders: tuple[int, list[str]] | None = None
         self._background: tuple[VectorIndex, Background] | None = None  # made once per index
-        self._captions: tuple | None = None  # per model: `_captions_read`
+        self._captions: CaptionsRead | None = None  # per model
         self._groups: tuple[int, float, list[Hit]] | None = None  # duplicates(), per generation
         self._look_at = functools.lru_cache(LOOKS_KEPT)(_read_look)
         # One load of each at a time, however many threads (Streamlit sessions) ask at once.
@@ -207,9 +209,9 @@ class Library:
 
         def load():
             try:
-                index = self.refresh()
-                for language in self._captions_read()[0].texts:
-                    self._generic_captions(language, index.dim)
+                index, captions = self.refresh(), self._captions_read()
+                for language in captions[0].texts:
+                    self._generic_captions(language, index.dim, captions)
             except Exception:  # the query that needs them says what failed
                 pass
 
@@ -473,10 +475,11 @@ class Library:
             vectors = (self.refresh() if index is None else index).vectors_of(ids)
         except KeyError as e:
             raise SearchError(e.args[0]) from None
-        language = self._captions_read()[0].language(text)
-        return yardsticks(vectors, self._generic_captions(language, vectors.shape[1]))
+        captions = self._captions_read()  # once: a rebuild may change them meanwhile
+        language = captions[0].language(text)
+        return yardsticks(vectors, self._generic_captions(language, vectors.shape[1], captions))
 
-    def _captions_read(self):
+    def _captions_read(self) -> CaptionsRead:
         """(search.relevance's generic captions of this model, {language: their vectors as
         embedded so far}, {language: a lock for embedding them}), read once per model."""
         with self._captions_lock:
@@ -488,12 +491,12 @@ class Library:
                 self._captions = captions, {}, {lang: threading.Lock() for lang in captions.texts}
             return self._captions
 
-    def _generic_captions(self, language: str, dim: int) -> np.ndarray:
+    def _generic_captions(self, language: str, dim: int, captions: CaptionsRead) -> np.ndarray:
         """[N, dim] the generic captions of `language`, embedded by the text tower once per model
         and language (one language waits for no other), and kept in the cache folder for the
         next process (the full-size AltCLIP text tower takes 9 s over the English ones on a
-        Zen 3)."""
-        captions, embedded, locks = self._captions_read()
+        Zen 3). `captions`: `_captions_read`'s."""
+        captions, embedded, locks = captions
         with locks[language]:
             if language not in embedded:
                 texts, fingerprint = captions.texts[language], self.fingerprint

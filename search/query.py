@@ -169,7 +169,8 @@ _MONTH_NAMES = "|".join(sorted(MONTH_NAMES, key=len, reverse=True))
 _DAY = r"(?:[12]\d|3[01]|0?[1-9])"
 _CN_DAY = r"(?:[12]\d|3[01]|0?[1-9]|[二三]?十[一二三四五六七八九]?|[一二三四五六七八九])"
 _CN_MONTH = r"(?:1[0-2]|0?[1-9]|十[一二]?|[一二三四五六七八九])"
-_WORD_ENDS = r"(?=$|[\s,，。、;；的拍])"  # a Chinese word that ends here: 2021年夏, not 夏至
+_WORD_ENDS = r"(?=$|[\s,，。、;；的拍和与或及])"  # a Chinese word ends here: 2021年夏, not 夏至
+_DAY_ENDS = r"(?=$|[\s,，。、;；的拍和与或及早晚上下中凌到至去在了])"  # 上周六晚上, not 上周六合彩
 # After a bare number, these make it a count, a price, a room or a time, not a year.
 _NOT_YEAR_AFTER = r"年|号|室|房|层|楼|路|元|块|米|个|张|次|件|届|级|班|岁|克|分|点|:|\.\d"
 
@@ -191,7 +192,7 @@ _TOKENS = [
     ("ago", rf"{_A} (?P<n>{_EN_NUM}) \s+ (?P<u>day|week|month|year)s? \s+ ago {_Z}"),
     (
         "span",
-        r"(?:上上|上|这|本)个?(?:周|星期|礼拜)[一二三四五六日天末]"  # 上周六, 上周末
+        rf"(?:上上|上|这|本)个?(?:周|星期|礼拜)[一二三四五六日天末]{_DAY_ENDS}"  # 上周六, 上周末
         r"|今天|大前天|昨天|前天|上上周|上周|这周|本周|上个?星期|这个?星期|上个?礼拜|上上个月"
         r"|上个月|这个月|本月",
     ),
@@ -227,7 +228,7 @@ _TOKENS = [
         rf"(?<![A-Za-z0-9_.#/:$¥€£]) (?P<y>(?:19|20)\d\d)"
         rf"(?![A-Za-z0-9_%]|-[A-Za-z]|\s*(?:{_NOT_YEAR_AFTER}))",  # not 2019-nCoV
     ),
-    ("to", rf"到|至|~|～|-|–|—|{_A} (?:to|until|till|through|thru|and) {_Z}"),
+    ("to", rf"到|至|~|～|-|–|—|和|与|及|、|{_A} (?:to|until|till|through|thru|and) {_Z}"),
 ]
 _TOKEN_RES = [(kind, re.compile(p, re.IGNORECASE | re.VERBOSE)) for kind, p in _TOKENS]
 # Not a year after these: a room, a number, a model.
@@ -240,7 +241,7 @@ _BEFORE_PHRASE = re.compile(
     re.I,
 )
 _AFTER_PHRASE = re.compile(
-    r"^\s*(?:['’]s\b|以来|以后|之后|以前|之前|期间|的时候|时候|那天|拍摄的|拍的|的|时)+"
+    r"^\s*(?:['’]s\b|以来|以后|之后|以前|之前|之间|期间|的时候|时候|那天|拍摄的|拍的|的|时)+"
 )
 _MONTH_CUE = re.compile(
     r"\b(?:in|of|since|from|between|during|until|till|before|after|last|this|past)\s+$", re.I
@@ -270,7 +271,8 @@ def parse(text: str, today: date | datetime | None = None, hemisphere: str = "no
         hemisphere: "north" or "south", for seasons.
 
     Returns:
-        Query(text, after, before, phrases); with no date phrase, Query(text) unchanged.
+        Query(text, after, before, phrases, ranges): each phrase's range, and the range that
+        spans them; with no date phrase, Query(text) unchanged.
     """
     if hemisphere not in ("north", "south"):
         raise ValueError(f"hemisphere is 'north' or 'south', not {hemisphere!r}")
@@ -288,11 +290,11 @@ def parse(text: str, today: date | datetime | None = None, hemisphere: str = "no
         if ranged or word == "":  # 从2018到2020: a range says both its ends
             pass
         elif word in _SINCE or re.fullmatch(r"(?:up )?(?:to|until|till) \w+", word):
-            after, before = after, None  # since 2020, 2020年至今, 2021 to now
+            before = None  # since 2020, 2020年至今, 2021 to now
         elif word == "after":
             after, before = before, None
         elif word in _UNTIL:
-            after, before = None, before
+            after = None
         elif word in _BEFORE:
             after, before = None, after
         ranges.append((after, before))
@@ -388,7 +390,8 @@ def _tokens(text: str, today: date) -> list[tuple[str, dict, int, int]]:
 def _groups(text, tokens, today, hemisphere):
     """Adjacent tokens (separated by nothing, spaces, 的, of, commas or 's) joined into phrases,
     each resolved to a range; two phrases joined by a range word become one. Returns (start,
-    end, after, before, whether it is such a range) per phrase."""
+    end, after, before, whether it is such a range) per phrase; two joined by "and" (和, 、)
+    stay two, unless "between" (之间) says they are a range."""
     phrases: list[list] = []  # [start, end, fields]
     for kind, value, start, end in tokens:
         gap = text[phrases[-1][1] : start] if phrases else None
@@ -420,12 +423,15 @@ def _groups(text, tokens, today, hemisphere):
         first = _resolve(fields, today, hemisphere, other)
         if first is None:
             continue
+        if other is not None and _two(text, fields, start, end):  # "2019 and 2021": both
+            out.append((start, fields["to"][0], *first, False))
+            month_alone = other.keys() == {"month"}  # 2023年6月和7月: July 2023
+            second = _resolve(other, today, hemisphere, fields if month_alone else None)
+            if second is not None:  # not "2019 and christmas tree"
+                out.append((fields["to"][1], end, *second, False))
+            continue
         if other is not None:
             second = _resolve(other, today, hemisphere, fields)
-            if second is not None and _two(text, fields, start):  # "2019 and 2021": both
-                out.append((start, fields["to"][0], *first, False))
-                out.append((fields["to"][1], end, *second, False))
-                continue
             both_years = "year" in other and "year" in fields  # "from 2025 to 2018"
             if both_years and second is not None and second[1] <= first[0]:
                 first, second = second, first
@@ -433,6 +439,10 @@ def _groups(text, tokens, today, hemisphere):
                 # 12月到2月, 11月到12月, 5月1日到6月1日: the end follows the start within a year
                 later = other["month"]["m"] < fields["month"]["m"]
                 again = dict(other, year=dict(y=first[0].year + later))
+                second = _resolve(again, today, hemisphere, fields)
+            elif second is not None and second[1] <= first[0] and _earlier_month(other, fields):
+                # 2019年12月到2月, "November 2023 to March": the end month in the next year
+                again = dict(other, year=dict(y=first[0].year + 1))
                 second = _resolve(again, today, hemisphere, fields)
             elif second is not None and second[1] <= first[0] and "year" in other.keys() - fields:
                 # 12月到2020年2月: the start's year is the one before the end's
@@ -445,10 +455,18 @@ def _groups(text, tokens, today, hemisphere):
     return out
 
 
-def _two(text: str, fields: dict, start: int) -> bool:
-    """Whether a range word is "and" without "between" before it: "2019 and 2021" are two."""
-    joined = re.search(r"\band\s*$", text[: fields["to"][1]], re.I)
-    return bool(joined) and not re.search(r"\bbetween\s+$", text[:start], re.I)
+def _two(text: str, fields: dict, start: int, end: int) -> bool:
+    """Whether the range word is "and" (和, 与, 及, 、) without "between" (之间) around the two:
+    "2019 and 2021", 2019年和2021年 are two phrases; "between 2019 and 2021" one range."""
+    joined = re.search(r"(?:\band|和|与|及|、)\s*$", text[: fields["to"][1]], re.I)
+    between = re.search(r"\bbetween\s+$", text[:start], re.I) or re.match(r"\s*之间", text[end:])
+    return bool(joined) and not between
+
+
+def _earlier_month(other: dict, fields: dict) -> bool:
+    """Whether `other` is a month alone (a day of it too) before the month of `fields`."""
+    month = fields.get("month", {}).get("m", 0)
+    return other.keys() == {"month"} and other["month"]["m"] < month
 
 
 def _months_alone(fields: dict, other: dict) -> bool:

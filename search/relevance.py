@@ -207,7 +207,8 @@ def matches(
     standing = background.standing(query, scores)
     ordinary = scores < COPY
     leading = _leading(leaders, len(scores))
-    best = standing[leading & ordinary].max() if (leading & ordinary).any() else standing.max()
+    mine = leading & ordinary if (leading & ordinary).any() else leading
+    best = standing[mine].max()
     return (standing >= max(z, rho * best)) | ~ordinary  # a copy of the query matches it
 
 

@@ -60,6 +60,9 @@ TABLE = [
     ("这个月", "", "2026-11-01", "2026-12-01"),
     ("上周的晚饭", "晚饭", "2026-11-16", "2026-11-23"),
     ("上周六的晚饭", "晚饭", "2026-11-21", "2026-11-22"),
+    ("上周六晚上", "晚上", "2026-11-21", "2026-11-22"),
+    ("上周一起吃饭", "一起吃饭", "2026-11-16", "2026-11-23"),  # 一起 is together: last week
+    ("这周日本旅行", "日本旅行", "2026-11-23", "2026-11-30"),
     ("上个星期天", "", "2026-11-22", "2026-11-23"),
     ("上周末 公园", "公园", "2026-11-21", "2026-11-23"),
     ("这周六", "", "2026-11-28", "2026-11-29"),
@@ -93,6 +96,8 @@ TABLE = [
     ("between June and August", "", "2026-06-01", "2026-09-01"),
     ("12月到2月的雪", "雪", "2025-12-01", "2026-03-01"),  # the end month after the start
     ("12月到2020年2月", "", "2019-12-01", "2020-03-01"),  # the start in the year before
+    ("2019年12月到2月", "", "2019-12-01", "2020-03-01"),  # the end in the year after
+    ("November 2023 to March", "", "2023-11-01", "2024-04-01"),
     ("11月到12月", "", "2026-11-01", "2027-01-01"),  # begun this November, not 14 months
     ("5月1日到6月1日", "", "2026-05-01", "2026-06-02"),
     ("December to February 2020", "", "2019-12-01", "2020-03-01"),
@@ -242,8 +247,13 @@ def test_several_phrases_are_each_a_range_and_span_them_all():
     for typed in ("2019年和2021年的猫", "cats from 2019 and 2021", "2019年、2021年 猫"):
         q = parse(typed, today=TODAY)
         assert q.ranges == years and q.text in ("猫", "cats"), typed
-    q = parse("between 2019 and 2021", today=TODAY)  # a range, not two years
-    assert q.ranges == ((d("2019-01-01"), d("2022-01-01")),)
+    for typed in ("between 2019 and 2021", "2019年和2021年之间"):  # a range, not two years
+        assert parse(typed, today=TODAY).ranges == ((d("2019-01-01"), d("2022-01-01")),)
+    june_july = ((d("2023-06-01"), d("2023-07-01")), (d("2023-07-01"), d("2023-08-01")))
+    assert parse("2023年6月和7月", today=TODAY).ranges == june_july  # July takes 2023
+    assert parse("June and July 2023", today=TODAY).ranges == june_july
+    q = parse("2019 and christmas tree", today=TODAY)  # a festival alone borrows no year
+    assert (q.text, q.ranges) == ("and christmas tree", ((d("2019-01-01"), d("2020-01-01")),))
 
 
 def test_today_defaults_to_today():

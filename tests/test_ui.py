@@ -267,7 +267,7 @@ def test_the_language_is_the_urls_and_a_switch_keeps_the_filters(monkeypatch, ph
     at.run()
     assert at.text_input(key="query").label == "搜索照片"
     at.segmented_control(key="lang").set_value("en").run()
-    assert at.query_params["lang"] == ["en"] or at.query_params["lang"] == "en"
+    assert at.query_params["lang"] == "en"
     at.date_input(key="dates").set_value((date(2023, 1, 1), date(2023, 12, 31))).run()
     search(at, "sunset")
     summer = [name for _, name in tiles(at)]

@@ -305,7 +305,7 @@ def said_dates(lib: Library, query: str) -> Query | None:
     if not query or len(s.get("dates", ())) == 2 or s.get("dates_off") == query:
         return None
     said = lib.dates_said(query)
-    return said if said is not None and (said.after or said.before) else None
+    return said if said is not None and said.ranges else None  # each has an end at least
 
 
 def said_label(said: Query, tr: Strings) -> str:
