@@ -282,7 +282,7 @@ def parse(text: str, today: date | datetime | None = None, hemisphere: str = "no
     groups = _groups(text, _tokens(text, today), today, hemisphere)
     if not groups:
         return Query(typed)
-    ranges, cut, phrases = [], [], []
+    ranges, cut, spans = [], [], []
     for start, end, after, before, ranged in groups:
         lead = _OPEN_BEFORE.search(text[:start])
         tail = _OPEN_AFTER.match(text[end:])
@@ -300,10 +300,16 @@ def parse(text: str, today: date | datetime | None = None, hemisphere: str = "no
         ranges.append((after, before))
         first = lead.start() if lead else start  # the phrase with its open ends, as typed
         last = end + (tail.end() if tail else 0)
-        phrases.append(text[first:last].strip())
+        spans.append((first, last))
         pre = _BEFORE_PHRASE.search(text[:first])  # and the words around it that go too
         post = _AFTER_PHRASE.match(text[last:])
         cut.append((pre.start() if pre else first, last + (post.end() if post else 0)))
+    for i in range(len(ranges) - 1, 0, -1):  # "after 2019 and before 2021": one range between
+        (a, open_end), (open_start, b) = ranges[i - 1], ranges[i]
+        if open_end is open_start is None and a is not None and b is not None and a < b:
+            ranges[i - 1 : i + 1] = [(a, b)]
+            spans[i - 1 : i + 1] = [(spans[i - 1][0], spans[i][1])]
+    phrases = tuple(text[first:last].strip() for first, last in spans)
     afters = [a for a, _ in ranges]
     befores = [b for _, b in ranges]
     after = None if None in afters else min(afters)
@@ -317,7 +323,7 @@ def parse(text: str, today: date | datetime | None = None, hemisphere: str = "no
     rest.append(text[last:])
     remaining = re.sub(r"\s+", " ", " ".join(rest)).strip(" ,，、。.;；:：")
     ranges = tuple((_dt(a), _dt(b)) for a, b in ranges)
-    return Query(remaining, _dt(after), _dt(before), tuple(phrases), ranges)
+    return Query(remaining, _dt(after), _dt(before), phrases, ranges)
 
 
 def _tokens(text: str, today: date) -> list[tuple[str, dict, int, int]]:

@@ -252,6 +252,9 @@ def test_several_phrases_are_each_a_range_and_span_them_all():
     june_july = ((d("2023-06-01"), d("2023-07-01")), (d("2023-07-01"), d("2023-08-01")))
     assert parse("2023年6月和7月", today=TODAY).ranges == june_july  # July takes 2023
     assert parse("June and July 2023", today=TODAY).ranges == june_july
+    for typed in ("after 2019 and before 2021", "2020年以后、2021年以前"):  # open ends: one range
+        q = parse(typed, today=TODAY)
+        assert (q.phrases, q.ranges) == ((typed,), ((d("2020-01-01"), d("2021-01-01")),)), typed
     q = parse("2019 and christmas tree", today=TODAY)  # a festival alone borrows no year
     assert (q.text, q.ranges) == ("and christmas tree", ((d("2019-01-01"), d("2020-01-01")),))
 
