@@ -10,7 +10,6 @@ import json
 import os
 import sys
 from collections.abc import Callable
-from datetime import timedelta
 from pathlib import Path
 
 from altclip_core.errors import AltCLIPError
@@ -141,9 +140,7 @@ def _understood(said: Query) -> str:
     """The capture dates a query named, as a line: "“last winter”: photos taken 2025-12-01 to
     2026-02-28 (--no-dates reads them as words)"."""
     spans = []
-    for phrase, (after, before) in zip(said.phrases, said.ranges, strict=True):
-        first = after.date().isoformat() if after else None
-        last = (before - timedelta(days=1)).date().isoformat() if before else None
+    for phrase, first, last in said.days():
         if last is None:
             span = f"from {first}"
         elif first is None:

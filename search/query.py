@@ -103,6 +103,13 @@ class Query:
     phrases: tuple[str, ...] = ()
     ranges: tuple[tuple[datetime | None, datetime | None], ...] = ()
 
+    def days(self) -> list[tuple[str, date | None, date | None]]:
+        """Each phrase with the first and last day it names (inclusive), None where open."""
+        return [
+            (phrase, after and after.date(), before and (before - timedelta(days=1)).date())
+            for phrase, (after, before) in zip(self.phrases, self.ranges, strict=True)
+        ]
+
 
 # -- tokens ---------------------------------------------------------------------------------
 # Each date word found is a token: (kind, value, start, end). Kinds: year, ago (a whole year N

@@ -17,7 +17,7 @@ import os
 import re
 import threading
 import time
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 
 import streamlit as st
 from PIL import Image
@@ -310,21 +310,17 @@ def said_dates(lib: Library, query: str) -> Query | None:
 
 def said_label(said: Query, tr: Strings) -> str:
     """Each date phrase of the query with the days it names: 「2023年夏天」：拍摄于 … 至 …"""
-    return tr("list_separator").join(
-        said_range(phrase, after, before, tr)
-        for phrase, (after, before) in zip(said.phrases, said.ranges, strict=True)
-    )
+    return tr("list_separator").join(said_days(*days, tr) for days in said.days())
 
 
-def said_range(phrase: str, after: datetime | None, before: datetime | None, tr: Strings) -> str:
-    if before is None:
-        return tr("chip_said_since", phrase=phrase, start=tr.date(after))
-    end = tr.date(before - timedelta(days=1))  # `before` is exclusive
-    if after is None:
-        return tr("chip_said_until", phrase=phrase, end=end)
-    if before - after == timedelta(days=1):
-        return tr("chip_said_day", phrase=phrase, day=end)
-    return tr("chip_said", phrase=phrase, start=tr.date(after), end=end)
+def said_days(phrase: str, first: date | None, last: date | None, tr: Strings) -> str:
+    if last is None:
+        return tr("chip_said_since", phrase=phrase, start=tr.date(first))
+    if first is None:
+        return tr("chip_said_until", phrase=phrase, end=tr.date(last))
+    if first == last:
+        return tr("chip_said_day", phrase=phrase, day=tr.date(last))
+    return tr("chip_said", phrase=phrase, start=tr.date(first), end=tr.date(last))
 
 
 def chips_ui(lib: Library, query: str, tr: Strings) -> None:
