@@ -210,27 +210,28 @@ def image_separation(world: World, ids: np.ndarray, vectors: np.ndarray) -> dict
 def calibrate(world: World, zs: list[float], rhos: list[float]) -> None:
     """Print the figures of each ANSWERED x SPREAD (text queries) and each Z x RHO (image and
     mixed queries) of search.relevance on the calibration seeds; each query is searched once and
-    cut by `relevance.text_matches` with the photos' yardsticks, or `relevance.matches` with the
-    library as background."""
+    cut by `relevance.text_matches` with the photos' yardsticks and rivals, or
+    `relevance.matches` with the library as background."""
     toy = world.library
     lib, seeds, scored = toy.lib, world.seeds, {}
     _, vectors = (np.concatenate(a) for a in zip(*lib.catalog.vectors(), strict=True))
     background = Background.fit(vectors)
 
-    def score(text, image):  # (query vector, ids, scores, yardsticks of a text query)
+    def score(text, image):  # (query vector, ids, scores, (yardsticks, rivals) of a text query)
         if (text, image) not in scored:
             hits = lib.search(text, image=image, k=len(toy.scenes), dates=False)
             ids = np.array([h.id for h in hits])
             query = lib.query_vector(text, image=image, dates=False)
-            sticks = lib.yardsticks(text, ids) if image is None else None
-            scored[text, image] = query, ids, np.array([h.score for h in hits]), sticks
+            measures = (lib.yardsticks(text, ids), lib.rivals(text, ids)) if image is None else None
+            scored[text, image] = query, ids, np.array([h.score for h in hits]), measures
         return scored[text, image]
 
     def cut(answered=relevance.ANSWERED, spread=relevance.SPREAD, z=relevance.Z, rho=relevance.RHO):
         def decide(text, image):
-            query, ids, scores, sticks = score(text, image)
-            if sticks is not None:
-                decided = relevance.text_matches(scores, sticks, answered, spread)
+            query, ids, scores, measures = score(text, image)
+            if measures is not None:
+                sticks, rivals = measures
+                decided = relevance.text_matches(scores, sticks, answered, spread, rivals=rivals)
             else:
                 decided = relevance.matches(query, scores, background, z, rho)
             return dict(zip(ids.tolist(), decided.tolist(), strict=True))
@@ -241,7 +242,7 @@ def calibrate(world: World, zs: list[float], rhos: list[float]) -> None:
     print("text: ANSWERED SPREAD " + "  ".join(f"{c:>8}" for c in columns))
     best = (-1.0, None)
     for answered in (-0.03, -0.02, -0.015, -0.01, -0.005, 0.0):
-        for spread in (0.04, 0.05, 0.06, 0.07, 0.08):
+        for spread in (0.04, 0.05, 0.055, 0.06, 0.065, 0.07, 0.075, 0.08):
             decide = cut(answered, spread)
             row = [
                 v for la in LANGS for v in toyquality.match_quality(toy, la, seeds["match"], decide)

@@ -35,7 +35,14 @@ from search.catalog import ERROR, OK, Catalog, Model
 from search.index import VectorIndex, refreshed
 from search.query import Query
 from search.query import parse as parse_dates
-from search.relevance import Background, Captions, matches, text_matches, yardsticks
+from search.relevance import (
+    Background,
+    Captions,
+    matches,
+    recounted,
+    text_matches,
+    yardsticks,
+)
 
 MAX_QUERY_CHARS = 2000
 # A model's generic captions (search.relevance), their vectors by language so far, a lock each.
@@ -321,7 +328,8 @@ class Library:
         Each hit's `match` says whether it shows what the query asks for, decided among the `k`
         results and the library's `k` best (so that a filter never changes it): for a text
         query, the query describes the photo about as well as the photo's plainest generic
-        caption does, and within a margin of the photo it describes best; for an image or mixed
+        caption does, within a margin of the photo it describes best, and better than the query
+        with a number it names changed ("three dogs" for "two dogs"); for an image or mixed
         query, it stands out of a fixed sample of the library (`search.relevance`, whose
         docstring lists where this fails). With `matches_only`, only the matches among the `k`
         best are returned, so a query that matches nothing returns nothing; a library too small
@@ -390,7 +398,8 @@ class Library:
         # Decided on the k best before min_score drops any.
         if text is not None:
             sticks = self.yardsticks(text, measured, index)
-            decided = text_matches(measured_scores, sticks, leaders=leaders)
+            rivals = self.rivals(text, measured, index)
+            decided = text_matches(measured_scores, sticks, leaders=leaders, rivals=rivals)
         else:
             background = self._background_of(index)
             decided = matches(query, measured_scores, background, leaders=leaders)
@@ -468,16 +477,29 @@ class Library:
     def yardsticks(self, text: str, ids: np.ndarray, index: VectorIndex | None = None):
         """[len(ids)] each photo's best score against the generic captions in `text`'s language:
         what search.relevance measures a text query's standing on it by."""
+        vectors = self._vectors_of(ids, index)
+        captions = self._captions_read()  # once: a rebuild may change them meanwhile
+        language = captions[0].language(text)
+        return yardsticks(vectors, self._generic_captions(language, vectors.shape[1], captions))
+
+    def rivals(self, text: str, ids: np.ndarray, index: VectorIndex | None = None):
+        """[len(ids)] each photo's best score against `text` with a number it names changed
+        to a neighbouring one (`relevance.recounted`: "one dog", "three dogs" for "two dogs"),
+        or None where it names none."""
+        texts = recounted(text)
+        if not texts:
+            return None
+        vectors = self._vectors_of(ids, index)
+        return (vectors @ np.stack([self.embed_text(t) for t in texts]).T).max(axis=1)
+
+    def _vectors_of(self, ids, index: VectorIndex | None) -> np.ndarray:
         ids = np.asarray(ids)
         if len(ids) and ids.dtype.kind not in "iu":
             raise SearchError(f"photo ids are whole numbers, not {ids.dtype}")
         try:
-            vectors = (self.refresh() if index is None else index).vectors_of(ids)
+            return (self.refresh() if index is None else index).vectors_of(ids)
         except KeyError as e:
             raise SearchError(e.args[0]) from None
-        captions = self._captions_read()  # once: a rebuild may change them meanwhile
-        language = captions[0].language(text)
-        return yardsticks(vectors, self._generic_captions(language, vectors.shape[1], captions))
 
     def _captions_read(self) -> CaptionsRead:
         """(search.relevance's generic captions of this model, {language: their vectors as

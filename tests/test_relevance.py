@@ -182,3 +182,40 @@ def test_a_damaged_captions_file_says_which_file(tmp_path, written):
     (tmp_path / "captions.json").write_text(written)
     with pytest.raises(ValueError, match="captions.json"):
         Captions.read(tmp_path)
+
+
+def test_a_photo_a_neighbouring_number_describes_better_is_no_match(concepts):
+    """A query that describes two concepts' photos alike ("two dogs" the photos of two dogs and
+    of three, as these models count) matches both, at thresholds that let both through; with its
+    rival ("three dogs", the other concept's caption) only the photos it describes better than
+    its rival does."""
+    photos, shown, captions = concepts
+    query = unit(captions["en"][0] + captions["en"][1])
+    scores, sticks = photos @ query, yardsticks(photos, captions["en"])
+    loose = dict(answered=-0.2, spread=0.2)
+    assert (text_matches(scores, sticks, **loose) == np.isin(shown, [0, 1])).all()
+    rivals = photos @ captions["en"][1]
+    assert (text_matches(scores, sticks, **loose, rivals=rivals) == (shown == 0)).all()
+
+
+@pytest.mark.parametrize(
+    "text, rivals",
+    [
+        ("two red circles", ["one red circles", "three red circles"]),
+        (
+            "Three dogs and one cat",
+            ["Two dogs and one cat", "Four dogs and one cat", "Three dogs and two cat"],
+        ),
+        ("ten cats", ["nine cats"]),
+        ("三只猫", ["两只猫", "四只猫"]),
+        ("二个人", ["一个人", "三个人"]),
+        ("十个苹果", ["九个苹果"]),
+        ("十一个人", []),  # eleven: not a number of one numeral
+        ("a dog", []),
+        ("someone alone", []),
+        ("一起去海边", []),
+        ("2 dogs", []),
+    ],
+)
+def test_a_number_has_its_neighbours_as_rivals(text, rivals):
+    assert relevance.recounted(text) == rivals
