@@ -329,11 +329,13 @@ class Library:
         results and the library's `k` best (so that a filter never changes it): for a text
         query, the query describes the photo about as well as the photo's plainest generic
         caption does, within a margin of the photo it describes best, and better than the query
-        with a number it names changed ("three dogs" for "two dogs"); for an image or mixed
-        query, it stands out of a fixed sample of the library (`search.relevance`, whose
-        docstring lists where this fails). With `matches_only`, only the matches among the `k`
-        best are returned, so a query that matches nothing returns nothing; a library too small
-        to decide (match None) keeps them all.
+        with a number it names changed ("three dogs" for "two dogs"); where a picture or a
+        negative comes with the text, the text decides (and the negative, by the same rules,
+        rules out) and the picture only ranks; for a picture alone, it stands out of a fixed
+        sample of the library (`search.relevance`, whose docstring lists where this fails). With
+        `matches_only`, only the matches among the `k` best are returned, so a query that
+        matches nothing returns nothing; a library too small to decide (match None) keeps them
+        all.
 
         With `group`, near-duplicates (bursts, copies: `search.duplicates`) come as one hit,
         the best-scoring of them, with the others in its `duplicates`: up to `k` such hits,
@@ -361,7 +363,7 @@ class Library:
         n = k * GROUP_POOL if group else k
         while True:  # with `group`: until k groups, or no more photos
             hits = self._ranked(
-                index, query, n, leave_out, among, exact, min_score, matches_only, words
+                index, query, n, leave_out, among, exact, min_score, matches_only, *words
             )
             if not group:
                 return hits
@@ -370,37 +372,52 @@ class Library:
                 return grouped[:k]
             n *= 2
 
-    def _ranked(self, index, query, k, leave_out, among, exact, min_score, matches_only, text):
-        """The `k` best photos for `query` (among `among` if given), each with its match:
-        measured by the photos' yardsticks where `text` is what a text query embedded, else by
-        the background; decided among the library's `k` best as well, so that a filter changes
-        which photos are shown, never whether one matches."""
+    def _ranked(
+        self,
+        index,
+        query,
+        k,
+        leave_out,
+        among,
+        exact,
+        min_score,
+        matches_only,
+        text,
+        negative,
+        alone,
+    ):
+        """The `k` best photos for `query` (among `among` if given), each with its match. Where
+        the query has words, the words decide (`_described`: `text` describes the photo, and
+        `negative` does not) and a picture only ranks; else the background does, decided among
+        the library's `k` best as well, so that a filter changes which photos are shown, never
+        whether one matches. `alone`: the query is `text` alone."""
         if not len(index):
             return []
 
-        def best(among=None):  # ([k] ids, [k] scores), the query photo and its copies left out
+        def best(vector, among=None):  # ([k] ids, [k] scores), the query photo and its copies out
             if among is not None:
-                found = index.search(query[None], k + len(leave_out), among=among)
+                found = index.search(vector[None], k + len(leave_out), among=among)
             else:
-                found = index.search(query[None], k + len(leave_out), exact)
+                found = index.search(vector[None], k + len(leave_out), exact)
             scores, ids = (a[0] for a in found)
             keep = (ids >= 0) & ~np.isin(ids, list(leave_out))
             return ids[keep][:k], scores[keep][:k]
 
-        ids, scores = best(among)
-        measured, measured_scores, leaders = ids, scores, None
-        if among is not None:  # the rules' best standing: the library's k best
-            top_ids, top_scores = best()
-            more = ~np.isin(top_ids, ids)
-            measured = np.r_[ids, top_ids[more]]
-            measured_scores = np.r_[scores, top_scores[more]]
-            leaders = np.isin(measured, top_ids)
+        ids, scores = best(query, among)
         # Decided on the k best before min_score drops any.
         if text is not None:
-            sticks = self.yardsticks(text, measured, index)
-            rivals = self.rivals(text, measured, index)
-            decided = text_matches(measured_scores, sticks, leaders=leaders, rivals=rivals)
+            own = ids if alone and among is None else None  # the text's k best, searched already
+            decided = self._described(text, ids, index, best, own)
+            if negative is not None:
+                decided &= ~self._described(negative, ids, index, best)
         else:
+            measured, measured_scores, leaders = ids, scores, None
+            if among is not None:  # the rules' best standing: the library's k best
+                top_ids, top_scores = best(query)
+                more = ~np.isin(top_ids, ids)
+                measured = np.r_[ids, top_ids[more]]
+                measured_scores = np.r_[scores, top_scores[more]]
+                leaders = np.isin(measured, top_ids)
             background = self._background_of(index)
             decided = matches(query, measured_scores, background, leaders=leaders)
         decided = None if decided is None else decided[: len(ids)]
@@ -457,8 +474,10 @@ class Library:
             leave_out.add(int(like))
         query = np.sum(parts, axis=0)
         if negative is not None:
-            query = query - NEGATIVE_WEIGHT * self.embed_text(clean_query(negative, "negative"))
-        words = text if image is None and like is None and negative is None else None
+            negative = clean_query(negative, "negative")
+            query = query - NEGATIVE_WEIGHT * self.embed_text(negative)
+        alone = image is None and like is None and negative is None
+        words = text, negative, alone  # what the text rules decide by
         return (query / np.linalg.norm(query)).astype(np.float32), leave_out, said, words
 
     def _background_of(self, index: VectorIndex) -> Background:
@@ -481,6 +500,19 @@ class Library:
         captions = self._captions_read()  # once: a rebuild may change them meanwhile
         language = captions[0].language(text)
         return yardsticks(vectors, self._generic_captions(language, vectors.shape[1], captions))
+
+    def _described(self, text: str, ids, index: VectorIndex, best, own=None) -> np.ndarray:
+        """[len(ids)] bool: the photos `text` describes by the text rules of search.relevance,
+        decided among its own k best in the library too (`best(vector)`, or `own` where they
+        are searched already), whatever else the query holds."""
+        vector = self.embed_text(text)
+        own = best(vector)[0] if own is None else own
+        measured = np.r_[ids, own[~np.isin(own, ids)]]
+        scores = self._vectors_of(measured, index) @ vector
+        sticks = self.yardsticks(text, measured, index)
+        rivals = self.rivals(text, measured, index)
+        leaders = np.isin(measured, own)
+        return text_matches(scores, sticks, leaders=leaders, rivals=rivals)[: len(ids)]
 
     def rivals(self, text: str, ids: np.ndarray, index: VectorIndex | None = None):
         """[len(ids)] each photo's best score against `text` with a number it names changed

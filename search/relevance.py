@@ -25,14 +25,20 @@ minus the photo's yardstick. Then
    dogs stands as high as one of two on every other measure, and its yardstick, a plain
    caption of one concept, cannot tell them apart; the query's own neighbours can.
 
-Image and mixed queries, and a text with a negative (`matches`): no caption measures a
-picture's likeness to another (nor a text pushed away from another), so the query is scored
-against a fixed random sample of the library (the background, `Background.fit`, made once per
-index). Most photos do not show what the query shows, so these scores are what a photo that
-does not match scores *for this query*; their median and spread (the median absolute deviation)
-turn each score into a standing, z = (score - median) / spread. A photo matches when z >= `Z`
-(far beyond what non-matching photos score for this very query) and z >= `RHO` times the best
-photo's standing (the leading group).
+Where a query has words and also a picture or a negative, the words decide and the rest only
+ranks: a photo matches "a red circle" with a picture where it matches "a red circle" alone, and
+"a beach" without "people" where "a beach" matches it and "people" does not (each text by these
+rules, its best standing among its own best photos). The words say what must be in the photo;
+the picture says which of those come first.
+
+Image queries, a picture or a library photo without words (a negative aside; `matches`): no
+caption measures a picture's likeness to another, so the query is scored against a fixed random
+sample of the library (the background, `Background.fit`, made once per index). Most photos do
+not show what the query shows, so these scores are what a photo that does not match scores *for
+this query*; their median and spread (the median absolute deviation) turn each score into a
+standing, z = (score - median) / spread. A photo matches when z >= `Z` (far beyond what
+non-matching photos score for this very query) and z >= `RHO` times the best photo's standing
+(the leading group).
 
 Known failure modes:
 - The captions are what the yardstick knows. A photo of something no caption names (a circuit
@@ -51,7 +57,9 @@ Known failure modes:
   date or a folder, does not change whether a photo matches.)
 - A subject the library lacks whose nearest photos differ from it by such a detail may still be
   answered, by those photos.
-- Image and mixed queries: a subject most of the library shows makes the background the matching
+- With words and a picture, a photo the words describe matches however unlike the picture it
+  is: the picture ranks it low, not out.
+- Image queries: a subject most of the library shows makes the background the matching
   photos, so few or none stand out; photos that share only part of the query stand out too; a
   background of fewer than `MIN_BACKGROUND` photos is too small to tell, and such a query is left
   undecided (`matches` returns None). An image query that is itself in the library (or has copies
