@@ -522,7 +522,7 @@ class Library:
         if not texts:
             return None
         vectors = self._vectors_of(ids, index)
-        return (vectors @ np.stack([self.embed_text(t) for t in texts]).T).max(axis=1)
+        return (vectors @ self.embed_texts(texts).T).max(axis=1)
 
     def _vectors_of(self, ids, index: VectorIndex | None) -> np.ndarray:
         ids = np.asarray(ids)
@@ -709,15 +709,21 @@ class Library:
         return sorted(zip(labels, probs.tolist(), strict=True), key=lambda x: -x[1])
 
     def embed_text(self, text: str) -> np.ndarray:
+        return self.embed_texts([text])[0]
+
+    def embed_texts(self, texts: list[str]) -> np.ndarray:
+        """[len(texts), D]: the texts not embedded lately in one pass (the weights read once)."""
         with self._text_lock:
-            vector = self._texts.get(text)
-        if vector is None:
-            vector = self._tower("text").embed_text([text])[0].numpy()
+            known = {t: self._texts[t] for t in texts if t in self._texts}
+        new = list(dict.fromkeys(t for t in texts if t not in known))
+        if new:
+            vectors = self._tower("text").embed_text(new).numpy()
             with self._text_lock:
-                self._texts[text] = vector
+                for text, vector in zip(new, vectors, strict=True):
+                    known[text] = self._texts[text] = vector
                 while len(self._texts) > TEXT_CACHE:
                     self._texts.pop(next(iter(self._texts)))  # the oldest
-        return vector
+        return np.stack([known[t] for t in texts])
 
     def embed_image(self, image: str | Path | bytes | Image.Image) -> np.ndarray:
         """An image (a path, a file's bytes, or a PIL image) as a query vector. Whatever the file

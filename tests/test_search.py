@@ -215,6 +215,25 @@ def test_the_captions_are_embedded_once_per_model_and_kept_on_disk(library, monk
         assert [np.load(path).shape for path in kept] == shapes
 
 
+def test_texts_not_embedded_lately_are_embedded_together(lib, monkeypatch):
+    """A number's rivals ("one dog", "three dogs") are embedded in one pass, each as it would be
+    alone; a text embedded lately is not embedded again."""
+    alone = {t: lib.embed_text(t) for t in ("one dog", "three dogs")}
+    lib._texts.clear()
+    passes = []
+    tower = lib._tower("text")
+    monkeypatch.setattr(
+        tower, "embed_text", lambda texts, f=tower.embed_text: passes.append(texts) or f(texts)
+    )
+    together = lib.embed_texts(["one dog", "three dogs", "one dog"])
+    assert passes == [["one dog", "three dogs"]]
+    assert np.allclose(
+        together, np.stack([alone[t] for t in ("one dog", "three dogs", "one dog")]), atol=1e-6
+    )
+    lib.embed_texts(["three dogs"])
+    assert len(passes) == 1
+
+
 def test_odd_arguments_are_one_line(lib):
     with pytest.raises(SearchError, match="no photo True"):
         lib.search(like=True)
