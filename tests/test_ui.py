@@ -257,6 +257,24 @@ def test_a_day_said_is_one_day_on_its_chip(monkeypatch, photo_library):
     assert chip + tr("list_separator") + year in texts(at)
 
 
+def test_the_query_is_the_urls(monkeypatch, photo_library):
+    """A search writes its text to the URL (?q=), and a page opened with it (a reload, a shared
+    link) searches it again; an emptied box takes it out."""
+    at = app(monkeypatch, photo_library)
+    search(at, "sunset")
+    assert at.query_params["q"] == "sunset"
+    found = tiles(at)
+    assert found
+    monkeypatch.setenv("ALTCLIP_LIBRARY", str(photo_library))
+    again = AppTest.from_file(APP, default_timeout=120)
+    again.context = {"locale": "en-US"}
+    again.query_params["q"] = "sunset"
+    again.run()
+    assert again.text_input(key="query").value == "sunset" and tiles(again) == found
+    search(again, "")
+    assert "q" not in again.query_params
+
+
 def test_the_language_is_the_urls_and_a_switch_keeps_the_filters(monkeypatch, photo_library):
     """?lang=zh opens the page in Chinese whatever the browser's language, and the switch
     writes the code back; switching keeps the dates chosen."""

@@ -213,8 +213,15 @@ def status_ui(lib: Library, tr: Strings) -> None:
 def query_ui(lib: Library, tr: Strings) -> tuple[str, bytes | None]:
     """The text query (`plain`), and an uploaded photo's bytes, previewed. The page never
     decodes an upload itself: the library reads it within its limits (a tiny PNG can claim
-    gigapixels)."""
+    gigapixels). The text is kept in the URL (?q=), so that a reload or a shared link searches
+    it again."""
+    if "query" not in st.session_state:  # a new session: the URL's query, if it has one
+        st.session_state.query = st.query_params.get("q", "")
     query = st.text_input(tr("search_label"), placeholder=tr("search_placeholder"), key="query")
+    if query:
+        st.query_params["q"] = query
+    else:
+        st.query_params.pop("q", None)
     key = f"upload-{st.session_state.uploads}"
     with st.expander(tr("upload_section"), expanded=st.session_state.get(key) is not None):
         upload = st.file_uploader(tr("upload_label"), type=image_types(), key=key)
