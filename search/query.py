@@ -34,7 +34,8 @@ not a year when it is part of a word or a name (2023号房间, room 2023, v2023,
 lies in the future. A day or month that does not exist (2023年2月29日, 2021年13月, 6月0日), a
 year BC (公元前2021年) or too far back to count (3000 years ago) leaves the whole phrase as typed.
 Full-width digits (２０２１年) are digits. Several date phrases (2019年和2021年, "2019 and
-2021") are each a range, in `ranges`; `after` and `before` span them all.
+2021") are each a range, in `ranges`; `after` and `before` span them all; a month or a season
+after "and" takes the year of the one before (2023年6月和7月, 2018年的夏天和秋天).
 """
 
 from __future__ import annotations
@@ -438,8 +439,10 @@ def _groups(text, tokens, today, hemisphere):
             continue
         if other is not None and _two(text, fields, start, end):  # "2019 and 2021": both
             out.append((start, fields["to"][0], *first, False))
-            month_alone = other.keys() == {"month"}  # 2023年6月和7月: July 2023
-            second = _resolve(other, today, hemisphere, fields if month_alone else None)
+            # 2023年6月和7月: July 2023; 2018年的夏天和秋天: the autumn of 2018
+            seasons = other.keys() == {"season"} and "season" in fields
+            alone = other.keys() == {"month"} or seasons
+            second = _resolve(other, today, hemisphere, fields if alone else None)
             if second is not None:  # not "2019 and christmas tree"
                 out.append((fields["to"][1], end, *second, False))
             continue
