@@ -118,6 +118,8 @@ def main(argv: list[str] | None = None) -> int:
         where = (
             "nothing here shows it" if args.matches and not filtered else "a filter may leave none"
         )
+        if args.negative is not None and args.matches:
+            where += ", or the negative rules them out"
         print(f"altclip-search: no photo matches ({where})", file=sys.stderr)
     for hit in hits:
         if args.json:

@@ -394,13 +394,13 @@ class Library:
         if not len(index):
             return []
 
-        def best(vector, among=None):  # ([k] ids, [k] scores), the query photo and its copies out
+        def best(vector, among=None, out=leave_out):  # ([k] ids, [k] scores), `out` left out
             if among is not None:
-                found = index.search(vector[None], k + len(leave_out), among=among)
+                found = index.search(vector[None], k + len(out), among=among)
             else:
-                found = index.search(vector[None], k + len(leave_out), exact)
+                found = index.search(vector[None], k + len(out), exact)
             scores, ids = (a[0] for a in found)
-            keep = (ids >= 0) & ~np.isin(ids, list(leave_out))
+            keep = (ids >= 0) & ~np.isin(ids, list(out))
             return ids[keep][:k], scores[keep][:k]
 
         ids, scores = best(query, among)
@@ -449,15 +449,20 @@ class Library:
 
     def _query(self, text, image, like, negative, dates):
         """(the query's normalised vector, the ids of the query photo's own copies, the dates
-        said in `text` or None, the text embedded where the query is that text alone or None)."""
+        said in `text` or None, (its words, its negative, whether the words are all the query):
+        what the text rules decide by)."""
         if text is None and image is None and like is None:
             raise SearchError("give a text query, an image, or both")
         parts, leave_out, said = [], set(), None
+        picture = image is not None or like is not None
         if text is not None:
             text = clean_query(text)
             said = self.dates_said(text) if dates else None
-            if said is not None:
+            if said is not None and not said.text and picture:
+                text = None  # a date alone with a picture: it filters, the picture searches
+            elif said is not None:
                 text = said.text or text  # a date alone: the photos of those dates
+        if text is not None:
             parts.append(self.embed_text(text))
         if image is not None:
             named = isinstance(image, (str, Path))  # a file the caller names
@@ -476,8 +481,7 @@ class Library:
         if negative is not None:
             negative = clean_query(negative, "negative")
             query = query - NEGATIVE_WEIGHT * self.embed_text(negative)
-        alone = image is None and like is None and negative is None
-        words = text, negative, alone  # what the text rules decide by
+        words = text, negative, not picture and negative is None
         return (query / np.linalg.norm(query)).astype(np.float32), leave_out, said, words
 
     def _background_of(self, index: VectorIndex) -> Background:
@@ -503,10 +507,10 @@ class Library:
 
     def _described(self, text: str, ids, index: VectorIndex, best, own=None) -> np.ndarray:
         """[len(ids)] bool: the photos `text` describes by the text rules of search.relevance,
-        decided among its own k best in the library too (`best(vector)`, or `own` where they
-        are searched already), whatever else the query holds."""
+        decided among its own k best in the library too (`best(vector)`, the query photo
+        included, or `own` where they are searched already), whatever else the query holds."""
         vector = self.embed_text(text)
-        own = best(vector)[0] if own is None else own
+        own = best(vector, out=())[0] if own is None else own
         measured = np.r_[ids, own[~np.isin(own, ids)]]
         scores = self._vectors_of(measured, index) @ vector
         sticks = self.yardsticks(text, measured, index)
@@ -522,7 +526,7 @@ class Library:
         if not texts:
             return None
         vectors = self._vectors_of(ids, index)
-        return (vectors @ self.embed_texts(texts).T).max(axis=1)
+        return (vectors @ self._embed_texts(texts).T).max(axis=1)
 
     def _vectors_of(self, ids, index: VectorIndex | None) -> np.ndarray:
         ids = np.asarray(ids)
@@ -709,9 +713,9 @@ class Library:
         return sorted(zip(labels, probs.tolist(), strict=True), key=lambda x: -x[1])
 
     def embed_text(self, text: str) -> np.ndarray:
-        return self.embed_texts([text])[0]
+        return self._embed_texts([text])[0]
 
-    def embed_texts(self, texts: list[str]) -> np.ndarray:
+    def _embed_texts(self, texts: list[str]) -> np.ndarray:
         """[len(texts), D]: the texts not embedded lately in one pass (the weights read once)."""
         with self._text_lock:
             known = {t: self._texts[t] for t in texts if t in self._texts}

@@ -48,9 +48,11 @@ Known failure modes:
   photo's plainest caption describes it much better ("a red shape"), and may be left out.
 - Photos that differ from the query by a detail the model barely tells apart (a size, a kind)
   stand as high as the right ones and match too; only numbers have rivals (rule 3). Numbers are
-  words (one to ten, 一 to 十 before a measure word such as 个, 只, 张 or 人), not digits, and
-  Chinese 一只猫 is read as "one cat", though it often means "a cat": a photo that 两只猫
-  describes better is then no match.
+  words (one to ten before a word, 一 to 十 before a measure word such as 个, 只, 张 or 人;
+  the first two numbers of a query), not digits, and Chinese 一只猫 is read as "one cat",
+  though it often means "a cat": a photo that 两只猫 describes better is then no match. An
+  idiom with a numeral and a measure word (一头雾水) has rivals too, and where a model reads a
+  rival as it reads the query (an unknown word), the rule does nothing.
 - Both rules are decided among the results (the k best by score), not over the library: the
   photo of the best standing may rank below the k best, so a match may change with `k`.
   (`Library.search` decides among the k best of the whole library too, so that a filter, a
@@ -94,12 +96,18 @@ RHO = 0.7  # image: standing relative to the best photo's
 COPY = 0.98  # cosine at which an image query's hit is a copy of it, not a match to measure by
 MAD_TO_SD = 1.4826  # the median absolute deviation of a normal distribution, times this, is its sd
 NUMBERS = ("one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
-ZH_NUMBERS = "一两三四五六七八九十"  # 二 is read as 两
-ENGLISH_NUMBER = re.compile(rf"\b({'|'.join(NUMBERS)})\b", re.IGNORECASE)
-# A numeral alone (not in 十一 or 一百) before a measure word: 两个, 三只, 一张, 五人.
-CHINESE_NUMBER = re.compile(
-    "(?<![零一二两三四五六七八九十百千万])[一二两三四五六七八九十](?=[个只条张辆位头匹棵朵本把台件人])"
+ZH_NUMBERS = "一两三四五六七八九十"  # 二 and 兩 are read as 两
+# A number that counts the word after it: "two dogs", not "the red one", "one of them",
+# "one-way", "no one".
+ENGLISH_NUMBER = re.compile(
+    rf"(?<!\bno )\b(?:{'|'.join(NUMBERS)})(?=\s+(?!of\b)[^\W\d_])", re.IGNORECASE
 )
+# A numeral alone (not in 十一, 一百 or the ordinal 第一) before a measure word: 两个, 三只, 五人.
+CHINESE_NUMBER = re.compile(
+    "(?<![零一二两兩三四五六七八九十百千万第])[一二两兩三四五六七八九十]"
+    "(?=[个個只隻条條张張辆輛位头頭匹棵朵本把台件人颗顆块塊名双雙支根片座艘架盏间群])"
+)
+NUMBERS_MEASURED = 2  # the first this many numbers of a query have rivals: at most 4 texts
 
 
 @dataclass(frozen=True)
@@ -184,21 +192,20 @@ def yardsticks(vectors: np.ndarray, captions: np.ndarray) -> np.ndarray:
 def recounted(text: str) -> list[str]:
     """`text` with each number it names one lower and one higher, each change a text of its
     own: "two dogs" -> ["one dogs", "three dogs"], 「三只猫」 -> [「两只猫」, 「四只猫」] (the
-    words as they stand: "one dogs"). The rivals of rule 3; [] where `text` names no number."""
+    words as they stand: "one dogs"). The rivals of rule 3, of the first `NUMBERS_MEASURED`
+    numbers; [] where `text` names no number."""
 
     def changed(match: re.Match, numbers) -> list[str]:
         said = match.group()
-        n = numbers.index("两" if said == "二" else said.lower())
+        n = numbers.index("两" if said in "二兩" else said.lower())
         words = [numbers[m] for m in (n - 1, n + 1) if 0 <= m < len(numbers)]
         words = [w.capitalize() for w in words] if said[0].isupper() else words
         return [text[: match.start()] + w + text[match.end() :] for w in words]
 
-    return [
-        rival
-        for pattern, numbers in ((ENGLISH_NUMBER, NUMBERS), (CHINESE_NUMBER, ZH_NUMBERS))
-        for match in pattern.finditer(text)
-        for rival in changed(match, numbers)
-    ]
+    found = [(m, NUMBERS) for m in ENGLISH_NUMBER.finditer(text)]
+    found += [(m, ZH_NUMBERS) for m in CHINESE_NUMBER.finditer(text)]
+    found = sorted(found, key=lambda f: f[0].start())[:NUMBERS_MEASURED]
+    return [rival for match, numbers in found for rival in changed(match, numbers)]
 
 
 def text_matches(

@@ -215,6 +215,14 @@ def test_a_photo_a_neighbouring_number_describes_better_is_no_match(concepts):
         ("someone alone", []),
         ("一起去海边", []),
         ("2 dogs", []),
+        ("第一个", []),  # an ordinal
+        ("the red one", []),  # a pronoun, not a count
+        ("one of the circles", []),
+        ("no one here", []),
+        ("one-way street", []),
+        ("三颗星星", ["两颗星星", "四颗星星"]),
+        ("兩個人", ["一個人", "三個人"]),
+        ("two two two", ["one two two", "three two two", "two one two", "two three two"]),
     ],
 )
 def test_a_number_has_its_neighbours_as_rivals(text, rivals):

@@ -225,12 +225,12 @@ def test_texts_not_embedded_lately_are_embedded_together(lib, monkeypatch):
     monkeypatch.setattr(
         tower, "embed_text", lambda texts, f=tower.embed_text: passes.append(texts) or f(texts)
     )
-    together = lib.embed_texts(["one dog", "three dogs", "one dog"])
+    together = lib._embed_texts(["one dog", "three dogs", "one dog"])
     assert passes == [["one dog", "three dogs"]]
     assert np.allclose(
         together, np.stack([alone[t] for t in ("one dog", "three dogs", "one dog")]), atol=1e-6
     )
-    lib.embed_texts(["three dogs"])
+    lib._embed_texts(["three dogs"])
     assert len(passes) == 1
 
 

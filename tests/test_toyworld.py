@@ -121,6 +121,9 @@ def test_the_cli_prints_the_matches_only(toy, capsys):
     ]
     assert search_main(["紫色的星星", *args[1:], "--matches"]) == 0  # absent: none match
     assert capsys.readouterr().err == "altclip-search: no photo matches (nothing here shows it)\n"
+    assert search_main([*args, "--negative", "红色的圆", "--matches"]) == 0  # all ruled out
+    expected = "no photo matches (nothing here shows it, or the negative rules them out)"
+    assert capsys.readouterr().err == f"altclip-search: {expected}\n"
 
 
 def test_the_page_shows_only_the_matches_when_asked(toy, monkeypatch):
@@ -183,6 +186,22 @@ def test_the_words_of_a_query_decide_its_matches(toy, tmp_path):
     pushed = toy.lib.search("a red circle", negative="a large shape", k=k)
     assert [h.match for h in pushed] == [words[h.id] and not large[h.id] for h in pushed]
     assert any(h.match for h in pushed) and any(words[h.id] and not h.match for h in pushed)
+    # The query photo is left out of the results, not out of the words' measure.
+    best = max(words, key=lambda i: words[i])
+    for like in (dict(like=best), dict(image=toy.lib.catalog.photos([best])[best].path)):
+        found = toy.lib.search("a red circle", **like, k=k)
+        assert [h.match for h in found] == [words[h.id] for h in found]
+
+
+def test_a_date_alone_with_a_picture_filters_and_the_picture_decides(toy, tmp_path):
+    """「2021年」 with a picture: the photos of 2021 as the picture alone finds them, not every
+    photo of 2021 matched by the words "2021年"."""
+    picture = tmp_path / "picture.jpg"
+    rng = np.random.default_rng(4)
+    picture.write_bytes(toyworld.photo_bytes(toyworld.random_scene(rng), rng))
+    year = dict(after="2021-01-01", before="2022-01-01")
+    alone = toy.lib.search(image=picture, k=20, **year)
+    assert toy.lib.search("2021年", image=picture, k=20) == alone
 
 
 def test_the_background_is_sampled_once_per_index(toy, monkeypatch, tmp_path):
