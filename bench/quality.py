@@ -208,10 +208,10 @@ def image_separation(world: World, ids: np.ndarray, vectors: np.ndarray) -> dict
 
 
 def calibrate(world: World, zs: list[float], rhos: list[float]) -> None:
-    """Print the figures of each ANSWERED x SPREAD (text queries) and each Z x RHO (image and
-    mixed queries) of search.relevance on the calibration seeds; each query is searched once and
-    cut by `relevance.text_matches` with the photos' yardsticks and rivals, or
-    `relevance.matches` with the library as background."""
+    """Print the figures of each ANSWERED x SPREAD (text queries, and so mixed ones, which
+    their text decides) and each Z x RHO (image queries) of search.relevance on the calibration
+    seeds; each query is searched once and cut by `relevance.text_matches` with the photos'
+    yardsticks and rivals, or `relevance.matches` with the library as background."""
     toy = world.library
     lib, seeds, scored = toy.lib, world.seeds, {}
     _, vectors = (np.concatenate(a) for a in zip(*lib.catalog.vectors(), strict=True))
@@ -227,8 +227,8 @@ def calibrate(world: World, zs: list[float], rhos: list[float]) -> None:
         return scored[text, image]
 
     def cut(answered=relevance.ANSWERED, spread=relevance.SPREAD, z=relevance.Z, rho=relevance.RHO):
-        def decide(text, image):
-            query, ids, scores, measures = score(text, image)
+        def decide(text, image):  # a mixed query: its text decides (every photo is a result)
+            query, ids, scores, measures = score(text, None if text else image)
             if measures is not None:
                 sticks, rivals = measures
                 decided = relevance.text_matches(scores, sticks, answered, spread, rivals=rivals)
@@ -256,12 +256,11 @@ def calibrate(world: World, zs: list[float], rhos: list[float]) -> None:
             )
             best = max(best, (min(np.nan_to_num(row)), (answered, spread)))
     print(f"best: ANSWERED, SPREAD = {best[1]}, the worst figure {best[0]:.3f} (targets 0.9)")
-    print("image and mixed: Z     RHO   precision image, mixed; answered image, mixed")
+    print("image: Z     RHO   precision, answered")
     for z in zs:
         for rho in rhos:
             found = toyquality.image_queries(toy, world.scratch, seeds["image"], cut(z=z, rho=rho))
-            row = [f[0] for f in found.values()] + [f[1] for f in found.values()]
-            print(f"{'':17}{z:<5} {rho:<5} " + "  ".join(f"{v:6.3f}" for v in row), flush=True)
+            print(f"{'':7}{z:<5} {rho:<5} {found['image'][0]:9.3f} {found['image'][1]:9.3f}")
 
 
 def thresholds() -> str:

@@ -38,7 +38,9 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="altclip-search", description=__doc__)
     p.add_argument("query", nargs="?", help="what the photo shows, in any language")
     p.add_argument("--image", help="find photos similar to this image (with or without a query)")
-    p.add_argument("--negative", help="push photos showing this away")
+    p.add_argument(
+        "--negative", help="push photos showing this away (with a query: they match no more)"
+    )
     p.add_argument("--folder", help="only photos under this folder")
     p.add_argument("--after", help="only photos taken on or after this date (2023-06-01)")
     p.add_argument("--before", help="only photos taken before this date")
@@ -118,7 +120,8 @@ def main(argv: list[str] | None = None) -> int:
         where = (
             "nothing here shows it" if args.matches and not filtered else "a filter may leave none"
         )
-        if args.negative is not None and args.matches:
+        words = args.query is not None and (said is None or said.text)  # not a date alone
+        if args.negative is not None and args.matches and words:
             where += ", or the negative rules them out"
         print(f"altclip-search: no photo matches ({where})", file=sys.stderr)
     for hit in hits:

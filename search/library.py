@@ -5,8 +5,8 @@ text tower loads on the first text query, the image tower on the first image que
 neither. A query photo is not its own result: "more like this" (`like=`, from the stored vector)
 leaves the photo out, and so does an image query given as bytes that are a photo of the library.
 Each hit says whether it matches the query (`Hit.match`), decided per query (search.relevance):
-a text query by how well generic captions describe each photo, an image or mixed query against a
-fixed sample of the library.
+by its words where it has any (how well they describe each photo, against generic captions and,
+for a number, its neighbours), a picture alone against a fixed sample of the library.
 """
 
 from __future__ import annotations
@@ -93,8 +93,8 @@ class Hit:
     width: int | None
     height: int | None
     taken_at: datetime | None  # when the photo was taken (EXIF), if it says
-    # Whether it shows what the query asks for (search.relevance); None for an image or mixed
-    # query where the library is too small to tell (fewer than relevance.MIN_BACKGROUND photos).
+    # Whether it shows what the query asks for (search.relevance); None for a query without
+    # words where the library is too small to tell (fewer than relevance.MIN_BACKGROUND photos).
     match: bool | None = None
     size: int | None = None  # bytes
     modified: datetime | None = None  # the file's time
@@ -112,6 +112,16 @@ class Hit:
         """When it was taken, else when its file last changed: what date filters and sorting
         go by."""
         return self.taken_at or self.modified
+
+
+@dataclass(frozen=True)
+class Words:
+    """What the text rules of search.relevance decide a query's matches by: its text (dates
+    said left out), its negative, and whether the text is the whole query."""
+
+    text: str | None
+    negative: str | None
+    alone: bool
 
 
 @dataclass(frozen=True)
@@ -318,24 +328,25 @@ class Library:
         file's bytes or a PIL image) and/or `like` (a photo's id: "more like this", from its
         stored vector). The query photo is left out: `like`, and where `image` is bytes (an
         upload), the library's photos with the same bytes; a path is searched as named.
-        `negative` pushes a concept away; `folder`, `after`/`before` (capture date, else file
-        time) and `kinds` (extensions) filter; `min_score` drops weak matches. `exact` scans
-        every vector, even where the library is large enough for the ANN index. With `dates`,
-        date phrases in `text` (「2023年夏天 海边」, "cats from last year": `search.query.parse`)
-        filter by capture date (several: the photos of any of them), unless `after` or `before`
-        is given, and are not embedded.
+        `negative` pushes a concept away (and with a text, what it describes is no match);
+        `folder`, `after`/`before` (capture date, else file time) and `kinds` (extensions)
+        filter; `min_score` drops weak matches. `exact` scans every vector, even where the
+        library is large enough for the ANN index. With `dates`, date phrases in `text`
+        (「2023年夏天 海边」, "cats from last year": `search.query.parse`) filter by capture date
+        (several: the photos of any of them), unless `after` or `before` is given, and are not
+        embedded.
 
         Each hit's `match` says whether it shows what the query asks for, decided among the `k`
         results and the library's `k` best (so that a filter never changes it): for a text
         query, the query describes the photo about as well as the photo's plainest generic
-        caption does, within a margin of the photo it describes best, and better than the query
-        with a number it names changed ("three dogs" for "two dogs"); where a picture or a
-        negative comes with the text, the text decides (and the negative, by the same rules,
-        rules out) and the picture only ranks; for a picture alone, it stands out of a fixed
-        sample of the library (`search.relevance`, whose docstring lists where this fails). With
-        `matches_only`, only the matches among the `k` best are returned, so a query that
-        matches nothing returns nothing; a library too small to decide (match None) keeps them
-        all.
+        caption does, within a margin of the photo it describes best, and at least as well as
+        the query with a number it names changed ("three dogs" for "two dogs"); where a picture
+        or a negative comes with the text, the text decides (and the negative, by the same
+        rules, rules out) and the picture only ranks; for a picture alone, it stands out of a
+        fixed sample of the library (`search.relevance`, whose docstring lists where this
+        fails). With `matches_only`, only the matches among the `k` best are returned, so a
+        query that matches nothing returns nothing; a library too small to decide (match None)
+        keeps them all.
 
         With `group`, near-duplicates (bursts, copies: `search.duplicates`) come as one hit,
         the best-scoring of them, with the others in its `duplicates`: up to `k` such hits,
@@ -363,7 +374,7 @@ class Library:
         n = k * GROUP_POOL if group else k
         while True:  # with `group`: until k groups, or no more photos
             hits = self._ranked(
-                index, query, n, leave_out, among, exact, min_score, matches_only, *words
+                index, query, n, leave_out, among, exact, min_score, matches_only, words
             )
             if not group:
                 return hits
@@ -382,15 +393,13 @@ class Library:
         exact,
         min_score,
         matches_only,
-        text,
-        negative,
-        alone,
+        words: Words,
     ):
         """The `k` best photos for `query` (among `among` if given), each with its match. Where
-        the query has words, the words decide (`_described`: `text` describes the photo, and
-        `negative` does not) and a picture only ranks; else the background does, decided among
-        the library's `k` best as well, so that a filter changes which photos are shown, never
-        whether one matches. `alone`: the query is `text` alone."""
+        the query has words, the words decide (`_described`: the text describes the photo, and
+        the negative does not) and a picture only ranks; else the background does. Either is
+        decided among the library's `k` best as well, so that a filter changes which photos are
+        shown, never whether one matches."""
         if not len(index):
             return []
 
@@ -405,11 +414,16 @@ class Library:
 
         ids, scores = best(query, among)
         # Decided on the k best before min_score drops any.
-        if text is not None:
-            own = ids if alone and among is None else None  # the text's k best, searched already
-            decided = self._described(text, ids, index, best, own)
-            if negative is not None:
-                decided &= ~self._described(negative, ids, index, best)
+        if words.text is not None:
+
+            def described(text, own=None):  # own: the text's k best, where searched already
+                vector = self.embed_text(text)
+                own = best(vector, out=())[0] if own is None else own  # the query photo counts
+                return self._described(text, vector, ids, own, index)
+
+            decided = described(words.text, ids if words.alone and among is None else None)
+            if words.negative is not None:
+                decided &= ~described(words.negative)
         else:
             measured, measured_scores, leaders = ids, scores, None
             if among is not None:  # the rules' best standing: the library's k best
@@ -449,8 +463,7 @@ class Library:
 
     def _query(self, text, image, like, negative, dates):
         """(the query's normalised vector, the ids of the query photo's own copies, the dates
-        said in `text` or None, (its words, its negative, whether the words are all the query):
-        what the text rules decide by)."""
+        said in `text` or None, its `Words`)."""
         if text is None and image is None and like is None:
             raise SearchError("give a text query, an image, or both")
         parts, leave_out, said = [], set(), None
@@ -481,7 +494,7 @@ class Library:
         if negative is not None:
             negative = clean_query(negative, "negative")
             query = query - NEGATIVE_WEIGHT * self.embed_text(negative)
-        words = text, negative, not picture and negative is None
+        words = Words(text, negative, alone=not picture and negative is None)
         return (query / np.linalg.norm(query)).astype(np.float32), leave_out, said, words
 
     def _background_of(self, index: VectorIndex) -> Background:
@@ -500,33 +513,33 @@ class Library:
     def yardsticks(self, text: str, ids: np.ndarray, index: VectorIndex | None = None):
         """[len(ids)] each photo's best score against the generic captions in `text`'s language:
         what search.relevance measures a text query's standing on it by."""
-        vectors = self._vectors_of(ids, index)
+        return self._yardsticks(text, self._vectors_of(ids, index))
+
+    def _yardsticks(self, text: str, vectors: np.ndarray) -> np.ndarray:
         captions = self._captions_read()  # once: a rebuild may change them meanwhile
         language = captions[0].language(text)
         return yardsticks(vectors, self._generic_captions(language, vectors.shape[1], captions))
 
-    def _described(self, text: str, ids, index: VectorIndex, best, own=None) -> np.ndarray:
-        """[len(ids)] bool: the photos `text` describes by the text rules of search.relevance,
-        decided among its own k best in the library too (`best(vector)`, the query photo
-        included, or `own` where they are searched already), whatever else the query holds."""
-        vector = self.embed_text(text)
-        own = best(vector, out=())[0] if own is None else own
+    def _described(self, text: str, vector, ids, own, index: VectorIndex) -> np.ndarray:
+        """[len(ids)] bool: the photos `text` (embedded: `vector`) describes by the text rules
+        of search.relevance, its best standing among `own`, its k best in the library."""
         measured = np.r_[ids, own[~np.isin(own, ids)]]
-        scores = self._vectors_of(measured, index) @ vector
-        sticks = self.yardsticks(text, measured, index)
-        rivals = self.rivals(text, measured, index)
+        vectors = self._vectors_of(measured, index)
+        rivals = self._rivals(text, vectors)
+        sticks = self._yardsticks(text, vectors)
         leaders = np.isin(measured, own)
-        return text_matches(scores, sticks, leaders=leaders, rivals=rivals)[: len(ids)]
+        decided = text_matches(vectors @ vector, sticks, leaders=leaders, rivals=rivals)
+        return decided[: len(ids)]
 
     def rivals(self, text: str, ids: np.ndarray, index: VectorIndex | None = None):
         """[len(ids)] each photo's best score against `text` with a number it names changed
-        to a neighbouring one (`relevance.recounted`: "one dog", "three dogs" for "two dogs"),
+        to a neighbouring one (`relevance.recounted`: "one dogs", "three dogs" for "two dogs"),
         or None where it names none."""
+        return self._rivals(text, self._vectors_of(ids, index))
+
+    def _rivals(self, text: str, vectors: np.ndarray) -> np.ndarray | None:
         texts = recounted(text)
-        if not texts:
-            return None
-        vectors = self._vectors_of(ids, index)
-        return (vectors @ self._embed_texts(texts).T).max(axis=1)
+        return (vectors @ self._embed_texts(texts).T).max(axis=1) if texts else None
 
     def _vectors_of(self, ids, index: VectorIndex | None) -> np.ndarray:
         ids = np.asarray(ids)
@@ -713,6 +726,7 @@ class Library:
         return sorted(zip(labels, probs.tolist(), strict=True), key=lambda x: -x[1])
 
     def embed_text(self, text: str) -> np.ndarray:
+        """`text`'s normalised vector [D] from the text tower, kept for the next few queries."""
         return self._embed_texts([text])[0]
 
     def _embed_texts(self, texts: list[str]) -> np.ndarray:
@@ -721,10 +735,12 @@ class Library:
             known = {t: self._texts[t] for t in texts if t in self._texts}
         new = list(dict.fromkeys(t for t in texts if t not in known))
         if new:
+            fingerprint = self.fingerprint
             vectors = self._tower("text").embed_text(new).numpy()
+            known |= dict(zip(new, vectors, strict=True))
             with self._text_lock:
-                for text, vector in zip(new, vectors, strict=True):
-                    known[text] = self._texts[text] = vector
+                if self.fingerprint == fingerprint:  # no rebuild's new model meanwhile
+                    self._texts |= {t: known[t] for t in new}
                 while len(self._texts) > TEXT_CACHE:
                     self._texts.pop(next(iter(self._texts)))  # the oldest
         return np.stack([known[t] for t in texts])

@@ -34,8 +34,9 @@ not a year when it is part of a word or a name (2023号房间, room 2023, v2023,
 lies in the future. A day or month that does not exist (2023年2月29日, 2021年13月, 6月0日), a
 year BC (公元前2021年) or too far back to count (3000 years ago) leaves the whole phrase as typed.
 Full-width digits (２０２１年) are digits. Several date phrases (2019年和2021年, "2019 and
-2021") are each a range, in `ranges`; `after` and `before` span them all; a month or a season
-after "and" takes the year of the one before (2023年6月和7月, 2018年的夏天和秋天).
+2021") are each a range, in `ranges`; `after` and `before` span them all; after "and", a
+month takes the year of the phrase before it (2023年6月和7月), a season that of a season
+(2018年的夏天和秋天). Two phrases at most: a third (2018年夏天和秋天和冬天) stays words.
 """
 
 from __future__ import annotations

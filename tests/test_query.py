@@ -255,6 +255,8 @@ def test_several_phrases_are_each_a_range_and_span_them_all():
     summer_autumn = ((d("2018-06-01"), d("2018-09-01")), (d("2018-09-01"), d("2018-12-01")))
     for typed in ("2018年的夏天和秋天", "summer and autumn 2018", "2018年夏天、秋天"):
         assert parse(typed, today=TODAY).ranges == summer_autumn, typed  # autumn takes 2018
+    q = parse("2018年夏天和秋天和冬天", today=TODAY)  # two phrases at most: the third is words
+    assert (q.text, q.ranges) == ("和冬天", summer_autumn)
     q = parse("2019年和秋天的树叶", today=TODAY)  # a season takes a year from a season only
     assert (q.text, q.ranges) == ("和秋天的树叶", ((d("2019-01-01"), d("2020-01-01")),))
     for typed in ("after 2019 and before 2021", "2020年以后、2021年以前"):  # open ends: one range

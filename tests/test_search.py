@@ -215,23 +215,23 @@ def test_the_captions_are_embedded_once_per_model_and_kept_on_disk(library, monk
         assert [np.load(path).shape for path in kept] == shapes
 
 
-def test_texts_not_embedded_lately_are_embedded_together(lib, monkeypatch):
-    """A number's rivals ("one dog", "three dogs") are embedded in one pass, each as it would be
-    alone; a text embedded lately is not embedded again."""
-    alone = {t: lib.embed_text(t) for t in ("one dog", "three dogs")}
-    lib._texts.clear()
-    passes = []
+def test_a_numbers_rivals_are_embedded_together(lib, monkeypatch):
+    """A number's rivals ("one dogs", "three dogs") are embedded in one pass, each as it would
+    be alone; a text embedded lately is not embedded again; a text without a number has none."""
+    ids = np.array([h.id for h in lib.search("dog", k=3)])
     tower = lib._tower("text")
-    monkeypatch.setattr(
-        tower, "embed_text", lambda texts, f=tower.embed_text: passes.append(texts) or f(texts)
-    )
-    together = lib._embed_texts(["one dog", "three dogs", "one dog"])
-    assert passes == [["one dog", "three dogs"]]
-    assert np.allclose(
-        together, np.stack([alone[t] for t in ("one dog", "three dogs", "one dog")]), atol=1e-6
-    )
-    lib._embed_texts(["three dogs"])
+    alone = tower.embed_text(["one dogs"]).numpy(), tower.embed_text(["three dogs"]).numpy()
+    passes = []
+    embed = tower.embed_text
+    monkeypatch.setattr(tower, "embed_text", lambda texts: passes.append(texts) or embed(texts))
+    rivals = lib.rivals("two dogs", ids)
+    assert passes == [["one dogs", "three dogs"]]
+    stored = np.stack([lib.catalog.vector_of(int(i)) for i in ids])
+    expected = np.maximum(stored @ alone[0][0], stored @ alone[1][0])
+    assert np.allclose(rivals, expected, atol=1e-5)
+    lib.rivals("two dogs", ids)
     assert len(passes) == 1
+    assert lib.rivals("dogs", ids) is None
 
 
 def test_odd_arguments_are_one_line(lib):

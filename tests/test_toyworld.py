@@ -176,21 +176,39 @@ def test_the_words_of_a_query_decide_its_matches(toy, tmp_path):
     """With a picture, the photos the text matches alone match, ranked by both; with a negative,
     those the negative matches alone do not."""
     k = len(toy.scenes)
-    words = {h.id: h.match for h in toy.lib.search("a red circle", k=k)}
+    alone = toy.lib.search("a red circle", k=k)
+    words = {h.id: h.match for h in alone}
     large = {h.id: h.match for h in toy.lib.search("a large shape", k=k)}
     picture = tmp_path / "picture.jpg"
     rng = np.random.default_rng(3)
     picture.write_bytes(toyworld.photo_bytes(toyworld.random_scene(rng), rng))
     mixed = toy.lib.search("a red circle", image=picture, k=k)
     assert [h.match for h in mixed] == [words[h.id] for h in mixed]
+    assert [h.id for h in mixed] != [h.id for h in alone]  # the picture ranks
     pushed = toy.lib.search("a red circle", negative="a large shape", k=k)
     assert [h.match for h in pushed] == [words[h.id] and not large[h.id] for h in pushed]
     assert any(h.match for h in pushed) and any(words[h.id] and not h.match for h in pushed)
-    # The query photo is left out of the results, not out of the words' measure.
-    best = max(words, key=lambda i: words[i])
-    for like in (dict(like=best), dict(image=toy.lib.catalog.photos([best])[best].path)):
-        found = toy.lib.search("a red circle", **like, k=k)
-        assert [h.match for h in found] == [words[h.id] for h in found]
+    # The query photo is left out of the results (like=), not out of the words' own best: the
+    # photo of the best standing is the query photo.
+    ids = np.array([h.id for h in alone])
+    standing = np.array([h.score for h in alone]) - toy.lib.yardsticks("a red circle", ids)
+    leader = int(ids[np.argmax(standing)])
+    found = toy.lib.search("a red circle", like=leader, k=k)
+    assert leader not in {h.id for h in found}
+    assert [h.match for h in found] == [words[h.id] for h in found]
+
+
+def test_a_filter_does_not_change_which_photos_match_with_a_picture_or_a_negative(toy, tmp_path):
+    k = len(toy.scenes)
+    every = {h.id: h.match for h in toy.lib.search("红色的圆", k=k)}
+    picture = tmp_path / "picture.jpg"
+    rng = np.random.default_rng(5)
+    picture.write_bytes(toyworld.photo_bytes(toyworld.random_scene(rng), rng))
+    for more in (dict(image=picture), dict(negative="星星")):  # no stars: it rules none out
+        for n in (k, 3):
+            hits = toy.lib.search("红色的圆 2019到2020年", **more, k=n)
+            assert hits and [h.match for h in hits] == [every[h.id] for h in hits], (more, n)
+        assert any(h.match for h in toy.lib.search("红色的圆 2019到2020年", **more, k=k)), more
 
 
 def test_a_date_alone_with_a_picture_filters_and_the_picture_decides(toy, tmp_path):
@@ -201,7 +219,7 @@ def test_a_date_alone_with_a_picture_filters_and_the_picture_decides(toy, tmp_pa
     picture.write_bytes(toyworld.photo_bytes(toyworld.random_scene(rng), rng))
     year = dict(after="2021-01-01", before="2022-01-01")
     alone = toy.lib.search(image=picture, k=20, **year)
-    assert toy.lib.search("2021年", image=picture, k=20) == alone
+    assert alone and toy.lib.search("2021年", image=picture, k=20) == alone
 
 
 def test_the_background_is_sampled_once_per_index(toy, monkeypatch, tmp_path):

@@ -218,8 +218,8 @@ def query_ui(lib: Library, tr: Strings) -> tuple[str, bytes | None]:
     if "query" not in st.session_state:  # a new session: the URL's query, if it has one
         st.session_state.query = st.query_params.get("q", "")
     query = st.text_input(tr("search_label"), placeholder=tr("search_placeholder"), key="query")
-    if query:
-        st.query_params["q"] = query
+    if plain(query):
+        st.query_params["q"] = plain(query)
     else:
         st.query_params.pop("q", None)
     key = f"upload-{st.session_state.uploads}"
