@@ -8,8 +8,9 @@ rest as the text to embed.
 Ranges are half-open, [after, before), as `Library.search` filters (`after` inclusive, `before`
 exclusive). What is understood:
 
-- years (2023, 2023年, 二〇二三年), months (2023年6月, June 2023, in June, 6月), days (2023年6月
-  15日, June 15, 2023-06-15); a month or day without a year is the latest one that has begun;
+- years (2023, 2023年, 二〇二三年; 19年 before a season, a month or a festival: 19年夏天), months
+  (2023年6月, June 2023, in June, 6月), days (2023年6月15日, June 15, 2023-06-15); a month or day
+  without a year is the latest one that has begun;
 - seasons with a year or a relative word (2023年夏天, 2023年夏, 去年冬天, summer 2023, last
   summer): spring March-May, summer June-August, autumn September-November, winter December to
   February (the winter of 2023 begins in December 2023); `hemisphere="south"` swaps them;
@@ -197,6 +198,13 @@ _TOKENS = [
         r"(?P<y>\d{4}|[〇零一二三四五六七八九]{4}) \s* 年"
         r"(?!代|级|龄|纪|\s*(?:0+|1[3-9]|[2-9]\d)\s*月)",
     ),
+    # 19年夏天, 23年国庆, 21年5月: a year by its last two digits, where a season, a month or a
+    # festival follows (19年 alone may be nineteen years)
+    (
+        "year",
+        rf"(?<![\w.]) (?P<yy>\d\d) \s* 年"
+        rf"(?= \s* 的? \s* (?:[春夏秋冬] | (?:1[0-2]|0?[1-9]) \s* 月 | {_CN_FESTIVALS}))",
+    ),
     ("ago", rf"(?P<n>\d+|{_CN_NUM}) \s* (?P<u>天|日|周|星期|个月|年) 前"),
     ("ago", rf"{_A} (?P<n>{_EN_NUM}) \s+ (?P<u>day|week|month|year)s? \s+ ago {_Z}"),
     (
@@ -356,6 +364,9 @@ def _tokens(text: str, today: date) -> list[tuple[str, dict, int, int]]:
             if not 1 <= mo <= 12 or d and not _valid(y, mo, d):
                 continue
             kind, value = "date", dict(y=y, m=mo, d=d or None)
+        elif kind == "year" and "yy" in value:  # the latest such year that has begun
+            y = 2000 + int(value["yy"])
+            value = dict(y=y if y <= today.year else y - 100)
         elif kind == "year":
             y = _number(value["y"])
             bare = "年" not in word

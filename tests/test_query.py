@@ -266,6 +266,26 @@ def test_several_phrases_are_each_a_range_and_span_them_all():
     assert (q.text, q.ranges) == ("and christmas tree", ((d("2019-01-01"), d("2020-01-01")),))
 
 
+@pytest.mark.parametrize(
+    "typed, text, first, last",
+    [
+        ("19年夏天的海边", "海边", "2019-06-01", "2019-08-31"),
+        ("23年国庆", "", "2023-10-01", "2023-10-07"),
+        ("21年5月的照片", "照片", "2021-05-01", "2021-05-31"),
+        ("95年春节", "", "1995-01-30", "1995-02-05"),  # a year to come is the century before
+    ],
+)
+def test_a_year_by_its_last_two_digits(typed, text, first, last):
+    """19年夏天, as people say it: where a season, a month or a festival follows."""
+    q = parse(typed, today=TODAY)
+    assert (q.text, [(str(a), str(b)) for _, a, b in q.days()]) == (text, [(first, last)])
+
+
+@pytest.mark.parametrize("typed", ["19年的猫", "结婚19年", "v19年夏天", "19岁生日"])
+def test_two_digits_and_year_alone_are_words(typed):  # 19年 may be nineteen years
+    assert parse(typed, today=TODAY).text == typed
+
+
 def test_today_defaults_to_today():
     q = parse("今年")
     assert q.after == datetime(date.today().year, 1, 1)
