@@ -217,9 +217,11 @@ def query_ui(lib: Library, tr: Strings) -> tuple[str, bytes | None]:
     it again."""
     if "query" not in st.session_state:  # a new session: the URL's query, if it has one
         st.session_state.query = st.query_params.get("q", "")
-    query = st.text_input(tr("search_label"), placeholder=tr("search_placeholder"), key="query")
-    if plain(query):
-        st.query_params["q"] = plain(query)
+    query = plain(
+        st.text_input(tr("search_label"), placeholder=tr("search_placeholder"), key="query")
+    )
+    if query:
+        st.query_params["q"] = query
     else:
         st.query_params.pop("q", None)
     key = f"upload-{st.session_state.uploads}"
@@ -231,7 +233,7 @@ def query_ui(lib: Library, tr: Strings) -> tuple[str, bytes | None]:
                 st.image(lib.query_image(data, 480), caption=tr("upload_caption"), width=160)
             except AltCLIPError:
                 pass  # the search says it, once
-    return plain(query), data
+    return query, data
 
 
 def filters_ui(lib: Library, tr: Strings) -> dict:
