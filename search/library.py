@@ -413,27 +413,26 @@ class Library:
             return ids[keep][:k], scores[keep][:k]
 
         ids, scores = best(query, among)
+
+        def measured(own):  # vectors of the results and of `own`'s others; which are `own`'s
+            rows = np.r_[ids, own[~np.isin(own, ids)]]
+            return self._vectors_of(rows, index), np.isin(rows, own)
+
         # Decided on the k best before min_score drops any.
         if words.text is not None:
 
             def described(text, own=None):  # own: the text's k best, where searched already
                 vector = self.embed_text(text)
                 own = best(vector, out=())[0] if own is None else own  # the query photo counts
-                return self._described(text, vector, ids, own, index)
+                return self._described(text, vector, *measured(own))[: len(ids)]
 
             decided = described(words.text, ids if words.alone and among is None else None)
             if words.negative is not None:
                 decided &= ~described(words.negative)
-        else:
-            measured, measured_scores, leaders = ids, scores, None
-            if among is not None:  # the rules' best standing: the library's k best
-                top_ids, top_scores = best(query)
-                more = ~np.isin(top_ids, ids)
-                measured = np.r_[ids, top_ids[more]]
-                measured_scores = np.r_[scores, top_scores[more]]
-                leaders = np.isin(measured, top_ids)
+        else:  # the rules' best standing: the library's k best
+            vectors, leaders = measured(ids if among is None else best(query)[0])
             background = self._background_of(index)
-            decided = matches(query, measured_scores, background, leaders=leaders)
+            decided = matches(query, vectors @ query, background, leaders=leaders)
         decided = None if decided is None else decided[: len(ids)]
         keep = np.ones(len(ids), bool)
         if min_score is not None:
@@ -520,16 +519,12 @@ class Library:
         language = captions[0].language(text)
         return yardsticks(vectors, self._generic_captions(language, vectors.shape[1], captions))
 
-    def _described(self, text: str, vector, ids, own, index: VectorIndex) -> np.ndarray:
-        """[len(ids)] bool: the photos `text` (embedded: `vector`) describes by the text rules
-        of search.relevance, its best standing among `own`, its k best in the library."""
-        measured = np.r_[ids, own[~np.isin(own, ids)]]
-        vectors = self._vectors_of(measured, index)
+    def _described(self, text: str, vector, vectors, leaders) -> np.ndarray:
+        """[len(vectors)] bool: the photos (`vectors`) that `text` (embedded: `vector`) describes
+        by the text rules of search.relevance, its best standing among the `leaders`."""
         rivals = self._rivals(text, vectors)
         sticks = self._yardsticks(text, vectors)
-        leaders = np.isin(measured, own)
-        decided = text_matches(vectors @ vector, sticks, leaders=leaders, rivals=rivals)
-        return decided[: len(ids)]
+        return text_matches(vectors @ vector, sticks, leaders=leaders, rivals=rivals)
 
     def rivals(self, text: str, ids: np.ndarray, index: VectorIndex | None = None):
         """[len(ids)] each photo's best score against `text` with a number it names changed
