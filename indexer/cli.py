@@ -19,6 +19,7 @@ from PIL import Image
 
 from altclip_core.errors import AltCLIPError
 from altclip_core.preprocess import MAX_FILE_MB, MAX_MEGAPIXELS
+from search import index
 from search.catalog import Catalog
 from search.cli import quiet_pipe
 from search.library import error_line, escaped
@@ -91,6 +92,11 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--report", action="store_true", help="list the files that failed, with why")
     p.add_argument(
+        "--check",
+        action="store_true",
+        help="say whether the library is sound, and which rows the next run would make again",
+    )
+    p.add_argument(
         "--forget",
         type=Path,
         metavar="FOLDER",
@@ -134,6 +140,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.report:
             return report(args)
+        if args.check:
+            return check(args)
         if args.import_:
             return import_(args)
         if args.forget:
@@ -259,6 +267,29 @@ def report(args) -> int:
         print(f"{escaped(path)}\t{escaped(error)}")
     print(f"{len(failed)} file(s) could not be indexed", file=sys.stderr)
     return 0
+
+
+def check(args) -> int:
+    """The library's soundness: the database file, every row's vector and hash, the vector
+    index. Damaged rows on stdout (path, what is wrong), the verdict on stderr; exit 1 where
+    anything is wrong."""
+    catalog = Catalog.open(args.library, args.catalog, create=False)
+    problems = [f"the catalog file: {escaped(line)}" for line in catalog.integrity()]
+    damaged = catalog.damaged()
+    for path, why in damaged:
+        print(f"{escaped(path)}\t{why}")
+    if damaged:
+        problems.append(f"{len(damaged)} damaged row(s): the next run makes them from their photos")
+    if index.unusable(args.library / "index", catalog):
+        problems.append(
+            "the vector index does not belong to this catalog (a catalog restored from a backup, "
+            "or a damaged index): searches read the catalog until the next run rebuilds it"
+        )
+    for line in problems:
+        print(f"altclip-index --check: {line}", file=sys.stderr)
+    if not problems:
+        print("altclip-index --check: the library is sound", file=sys.stderr)
+    return 1 if problems else 0
 
 
 class Progress:

@@ -44,6 +44,7 @@ from search.catalog import (
     one_writer,
     under,
 )
+from search.library import escaped
 
 from .scan import LIBRARY_MARKER, Entry, scan
 
@@ -68,6 +69,7 @@ class Summary:
     removed: int = 0
     failed: int = 0
     offline: int = 0  # in folders that could not be read: kept, not removed
+    remade: list[tuple[str, str]] = field(default_factory=list)  # damaged rows, (path, why)
     seconds: float = 0.0
     interrupted: bool = False
     int8_cosine: float | None = None  # --int8: the self-check's minimum cosine to the exact model
@@ -90,6 +92,10 @@ class Summary:
         )
         if self.offline:
             text += f"; {self.offline} kept from folders that could not be read"
+        if self.remade:
+            named = ", ".join(f"{escaped(p)} ({why})" for p, why in self.remade[:3])
+            more = f" and {len(self.remade) - 3} more" if len(self.remade) > 3 else ""
+            text += f"; {len(self.remade)} damaged row(s) made again: {named}{more}"
         if self.int8_cosine is not None:
             text += f"; int8 checked: minimum cosine {self.int8_cosine:.4f} to the exact model"
         return text + (" (interrupted: run again to finish)" if self.interrupted else "")
@@ -135,6 +141,7 @@ class Plan:
     unreachable: int  # photos in folders that could not be read: kept, not removed
     elsewhere: dict[str, list[str]] = field(default_factory=dict)  # sha256: paths outside
     moved: int = 0  # rows outside that a row here, stored by an earlier run, moved from
+    damaged: dict[str, str] = field(default_factory=dict)  # path: what is wrong with its row
 
     def moved_in(self, d: Decoded) -> list[str]:
         """The paths outside the run's folders that `d`, a file new here, moved from (a renamed
@@ -203,11 +210,14 @@ class Indexer:
         with _lock(self.library, self.catalog_url):
             _remove_leftovers(self.library)
             catalog = Catalog.open(self.library, self.catalog_url)
+            index.reserve_ids(self.library / "index", catalog)
             decoder = self.decoder(folder, self.library)
             embedder = Embedder(folder, self.device, self.int8, self.warn)
             self._check_model(catalog, name, folder, embedder, rebuild)
             plan = self.plan(catalog, [os.path.abspath(r) for r in roots], rebuild)
             summary = Summary(unchanged=plan.unchanged, offline=plan.unreachable, moved=plan.moved)
+            todo = {e.path for e in plan.todo}
+            summary.remade = [(p, why) for p, why in plan.damaged.items() if p in todo]
             moved_from = {plan.known[p].sha256 for p in plan.gone if p in plan.known}
             done = failed_moves = 0
             for batch in self.embedded(plan.todo, plan.hashes, decoder, embedder, name, folder):
@@ -234,6 +244,7 @@ class Indexer:
                 _drop_unused_pictures(catalog, self.library)
             if index.stale(self.library / "index", catalog):
                 index.publish(self.library / "index", catalog)
+            catalog.make_durable()
         summary.seconds = time.perf_counter() - start
         summary.int8_cosine = embedder.int8_cosine
         return summary
@@ -297,6 +308,7 @@ class Indexer:
             _drop_unused_pictures(catalog, self.library)
             if index.stale(self.library / "index", catalog):
                 index.publish(self.library / "index", catalog)
+            catalog.make_durable()
         return len(gone)
 
     def _not_a_folder(self, root) -> str:
@@ -347,6 +359,7 @@ class Indexer:
         photos outside `roots`, so that none is lost."""
         rows = catalog.known(rebuild)
         hashes = {k.sha256 for k in rows.values() if k.status == OK}
+        damaged = {} if rebuild else dict(catalog.damaged())
         # A rebuild's table holds this run's photos only; the library's hold other roots too.
         known, elsewhere, moved = rows, {}, []
         if not rebuild:
@@ -370,6 +383,7 @@ class Indexer:
                 row is not None
                 and row.status == OK  # a file that failed is tried again
                 and (row.size, row.mtime_ns) == (entry.size, entry.mtime_ns)
+                and entry.path not in damaged  # made again from the photo
             ):
                 unchanged += 1
             else:
@@ -379,7 +393,7 @@ class Indexer:
         out_of_reach = set(unseen) - set(gone)
         offline = {p: p in out_of_reach for p in known if (p in out_of_reach) != known[p].offline}
         plan = Plan(todo, gone + moved, offline, known, hashes, unchanged, len(out_of_reach))
-        plan.elsewhere, plan.moved = elsewhere, len(moved)
+        plan.elsewhere, plan.moved, plan.damaged = elsewhere, len(moved), damaged
         return plan
 
     def _check_model(

@@ -41,8 +41,7 @@ import pyarrow.parquet as pq
 
 from altclip_core import hub
 from search import index
-from search.catalog import ERROR, OK, Catalog, Known, Model, Record
-from search.library import SHA256
+from search.catalog import ERROR, OK, SHA256, Catalog, Known, Model, Record, damage
 
 from .run import PICTURES, IndexerError, Summary, _lock, _remove_leftovers
 
@@ -97,7 +96,7 @@ def to_records(table: pa.Table, dim: int) -> list[Record]:
             error = error or "no vector in the imported shard"
         elif not SHA256.fullmatch(columns["sha256"][i] or ""):
             vector, error = None, "the imported shard's sha256 is not 64 hex digits"
-        elif not _unit(vector := np.asarray(vector, np.float32), dim):
+        elif damage((vector := np.asarray(vector, np.float32)).tobytes(), dim):
             error = (
                 f"the imported shard's vector ({len(vector)} numbers) is not {dim} finite "
                 "numbers of length 1"
@@ -117,14 +116,6 @@ def to_records(table: pa.Table, dim: int) -> list[Record]:
             )
         )
     return out
-
-
-def _unit(vector: np.ndarray, dim: int) -> bool:
-    return (
-        vector.shape == (dim,)
-        and bool(np.isfinite(vector).all())
-        and (abs(float(np.linalg.norm(vector)) - 1) < 1e-3)
-    )
 
 
 class Writer:
@@ -179,6 +170,9 @@ class Exported:
                 rows[path] = Known(size, mtime_ns, sha256, OK if ok else ERROR, False)
         return rows
 
+    def damaged(self) -> list[tuple[str, str]]:
+        return []  # a shard's rows are checked where they are imported (`to_records`)
+
 
 def shard_files(folder: Path) -> list[Path]:
     """The shards in `folder`, oldest first (a later shard's row for a path wins)."""
@@ -211,6 +205,7 @@ def import_shards(
         _remove_leftovers(library)
         catalog = Catalog.open(library, catalog_url)
         _check_model(catalog, files, fingerprint, model or named or hub.DEFAULT_MODEL)
+        index.reserve_ids(library / "index", catalog)
         dim = catalog.model().dim
         known = catalog.known()
         for part in files:
@@ -229,6 +224,7 @@ def import_shards(
                     known[r.path] = Known(r.size, r.mtime_ns, r.sha256, _status(r), False)
         if index.stale(library / "index", catalog):
             index.publish(library / "index", catalog)
+        catalog.make_durable()
     summary.seconds = time.perf_counter() - start
     return summary
 

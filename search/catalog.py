@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sqlite3
+import stat
 import time
 import urllib.parse
 import uuid
@@ -63,6 +65,8 @@ MIGRATIONS = {
 }
 OK, ERROR = "ok", "error"
 CHUNK = 20_000  # rows per read when streaming vectors: 60 MB of 768-d float32
+UNIT = 1e-3  # how far a stored vector's length may be from 1 (float32 rounding is ~1e-7)
+SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 class FsPath(TypeDecorator):
@@ -116,6 +120,20 @@ class PhotoColumns:
     @property
     def vector(self) -> np.ndarray:
         return np.frombuffer(self.embedding, dtype=np.float32)
+
+
+def damage(embedding: bytes | None, dim: int) -> str | None:
+    """What is wrong with a stored vector (the wrong size, not finite, not of unit length), or
+    None where it is sound. Every vector is checked where it is read: a damaged row is left out
+    of searches and made again by the next indexer run."""
+    if embedding is None or len(embedding) != 4 * dim:
+        return f"a vector of {len(embedding or b'')} bytes where {4 * dim} belong"
+    v = np.frombuffer(embedding, np.float32)
+    if not np.isfinite(v).all():
+        return "a vector that is not finite"
+    if abs(float(v @ v) - 1) > 2 * UNIT:
+        return f"a vector of length {float(np.sqrt(v @ v)):.4g}, not 1"
+    return None
 
 
 class Photo(PhotoColumns, Base):
@@ -306,7 +324,8 @@ class Catalog:
         table = _table(rebuild)
         with self._session() as s:
             query = select(table).where(table.sha256 == sha256, table.status == OK)
-            row = s.scalars(query).first()
+            dim = _pending(s).dim if rebuild else _dim(s)
+            row = next((r for r in s.scalars(query) if not damage(r.embedding, dim)), None)
             if row is None:
                 return None
             return Record(
@@ -415,6 +434,65 @@ class Catalog:
         with self._session() as s:
             return s.get(Meta, "catalog_id").value
 
+    def index_stamp(self) -> str | None:
+        """The random stamp of the vector index last published from this catalog. An index is
+        used only where its manifest carries the same stamp: a catalog restored from a backup,
+        copied or rewound beside a newer index no longer has that index's stamp, whatever its
+        generation says."""
+        with self._session() as s:
+            row = s.get(Meta, "index_stamp")
+            return row.value if row is not None else None
+
+    def stamp_index(self, stamp: str) -> None:
+        """Record the stamp of the index just published (see `index_stamp`)."""
+        with self._session(write=True) as s:
+            s.merge(Meta(key="index_stamp", value=stamp))
+
+    def reserve_ids(self, above: int) -> None:
+        """Give no photo an id up to `above` from now on: ids an index of this catalog's future
+        (its backup restored) has given out are never given again."""
+        with self._session(write=True) as s:
+            if s.get_bind().dialect.name == "sqlite":
+                seq = "SELECT seq FROM sqlite_sequence WHERE name = 'photos'"
+                if s.execute(text(seq)).first() is None:
+                    s.execute(text("INSERT INTO sqlite_sequence (name, seq) VALUES ('photos', 0)"))
+                s.execute(
+                    text("UPDATE sqlite_sequence SET seq = max(seq, :n) WHERE name = 'photos'"),
+                    {"n": above},
+                )
+            else:
+                s.execute(
+                    text(
+                        "SELECT setval(pg_get_serial_sequence('photos', 'id'), greatest(:n, "
+                        "(SELECT coalesce(max(id), 0) FROM photos)), true)"
+                    ),
+                    {"n": above},
+                )
+
+    def make_durable(self) -> None:
+        """Fold what was committed into the catalog's main file, and read it back from a new
+        connection: a run reports only rows that are there. (A WAL file deleted while a
+        searcher held the catalog would otherwise lose them when the searcher closes.) A
+        CatalogError says where that failed; PostgreSQL's commits are durable already."""
+        if self.engine.dialect.name != "sqlite":
+            return
+        path = self.engine.url.database
+        try:
+            with self.engine.connect() as c:
+                busy, logged, folded = c.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").one()
+                expected = c.execute(text("SELECT value FROM meta WHERE key = 'generation'"))
+                expected = expected.scalar()
+            with sqlite3.connect(f"file:{urllib.parse.quote(path)}?mode=ro", uri=True) as fresh:
+                found = fresh.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()
+            fresh.close()
+        except (SQLAlchemyError, sqlite3.Error) as e:
+            raise CatalogError(f"could not read back what this run wrote to {path}: {e}") from None
+        if busy or logged != folded or found is None or found[0] != expected:
+            raise CatalogError(
+                f"this run's changes did not reach {path} (its -wal file was removed or is held "
+                "by another program): run altclip-index again once nothing else uses the library"
+            )
+
     def change_count(self, since: int) -> int:
         """Rows changed and photos removed after generation `since`."""
         with self._session() as s:
@@ -430,14 +508,43 @@ class Catalog:
         """(ids [n] int64, vectors [n, dim] float32) of every photo with a vector, by id, a chunk
         at a time. Consistent because the indexer, which publishes, is the only writer."""
         with self._session() as s:
-            last = -1
+            dim, last = _dim(s), -1
             while True:
                 query = select(Photo.id, Photo.embedding).where(Photo.status == OK, Photo.id > last)
                 rows = s.execute(query.order_by(Photo.id).limit(chunk)).all()
                 if not rows:
                     return
                 last = rows[-1][0]
-                yield _unpack(rows)
+                yield _unpack(rows, dim)[:2]
+
+    def integrity(self) -> list[str]:
+        """What the database finds wrong with its own file (SQLite's integrity check: pages,
+        indexes), an empty list where nothing is."""
+        if self.engine.dialect.name != "sqlite":
+            return []  # PostgreSQL checks its pages itself
+        with self._session() as s:
+            found = s.execute(text("PRAGMA integrity_check(20)")).scalars().all()
+        return [] if found == ["ok"] else found
+
+    def damaged(self) -> list[tuple[str, str]]:
+        """(path, what is wrong) of every photo whose row cannot be trusted: its vector is
+        damaged (`damage`) or its content hash is not one. The indexer makes them again."""
+        found = []
+        with self._session() as s:
+            dim, last = _dim(s), -1
+            while True:
+                query = select(Photo.id, Photo.path, Photo.sha256, Photo.embedding)
+                query = query.where(Photo.status == OK, Photo.id > last)
+                rows = s.execute(query.order_by(Photo.id).limit(CHUNK)).all()
+                if not rows:
+                    return found
+                last = rows[-1][0]
+                bad = set(_unpack([(r[0], r[3]) for r in rows], dim)[2].tolist())
+                for i, path, sha, embedding in rows:
+                    if i in bad:
+                        found.append((path, damage(embedding, dim)))
+                    elif not SHA256.fullmatch(sha or ""):
+                        found.append((path, "a content hash that is not one"))
 
     def changes_since(self, generation: int, dim: int) -> Changes:
         """What changed after `generation`. The generation is read first: a change committed
@@ -447,10 +554,7 @@ class Catalog:
             query = select(Photo.id, Photo.status, Photo.embedding)
             rows = s.execute(query.where(Photo.generation > generation)).all()
             gone = s.scalars(select(Removal.id).where(Removal.generation > generation)).all()
-        ok = [(i, e) for i, status, e in rows if status == OK]
-        ids, vectors = (
-            _unpack(ok) if ok else (np.empty(0, np.int64), np.empty((0, dim), np.float32))
-        )
+        ids, vectors, _ = _unpack([(i, e) for i, status, e in rows if status == OK], dim)
         dead = np.array([r[0] for r in rows] + list(gone), np.int64)
         return Changes(now, ids, vectors, dead)
 
@@ -502,7 +606,9 @@ class Catalog:
         key = Photo.id == photo if isinstance(photo, int) else Photo.path == photo
         with self._session() as s:
             stored = s.scalar(select(Photo.embedding).where(key, Photo.status == OK))
-        return np.frombuffer(stored, np.float32).copy() if stored is not None else None
+            if stored is None or damage(stored, _dim(s)):
+                return None
+        return np.frombuffer(stored, np.float32).copy()
 
     def ids_of(self, sha256: str) -> list[int]:
         """The photos with a vector whose file has these bytes."""
@@ -570,14 +676,27 @@ def _bump(s: Session) -> int:
     return generation
 
 
+def _dim(s: Session) -> int:
+    return s.scalar(select(ModelInfo.dim)) or 0
+
+
 def _pending(s: Session) -> Model | None:
     row = s.get(Meta, "rebuild_model")
     return Model(**json.loads(row.value)) if row is not None else None
 
 
-def _unpack(rows) -> tuple[np.ndarray, np.ndarray]:
-    ids = np.fromiter((r[0] for r in rows), np.int64, len(rows))
-    return ids, np.frombuffer(b"".join(r[1] for r in rows), np.float32).reshape(len(rows), -1)
+def _unpack(rows, dim: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(ids, [n, dim] vectors) of the rows (id, embedding) whose vector is sound, and the ids of
+    those whose vector is damaged (`damage`), checked a chunk at a time."""
+    sized = [r for r in rows if r[1] is not None and len(r[1]) == 4 * dim]
+    ids = np.fromiter((r[0] for r in sized), np.int64, len(sized))
+    vectors = np.frombuffer(b"".join(r[1] for r in sized), np.float32).reshape(len(sized), dim)
+    with np.errstate(all="ignore"):
+        sound = np.isfinite(vectors).all(1) & (
+            np.abs(np.einsum("nd,nd->n", vectors, vectors) - 1) <= 2 * UNIT
+        )
+    bad = {r[0] for r in rows} - set(ids[sound].tolist())
+    return ids[sound], vectors[sound], np.array(sorted(bad), np.int64)
 
 
 def _chunks(items: list, n: int = 500) -> Iterator[list]:
@@ -665,7 +784,23 @@ def _shown(url: str) -> str:
         return "(unreadable URL)"
 
 
+def _writable_by_owner(path: str) -> None:
+    """SQLite gives the -wal and -shm files it makes the catalog file's mode: a searcher on a
+    read-only catalog.sqlite leaves them read-only, and a writer, once the catalog is writable
+    again, fails on them. Ours are made writable for their owner (a file's mode, not its bytes:
+    harmless to a connection that has it open)."""
+    for side in (path + "-wal", path + "-shm"):
+        try:
+            st = os.stat(side)
+            if st.st_uid == os.geteuid() and not st.st_mode & stat.S_IWUSR:
+                os.chmod(side, stat.S_IMODE(st.st_mode) | stat.S_IWUSR)
+        except OSError:
+            pass  # not there, or not ours to change
+
+
 def _engine(url: str, read_only: bool = False) -> Engine:
+    if url.startswith("sqlite:///"):
+        _writable_by_owner(url[len("sqlite:///") :])
     if not read_only or not url.startswith("sqlite:///"):
         engine = create_engine(url)
     else:
@@ -680,8 +815,13 @@ def _engine(url: str, read_only: bool = False) -> Engine:
                 conn.execute("PRAGMA journal_mode=WAL")
                 conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA busy_timeout=30000")
+            conn.text_factory = _text  # a damaged row's text must not stop every read
 
     return engine
+
+
+def _text(data: bytes) -> str:
+    return data.decode("utf-8", "replace")
 
 
 def _read_only(path: str) -> sqlite3.Connection:
@@ -692,6 +832,7 @@ def _read_only(path: str) -> sqlite3.Connection:
     conn = sqlite3.connect(f"{uri}?mode=ro", uri=True, check_same_thread=False)
     try:
         conn.execute("SELECT count(*) FROM sqlite_master")
+        _writable_by_owner(path)
         return conn
     except sqlite3.OperationalError:
         conn.close()

@@ -6,7 +6,8 @@ G they reflect, and checked on load (a damaged or foreign base is never used):
     G.ids    int64 [N]          photo ids, ascending
     G.f32    float32 [N, dim]   their vectors, memory-mapped: exact scores, never all in RAM
     G.pq     FAISS 4-bit product quantisation "fast scan" over the same rows (large libraries)
-    G.json   the manifest, written last: catalog id, generation, count, dim, k_factor, CRC-32s
+    G.json   the manifest, written last: catalog id, stamp, generation, count, dim, k_factor,
+             the largest photo id, CRC-32s
 
 A searcher loads the newest base and applies the catalog's changes since G in memory: new and
 changed photos are scored exactly from a small delta, changed and removed ones are masked out of
@@ -24,6 +25,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import uuid
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,24 +61,36 @@ class Published:
         return len(self.ids)
 
     @classmethod
-    def load(cls, folder: Path, catalog_id: str, dim: int, floor: int = 0) -> Published | None:
-        """The newest base in `folder` made from this catalog at or after generation `floor`
-        whose files check out; None when there is none."""
+    def load(cls, folder: Path, catalog: Catalog) -> Published | None:
+        """The newest base in `folder` that belongs to `catalog` as it is now, and whose files
+        check out; None when there is none. A base belongs where its manifest names the
+        catalog's identity and the stamp the catalog recorded when it was published (a catalog
+        restored from a backup, copied or rewound has another), at a generation between the
+        catalog's floor and its present, and the model's dimension."""
+        model, now = catalog.model(), catalog.generation()
+        bound = dict(
+            catalog=catalog.identity(),
+            stamp=catalog.index_stamp(),
+            dim=model.dim if model else 0,
+        )
+        floor = catalog.floor()
         for generation in sorted(_published(folder), reverse=True):
             if generation < floor:
                 return None
             try:
                 manifest = json.loads((folder / f"{generation}.json").read_text())
-                return cls._open(folder, generation, manifest, catalog_id, dim)
-            except (OSError, ValueError, KeyError, RuntimeError):
-                continue  # damaged, foreign, or deleted by the indexer meanwhile: an older one
+                if generation > now or any(manifest.get(k) != v for k, v in bound.items()):
+                    continue  # another catalog's, or another past's: never trusted
+                return cls._open(folder, generation, manifest)
+            except (OSError, ValueError, KeyError, TypeError, RuntimeError):
+                continue  # damaged, or deleted by the indexer meanwhile: an older one
         return None
 
     @classmethod
-    def _open(cls, folder: Path, generation: int, m: dict, catalog_id: str, dim: int) -> Published:
-        n = m["count"]
-        if (m["catalog"], m["generation"], m["dim"]) != (catalog_id, generation, dim):
-            raise ValueError("made from another catalog or model")
+    def _open(cls, folder: Path, generation: int, m: dict) -> Published:
+        n, dim = m["count"], m["dim"]
+        if m["generation"] != generation:
+            raise ValueError("the manifest names another generation")
         files = {kind: folder / f"{generation}.{kind}" for kind in m["crc32"]}
         for kind, path in files.items():
             if _crc32(path) != m["crc32"][kind]:
@@ -105,10 +119,17 @@ class VectorIndex:
     Never changed once made (`updated` makes another), so threads may search one freely."""
 
     def __init__(
-        self, base: Published | None, changes: Changes, dim: int, floor: int = 0, newest: int = -1
+        self,
+        base: Published | None,
+        changes: Changes,
+        dim: int,
+        floor: int = 0,
+        newest: int = -1,
+        stamp: str | None = None,
     ):
         self.base, self.dim = base, dim
         self.floor, self.newest = floor, newest  # the catalog's floor, the newest base, at open
+        self.stamp = stamp  # the catalog's index stamp at open
         self.alive = np.ones(len(base) if base else 0, bool)  # base rows not changed since
         self.delta_ids = np.empty(0, np.int64)  # photos new or changed since the base
         self.delta = np.empty((0, dim), np.float32)  # their vectors
@@ -118,10 +139,10 @@ class VectorIndex:
     def open(cls, folder: Path, catalog: Catalog) -> VectorIndex:
         """The index of the catalog as it is now. Reads only: a searcher never writes."""
         model, floor, newest = catalog.model(), catalog.floor(), max(_published(folder), default=-1)
-        dim = model.dim if model else 0
-        base = Published.load(folder, catalog.identity(), dim, floor)
+        dim, stamp = model.dim if model else 0, catalog.index_stamp()
+        base = Published.load(folder, catalog)
         changes = catalog.changes_since(base.generation if base else -1, dim)
-        return cls(base, changes, dim, floor, newest)
+        return cls(base, changes, dim, floor, newest, stamp)
 
     def updated(self, catalog: Catalog) -> VectorIndex:
         """A copy caught up with the catalog: O(what changed since this one)."""
@@ -221,7 +242,10 @@ def refreshed(index: VectorIndex | None, folder: Path, catalog: Catalog) -> Vect
         index is None
         or max(_published(folder), default=-1) > index.newest
         or catalog.floor() != index.floor
+        or catalog.index_stamp() != index.stamp
     ):
+        return VectorIndex.open(folder, catalog)
+    if catalog.generation() < index.generation:  # rewound under us: a backup restored
         return VectorIndex.open(folder, catalog)
     if catalog.generation() != index.generation:
         return index.updated(catalog)
@@ -241,13 +265,17 @@ def _top(scores: np.ndarray, k: int) -> np.ndarray:
 
 def stale(folder: Path, catalog: Catalog) -> bool:
     """Whether the indexer should build a new base: none usable, or too much changed since."""
-    model = catalog.model()
-    if model is None:
+    if catalog.model() is None:
         return False
-    base = Published.load(folder, catalog.identity(), model.dim, catalog.floor())
+    base = Published.load(folder, catalog)
     if base is None:
         return catalog.vector_count() > 0 or any(_published(folder))
     return catalog.change_count(base.generation) > REBUILD_FRACTION * max(len(base), 1)
+
+
+def unusable(folder: Path, catalog: Catalog) -> bool:
+    """Whether `folder` holds indexes of which none belongs to `catalog` (`Published.load`)."""
+    return any(_published(folder)) and Published.load(folder, catalog) is None
 
 
 def publish(folder: Path, catalog: Catalog, exact: bool | None = None) -> int:
@@ -259,13 +287,22 @@ def publish(folder: Path, catalog: Catalog, exact: bool | None = None) -> int:
     dim = model.dim if model else 0
     generation = catalog.generation()
     tmp = {kind: folder / f"{generation}.{kind}.tmp{os.getpid()}" for kind in ("ids", "f32")}
-    n = 0
+    n = largest = 0
     with open(tmp["ids"], "wb") as ids_file, open(tmp["f32"], "wb") as vectors_file:
         for ids, vectors in catalog.vectors():
             ids_file.write(ids.tobytes())
             vectors_file.write(np.ascontiguousarray(vectors, np.float32).tobytes())
-            n += len(ids)
-    manifest = dict(catalog=catalog.identity(), generation=generation, count=n, dim=dim, k_factor=0)
+            n, largest = n + len(ids), max(largest, int(ids.max(initial=0)))
+    stamp = uuid.uuid4().hex
+    manifest = dict(
+        catalog=catalog.identity(),
+        stamp=stamp,
+        generation=generation,
+        count=n,
+        dim=dim,
+        k_factor=0,
+        largest_id=largest,
+    )
     if (exact is False or (exact is None and n >= EXACT_LIMIT)) and n:
         with _Rows(tmp["f32"], n, dim) as vectors:
             pq, manifest["k_factor"] = _train(vectors)
@@ -276,7 +313,8 @@ def publish(folder: Path, catalog: Catalog, exact: bool | None = None) -> int:
         os.replace(path, folder / f"{generation}.{kind}")
     path = folder / f"{generation}.json"
     path.with_suffix(".json.tmp").write_text(json.dumps(manifest))
-    os.replace(path.with_suffix(".json.tmp"), path)  # published
+    os.replace(path.with_suffix(".json.tmp"), path)
+    catalog.stamp_index(stamp)  # published: searchers take it from here on
     for old in folder.iterdir():  # older bases, and any a killed build left half written
         if not old.name.startswith(f"{generation}."):
             old.unlink(missing_ok=True)
@@ -350,6 +388,21 @@ def _exact_top(queries: np.ndarray, vectors: _Rows, k: int) -> np.ndarray:
         keep = np.argpartition(-scores, min(k, scores.shape[1]) - 1, axis=1)[:, :k]
         scores, rows = np.take_along_axis(scores, keep, 1), np.take_along_axis(rows, keep, 1)
     return np.take_along_axis(rows, np.argsort(-scores, axis=1), 1)
+
+
+def reserve_ids(folder: Path, catalog: Catalog) -> None:
+    """Ids the indexes in `folder` made from this catalog hold are never given again, even by a
+    catalog restored from a backup older than them (the indexer calls this before it writes)."""
+    largest = 0
+    for generation in _published(folder):
+        try:
+            manifest = json.loads((folder / f"{generation}.json").read_text())
+        except (OSError, ValueError):
+            continue
+        if isinstance(manifest, dict) and manifest.get("catalog") == catalog.identity():
+            largest = max(largest, int(manifest.get("largest_id") or 0))
+    if largest:
+        catalog.reserve_ids(largest)
 
 
 def _published(folder: Path) -> list[int]:
