@@ -1,5 +1,6 @@
-"""Walk photo folders: recursive; symlink loops and unreadable folders reported, never fatal;
-hidden folders skipped unless asked; `--exclude` globs matched against the path and the name."""
+"""Walk photo folders: depth-first, iteratively (a folder 1 000 levels deep is a legal path);
+symlink loops and unreadable folders reported, never fatal; hidden folders skipped unless asked;
+`--exclude` globs matched against the path and the name."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from altclip_core.preprocess import image_extensions
+from search.library import escaped
 
 LIBRARY_MARKER = "indexer.lock"  # in every library (and export) folder: its pictures are no photos
 
@@ -28,10 +30,11 @@ def scan(
     warn: Callable[[str], None] = print,
     unreadable: list[str] | None = None,
 ) -> Iterator[Entry]:
-    """The photo files under `roots`, sorted by path within each folder, but none of a library
-    folder (one that holds LIBRARY_MARKER: a library kept among the photos). Folders that cannot
-    be listed and files that cannot be looked at are appended to `unreadable` (their photos are
-    not gone, only out of reach now)."""
+    """The photo files under `roots`, sorted by path within each folder, a subfolder's photos
+    where its name falls among them, but none of a library folder (one that holds
+    LIBRARY_MARKER: a library kept among the photos). Folders that cannot be listed and files
+    that cannot be looked at are appended to `unreadable` (their photos are not gone, only out
+    of reach now). `warn` gets one line per folder or file skipped, its name `escaped`."""
     unreadable = [] if unreadable is None else unreadable
     extensions = image_extensions()
     seen_dirs: set[tuple[int, int]] = set()
@@ -39,34 +42,43 @@ def scan(
     def excluded(path: str, name: str) -> bool:
         return any(fnmatch.fnmatch(path, g) or fnmatch.fnmatch(name, g) for g in exclude)
 
-    def walk(folder: str) -> Iterator[Entry]:
+    def listed(folder: str) -> Iterator[os.DirEntry] | None:
+        """The folder's entries by name, or None where it is skipped (and said why)."""
         try:
             st = os.stat(folder)
             if (st.st_dev, st.st_ino) in seen_dirs:
-                warn(f"skipped {folder}: a symlink loop or a folder already scanned")
-                return
+                warn(f"skipped {escaped(folder)}: a symlink loop or a folder already scanned")
+                return None
             seen_dirs.add((st.st_dev, st.st_ino))
             with os.scandir(folder) as it:
                 entries = sorted(it, key=lambda e: e.name)
         except OSError as e:
-            warn(f"skipped {folder}: {e.strerror or e}")
+            warn(f"skipped {escaped(folder)}: {escaped(e.strerror or str(e))}")
             unreadable.append(folder)
-            return
+            return None
         if any(e.name == LIBRARY_MARKER for e in entries):
-            warn(f"skipped {folder}: a library's own thumbnails and previews, not photos")
-            return
-        for e in entries:
+            warn(f"skipped {escaped(folder)}: a library's own thumbnails and previews, not photos")
+            return None
+        return iter(entries)
+
+    for root in roots:
+        # The folders being walked, innermost last, each with the entries it has left: a
+        # subfolder is walked where it comes, before its folder's next entry.
+        stack = [found] if (found := listed(os.path.abspath(root))) is not None else []
+        while stack:
+            e = next(stack[-1], None)
+            if e is None:
+                stack.pop()
+                continue
             if (e.name.startswith(".") and not include_hidden) or excluded(e.path, e.name):
                 continue
             try:
                 if e.is_dir():
-                    yield from walk(e.path)
+                    if (found := listed(e.path)) is not None:
+                        stack.append(found)
                 elif e.is_file() and os.path.splitext(e.name)[1].lower() in extensions:
                     st = e.stat()
                     yield Entry(e.path, st.st_size, st.st_mtime_ns)
             except OSError as err:
-                warn(f"skipped {e.path}: {err.strerror or err}")
+                warn(f"skipped {escaped(e.path)}: {escaped(err.strerror or str(err))}")
                 unreadable.append(e.path)
-
-    for root in roots:
-        yield from walk(os.path.abspath(root))

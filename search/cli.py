@@ -14,7 +14,7 @@ from pathlib import Path
 
 from altclip_core.errors import AltCLIPError
 
-from .library import SURROGATE, Library, error_line, escaped
+from .library import Library, error_line, escaped, hidden
 from .query import Query
 from .settings import Settings
 
@@ -109,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"altclip-search: {error_line(e)}", file=sys.stderr)
         return 1
     if said is not None:
-        print(f"altclip-search: {_understood(said)}", file=sys.stderr)
+        print(f"altclip-search: {escaped(_understood(said))}", file=sys.stderr)
     if not photos:
         print(
             "altclip-search: the library holds no photos yet: run  altclip-index PHOTOS",
@@ -203,16 +203,27 @@ def classify(argv: list[str] | None = None) -> int:
             row = {"image": path, "labels": [{"label": k, "p": round(v, 6)} for k, v in found]}
             print(json_line(row))
         else:
-            print("\t".join([escaped(path)] + [f"{label} {p:.3f}" for label, p in found]))
+            shown = [f"{escaped(label)} {p:.3f}" for label, p in found]
+            print("\t".join([escaped(path), *shown]))
     return 1 if failed else 0
 
 
 def json_line(row: dict) -> str:
     """One JSON object in valid UTF-8: a path's bytes that are not UTF-8 (held as lone
     surrogates) are written as JSON escapes ("\\udce9"), which json.loads and os.fsencode turn back
-    into the same bytes."""
+    into the same bytes; so is what `hidden` calls hidden ("\\u202e", "\\u200b"), which a
+    terminal would not show as it is."""
     line = json.dumps(row, ensure_ascii=False)
-    return SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", line)
+    return "".join(_json_escape(c) if hidden(c) else c for c in line)
+
+
+def _json_escape(c: str) -> str:
+    """A character as JSON escapes: one, or a surrogate pair beyond U+FFFF."""
+    code = ord(c)
+    if code > 0xFFFF:
+        code -= 0x10000
+        return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
+    return f"\\u{code:04x}"
 
 
 if __name__ == "__main__":

@@ -61,6 +61,22 @@ LOOKS_KEPT = 2048  # thumbnails' looks remembered for near-duplicate checks, 10 
 EXPLAIN_EDGE = 1024  # the longer side of a photo read to explain a match: ample for 8 x 8 cells
 SHA256 = re.compile(r"[0-9a-f]{64}")
 SURROGATE = re.compile("[\ud800-\udfff]")
+# What `escaped` writes as an escape: control characters, lone surrogates, line and paragraph
+# separators, and format characters (bidi overrides and isolates, which reverse what follows
+# them on a terminal; zero-width spaces and joiners, soft hyphens and byte-order marks, which
+# draw nothing, so that `IMG_0001\u200b.jpg` would look like `IMG_0001.jpg`).
+HIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
+# The other code points Unicode says to draw as nothing (Default_Ignorable_Code_Point, outside
+# Cf): the combining grapheme joiner, Hangul fillers, Khmer inherent vowels, Mongolian and
+# Unicode variation selectors. Other combining marks draw something, so stay as they are.
+BLANK = frozenset(
+    chr(c)
+    for c in (0x034F, 0x115F, 0x1160, 0x17B4, 0x17B5, 0x3164, 0xFFA0)
+    + tuple(range(0x180B, 0x1810))
+    + tuple(range(0xFE00, 0xFE10))
+    + tuple(range(0xE0100, 0xE01F0))
+)
+LARGEST_ID = 2**63 - 1  # the catalog's ids are 64-bit integers
 
 
 class SearchError(AltCLIPError):
@@ -284,8 +300,9 @@ class Library:
 
     def photo_path(self, photo_id: int) -> str | None:
         """The file of a catalogued photo, if it is still a regular file: the only paths the UI
-        may open."""
-        path = self.catalog.path_of(photo_id)
+        may open. None for an id that is no photo's (any integer: -1, 2**63)."""
+        photo_id = _photo_id(photo_id)
+        path = None if photo_id is None else self.catalog.path_of(photo_id)
         return path if path is not None and _regular(path) else None
 
     def open_photo(self, photo_id: int, edge: int = 2048) -> Image.Image | None:
@@ -352,12 +369,13 @@ class Library:
         the best-scoring of them, with the others in its `duplicates`: up to `k` such hits,
         folded from the `GROUP_POOL` x `k` best results, or more where fewer than `k` groups
         come of them (a copy ranked below the results folded is not found)."""
-        if not isinstance(k, numbers.Integral) or isinstance(k, bool) or k < 1:
+        if not _whole(k) or k < 1:
             raise SearchError(f"k must be a whole number of at least 1, not {k!r:.40}")
         if min_score is not None and not _number(min_score):
             raise SearchError(f"min_score is a number, not {min_score!r:.40}")
         if isinstance(kinds, str):
             raise SearchError(f"kinds is a list of extensions, e.g. ['jpg'], not {kinds!r:.40}")
+        _check_folder(folder)
         index = self.refresh()  # first: a rebuild may have changed the model
         query, leave_out, said, words = self._query(text, image, like, negative, dates)
         after, before = _date(after), _date(before)
@@ -483,12 +501,12 @@ class Library:
             if sha256 is not None and not named:  # bytes (an upload): a copy of a library photo?
                 leave_out |= set(self.catalog.ids_of(sha256))
         if like is not None:
-            whole = isinstance(like, numbers.Integral) and not isinstance(like, bool)
-            stored = self.catalog.vector_of(int(like)) if whole else None
+            photo_id = _photo_id(like)
+            stored = None if photo_id is None else self.catalog.vector_of(photo_id)
             if stored is None:
                 raise SearchError(f"no photo {like!r:.40} with a vector in this library")
             parts.append(stored)
-            leave_out.add(int(like))
+            leave_out.add(photo_id)
         query = np.sum(parts, axis=0)
         if negative is not None:
             negative = clean_query(negative, "negative")
@@ -538,7 +556,14 @@ class Library:
 
     def _vectors_of(self, ids, index: VectorIndex | None) -> np.ndarray:
         ids = np.asarray(ids)
-        if len(ids) and ids.dtype.kind not in "iu":
+        if len(ids) and ids.dtype.kind in "uO":  # may hold ids past int64, no photo's
+            given = ids.reshape(-1).tolist()
+            if ids.dtype.kind == "O" and not all(_whole(i) for i in given):
+                raise SearchError("photo ids are whole numbers")
+            if outside := sorted(i for i in given if _photo_id(i) is None):
+                raise SearchError(f"photos {outside[:5]} are not in the index")
+            ids = ids.astype(np.int64)
+        elif len(ids) and ids.dtype.kind != "i":
             raise SearchError(f"photo ids are whole numbers, not {ids.dtype}")
         try:
             return (self.refresh() if index is None else index).vectors_of(ids)
@@ -676,8 +701,12 @@ class Library:
         from search.explain import GRID, heat_map
 
         photo_id = photo.id if isinstance(photo, Hit) else photo
-        if not isinstance(photo_id, numbers.Integral) or isinstance(photo_id, bool):
+        if not _whole(photo_id):
             raise SearchError(f"explain a Hit or a photo id, not {photo_id!r:.40}")
+        image = self.open_photo(photo_id, edge=EXPLAIN_EDGE)  # first: no tower loaded in vain
+        if image is None:
+            shown = f"{photo_id!r:.40}"
+            raise SearchError(f"photo {shown} is not in this library or no longer a file")
         if isinstance(query, str):
             vector = self.query_vector(query)
         else:
@@ -685,9 +714,6 @@ class Library:
         tower = self._tower("vision")
         if vector.shape != (tower.dim,) or not np.isfinite(vector).all() or not vector.any():
             raise SearchError(f"the query vector must be {tower.dim} finite numbers, not all 0")
-        image = self.open_photo(int(photo_id), edge=EXPLAIN_EDGE)
-        if image is None:
-            raise SearchError(f"photo {photo_id} is not in this library or no longer a file")
         try:
             return heat_map(tower, image, vector, method, GRID if grid is None else grid)
         except ValueError as e:  # an unknown method, a grid that does not fit the model
@@ -709,10 +735,13 @@ class Library:
             raise SearchError("give at least one label, e.g. 猫 狗 海滩")
         key = photo.id if isinstance(photo, Hit) else photo
         stored = None
-        if isinstance(key, int) or isinstance(key, (str, Path)) and os.path.isabs(key):
-            stored = self.catalog.vector_of(key if isinstance(key, int) else str(key))
-        if stored is None and isinstance(key, int):
-            raise SearchError(f"no photo {key} with a vector in this library")
+        if _whole(key):
+            photo_id = _photo_id(key)
+            stored = None if photo_id is None else self.catalog.vector_of(photo_id)
+            if stored is None:
+                raise SearchError(f"no photo {key!r:.40} with a vector in this library")
+        elif isinstance(key, (str, Path)) and os.path.isabs(key):
+            stored = self.catalog.vector_of(str(key))
         vector = stored if stored is not None else self.embed_image(photo)
         try:
             probs = self._tower("text").classify(vector[None], labels, template)[0]
@@ -892,16 +921,47 @@ def error_line(e: Exception) -> str:
 
 def escaped(path: str) -> str:
     """A file name on one line that says exactly which file: bytes that are not UTF-8 as \\xNN,
-    control characters (newlines, tabs) escaped, a backslash doubled. For terminals and logs."""
+    what `hidden` calls hidden escaped (newlines and tabs as \\n and \\t, a bidi override as
+    \\u202e, a zero-width space as \\u200b), a backslash doubled. For terminals and logs."""
     out = []
     for c in path:
         if "\udc80" <= c <= "\udcff":  # a byte that was not UTF-8 (surrogate escape)
             out.append(f"\\x{ord(c) - 0xDC00:02x}")
-        elif c == "\\" or unicodedata.category(c) in ("Cc", "Cs", "Zl", "Zp"):
+        elif c == "\\" or hidden(c):
             out.append(c.encode("unicode_escape").decode("ascii"))
         else:
             out.append(c)
     return "".join(out)
+
+
+def hidden(c: str) -> bool:
+    """Whether the character `c` would be invisible, or would move or reverse other text, where
+    it is printed (HIDDEN_CATEGORIES, BLANK): what a file name shown to people must escape."""
+    return c in BLANK or unicodedata.category(c) in HIDDEN_CATEGORIES
+
+
+def _photo_id(x) -> int | None:
+    """`x` as a photo id: a whole number (not a bool) the catalog's 64-bit ids can hold; None for
+    any other, which is no photo's."""
+    if _whole(x) and -LARGEST_ID - 1 <= x <= LARGEST_ID:
+        return int(x)  # a numpy integer too
+    return None
+
+
+def _whole(x) -> bool:
+    """Whether `x` is a whole number (a numpy integer too), not a bool."""
+    return isinstance(x, numbers.Integral) and not isinstance(x, bool)
+
+
+def _check_folder(folder) -> None:
+    """A SearchError for a `folder` filter that is not a string, or holds a NUL, which no path
+    holds (and SQLite's LIKE reads as the pattern's end: it matched every photo). Other control
+    characters stay: a folder's name may hold a newline, and the page filters by the library's
+    own folders."""
+    if folder is not None and not isinstance(folder, str):
+        raise SearchError(f"folder is a folder's name or path, not {type(folder).__name__}")
+    if folder is not None and "\x00" in folder:
+        raise SearchError(f"no folder is named {escaped(folder)[:80]}: a name holds no NUL (\\x00)")
 
 
 def _number(x) -> bool:
@@ -949,12 +1009,22 @@ def _regular(path: str | Path) -> bool:
 
 
 def _date(value: str | date | datetime | None) -> datetime | None:
-    """A datetime, a date (its midnight) or an ISO string as a datetime; a SearchError else."""
-    if value is None or isinstance(value, datetime):
-        return value
-    if isinstance(value, date):
+    """A datetime, a date (its midnight) or an ISO string as a naive datetime in this machine's
+    local time, as the catalog keeps capture times (EXIF's wall clock) and compares file times;
+    a SearchError else. A time with a zone (2023-06-01T00:00+14:00) is that moment here (in UTC:
+    2023-05-31 10:00), so naive and zoned dates mix."""
+    if value is None:
+        return None
+    if isinstance(value, date) and not isinstance(value, datetime):
         return datetime(value.year, value.month, value.day)
+    if not isinstance(value, datetime):
+        try:
+            value = datetime.fromisoformat(value)
+        except (TypeError, ValueError):
+            raise SearchError(f"{value!r:.60} is not a date; write it as 2023-06-01") from None
+    if value.tzinfo is None or value.utcoffset() is None:
+        return value.replace(tzinfo=None)
     try:
-        return datetime.fromisoformat(value)
-    except (TypeError, ValueError):
-        raise SearchError(f"{value!r} is not a date; write it as 2023-06-01") from None
+        return value.astimezone().replace(tzinfo=None)
+    except (OverflowError, OSError, ValueError):  # hours from year 1 or 9999: its wall clock
+        return value.replace(tzinfo=None)
