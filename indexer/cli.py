@@ -194,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
                 summary = indexer.run(args.photos, args.rebuild, stop=stop, progress=progress)
         print(summary)
         if summary.failed and not args.export:
-            print(f"see why with: altclip-index --report --library {args.library}")
+            print(f"see why with: altclip-index --report --library {escaped(str(args.library))}")
         return 130 if summary.interrupted else 0  # 130: stopped by Ctrl-C, as shells say
     except KeyboardInterrupt:  # the second Ctrl-C: the batch in flight is lost, nothing else
         print("altclip-index: stopped; run the same command again to finish", file=sys.stderr)

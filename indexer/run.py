@@ -40,6 +40,7 @@ from search.catalog import (
     CatalogError,
     Known,
     Model,
+    NoCatalog,
     Record,
     one_writer,
     under,
@@ -437,8 +438,8 @@ def _recorded_model(library: Path, url: str | None) -> str | None:
     none is made by asking)."""
     try:
         model = Catalog.open(library, url, create=False).model()
-    except CatalogError:
-        return None
+    except NoCatalog:
+        return None  # a damaged one says so itself, rather than sending us to the hub
     return model.name if model is not None else None
 
 

@@ -15,6 +15,7 @@ import re
 import sqlite3
 import stat
 import time
+import unicodedata
 import urllib.parse
 import uuid
 from collections.abc import Iterator
@@ -188,6 +189,10 @@ class CatalogError(AltCLIPError):
     """The catalog cannot be used as it is; the message says what to do."""
 
 
+class NoCatalog(CatalogError):
+    """There is no library (yet) where a searcher looked."""
+
+
 @dataclass(frozen=True)
 class Model:
     name: str
@@ -235,8 +240,8 @@ class Changes:
 class Catalog:
     """Every statement the project runs against its database, by name."""
 
-    def __init__(self, engine: Engine):
-        self.engine = engine
+    def __init__(self, engine: Engine, url: str | None = None):
+        self.engine, self.url = engine, url or engine.url.render_as_string()
 
     @classmethod
     def open(cls, library: Path, url: str | None = None, create: bool = True) -> Catalog:
@@ -244,10 +249,11 @@ class Catalog:
         library folder that holds no catalog is a CatalogError rather than a new empty catalog,
         and nothing is written."""
         if not create and url is None and not (Path(library) / "catalog.sqlite").is_file():
-            raise CatalogError(
+            raise NoCatalog(
                 f"no library in {library}: build one with  altclip-index PHOTOS --library {library}"
             )
-        return cls(connect(catalog_url(Path(library), url), read_only=not create))
+        url = catalog_url(Path(library), url)
+        return cls(connect(url, read_only=not create), url)
 
     def close(self) -> None:
         """Close the catalog's connections (SQLite then folds its WAL into the file)."""
@@ -265,7 +271,9 @@ class Catalog:
                 else:
                     yield s
         except SQLAlchemyError as e:
-            raise CatalogError(f"the catalog failed: {error_line(e)}") from None
+            raise CatalogError(
+                f"the catalog {_shown(self.url)} failed: {_advice(e, self.url)}"
+            ) from None
 
     # -- the library as a whole --------------------------------------------------------------------
 
@@ -476,7 +484,7 @@ class Catalog:
         CatalogError says where that failed; PostgreSQL's commits are durable already."""
         if self.engine.dialect.name != "sqlite":
             return
-        path = self.engine.url.database
+        path = self.url[len("sqlite:///") :]
         try:
             with self.engine.connect() as c:
                 busy, logged, folded = c.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").one()
@@ -642,7 +650,16 @@ def _id_chunks(ids: list[int], size: int = 5000):
 def _in_folder(folder: str):
     """The photo lies under the absolute path `folder`, or `folder` is (part of) the name of a
     folder on its path: a "/" somewhere before it and after it. Paths stored as hex (not UTF-8)
-    are matched on their bytes' hex, where a match could, very rarely, straddle two bytes."""
+    are matched on their bytes' hex, where a match could, very rarely, straddle two bytes.
+    Typed in either Unicode form, it finds names stored in either (macOS writes NFD: Köln as
+    o + a combining diaeresis); a NUL, which no name holds, finds nothing."""
+    if "\x00" in folder:
+        return false()
+    forms = {unicodedata.normalize(form, folder) for form in ("NFC", "NFD")}
+    return or_(*(_in_one_folder(f) for f in sorted(forms)))
+
+
+def _in_one_folder(folder: str):
     if os.path.isabs(folder):
         prefix = folder.rstrip("/") + "/"
         return or_(
@@ -733,16 +750,13 @@ def connect(url: str, read_only: bool = False) -> Engine:
             with Session(engine) as s:
                 version = _version(s)
             if version is None:
-                raise CatalogError(f"{_shown(url)} holds no library (yet): run altclip-index")
+                raise NoCatalog(f"{_shown(url)} holds no library (yet): run altclip-index")
             if version == SCHEMA_VERSION:
                 return engine
             engine.dispose()  # another version: upgraded once by whoever opens it, or refused
         return _prepare(_engine(url))
     except SQLAlchemyError as e:
-        raise CatalogError(
-            f"cannot open the catalog {_shown(url)} ({error_line(e)}): check the URL, or move a "
-            "damaged catalog.sqlite aside and run altclip-index again"
-        ) from None
+        raise CatalogError(f"cannot open the catalog {_shown(url)}: {_advice(e, url)}") from None
 
 
 @contextmanager
@@ -756,25 +770,66 @@ def one_writer(url: str | None) -> Iterator[None]:
         return
     engine = create_engine(url)
     try:
-        with engine.connect() as c:
-            try:
-                locked = c.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": WRITER_LOCK})
-                locked = locked.scalar()
-            except SQLAlchemyError as e:
-                raise CatalogError(f"cannot open {_shown(url)} ({error_line(e)})") from None
-            if not locked:
-                raise CatalogError(
-                    "another altclip-index is writing to this catalog (perhaps for another "
-                    "--library folder); wait for it to finish"
-                )
-            yield
+        c = engine.connect()
+        locked = c.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": WRITER_LOCK}).scalar()
+    except SQLAlchemyError as e:
+        engine.dispose()
+        raise CatalogError(f"cannot open {_shown(url)}: {_advice(e, url)}") from None
+    try:
+        if not locked:
+            raise CatalogError(
+                "another altclip-index is writing to this catalog (perhaps for another "
+                "--library folder); wait for it to finish"
+            )
+        yield
     finally:
-        engine.dispose()  # closes the connection, and with it the lock
+        try:
+            c.close()  # and with the connection, the lock
+        except SQLAlchemyError:
+            pass  # the server went away, and the lock with it: the run's own error says so
+        engine.dispose()
 
 
 def error_line(e: SQLAlchemyError) -> str:
     """A database error in one line, without SQLAlchemy's background link."""
     return f"{type(e).__name__}: {str(e).splitlines()[0]}"
+
+
+# What the database says -> what to do about it (the first that the message holds).
+ADVICE = {
+    "sqlite": [
+        (("disk is full", "no space"), "free space on the disk that holds {where}"),
+        (
+            ("not a database", "malformed", "corrupt"),
+            "{where} is damaged: move it aside (keep it) and run altclip-index again, which "
+            "makes a new catalog",
+        ),
+        (("readonly", "read-only"), "{where} cannot be written: check its permissions"),
+        (
+            ("unable to open", "disk i/o"),
+            "check that {where} and its folder exist and can be read (and written, to index)",
+        ),
+    ],
+    "postgresql": [
+        (
+            ("connect", "connection", "server closed", "terminat"),
+            "is the PostgreSQL server running and reachable? check it and the --catalog URL, "
+            "then run again (a stopped run finishes where it stopped)",
+        ),
+        (("does not exist", "authentication", "password"), "check the --catalog URL"),
+    ],
+}
+
+
+def _advice(e: SQLAlchemyError, url: str) -> str:
+    """The database's error in one line and what to do about it."""
+    said = error_line(e)
+    dialect = "sqlite" if url.startswith("sqlite") else "postgresql"
+    where = url[len("sqlite:///") :] if dialect == "sqlite" else _shown(url)
+    for words, advice in ADVICE[dialect]:
+        if any(w in said.lower() for w in words):
+            return f"{said}; {advice.format(where=where)}"
+    return f"{said}; check the --catalog URL"
 
 
 def _shown(url: str) -> str:

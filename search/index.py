@@ -288,11 +288,16 @@ def publish(folder: Path, catalog: Catalog, exact: bool | None = None) -> int:
     generation = catalog.generation()
     tmp = {kind: folder / f"{generation}.{kind}.tmp{os.getpid()}" for kind in ("ids", "f32")}
     n = largest = 0
-    with open(tmp["ids"], "wb") as ids_file, open(tmp["f32"], "wb") as vectors_file:
-        for ids, vectors in catalog.vectors():
-            ids_file.write(ids.tobytes())
-            vectors_file.write(np.ascontiguousarray(vectors, np.float32).tobytes())
-            n, largest = n + len(ids), max(largest, int(ids.max(initial=0)))
+    try:
+        with open(tmp["ids"], "wb") as ids_file, open(tmp["f32"], "wb") as vectors_file:
+            for ids, vectors in catalog.vectors():
+                ids_file.write(ids.tobytes())
+                vectors_file.write(np.ascontiguousarray(vectors, np.float32).tobytes())
+                n, largest = n + len(ids), max(largest, int(ids.max(initial=0)))
+    except OSError as e:  # a full disk, say: named with the folder it could not write to
+        for path in tmp.values():
+            path.unlink(missing_ok=True)
+        raise OSError(e.errno, e.strerror, e.filename or str(folder)) from None
     stamp = uuid.uuid4().hex
     manifest = dict(
         catalog=catalog.identity(),

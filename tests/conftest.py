@@ -70,37 +70,53 @@ def photo_library(tmp_path_factory, tiny):
 @pytest.fixture(scope="session")
 def postgres_url():
     """A PostgreSQL server started on loopback for the session (Debian's, from .ci/run)."""
-    initdb = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
-    if not initdb:
-        pytest.skip("no PostgreSQL server here: apt-get install postgresql (as .ci/run does)")
-    pytest.importorskip("psycopg", reason="pip install psycopg[binary] (in the dev extra)")
-    bindir = os.path.dirname(initdb[-1])
-    as_postgres = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-    home = tempfile.mkdtemp(prefix="altclip-pg-")
-    if os.geteuid() == 0:
-        shutil.chown(home, "postgres")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    data = os.path.join(home, "db")
-    subprocess.run(
-        [*as_postgres, f"{bindir}/initdb", "-D", data, "-A", "trust", "-U", "postgres"],
-        check=True,
-        capture_output=True,
-    )
-    options = f"-p {port} -k {home} -c listen_addresses=127.0.0.1"
-    log = os.path.join(home, "server.log")  # the server must not hold our pipes open
-    subprocess.run(
-        [*as_postgres, f"{bindir}/pg_ctl", "-D", data, "-o", options, "-l", log, "-w", "start"],
-        check=True,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
-    subprocess.run(
-        [*as_postgres, f"{bindir}/pg_ctl", "-D", data, "-m", "fast", "stop"], capture_output=True
-    )
-    shutil.rmtree(home, ignore_errors=True)
+    server = PostgresServer()
+    yield server.url
+    server.stop()
+    server.remove()
+
+
+class PostgresServer:
+    """A PostgreSQL server of its own on loopback; `stop()` it (tests may stop it midway)."""
+
+    def __init__(self):
+        initdb = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+        if not initdb:
+            pytest.skip("no PostgreSQL server here: apt-get install postgresql (as .ci/run does)")
+        pytest.importorskip("psycopg", reason="pip install psycopg[binary] (in the dev extra)")
+        bindir = os.path.dirname(initdb[-1])
+        as_postgres = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        self.home = tempfile.mkdtemp(prefix="altclip-pg-")
+        if os.geteuid() == 0:
+            shutil.chown(self.home, "postgres")
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        data = os.path.join(self.home, "db")
+        subprocess.run(
+            [*as_postgres, f"{bindir}/initdb", "-D", data, "-A", "trust", "-U", "postgres"],
+            check=True,
+            capture_output=True,
+        )
+        self.options = f"-p {port} -k {self.home} -c listen_addresses=127.0.0.1"
+        self.ctl = [*as_postgres, f"{bindir}/pg_ctl", "-D", data]
+        self.url = f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
+        self.start()
+
+    def start(self) -> None:
+        log = os.path.join(self.home, "server.log")  # the server must not hold our pipes open
+        subprocess.run(
+            [*self.ctl, "-o", self.options, "-l", log, "-w", "start"],
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
+    def stop(self, mode: str = "fast") -> None:
+        subprocess.run([*self.ctl, "-m", mode, "stop"], capture_output=True)
+
+    def remove(self) -> None:
+        shutil.rmtree(self.home, ignore_errors=True)
 
 
 def new_database(server_url: str) -> str:

@@ -14,7 +14,7 @@ import pytest
 
 from indexer import Indexer
 from search import Library, index
-from search.catalog import Catalog, Model, Record
+from search.catalog import Catalog, CatalogError, Model, Record
 from search.index import refreshed
 from tests.conftest import AS_USER
 from tests.test_hostile import cli
@@ -172,3 +172,46 @@ def test_a_searcher_on_a_read_only_catalog_leaves_nothing_that_blocks_a_writer(t
     again = cli("indexer", root, "--library", library)
     assert again.returncode == 0, again.stderr
     assert b"1 added" in again.stdout
+
+
+def test_a_folder_typed_in_either_unicode_form_finds_the_other(tmp_path):
+    folder = tmp_path / "lib"
+    folder.mkdir()
+    catalog = Catalog.open(folder)
+    catalog.set_model(Model("tiny", "f" * 16, 32))
+    add(catalog, unit(np.random.default_rng(9), 2), folder="/photos/Ko\u0308ln")  # NFD, as macOS
+    assert len(catalog.passing(folder="K\u00f6ln")) == 2  # typed in NFC
+    assert len(catalog.passing(folder="/photos/K\u00f6ln")) == 2
+    assert len(catalog.passing(folder="\x00")) == 0
+
+
+def test_a_damaged_catalog_says_so_rather_than_sending_to_the_hub(tiny, tmp_path):
+    root, library = photos(tmp_path / "photos", 1), tmp_path / "lib"
+    assert cli("indexer", root, "--library", library, "--model", tiny).returncode == 0
+    data = bytearray((library / "catalog.sqlite").read_bytes())
+    data[:100] = os.urandom(100)  # its header gone
+    (library / "catalog.sqlite").write_bytes(bytes(data))
+    result = cli("indexer", root, "--library", library)  # no --model: the library's
+    err = result.stderr.decode()
+    assert result.returncode == 1 and len(err.strip().splitlines()) == 1, err
+    assert "is damaged: move it aside" in err and "download" not in err
+
+
+def test_postgresql_stopped_mid_run_is_one_line_and_the_rerun_finishes(tiny, tmp_path):
+    from tests.conftest import PostgresServer
+
+    server = PostgresServer()
+    root, library = photos(tmp_path / "photos", 6), tmp_path / "lib"
+    indexer = Indexer(library=library, model=str(tiny), catalog_url=server.url, batch_size=2)
+    try:
+        with pytest.raises(CatalogError) as stopped:  # what altclip-index prints, in one line
+            indexer.run([root], progress=lambda done, total: server.stop("immediate"))
+        assert "\n" not in str(stopped.value)
+        assert "is the PostgreSQL server running" in str(stopped.value)
+        server.start()
+        summary = indexer.run([root])
+        assert summary.added + summary.unchanged == 6 and summary.failed == 0
+        assert Catalog.open(library, server.url).vector_count() == 6
+    finally:
+        server.stop()
+        server.remove()
