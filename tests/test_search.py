@@ -298,12 +298,12 @@ def test_damaged_index_is_not_trusted(tmp_path, library):
 
 
 def test_unopenable_catalog_is_one_line_without_password(tmp_path, capsys):
-    with pytest.raises(CatalogError, match="check the URL") as e:
+    with pytest.raises(CatalogError, match="is the PostgreSQL server running") as e:
         catalog.connect("postgresql+psycopg://me:secret@127.0.0.1:1/photos")
     assert "secret" not in str(e.value) and "\n" not in str(e.value)
     (tmp_path / "catalog.sqlite").write_bytes(b"not a database")
     assert search_main(["dog", "--library", str(tmp_path)]) == 1
-    assert "move a damaged catalog.sqlite aside" in capsys.readouterr().err
+    assert "is damaged: move it aside" in capsys.readouterr().err
 
 
 def test_cli(library, capsys):

@@ -161,7 +161,7 @@ def test_damaged_catalog_says_what_to_do(monkeypatch, tmp_path):
     (tmp_path / "catalog.sqlite").write_bytes(b"not a database")
     at = app(monkeypatch, tmp_path, locale="zh-CN")
     assert [w.value for w in at.warning] == ["照片库打不开："]
-    assert "move a damaged catalog.sqlite aside" in texts(at)[0]
+    assert "is damaged: move it aside" in texts(at)[0]
 
 
 def test_chinese_query_shows_an_even_grid_in_chinese(monkeypatch, photo_library):
