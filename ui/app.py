@@ -5,8 +5,10 @@ English, `ui/strings/`; a switch at the top changes it). An even grid of square 
 on a photo opens a viewer over the grid with its preview, previous/next (arrow keys too), details
 and "more like this". It reads only the library: thumbnails and previews the indexer made, and the
 original file of a photo the catalog lists when there is no preview; no path comes from the page.
-Names, paths and messages are shown with `text()`, never as Markdown. With ALTCLIP_PASSWORD set
-(altclip-ui requires one beyond this machine) nothing of the library is shown before it is given.
+Names, paths and messages are shown with `text()`, never as Markdown, file and folder names through
+`name()`. With ALTCLIP_PASSWORD set (altclip-ui requires one beyond this machine) nothing of the
+library is shown before it is given, and pictures travel only inside the page's own messages
+(`inline()`), never through Streamlit's media endpoint, which serves anyone who has the link.
 """
 
 from __future__ import annotations
@@ -18,11 +20,13 @@ import re
 import threading
 import time
 from datetime import date, datetime
+from pathlib import Path
 
 import streamlit as st
 from PIL import Image
 
 from search import (
+    MAX_QUERY_CHARS,
     AltCLIPError,
     CatalogError,
     CheckpointError,
@@ -39,6 +43,7 @@ from search.explain import overlay
 from search.query import Query
 from search.settings import Settings
 from ui.i18n import Strings, choose, languages, strings
+from ui.show import inline, name, text
 
 PAGE = 30  # photos per "show more"
 WRONG_PASSWORD_WAIT = 1.0  # seconds
@@ -54,9 +59,6 @@ KINDS = {
     "BMP": ["bmp"],
     "AVIF": ["avif"],
 }
-# Line breaks and bidi overrides, which would let a file name forge a second line or reverse
-# its own extension.
-INVISIBLE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 # CSS only (no script): square tiles whose whole photo is the button that opens it, one line
 # of caption, and a viewer that fits the screen without enlarging a small photo.
 STYLE = """<style>
@@ -85,20 +87,6 @@ STYLE = """<style>
 }
 [class*="st-key-chip-"] button { border: none; background: none; padding: 0 0.4rem; }
 </style>"""
-
-
-def text(line: str, where=st) -> None:
-    """Show `line` as the characters it holds. Every file name, path, model name, message and
-    query echo goes through here: Streamlit's Markdown (captions, alerts, labels) fetches
-    `![x](https://host/x)` images, links URLs and turns `:red[x]`, `$x$`, `:streamlit:` and `->`
-    into colour, LaTeX, logos and arrows, and some of those act on text that backslashes have
-    already escaped. st.text parses nothing."""
-    where.text(shown(line))
-
-
-def shown(line: str) -> str:
-    """`line` on one line, its control and bidi characters escaped."""
-    return INVISIBLE.sub(lambda m: m.group().encode("unicode_escape").decode(), line)
 
 
 def language_ui() -> Strings:
@@ -173,10 +161,11 @@ def open_library(folder: str, catalog: str | None) -> Library:
     return lib
 
 
-def problem_ui(e: AltCLIPError, tr: Strings) -> None:
+def problem_ui(e: AltCLIPError, tr: Strings, opening: bool = False) -> None:
     """One line in the page's language that says what to do, and, where the library says which
     command or file, that line as text; never a traceback, nor an image's error (it may hold a
-    server path)."""
+    server path). `opening`: the library was being opened; else it was open and has failed since
+    (its catalog damaged or moved, its database server down)."""
     if isinstance(e, UnreadableImage):
         st.warning(tr("unreadable"))
     elif isinstance(e, (ModelNotFound, CheckpointError)):
@@ -188,8 +177,14 @@ def problem_ui(e: AltCLIPError, tr: Strings) -> None:
         if isinstance(e, NoLibrary):
             st.warning(tr("no_library"))
         else:
-            st.warning(tr("catalog_problem" if isinstance(e, CatalogError) else "problem"))
+            st.warning(tr(problem_key(e, opening)))
         text(str(e))
+
+
+def problem_key(e: AltCLIPError, opening: bool) -> str:
+    if not isinstance(e, CatalogError):
+        return "problem"
+    return "catalog_problem" if opening else "catalog_failed"
 
 
 def status_ui(lib: Library, tr: Strings) -> None:
@@ -206,7 +201,7 @@ def status_ui(lib: Library, tr: Strings) -> None:
         key = "failed_one" if s.failed == 1 else "failed"
         with bar.expander(tr(key, n=tr.number(s.failed))):
             for path, reason in lib.failures():
-                text(f"{os.fsencode(path).decode('utf-8', 'replace')}: {reason}")
+                text(f"{name(path)}: {reason}")
     text(tr("model", name=s.model_short), bar)
 
 
@@ -230,7 +225,8 @@ def query_ui(lib: Library, tr: Strings) -> tuple[str, bytes | None]:
         data = upload.getvalue() if upload is not None else None
         if data is not None:
             try:
-                st.image(lib.query_image(data, 480), caption=tr("upload_caption"), width=160)
+                preview = inline(lib.query_image(data, 480))
+                st.image(preview, caption=tr("upload_caption"), width=160)
             except AltCLIPError:
                 pass  # the search says it, once
     return query, data
@@ -279,9 +275,7 @@ def folder_names(lib: Library) -> dict[str, str]:
     them all (`photos/2023/summer`)."""
     folders = lib.folders()
     top = os.path.dirname(folders[0]) if folders else ""
-    return {
-        shown(os.fsencode(os.path.relpath(f, top)).decode("utf-8", "replace")): f for f in folders
-    }
+    return {name(os.path.relpath(f, top)): f for f in folders}
 
 
 def current_filters(lib: Library, query: str) -> dict[str, object]:
@@ -398,13 +392,13 @@ def grid_ui(lib: Library, hits: list[Hit], tr: Strings) -> None:
     grid = st.grid(6, min_column_width=100, gap="xsmall", key="grid")
     for i, hit in enumerate(hits):
         with grid.container(key=f"tile-{i}", gap=None):
-            thumb = lib.thumbnail(hit)  # None unless a regular file named by a real sha256
+            thumb = inline(lib.thumbnail(hit))  # None unless a regular file named by a sha256
             if thumb is not None:
-                st.image(str(thumb), width="stretch")
+                st.image(thumb, width="stretch")
             else:
                 st.container(key=f"blank-{i}")
             copies = f" +{len(hit.duplicates)}" if hit.duplicates else ""
-            text(f"{tr(band(hit, best))} · {os.path.basename(hit.display_path)}{copies}")
+            text(f"{tr(band(hit, best))} · {name(os.path.basename(hit.path))}{copies}")
             st.button(tr("open_photo", n=i + 1), key=f"open-{hit.id}", on_click=view, args=(i,))
 
 
@@ -429,18 +423,21 @@ def photo_ui(lib: Library, tr: Strings) -> None:
     picture, about = st.columns([3, 2], vertical_alignment="center")
     preview = lib.preview(hit)  # screen-size, made at indexing time
     try:
-        image = str(preview) if preview is not None else lib.open_photo(hit.id, 1600)
+        image = preview if preview is not None else lib.open_photo(hit.id, 1600)
         if image is not None and st.session_state.get("why_for") == hit.id:
             with picture, st.spinner(tr("why_busy")):
                 image = why(lib, hit, image)
+        shown_image = inline(image)
     except AltCLIPError as e:
         with picture:
             problem_ui(e, tr)
-        image = False
-    if image is None:
+        shown_image = False
+    except OSError:  # its preview removed since the search (re-indexed meanwhile)
+        shown_image = None
+    if shown_image is None:
         picture.warning(tr("photo_gone"))
-    elif image:
-        picture.image(image, width="content")  # never larger than its pixels
+    elif shown_image:
+        picture.image(shown_image, width="content")  # never larger than its pixels
     with about:
         with st.container(horizontal=True, vertical_alignment="center", key="viewer-nav"):
             st.button(
@@ -477,7 +474,7 @@ def why(lib: Library, hit: Hit, image) -> Image.Image:
     s = st.session_state
     key = (hit.id, s.asked)
     if s.get("why_shown", (None,))[0] != key:
-        if isinstance(image, str):  # the preview's path
+        if isinstance(image, Path):  # the preview
             with Image.open(image) as f:
                 photo = f.convert("RGBA")
         else:
@@ -499,7 +496,7 @@ def step(by: int) -> None:
 def more_like(hit: Hit) -> None:
     """Photos like this one, from its stored vector: the new query, alone."""
     s = st.session_state
-    s.like, s.like_name = hit.id, os.path.basename(hit.display_path)
+    s.like, s.like_name = hit.id, name(os.path.basename(hit.path))
     s.query = ""
     s.uploads += 1
     s.viewing = None
@@ -520,15 +517,15 @@ def details_ui(hit: Hit, hits: list[Hit], tr: Strings) -> None:
             size.append(tr("file_size", mb=f"{hit.size / 2**20:.1f}"))
     if size:
         text(tr("list_separator").join(size))
-    folder, name = os.path.split(hit.display_path)
-    text(tr("in_folder", folder=os.path.basename(folder)))
-    text(tr("file_name", name=name))
+    folder, file = os.path.split(hit.path)
+    text(tr("in_folder", folder=name(os.path.basename(folder))))
+    text(tr("file_name", name=name(file)))
     if st.toggle(tr("show_path"), key="show-path"):
-        text(hit.display_path)
+        text(name(hit.path))
     best = max(h.score for h in hits)
     text(tr("relevance", band=tr(band(hit, best)), score=f"{hit.score:.3f}"))
     if hit.duplicates:
-        names = tr("list_separator").join(os.path.basename(h.display_path) for h in hit.duplicates)
+        names = tr("list_separator").join(name(os.path.basename(h.path)) for h in hit.duplicates)
         text(tr("copies", n=tr.number(len(hit.duplicates)), names=short(names, 200)))
 
 
@@ -568,6 +565,8 @@ def results_ui(lib: Library, query: str, image: bytes | None, options: dict, tr:
             hits = lib.search(
                 query or None, image=image, like=like, k=s.shown, group=True, **options
             )
+    except CatalogError:
+        raise  # main's: the library is opened afresh
     except AltCLIPError as e:
         problem_ui(e, tr)
         return
@@ -636,12 +635,27 @@ def main() -> None:
             lib = open_library(str(env.library), env.catalog)
     except AltCLIPError as e:
         st.title(tr("title"), anchor=False)
-        problem_ui(e, tr)
+        problem_ui(e, tr, opening=True)
         st.caption(tr("reload"))
         return
+    try:
+        library_ui(lib, tr)
+    except AltCLIPError as e:  # since it was opened: its catalog damaged or moved, a server down
+        if isinstance(e, CatalogError):
+            open_library.clear()  # the next run opens it afresh, or says why it cannot
+        problem_ui(e, tr)
+
+
+def library_ui(lib: Library, tr: Strings) -> None:
+    """The page once the library is open: its status, the question, and the answer."""
+    s = st.session_state
     status_ui(lib, tr)
     query, image = query_ui(lib, tr)
     options = filters_ui(lib, tr)
+    for what, said in (("query", query), ("negative", options["negative"] or "")):
+        if len(said) > MAX_QUERY_CHARS:  # refused before anything reads it (dates, the model)
+            problem_ui(QueryTooLong(len(said), what=what), tr)
+            return
     options["dates"] = s.get("dates_off") != query  # its ✕ keeps the date words as words
     chips_ui(lib, query, tr)
     if not query and image is None and s.like is None:
