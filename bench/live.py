@@ -45,11 +45,11 @@ BUILD = (
     + """
 import sys, time
 from pathlib import Path
-from search import index
+from search import vector_index
 from search.catalog import Catalog
 folder = Path(sys.argv[1])
 start = time.perf_counter()
-index.publish(folder / "index", Catalog.open(folder))
+vector_index.publish(folder / "index", Catalog.open(folder))
 print(time.perf_counter() - start, peak_mb())
 """
 )

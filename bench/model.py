@@ -105,7 +105,7 @@ def main() -> None:
         for family in args.families:
             full, tiny = SHAPES[family]
             shape = tiny if args.smoke else full
-            folder = root / ("altclip-full" if shape == "full" else shape)  # bench/index.py's
+            folder = root / ("altclip-full" if shape == "full" else shape)  # bench/indexing.py's
             build(family, shape, folder)
             bench(family, folder, args)
 

@@ -19,7 +19,7 @@ from PIL import Image
 
 from altclip_core.errors import AltCLIPError
 from altclip_core.preprocess import MAX_FILE_MB, MAX_MEGAPIXELS
-from search import index
+from search import vector_index
 from search.catalog import Catalog
 from search.cli import quiet_pipe
 from search.library import error_line, escaped
@@ -77,7 +77,7 @@ def parser() -> argparse.ArgumentParser:
         "--exact-decode",
         action="store_true",
         help="decode JPEGs at full size (slower; the default draft decoding is within "
-        "measured tolerance, see bench/index.py)",
+        "measured tolerance, see bench/indexing.py)",
     )
     p.add_argument(
         "--int8",
@@ -280,7 +280,7 @@ def check(args) -> int:
         print(f"{escaped(path)}\t{why}")
     if damaged:
         problems.append(f"{len(damaged)} damaged row(s): the next run makes them from their photos")
-    if index.unusable(args.library / "index", catalog):
+    if vector_index.unusable(args.library / "index", catalog):
         problems.append(
             "the vector index does not belong to this catalog (a catalog restored from a backup, "
             "or a damaged index): searches read the catalog until the next run rebuilds it"

@@ -32,7 +32,7 @@ from PIL import Image
 from altclip_core import hub
 from altclip_core.errors import AltCLIPError, ImageError
 from altclip_core.preprocess import MAX_FILE_MB, MAX_MEGAPIXELS, image_problem
-from search import index
+from search import vector_index
 from search.catalog import (
     ERROR,
     OK,
@@ -211,7 +211,7 @@ class Indexer:
         with _lock(self.library, self.catalog_url):
             _remove_leftovers(self.library)
             catalog = Catalog.open(self.library, self.catalog_url)
-            index.reserve_ids(self.library / "index", catalog)
+            vector_index.reserve_ids(self.library / "index", catalog)
             decoder = self.decoder(folder, self.library)
             embedder = Embedder(folder, self.device, self.int8, self.warn)
             self._check_model(catalog, name, folder, embedder, rebuild)
@@ -243,8 +243,8 @@ class Indexer:
                 moves = summary.moved + failed_moves  # a move is not removal
                 summary.removed = max(len(plan.gone) - moves, 0)
                 _drop_unused_pictures(catalog, self.library)
-            if index.stale(self.library / "index", catalog):
-                index.publish(self.library / "index", catalog)
+            if vector_index.stale(self.library / "index", catalog):
+                vector_index.publish(self.library / "index", catalog)
             catalog.make_durable()
         summary.seconds = time.perf_counter() - start
         summary.int8_cosine = embedder.int8_cosine
@@ -307,8 +307,8 @@ class Indexer:
             gone = [p for p in catalog.known() if under(p, [os.path.abspath(folder)])]
             catalog.finish_run(gone, {})
             _drop_unused_pictures(catalog, self.library)
-            if index.stale(self.library / "index", catalog):
-                index.publish(self.library / "index", catalog)
+            if vector_index.stale(self.library / "index", catalog):
+                vector_index.publish(self.library / "index", catalog)
             catalog.make_durable()
         return len(gone)
 

@@ -40,7 +40,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from altclip_core import hub
-from search import index
+from search import vector_index
 from search.catalog import ERROR, OK, SHA256, Catalog, Known, Model, Record, damage
 
 from .run import PICTURES, IndexerError, Summary, _lock, _remove_leftovers
@@ -205,7 +205,7 @@ def import_shards(
         _remove_leftovers(library)
         catalog = Catalog.open(library, catalog_url)
         _check_model(catalog, files, fingerprint, model or named or hub.DEFAULT_MODEL)
-        index.reserve_ids(library / "index", catalog)
+        vector_index.reserve_ids(library / "index", catalog)
         dim = catalog.model().dim
         known = catalog.known()
         for part in files:
@@ -222,8 +222,8 @@ def import_shards(
                     kind = "failed" if r.embedding is None else kind
                     setattr(summary, kind, getattr(summary, kind) + 1)
                     known[r.path] = Known(r.size, r.mtime_ns, r.sha256, _status(r), False)
-        if index.stale(library / "index", catalog):
-            index.publish(library / "index", catalog)
+        if vector_index.stale(library / "index", catalog):
+            vector_index.publish(library / "index", catalog)
         catalog.make_durable()
     summary.seconds = time.perf_counter() - start
     return summary

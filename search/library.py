@@ -32,7 +32,7 @@ from altclip_core.errors import AltCLIPError, ImageError
 from altclip_core.preprocess import MAX_FILE_MB, MAX_MEGAPIXELS, image_extensions, open_file
 from search import duplicates as near
 from search.catalog import ERROR, OK, Catalog, Model
-from search.index import VectorIndex, refreshed
+from search.vector_index import VectorIndex, refreshed
 from search.query import Query
 from search.query import parse as parse_dates
 from search.relevance import (

@@ -24,7 +24,7 @@ from indexer import Indexer, IndexerError
 from indexer.cli import main as index_main
 from search import catalog
 from search.catalog import Catalog, Photo
-from search.index import VectorIndex
+from search.vector_index import VectorIndex
 from tests import checkpoints
 from tests.photos import BAD, GOOD, make_hostile, make_photos
 

@@ -3,8 +3,8 @@ and how far apart their embeddings are), end-to-end images/s against the model a
 model (pipeline overhead) and with the full-size one in float32 and int8 if bench/model.py has
 built it, per number of decode workers, and the rerun time on an unchanged 10 000-file folder.
 
-    python bench/index.py [--photos 48] [--files 10000] [--workers 1 2] [--batch 16]
-    python bench/index.py --device cuda --runs float32 --photos 4000 --workers 16
+    python bench/indexing.py [--photos 48] [--files 10000] [--workers 1 2] [--batch 16]
+    python bench/indexing.py --device cuda --runs float32 --photos 4000 --workers 16
         (on a GPU: the full-size model in bf16, batches sized to the card; enough photos for
         several batches, since the first is left out)
 
