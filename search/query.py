@@ -31,13 +31,20 @@ exclusive). What is understood:
 
 Left in the text, because they describe the look as much as the date: a season or festival
 without a year ("夏天的海边", "Christmas tree"), decades ("the 1990s look", "90年代"). A number is
-not a year when it is part of a word or a name (2023号房间, room 2023, v2023, 2023x), nor when it
-lies in the future. A day or month that does not exist (2023年2月29日, 2021年13月, 6月0日), a
-year BC (公元前2021年) or too far back to count (3000 years ago) leaves the whole phrase as typed.
+not a year when it is part of a word, a name or a longer number (2023号房间, room 2023, v2023,
+2023x, 12023年), nor, written without 年, when it lies in the future. With 年, a year is any the
+calendar has, 1 to 9999: 9999年12月31日 is that day, and a range that runs to the end of 9999
+ends at `datetime.max`. A day, month or year that does not exist (2023年2月29日, 2021年13月,
+6月0日, 0000年, after 9999年12月31日), a year BC (公元前2021年) or too far back to count (3000
+years ago, 3000年前) leaves the whole phrase as typed.
 Full-width digits (２０２１年) are digits. Several date phrases (2019年和2021年, "2019 and
 2021") are each a range, in `ranges`; `after` and `before` span them all; after "and", a
 month takes the year of the phrase before it (2023年6月和7月), a season that of a season
 (2018年的夏天和秋天). Two phrases at most: a third (2018年夏天和秋天和冬天) stays words.
+
+Dates are read in the first MAX_QUERY_CHARS characters (the rest stays text), in a time that
+grows with the length of the text, not its square: no pattern is retried from every digit of a
+number or every space of a run, and the words before a phrase are looked for just before it.
 """
 
 from __future__ import annotations
@@ -93,6 +100,11 @@ MONTH_NAMES = {name: i + 1 for i, name in enumerate(MONTHS.split())}
 MONTH_NAMES |= {name[:3]: i for name, i in MONTH_NAMES.items()} | {"sept": 9}
 
 
+# Dates are read in this much of a query at most: the longest the product takes (the page's
+# limit; search.library's clean_query refuses a longer one, with this number).
+MAX_QUERY_CHARS = 2000
+
+
 @dataclass(frozen=True)
 class Query:
     """`text`: what is left to embed ("" where the query was only a date); `after` (inclusive)
@@ -109,9 +121,47 @@ class Query:
     def days(self) -> list[tuple[str, date | None, date | None]]:
         """Each phrase with the first and last day it names (inclusive), None where open."""
         return [
-            (phrase, after and after.date(), before and (before - timedelta(days=1)).date())
+            (phrase, after and after.date(), before and (before - _INSTANT).date())
             for phrase, (after, before) in zip(self.phrases, self.ranges, strict=True)
         ]
+
+
+_INSTANT = timedelta(microseconds=1)
+
+
+class _EndOfTime(date):
+    """The day after 31 December 9999, which no `date` can be: the exclusive end of a range that
+    runs to the end of the calendar (9999年, 9999年12月31日). Later than every day; `_dt` makes
+    it `datetime.max`, the last instant a `before` can leave out."""
+
+    def __new__(cls):
+        return super().__new__(cls, date.max.year, date.max.month, date.max.day)
+
+    def __eq__(self, other):
+        return other is self
+
+    def __ne__(self, other):
+        return other is not self
+
+    def __lt__(self, other):
+        return False
+
+    def __le__(self, other):
+        return other is self
+
+    def __gt__(self, other):
+        return other is not self
+
+    def __ge__(self, other):
+        return True
+
+    __hash__ = object.__hash__
+
+    def __repr__(self):
+        return "_END_OF_TIME"
+
+
+_END_OF_TIME = _EndOfTime()
 
 
 # -- tokens ---------------------------------------------------------------------------------
@@ -119,7 +169,9 @@ class Query:
 # back), month, day, season, festival, span (a fixed range: yesterday, last week...), last/this
 # (modifiers of the next season, festival or month), and the range words.
 
-_CN_NUM = r"[〇零一二两三四五六七八九十]+"
+_CN_DIGIT = r"[〇零一二两三四五六七八九十]"
+# A number from its first digit: tried from every digit of a long one, it would cost the square
+_NUM = rf"(?:(?<!\d)\d+|(?<!{_CN_DIGIT}){_CN_DIGIT}+)"
 _EN_NUM = r"\d+|" + "|".join(NUMBER_WORDS) + r"|a|an"
 _AGO_UNITS = {"day": "day", "week": "week", "month": "month", "year": "year"}
 _CN_UNITS = {"天": "day", "日": "day", "周": "week", "星期": "week", "个月": "month", "年": "year"}
@@ -192,10 +244,11 @@ _TOKENS = [
         r"(?<![\d./-]) (?P<y>(?:19|20)\d\d) [-/.] (?P<m>\d{1,2}) (?:[-/.](?P<d>\d{1,2}))?"
         r"(?![\d./-]*\d)",
     ),
-    # 2023年, not 1990年代 nor 2021年13月 (no such month: no date at all)
+    # 2023年, not 1990年代 nor 2021年13月 (no such month: no date at all), nor 12023年 (the
+    # end of a longer number)
     (
         "year",
-        r"(?P<y>\d{4}|[〇零一二三四五六七八九]{4}) \s* 年"
+        r"(?P<y>(?<!\d)\d{4}|[〇零一二三四五六七八九]{4}) \s* 年"
         r"(?!代|级|龄|纪|\s*(?:0+|1[3-9]|[2-9]\d)\s*月)",
     ),
     # 19年夏天, 23年国庆, 21年5月: a year by its last two digits, where a season, a month or a
@@ -203,9 +256,9 @@ _TOKENS = [
     (
         "year",
         rf"(?<![\w.]) (?P<yy>\d\d) \s* 年"
-        rf"(?= \s* 的? \s* (?:[春夏秋冬] | (?:1[0-2]|0?[1-9]) \s* 月 | {_CN_FESTIVALS}))",
+        rf"(?= \s* (?:的\s*)? (?:[春夏秋冬] | (?:1[0-2]|0?[1-9]) \s* 月 | {_CN_FESTIVALS}))",
     ),
-    ("ago", rf"(?P<n>\d+|{_CN_NUM}) \s* (?P<u>天|日|周|星期|个月|年) 前"),
+    ("ago", rf"(?P<n>{_NUM}) \s* (?P<u>天|日|周|星期|个月|年) 前"),
     ("ago", rf"{_A} (?P<n>{_EN_NUM}) \s+ (?P<u>day|week|month|year)s? \s+ ago {_Z}"),
     (
         "span",
@@ -252,13 +305,16 @@ _TOKEN_RES = [(kind, re.compile(p, re.IGNORECASE | re.VERBOSE)) for kind, p in _
 _NOT_A_YEAR_BEFORE = re.compile(
     r"(?:room|no\.?|number|page|flight|route|bus|model|#|第|编号)\s*$", re.I
 )
+_BC = re.compile(r"公元前\s*$")
+# N年前 with a year N of these is before that year (2020年前), else N years ago (3000年前)
+_YEARS_BEFORE = range(1800, 2201)
 _BEFORE_PHRASE = re.compile(
     r"(?:\b(?:taken|shot)\s+)?(?:\b(?:in|from|during|on|of|at|since|after|before|between)|从|自从|自|在|于)\s*$"
     r"|\b(?:taken|shot)\s*$",
     re.I,
 )
 _AFTER_PHRASE = re.compile(
-    r"^\s*(?:['’]s\b|以来|以后|之后|以前|之前|之间|期间|的时候|时候|那天|拍摄的|拍的|的|时)+"
+    r"\s*(?:['’]s\b|以来|以后|之后|以前|之前|之间|期间|的时候|时候|那天|拍摄的|拍的|的|时)+"
 )
 _MONTH_CUE = re.compile(
     r"\b(?:in|of|since|from|between|during|until|till|before|after|last|this|past)\s+$", re.I
@@ -268,11 +324,15 @@ _OPEN_BEFORE = re.compile(
     r"(?:\b(?:since|after|before|until|till|up\s+to)|从|自从|自|直到|截至|截止到?|到)\s*$", re.I
 )
 _OPEN_AFTER = re.compile(
-    rf"^\s*(?:以来|以后|之后|以前|之前|[前后]{_WORD_ENDS}|至今|到现在|为止"
+    rf"\s*(?:以来|以后|之后|以前|之前|[前后]{_WORD_ENDS}|至今|到现在|为止"
     r"|(?:up\s+)?(?:to|until|till)\s+(?:now|today|date)\b|onwards?\b)",
     re.I,
 )
-_CONNECTOR = re.compile(r"\s*(?:和|与|及|或|、|,|，|\band\b|\bor\b)?\s*", re.I)
+# What may lie between the tokens of one phrase (2023年 的 夏天, summer of 2023, 2023's summer)
+_JOINS = re.compile(r"[\s,，]*(?:(?:的|of|['’]s)[\s,，]*)?", re.I)
+_AND = re.compile(r"(?:\band|和|与|及|、)\s*$", re.I)
+_BETWEEN, _BETWEEN_AFTER = re.compile(r"\bbetween\s+$", re.I), re.compile(r"\s*之间")
+_CONNECTOR = re.compile(r"\s*(?:(?:和|与|及|或|、|,|，|\band\b|\bor\b)\s*)?", re.I)
 _FULL_WIDTH_DIGITS = str.maketrans("０１２３４５６７８９", "0123456789")
 _SINCE = set("since onward onwards 从 自从 自 以来 以后 之后 后 至今 到现在".split())
 _UNTIL = set("until till 到 直到 截至 截止 截止到 为止".split()) | {"up to"}  # the end included
@@ -296,13 +356,12 @@ def parse(text: str, today: date | datetime | None = None, hemisphere: str = "no
     typed = text
     text = text.translate(_FULL_WIDTH_DIGITS)  # １２月 is 12月
     today = today.date() if isinstance(today, datetime) else today or date.today()
-    groups = _groups(text, _tokens(text, today), today, hemisphere)
-    if not groups:
-        return Query(typed)
+    head = text[:MAX_QUERY_CHARS]  # dates are read this far (the rest, if any, stays text)
+    groups = _groups(head, _tokens(head, today), today, hemisphere)
     ranges, cut, spans = [], [], []
     for start, end, after, before, ranged in groups:
-        lead = _OPEN_BEFORE.search(text[:start])
-        tail = _OPEN_AFTER.match(text[end:])
+        lead = _ending(_OPEN_BEFORE, head, start)
+        tail = _OPEN_AFTER.match(head, end)
         word = " ".join(((lead or tail).group() if lead or tail else "").lower().split())
         if ranged or word == "":  # 从2018到2020: a range says both its ends
             pass
@@ -314,18 +373,28 @@ def parse(text: str, today: date | datetime | None = None, hemisphere: str = "no
             after = None
         elif word in _BEFORE:
             after, before = None, after
+        if after is _END_OF_TIME:  # after 9999: no day is, so not a date
+            continue
         ranges.append((after, before))
         first = lead.start() if lead else start  # the phrase with its open ends, as typed
-        last = end + (tail.end() if tail else 0)
+        last = tail.end() if tail else end
         spans.append((first, last))
-        pre = _BEFORE_PHRASE.search(text[:first])  # and the words around it that go too
-        post = _AFTER_PHRASE.match(text[last:])
-        cut.append((pre.start() if pre else first, last + (post.end() if post else 0)))
-    for i in range(len(ranges) - 1, 0, -1):  # "after 2019 and before 2021": one range between
+        pre = _ending(_BEFORE_PHRASE, head, first)  # and the words around it that go too
+        post = _AFTER_PHRASE.match(head, last)
+        cut.append((pre.start() if pre else first, post.end() if post else last))
+    if not ranges:
+        return Query(typed)
+    pairs, i = [], len(ranges) - 1  # (range, span) from the end
+    while i >= 0:
         (a, open_end), (open_start, b) = ranges[i - 1], ranges[i]
-        if open_end is open_start is None and a is not None and b is not None and a < b:
-            ranges[i - 1 : i + 1] = [(a, b)]
-            spans[i - 1 : i + 1] = [(spans[i - 1][0], spans[i][1])]
+        if i and open_end is open_start is None and a is not None and b is not None and a < b:
+            # "after 2019 and before 2021": one range between
+            pairs.append(((a, b), (spans[i - 1][0], spans[i][1])))
+            i -= 2
+        else:
+            pairs.append((ranges[i], spans[i]))
+            i -= 1
+    ranges, spans = [r for r, _ in reversed(pairs)], [s for _, s in reversed(pairs)]
     phrases = tuple(text[first:last].strip() for first, last in spans)
     afters = [a for a, _ in ranges]
     befores = [b for _, b in ranges]
@@ -333,7 +402,7 @@ def parse(text: str, today: date | datetime | None = None, hemisphere: str = "no
     before = None if None in befores else max(befores)
     rest, last = [], 0
     for i, (a, b) in enumerate(cut):
-        between = text[last:a]
+        between = text[last:a]  # a string of its own: "or" just after 3天前 is a word
         if not (i and _CONNECTOR.fullmatch(between)):  # 2019年和2021年: the 和 goes too
             rest.append(between)
         last = b
@@ -341,6 +410,18 @@ def parse(text: str, today: date | datetime | None = None, hemisphere: str = "no
     remaining = re.sub(r"\s+", " ", " ".join(rest)).strip(" ,，、。.;；:：")
     ranges = tuple((_dt(a), _dt(b)) for a, b in ranges)
     return Query(remaining, _dt(after), _dt(before), phrases, ranges)
+
+
+def _ending(pattern: re.Pattern, text: str, end: int) -> re.Match | None:
+    """`pattern.search(text[:end])`, for a pattern that ends the text ($) with a few short words
+    and the spaces around them (since, taken in, up to, room, 公元前): searched only from where
+    those can begin, so that it costs the same at the end of a long query as of a short one."""
+    start = end
+    for _ in range(3):  # three words at most, of 16 characters at most, each after its spaces
+        while start and text[start - 1].isspace():
+            start -= 1
+        start = max(0, start - 16)
+    return pattern.search(text, start, end)  # lookbehinds and \b still see text[:start]
 
 
 def _tokens(text: str, today: date) -> list[tuple[str, dict, int, int]]:
@@ -370,16 +451,20 @@ def _tokens(text: str, today: date) -> list[tuple[str, dict, int, int]]:
         elif kind == "year":
             y = _number(value["y"])
             bare = "年" not in word
-            if not 1800 <= y <= 2200:
+            if not date.min.year <= y <= date.max.year:  # 0000年: no such year
                 continue
-            if bare and (y > today.year or _NOT_A_YEAR_BEFORE.search(text[: m.start()])):
+            if bare and (y > today.year or _ending(_NOT_A_YEAR_BEFORE, text, m.start())):
                 continue
-            if re.search(r"公元前\s*$", text[: m.start()], re.I):  # 2021 BC
+            if _ending(_BC, text, m.start()):  # 公元前2021年: 2021 BC
                 continue
             value = dict(y=y)
         elif kind == "ago":
             n, unit = _count(value["n"]), _CN_UNITS.get(value["u"], value["u"].lower())
-            if n is None or unit == "year" and n >= 1000:  # 2020年前: before 2020 (a year)
+            if n is None:
+                continue
+            if unit == "year" and n >= 1000:  # 2020年前: before 2020 (a year)
+                if n not in _YEARS_BEFORE:  # 3000年前: 3000 years ago, too far back: words
+                    taken = m.end()
                 continue
             try:
                 _ago(n, unit, today)
@@ -406,7 +491,7 @@ def _tokens(text: str, today: date) -> list[tuple[str, dict, int, int]]:
             # A month's name alone may be a name or a verb (June, may, march): only after a
             # preposition or last/this, or with a day or a year (checked in _groups).
             if name and d is None:
-                value["alone"] = not _MONTH_CUE.search(text[: m.start()])
+                value["alone"] = not _ending(_MONTH_CUE, text, m.start())
             value = dict(m=mo, d=d, alone=value.get("alone", False))
         found.append((kind, value, m.start(), m.end()))
         taken = m.end()
@@ -419,15 +504,18 @@ def _groups(text, tokens, today, hemisphere):
     end, after, before, whether it is such a range) per phrase; two joined by "and" (和, 、)
     stay two, unless "between" (之间) says they are a range."""
     phrases: list[list] = []  # [start, end, fields]
+    skipped = False  # a range word left out since the last phrase: nothing joins it past that
     for kind, value, start, end in tokens:
-        gap = text[phrases[-1][1] : start] if phrases else None
         fields = phrases[-1][2] if phrases else None
-        joinable = gap is not None and re.fullmatch(r"[\s,，]*(?:的|of|['’]s)?[\s,，]*", gap, re.I)
+        joinable = phrases and not skipped and _JOINS.fullmatch(text, phrases[-1][1], start)
         if kind == "to":
             if phrases and joinable and "to" not in fields and fields.get("resolved") is not False:
                 phrases[-1][1] = end
                 fields["to"] = (start, end)
+            else:
+                skipped = True
             continue
+        skipped = False
         if joinable and "to" in fields:  # the other end of a range
             fields.setdefault("other", {})
             target = fields["other"]
@@ -486,8 +574,8 @@ def _groups(text, tokens, today, hemisphere):
 def _two(text: str, fields: dict, start: int, end: int) -> bool:
     """Whether the range word is "and" (和, 与, 及, 、) without "between" (之间) around the two:
     "2019 and 2021", 2019年和2021年 are two phrases; "between 2019 and 2021" one range."""
-    joined = re.search(r"(?:\band|和|与|及|、)\s*$", text[: fields["to"][1]], re.I)
-    between = re.search(r"\bbetween\s+$", text[:start], re.I) or re.match(r"\s*之间", text[end:])
+    joined = _ending(_AND, text, fields["to"][1])
+    between = _ending(_BETWEEN, text, start) or _BETWEEN_AFTER.match(text, end)
     return bool(joined) and not between
 
 
@@ -528,11 +616,13 @@ def _resolve(fields: dict, today: date, hemisphere: str, other: dict | None = No
         d = fields["date"]
         if d["d"]:
             start = date(d["y"], d["m"], d["d"])
-            return start, start + timedelta(days=1)
+            return start, _days_after(start, 1)
         return date(d["y"], d["m"], 1), _next_month(d["y"], d["m"])
     year = fields.get("year", {}).get("y")
     if year is None and other is not None:
         year = other.get("year", {}).get("y")
+    if year is not None and not date.min.year <= year <= date.max.year:
+        return None  # 9999年12月到2月: no February after December 9999
     modifier = fields.get("modifier", {}).get("w", "").lower()
     if "season" in fields:
         season = fields["season"]["s"]
@@ -555,10 +645,10 @@ def _resolve(fields: dict, today: date, hemisphere: str, other: dict | None = No
         if d is not None:
             if not _valid(year, mo, d):
                 return None
-            return date(year, mo, d), date(year, mo, d) + timedelta(days=1)
+            return date(year, mo, d), _days_after(date(year, mo, d), 1)
         return date(year, mo, 1), _next_month(year, mo)
     if year is not None and not modifier:
-        return date(year, 1, 1), date(year + 1, 1, 1)
+        return date(year, 1, 1), _add_months(date(year, 1, 1), 12)
     return None
 
 
@@ -595,7 +685,7 @@ def _festival(name: str, year: int | None, modifier: str, today: date):
             start = date(y, int(mmdd[:2]), int(mmdd[2:])) + timedelta(days=offset)
         else:
             return None
-        return start, start + timedelta(days=days)
+        return start, _days_after(start, days)
 
     if year is not None:
         return occurrence(year)
@@ -690,14 +780,25 @@ def _count(s: str) -> int | None:
 def _valid(y: int, m: int, d: int) -> bool:
     try:
         date(y, m, d)
-    except ValueError:
+    except (ValueError, OverflowError):  # 6月99999999999999999999日: no day, nor a C int
         return False
     return True
 
 
 def _add_months(d: date, n: int) -> date:
+    """The first of the month `n` months after `d`'s; past December 9999, the end of time."""
     months = d.year * 12 + d.month - 1 + n
+    if months // 12 > date.max.year:
+        return _END_OF_TIME
     return date(months // 12, months % 12 + 1, 1)
+
+
+def _days_after(d: date, n: int) -> date:
+    """`n` days after `d` (n >= 0); past 31 December 9999, the end of time."""
+    try:
+        return d + timedelta(days=n)
+    except OverflowError:
+        return _END_OF_TIME
 
 
 def _next_month(y: int, m: int) -> date:
@@ -705,4 +806,6 @@ def _next_month(y: int, m: int) -> date:
 
 
 def _dt(d: date | None) -> datetime | None:
+    if d is _END_OF_TIME:
+        return datetime.max
     return None if d is None else datetime(d.year, d.month, d.day)
