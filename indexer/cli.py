@@ -23,6 +23,7 @@ from search import vector_index
 from search.catalog import Catalog
 from search.cli import quiet_pipe
 from search.library import error_line, escaped
+from search.library_folder import index_folder
 from search.settings import Settings
 
 from .run import Indexer, IndexerError
@@ -280,7 +281,7 @@ def check(args) -> int:
         print(f"{escaped(path)}\t{why}")
     if damaged:
         problems.append(f"{len(damaged)} damaged row(s): the next run makes them from their photos")
-    if vector_index.unusable(args.library / "index", catalog):
+    if vector_index.unusable(index_folder(args.library), catalog):
         problems.append(
             "the vector index does not belong to this catalog (a catalog restored from a backup, "
             "or a damaged index): searches read the catalog until the next run rebuilds it"

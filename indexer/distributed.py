@@ -32,6 +32,7 @@ import pyarrow as pa
 
 from altclip_core import hub
 from altclip_core.errors import AltCLIPError
+from search.library_folder import recorded_name
 
 from . import shards
 from .run import Decoded, Decoder, Embedder, Indexer, IndexerError
@@ -91,7 +92,7 @@ class RayIndexer(Indexer):
         else:  # the tower is the slow stage on CPU: half the CPUs, in actors of ~8 threads
             actors = max(1, cpus // 16)
             resources, batch = dict(num_cpus=max(1, cpus // 2 // actors)), self.batch_size
-        model = str(folder.resolve()) if Path(name).expanduser().is_dir() else name
+        model = recorded_name(name, folder)
         # A decode task holds one photo at full size at most (100 megapixels: 300 MB of RGB);
         # asking for its memory also keeps Ray from fusing the decoding into the embedding
         # actors (it fuses stages whose resources are equal), where it would starve a GPU.

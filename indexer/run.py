@@ -9,7 +9,6 @@ next run, rows are keyed by path (no duplicates), and the vector index is derive
 
 from __future__ import annotations
 
-import fcntl
 import functools
 import hashlib
 import itertools
@@ -17,11 +16,9 @@ import os
 import shlex
 import threading
 import time
-import uuid
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -42,19 +39,25 @@ from search.catalog import (
     Model,
     NoCatalog,
     Record,
-    one_writer,
     under,
 )
 from search.library import escaped
+from search.library_folder import (
+    PICTURES,
+    PREVIEW_EDGE,
+    THUMB_EDGE,
+    drop_unused_pictures,
+    index_folder,
+    picture,
+    recorded_name,
+    remove_leftovers,
+    temporary,
+    writer_lock,
+)
 
-from .scan import LIBRARY_MARKER, Entry, scan
+from .scan import Entry, scan
 
 INT8_CHECKED = 4  # photos embedded both ways on the first batch
-THUMB_EDGE = 256  # the grid's thumbnails
-PREVIEW_EDGE = 1600  # the viewer's previews: screen-size, so the page never sends a 20 MB original
-# Pictures the indexer makes of each photo, in the library's folder: name -> (long edge, format,
-# quality). Previews are JPEG: WebP took 220 ms to encode a 1600-pixel one on a Zen 3, JPEG 9 ms.
-PICTURES = {"thumbs": (THUMB_EDGE, "webp", 80), "previews": (PREVIEW_EDGE, "jpg", 85)}
 
 
 class IndexerError(AltCLIPError):
@@ -208,10 +211,10 @@ class Indexer:
         if self.library.exists() and not self.library.is_dir():
             raise IndexerError(f"{self.library} is a file; --library names a folder")
         self.library.mkdir(parents=True, exist_ok=True)
-        with _lock(self.library, self.catalog_url):
-            _remove_leftovers(self.library)
+        with writer_lock(self.library, self.catalog_url):
+            remove_leftovers(self.library)
             catalog = Catalog.open(self.library, self.catalog_url)
-            vector_index.reserve_ids(self.library / "index", catalog)
+            vector_index.reserve_ids(index_folder(self.library), catalog)
             decoder = self.decoder(folder, self.library)
             embedder = Embedder(folder, self.device, self.int8, self.warn)
             self._check_model(catalog, name, folder, embedder, rebuild)
@@ -242,9 +245,8 @@ class Indexer:
                 catalog.finish_run(plan.gone, plan.offline, rebuild)
                 moves = summary.moved + failed_moves  # a move is not removal
                 summary.removed = max(len(plan.gone) - moves, 0)
-                _drop_unused_pictures(catalog, self.library)
-            if vector_index.stale(self.library / "index", catalog):
-                vector_index.publish(self.library / "index", catalog)
+                drop_unused_pictures(self.library, catalog.hashes_in_use())
+            vector_index.publish_if_stale(index_folder(self.library), catalog)
             catalog.make_durable()
         summary.seconds = time.perf_counter() - start
         summary.int8_cosine = embedder.int8_cosine
@@ -268,12 +270,11 @@ class Indexer:
                 raise IndexerError(f"{root} is not a folder")
         name = self.model or hub.DEFAULT_MODEL
         model_folder = hub.resolve(name)
-        local = Path(name).expanduser().is_dir()
-        shown = str(model_folder.resolve()) if local else name
+        shown = recorded_name(name, model_folder)
         folder.mkdir(parents=True, exist_ok=True)
         summary = Summary()
-        with _lock(folder):
-            _remove_leftovers(folder)  # the pictures of a killed export
+        with writer_lock(folder):
+            remove_leftovers(folder)  # the pictures of a killed export
             for leftover in folder.glob(".*.parquet.tmp"):
                 leftover.unlink(missing_ok=True)
             decoder = self.decoder(model_folder, folder)
@@ -302,13 +303,12 @@ class Indexer:
         no file is touched. Returns how many."""
         Catalog.open(self.library, self.catalog_url, create=False)  # none: one line that says so
         self.library.mkdir(parents=True, exist_ok=True)  # a PostgreSQL library's, perhaps
-        with _lock(self.library, self.catalog_url):
+        with writer_lock(self.library, self.catalog_url):
             catalog = Catalog.open(self.library, self.catalog_url)
             gone = [p for p in catalog.known() if under(p, [os.path.abspath(folder)])]
             catalog.finish_run(gone, {})
-            _drop_unused_pictures(catalog, self.library)
-            if vector_index.stale(self.library / "index", catalog):
-                vector_index.publish(self.library / "index", catalog)
+            drop_unused_pictures(self.library, catalog.hashes_in_use())
+            vector_index.publish_if_stale(index_folder(self.library), catalog)
             catalog.make_durable()
         return len(gone)
 
@@ -412,9 +412,7 @@ class Indexer:
         if recorded is not None and not rebuild:
             return
         dim = embedder.probe()
-        # A local folder is recorded absolute, so searches from any directory find it.
-        local = Path(name).expanduser().is_dir()
-        model = Model(str(folder.resolve()) if local else str(name), fingerprint, dim)
+        model = Model(recorded_name(name, folder), fingerprint, dim)
         if recorded is None and not rebuild:
             catalog.set_model(model)
         else:
@@ -528,15 +526,15 @@ class Decoder:
     def _pictures(self, rgb: Image.Image, sha: str) -> None:
         """The photo's thumbnail and preview, each no larger than the photo (never upscaled).
         Written under a name no other thread or machine uses, then renamed into place."""
-        for name, (edge, suffix, quality) in PICTURES.items():
-            path = self.pictures / name / sha[:2] / f"{sha}.{suffix}"
+        for kind, (edge, suffix, quality) in PICTURES.items():
+            path = picture(self.pictures, kind, sha)
             if path.exists():
                 continue
             path.parent.mkdir(parents=True, exist_ok=True)
-            picture = rgb.copy()
-            picture.thumbnail((edge, edge), Image.BICUBIC)
-            tmp = path.with_suffix(f".tmp{uuid.uuid4().hex[:12]}")
-            picture.save(tmp, "WEBP" if suffix == "webp" else "JPEG", quality=quality)
+            small = rgb.copy()
+            small.thumbnail((edge, edge), Image.BICUBIC)
+            tmp = temporary(path)
+            small.save(tmp, "WEBP" if suffix == "webp" else "JPEG", quality=quality)
             os.replace(tmp, path)
 
 
@@ -673,29 +671,6 @@ def cuda_batch(free_bytes: int, vision, itemsize: int, most: int = 1024) -> int:
     return max(8, min(most, 1 << (int(fits).bit_length() - 1)))
 
 
-def _drop_unused_pictures(catalog: Catalog, library: Path) -> None:
-    used = catalog.hashes_in_use()
-    for name, (_, suffix, _) in PICTURES.items():
-        for path in (library / name).glob(f"*/*.{suffix}"):
-            if path.stem not in used:
-                path.unlink(missing_ok=True)
-
-
-@contextmanager
-def _lock(library: Path, catalog_url: str | None = None) -> Iterator[None]:
-    """One indexer per library, an exclusive, non-blocking lock on `indexer.lock`, and one writer
-    per PostgreSQL catalog, whatever library folder it is for (`catalog.one_writer`)."""
-    with open(library / LIBRARY_MARKER, "a+") as f:
-        try:
-            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise IndexerError(
-                f"another altclip-index is writing to {library}; wait for it to finish"
-            ) from None
-        with one_writer(catalog_url):
-            yield
-
-
 def _take(it: Iterator, n: int) -> list:
     return list(itertools.islice(it, n))
 
@@ -728,13 +703,6 @@ def _sha256(f, max_file_mb: float) -> str:
     if not size:
         raise ImageError("empty file")
     return digest.hexdigest()
-
-
-def _remove_leftovers(library: Path) -> None:
-    """Temporary files of a run that was killed (pictures, index files being written)."""
-    patterns = [f"{name}/*/*.tmp*" for name in PICTURES] + ["index/*.tmp*"]
-    for path in itertools.chain.from_iterable(library.glob(p) for p in patterns):
-        path.unlink(missing_ok=True)
 
 
 def _taken_at(image: Image.Image) -> datetime | None:

@@ -12,8 +12,7 @@ from pathlib import Path
 
 from altclip_core.preprocess import image_extensions
 from search.library import escaped
-
-LIBRARY_MARKER = "indexer.lock"  # in every library (and export) folder: its pictures are no photos
+from search.library_folder import MARKER
 
 
 @dataclass(frozen=True)
@@ -32,7 +31,7 @@ def scan(
 ) -> Iterator[Entry]:
     """The photo files under `roots`, sorted by path within each folder, a subfolder's photos
     where its name falls among them, but none of a library folder (one that holds
-    LIBRARY_MARKER: a library kept among the photos). Folders that cannot be listed and files
+    MARKER: a library kept among the photos). Folders that cannot be listed and files
     that cannot be looked at are appended to `unreadable` (their photos are not gone, only out
     of reach now). `warn` gets one line per folder or file skipped, its name `escaped`."""
     unreadable = [] if unreadable is None else unreadable
@@ -56,7 +55,7 @@ def scan(
             warn(f"skipped {escaped(folder)}: {escaped(e.strerror or str(e))}")
             unreadable.append(folder)
             return None
-        if any(e.name == LIBRARY_MARKER for e in entries):
+        if any(e.name == MARKER for e in entries):
             warn(f"skipped {escaped(folder)}: a library's own thumbnails and previews, not photos")
             return None
         return iter(entries)

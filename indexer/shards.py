@@ -42,8 +42,17 @@ import pyarrow.parquet as pq
 from altclip_core import hub
 from search import vector_index
 from search.catalog import ERROR, OK, SHA256, Catalog, Known, Model, Record, damage
+from search.library_folder import (
+    PICTURES,
+    index_folder,
+    picture,
+    recorded_name,
+    remove_leftovers,
+    temporary,
+    writer_lock,
+)
 
-from .run import PICTURES, IndexerError, Summary, _lock, _remove_leftovers
+from .run import IndexerError, Summary
 
 COLUMNS = {
     "path": pa.binary(),
@@ -201,11 +210,11 @@ def import_shards(
     fingerprint, named = _model_of(files)
     library.mkdir(parents=True, exist_ok=True)
     summary = Summary()
-    with _lock(library, catalog_url):
-        _remove_leftovers(library)
+    with writer_lock(library, catalog_url):
+        remove_leftovers(library)
         catalog = Catalog.open(library, catalog_url)
         _check_model(catalog, files, fingerprint, model or named or hub.DEFAULT_MODEL)
-        vector_index.reserve_ids(library / "index", catalog)
+        vector_index.reserve_ids(index_folder(library), catalog)
         dim = catalog.model().dim
         known = catalog.known()
         for part in files:
@@ -222,8 +231,7 @@ def import_shards(
                     kind = "failed" if r.embedding is None else kind
                     setattr(summary, kind, getattr(summary, kind) + 1)
                     known[r.path] = Known(r.size, r.mtime_ns, r.sha256, _status(r), False)
-        if vector_index.stale(library / "index", catalog):
-            vector_index.publish(library / "index", catalog)
+        vector_index.publish_if_stale(index_folder(library), catalog)
         catalog.make_durable()
     summary.seconds = time.perf_counter() - start
     return summary
@@ -290,9 +298,7 @@ def _check_model(catalog: Catalog, files: list[Path], fingerprint: str, name: st
                 f"these shards were embedded by another model than {name} (fingerprint "
                 f"{fingerprint}, not {hub.fingerprint(folder)}): name theirs with --model"
             )
-        local = Path(name).expanduser().is_dir()
-        dim = _dim(files)
-        catalog.set_model(Model(str(folder.resolve()) if local else name, fingerprint, dim))
+        catalog.set_model(Model(recorded_name(name, folder), fingerprint, _dim(files)))
     elif recorded.fingerprint != fingerprint:
         raise IndexerError(
             f"these shards were embedded by another model (fingerprint {fingerprint}) than "
@@ -334,10 +340,10 @@ def _status(r: Record) -> str:
 def _copy_pictures(source: Path, library: Path, records: list[Record]) -> None:
     """Thumbnails and previews an export wrote beside its shards, for these photos."""
     hashes = {r.sha256 for r in records if r.embedding is not None}
-    for sha, (name, (_, suffix, _)) in itertools.product(hashes, PICTURES.items()):
-        relative = Path(name) / sha[:2] / f"{sha}.{suffix}"
-        if (source / relative).is_file() and not (library / relative).exists():
-            (library / relative).parent.mkdir(parents=True, exist_ok=True)
-            tmp = library / relative.with_suffix(f".tmp{uuid.uuid4().hex[:12]}")
-            shutil.copyfile(source / relative, tmp)
-            os.replace(tmp, library / relative)
+    for sha, kind in itertools.product(hashes, PICTURES):
+        there, here = picture(source, kind, sha), picture(library, kind, sha)
+        if there.is_file() and not here.exists():
+            here.parent.mkdir(parents=True, exist_ok=True)
+            tmp = temporary(here)
+            shutil.copyfile(there, tmp)
+            os.replace(tmp, here)

@@ -31,9 +31,9 @@ from altclip_core import cache, hub
 from altclip_core.errors import AltCLIPError, ImageError
 from altclip_core.preprocess import MAX_FILE_MB, MAX_MEGAPIXELS, image_extensions, open_file
 from search import duplicates as near
-from search.catalog import ERROR, OK, Catalog, Model
-from search.vector_index import VectorIndex, refreshed
-from search.query import Query
+from search.catalog import ERROR, OK, SHA256, Catalog, Model
+from search.library_folder import has_catalog, index_folder, picture
+from search.query import MAX_QUERY_CHARS, Query
 from search.query import parse as parse_dates
 from search.relevance import (
     Background,
@@ -43,8 +43,8 @@ from search.relevance import (
     text_matches,
     yardsticks,
 )
+from search.vector_index import VectorIndex, refreshed
 
-MAX_QUERY_CHARS = 2000
 # A model's generic captions (search.relevance), their vectors by language so far, a lock each.
 CaptionsRead = tuple[Captions, dict[str, np.ndarray], dict[str, threading.Lock]]
 NEGATIVE_WEIGHT = 0.5
@@ -59,7 +59,6 @@ TEXT_CACHE = 256  # text query vectors kept per library
 GROUP_POOL = 4  # results searched per hit asked for, when near-duplicates are grouped
 LOOKS_KEPT = 2048  # thumbnails' looks remembered for near-duplicate checks, 10 KB each
 EXPLAIN_EDGE = 1024  # the longer side of a photo read to explain a match: ample for 8 x 8 cells
-SHA256 = re.compile(r"[0-9a-f]{64}")
 SURROGATE = re.compile("[\ud800-\udfff]")
 # What `escaped` writes as an escape: control characters, lone surrogates, line and paragraph
 # separators, and format characters (bidi overrides and isolates, which reverse what follows
@@ -200,7 +199,7 @@ class Library:
                 f'hemisphere (ALTCLIP_HEMISPHERE) is "north" or "south", not {hemisphere!r:.40}'
             )
         folder = Path(folder).expanduser()
-        if catalog_url is None and not (folder / "catalog.sqlite").is_file():
+        if catalog_url is None and not has_catalog(folder):
             raise NoLibrary(
                 f"no library in {folder}: build one with  altclip-index PHOTOS --library {folder}"
             )
@@ -216,7 +215,7 @@ class Library:
         """The vector index of the catalog as it is now (another process may be indexing): the
         newest base the indexer published, plus what changed since. Writes nothing."""
         current = self._index
-        index = refreshed(current, self.folder / "index", self.catalog)  # outside the lock: a
+        index = refreshed(current, index_folder(self.folder), self.catalog)  # outside the lock: a
         # new base takes seconds to check, and searches go on with the current index meanwhile
         with self._index_lock:
             if self._index is current:
@@ -284,18 +283,18 @@ class Library:
     def thumbnail(self, hit: Hit) -> Path | None:
         """The hit's thumbnail file, or None. The name comes from the catalog's sha256 only when
         it is one (64 hex digits), so a crafted row cannot point the page at another file."""
-        return self._stored(hit.sha256, "thumbs", "webp")
+        return self._stored(hit.sha256, "thumbs")
 
     def preview(self, hit: Hit) -> Path | None:
         """The hit's screen-size preview (at most 1600 px, never larger than the photo) that the
         indexer made, or None (a library indexed before previews existed: use `open_photo`)."""
-        return self._stored(hit.sha256, "previews", "jpg")
+        return self._stored(hit.sha256, "previews")
 
-    def _stored(self, sha256: str | None, kind: str, suffix: str) -> Path | None:
+    def _stored(self, sha256: str | None, kind: str) -> Path | None:
         """A picture the indexer made of the photo with this sha256 (thumbs/ or previews/)."""
         if not isinstance(sha256, str) or not SHA256.fullmatch(sha256):
             return None
-        path = self.folder / kind / sha256[:2] / f"{sha256}.{suffix}"
+        path = picture(self.folder, kind, sha256)
         return path if _regular(path) else None
 
     def photo_path(self, photo_id: int) -> str | None:
@@ -624,7 +623,7 @@ class Library:
 
     def _look(self, sha256: str | None) -> np.ndarray | None:
         """`near.look` of a photo's thumbnail, or None without one."""
-        path = self._stored(sha256, "thumbs", "webp")
+        path = self._stored(sha256, "thumbs")
         return None if path is None else self._look_at(str(path))
 
     def duplicates(self, threshold: float | None = None) -> list[Hit]:

@@ -273,6 +273,12 @@ def stale(folder: Path, catalog: Catalog) -> bool:
     return catalog.change_count(base.generation) > REBUILD_FRACTION * max(len(base), 1)
 
 
+def publish_if_stale(folder: Path, catalog: Catalog) -> None:
+    """What the indexer does at the end of every run that changed the catalog."""
+    if stale(folder, catalog):
+        publish(folder, catalog)
+
+
 def unusable(folder: Path, catalog: Catalog) -> bool:
     """Whether `folder` holds indexes of which none belongs to `catalog` (`Published.load`)."""
     return any(_published(folder)) and Published.load(folder, catalog) is None

@@ -24,6 +24,7 @@ from indexer import Indexer, IndexerError
 from indexer.cli import main as index_main
 from search import catalog
 from search.catalog import Catalog, Photo
+from search.library_folder import LibraryBusy
 from search.vector_index import VectorIndex
 from tests import checkpoints
 from tests.photos import BAD, GOOD, make_hostile, make_photos
@@ -283,7 +284,7 @@ def test_second_indexer_is_refused(photos, tiny, tmp_path):
     library.mkdir()
     with open(library / "indexer.lock", "a") as held:
         fcntl.flock(held, fcntl.LOCK_EX)
-        with pytest.raises(IndexerError, match="another altclip-index"):
+        with pytest.raises(LibraryBusy, match="another altclip-index"):
             indexer(library, tiny).run([photos / "2023"])
 
 

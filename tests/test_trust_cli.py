@@ -15,9 +15,10 @@ import numpy as np
 import pytest
 
 from indexer import Indexer
-from indexer.scan import LIBRARY_MARKER, scan
+from indexer.scan import scan
 from search import Library, SearchError
 from search.library import escaped, hidden
+from search.library_folder import MARKER
 from tests.conftest import AS_USER
 from tests.test_parity import photo
 
@@ -76,7 +77,7 @@ def test_the_walk_keeps_its_order_and_its_warnings_are_one_line(tmp_path):
         (tmp_path / name).write_bytes(b"x")
     fake = "e\x1b[2K\rwarning: all photos deleted\n"  # would print a line of its own
     (tmp_path / fake).mkdir()
-    (tmp_path / fake / LIBRARY_MARKER).write_bytes(b"")
+    (tmp_path / fake / MARKER).write_bytes(b"")
     (tmp_path / fake / "thumb.jpg").write_bytes(b"x")
     (tmp_path / "a" / "y" / "loop\u202e").symlink_to(tmp_path / "a")
     said: list[str] = []
@@ -158,7 +159,7 @@ def lookalike_library(tmp_path_factory, tiny):
         photo(64, 48, 30 + i).save(photos / name, "PNG")
     fake = photos / "e\x1b[2K\rwarning: all photos deleted\nrest"
     fake.mkdir()
-    (fake / LIBRARY_MARKER).write_bytes(b"")
+    (fake / MARKER).write_bytes(b"")
     library = tmp_path_factory.mktemp("lookalikes-lib")
     indexed = cli("indexer", photos, "--library", library, "--model", tiny)
     assert indexed.returncode == 0, indexed.stderr
