@@ -339,7 +339,7 @@ def test_copies_are_one_tile_and_why_shows_where_it_matches(monkeypatch, tmp_pat
     lays the map of where it matches over the photo."""
     from indexer import Indexer
     from search.explain import overlay
-    from ui import app as page
+    from ui import viewer as page
 
     folder = tmp_path / "photos"
     folder.mkdir()
@@ -546,7 +546,7 @@ def test_password_guesses_are_one_a_second(monkeypatch):
     """A wrong password costs WRONG_PASSWORD_WAIT, and guesses from parallel sessions queue."""
     import threading
 
-    from ui import app as page
+    from ui import header as page
 
     monkeypatch.setattr(page, "WRONG_PASSWORD_WAIT", 0.2)
     guesses = [threading.Thread(target=page.right_password, args=(g, "secret")) for g in "abc"]

@@ -60,6 +60,13 @@ def name(path: str) -> str:
     return "".join(out)
 
 
+def short(line: str, n: int, left: bool = False) -> str:
+    """`line` cut to `n` characters with an ellipsis (`left`: keep its end)."""
+    if len(line) <= n:
+        return line
+    return "…" + line[-n + 1 :] if left else line[: n - 1] + "…"
+
+
 def inline(picture: Path | Image.Image | None) -> str | None:
     """A stored picture (a file `MEDIA_TYPES` names) or a made one as a `data:` URI, which
     st.image passes on untouched; None for none, or a file gone since. Given a file or an image,

@@ -1,0 +1,44 @@
+"""What the page says when something fails: one line in the page's language that says what to
+do, never a traceback."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from search import (
+    AltCLIPError,
+    CatalogError,
+    CheckpointError,
+    ModelNotFound,
+    NoLibrary,
+    QueryTooLong,
+    UnreadableImage,
+)
+from ui.i18n import Strings
+from ui.show import text
+
+
+def problem_ui(e: AltCLIPError, tr: Strings, opening: bool = False) -> None:
+    """One line in the page's language that says what to do, and, where the library says which
+    command or file, that line as text; never a traceback, nor an image's error (it may hold a
+    server path). `opening`: the library was being opened; else it was open and has failed since
+    (its catalog damaged or moved, its database server down)."""
+    if isinstance(e, UnreadableImage):
+        st.warning(tr("unreadable"))
+    elif isinstance(e, (ModelNotFound, CheckpointError)):
+        st.warning(tr("model_gone"))
+    elif isinstance(e, QueryTooLong):
+        key = "too_long" if e.what == "query" else "too_long_negative"
+        st.warning(tr(key, length=tr.number(e.length), limit=tr.number(e.limit)))
+    else:
+        if isinstance(e, NoLibrary):
+            st.warning(tr("no_library"))
+        else:
+            st.warning(tr(problem_key(e, opening)))
+        text(str(e))
+
+
+def problem_key(e: AltCLIPError, opening: bool) -> str:
+    if not isinstance(e, CatalogError):
+        return "problem"
+    return "catalog_problem" if opening else "catalog_failed"

@@ -1,0 +1,163 @@
+"""The viewer over the grid: the photo at screen size, previous/next (arrow keys too), its
+details, "why this photo?", "more like this" and "what is it?"."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import streamlit as st
+from PIL import Image
+
+from search import AltCLIPError, Hit, Library
+from search.explain import overlay
+from ui.grid import band
+from ui.i18n import Strings
+from ui.problems import problem_ui
+from ui.show import inline, name, short, text
+from ui.state import new_upload
+
+WHY_GRID = 4  # cells of the "why this photo" map along a photo's shorter side
+
+
+def viewer_ui(lib: Library, tr: Strings) -> None:
+    """The photo `viewing` of the results over the grid, which stays as it was (query, results,
+    scroll position), until it is closed (Esc, ✕ or a click beside it)."""
+
+    def closed() -> None:
+        st.session_state.viewing = None
+
+    st.dialog(tr("viewer"), width="large", on_dismiss=closed)(photo_ui)(lib, tr)
+
+
+def photo_ui(lib: Library, tr: Strings) -> None:
+    """The viewer's content: re-run alone (a fragment) when previous, next or a label changes."""
+    hits = st.session_state.results
+    i = min(st.session_state.viewing or 0, len(hits) - 1)
+    hit = hits[i]
+    picture, about = st.columns([3, 2], vertical_alignment="center")
+    preview = lib.preview(hit)  # screen-size, made at indexing time
+    try:
+        image = preview if preview is not None else lib.open_photo(hit.id, 1600)
+        if image is not None and st.session_state.get("why_for") == hit.id:
+            with picture, st.spinner(tr("why_busy")):
+                image = why(lib, hit, image)
+        shown_image = inline(image)
+    except AltCLIPError as e:
+        with picture:
+            problem_ui(e, tr)
+        shown_image = False
+    except OSError:  # its preview removed since the search (re-indexed meanwhile)
+        shown_image = None
+    if shown_image is None:
+        picture.warning(tr("photo_gone"))
+    elif shown_image:
+        picture.image(shown_image, width="content")  # never larger than its pixels
+    with about:
+        with st.container(horizontal=True, vertical_alignment="center", key="viewer-nav"):
+            st.button(
+                tr("previous"),
+                key="previous",
+                shortcut="Left",
+                disabled=i == 0,
+                on_click=step,
+                args=(-1,),
+            )
+            text(tr("position", i=i + 1, n=len(hits)))
+            st.button(
+                tr("next"),
+                key="next",
+                shortcut="Right",
+                disabled=i == len(hits) - 1,
+                on_click=step,
+                args=(1,),
+            )
+        details_ui(hit, hits, tr)
+        shown = st.session_state.get("why_for") == hit.id
+        st.button(tr("why_hide" if shown else "why"), key="why", on_click=toggle_why, args=(hit,))
+        if shown:
+            st.caption(tr("why_caption"))
+        if st.button(tr("more_like"), key="more-like", on_click=more_like, args=(hit,)):
+            st.rerun()  # the whole page, with the new query; the viewer closes
+        labels_ui(lib, hit, tr)
+
+
+def details_ui(hit: Hit, hits: list[Hit], tr: Strings) -> None:
+    """When it was taken, its size, folder and file name (the full path on request), its
+    relevance, and the copies of it the tile holds."""
+    if hit.taken_at is not None:
+        text(tr("taken", date=tr.date_time(hit.taken_at)))
+    elif hit.modified is not None:
+        text(tr("file_date", date=tr.date_time(hit.modified)))
+    size = []
+    if hit.width and hit.height:
+        size.append(tr("pixels", width=tr.number(hit.width), height=tr.number(hit.height)))
+    if hit.size:
+        if hit.size < 2**20:
+            size.append(tr("file_size_kb", kb=tr.number(round(hit.size / 2**10))))
+        else:
+            size.append(tr("file_size", mb=f"{hit.size / 2**20:.1f}"))
+    if size:
+        text(tr("list_separator").join(size))
+    folder, file = os.path.split(hit.path)
+    text(tr("in_folder", folder=name(os.path.basename(folder))))
+    text(tr("file_name", name=name(file)))
+    if st.toggle(tr("show_path"), key="show-path"):
+        text(name(hit.path))
+    best = max(h.score for h in hits)
+    text(tr("relevance", band=tr(band(hit, best)), score=f"{hit.score:.3f}"))
+    if hit.duplicates:
+        names = tr("list_separator").join(name(os.path.basename(h.path)) for h in hit.duplicates)
+        text(tr("copies", n=tr.number(len(hit.duplicates)), names=short(names, 200)))
+
+
+def labels_ui(lib: Library, hit: Hit, tr: Strings) -> None:
+    """The probabilities of labels the person types, from the photo's stored vector."""
+    typed = st.text_input(tr("what_is_it"), placeholder=tr("what_is_it_placeholder"))
+    labels = [label.strip() for label in re.split("[,，、]", typed) if label.strip()]
+    if not labels:
+        return
+    try:
+        found = lib.classify(hit, labels)
+    except AltCLIPError as e:
+        problem_ui(e, tr)
+        return
+    for label, p in found:
+        st.progress(p)
+        text(f"{p:.0%}: {label}")
+
+
+def why(lib: Library, hit: Hit, image) -> Image.Image:
+    """The photo with where it matches the question laid over it (`Library.explain`), at
+    WHY_GRID cells along its shorter side: (WHY_GRID - 1)² passes of the image tower per square
+    of the photo, seconds on a GPU, about half a minute on a CPU; kept for the session."""
+    s = st.session_state
+    key = (hit.id, s.asked)
+    if s.get("why_shown", (None,))[0] != key:
+        if isinstance(image, Path):  # the preview
+            with Image.open(image) as f:
+                photo = f.convert("RGBA")
+        else:
+            photo = image.convert("RGBA")
+        heat = lib.explain(hit, lib.query_vector(**s.question), grid=WHY_GRID)
+        s.why_shown = key, Image.alpha_composite(photo, overlay(heat, photo.size))
+    return s.why_shown[1]
+
+
+def toggle_why(hit: Hit) -> None:
+    s = st.session_state
+    s.why_for = None if s.get("why_for") == hit.id else hit.id
+
+
+def step(by: int) -> None:
+    st.session_state.viewing = max(0, st.session_state.viewing + by)
+
+
+def more_like(hit: Hit) -> None:
+    """Photos like this one, from its stored vector: the new query, alone."""
+    s = st.session_state
+    s.like, s.like_name = hit.id, name(os.path.basename(hit.path))
+    s.query = ""
+    new_upload()
+    s.viewing = None
