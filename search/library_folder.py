@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from altclip_core.errors import AltCLIPError
-from search.catalog import one_writer
+from search.database import one_writer
 
 CATALOG = "catalog.sqlite"
 MARKER = "indexer.lock"
@@ -59,7 +59,7 @@ def recorded_name(name: str, folder: Path) -> str:
 @contextmanager
 def writer_lock(library: Path, catalog_url: str | None = None) -> Iterator[None]:
     """One writer per library: an exclusive, non-blocking lock on its MARKER, and one writer per
-    PostgreSQL catalog, whatever library folder it is for (`catalog.one_writer`)."""
+    PostgreSQL catalog, whatever library folder it is for (`database.one_writer`)."""
     with open(Path(library) / MARKER, "a+") as f:
         try:
             fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)

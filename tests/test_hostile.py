@@ -19,7 +19,7 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from indexer.cli import main as index_main
-from search import Library, SearchError, catalog
+from search import Library, SearchError, catalog, schema
 from search.catalog import Catalog, Photo
 from tests import checkpoints
 from tests.conftest import AS_USER
@@ -393,7 +393,7 @@ def test_a_library_made_by_schema_1_migrates_without_reembedding(tmp_path):
     engine = catalog.connect(catalog.catalog_url(tmp_path / "lib"))
     with Session(engine) as s:
         version = s.execute(text("SELECT value FROM meta WHERE key='schema_version'")).scalar()
-        assert version == str(catalog.SCHEMA_VERSION)
+        assert version == str(schema.SCHEMA_VERSION)
         migrated = {p.path: p for p in s.scalars(select(Photo))}
     assert {p: r.embedding for p, r in migrated.items()} == vectors
     assert not any(r.offline for r in migrated.values())

@@ -69,7 +69,7 @@ def test_one_writer_per_catalog_whatever_the_folder(postgres_url, tiny, tmp_path
 # Another indexer's hold on the catalog, for the test above.
 HOLD = """
 import sys, time
-from search.catalog import one_writer
+from search.database import one_writer
 with one_writer(sys.argv[1]):
     print("writing", flush=True)
     time.sleep(120)
