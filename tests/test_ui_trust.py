@@ -373,6 +373,7 @@ INVISIBLE = {
     "\ufeffIMG_0001.jpg": "\\ufeffIMG_0001.jpg",  # byte-order mark
     "IMG_\u202e1000.jpg": "IMG_\\u202e1000.jpg",  # right-to-left override
     "IMG_\u20670001.jpg": "IMG_\\u20670001.jpg",  # right-to-left isolate
+    "IMG_0001\u3164.jpg": "IMG_0001\\u3164.jpg",  # Hangul filler: a letter drawn as nothing
     "IMG_0001\\u200b.jpg": "IMG_0001\\\\u200b.jpg",  # a backslash, not the character
 }
 

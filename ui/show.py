@@ -7,18 +7,13 @@ from __future__ import annotations
 
 import base64
 import io
-import unicodedata
 from pathlib import Path
 
 import streamlit as st
 from PIL import Image
 
-# Characters that show nothing or act on the text around them: controls (a line break would
-# forge a second line), format characters (zero-width spaces and joiners, the soft hyphen, the
-# byte-order mark, bidi marks, overrides and isolates, which reverse an extension), line and
-# paragraph separators, and lone surrogates. Shown as their escapes, so that "IMG_0001.jpg" and
-# "IMG_0001\u200b.jpg" never look alike.
-HIDDEN = {"Cc", "Cf", "Cs", "Zl", "Zp"}
+from search.library import escaped, hidden
+
 # The two kinds of picture the indexer stores (Library.thumbnail, Library.preview).
 MEDIA_TYPES = {".webp": "image/webp", ".jpg": "image/jpeg"}
 
@@ -33,31 +28,23 @@ def text(line: str, where=st) -> None:
 
 
 def shown(line: str) -> str:
-    """`line` on one line, each character of a HIDDEN kind as its escape (\\n, \\u200b)."""
-    if line.isprintable():  # the common case, at C speed; spaces other than " " fall through
+    """`line` on one line, each character `hidden` calls hidden (controls, so that a line break
+    cannot forge a second line; format characters, such as zero-width spaces and bidi overrides;
+    those drawn as nothing) as its escape (\\n, \\u200b)."""
+    if line.isascii() and line.isprintable():  # the common case, at C speed: none is hidden
         return line
-    return "".join(
-        c.encode("unicode_escape", "backslashreplace").decode("ascii")
-        if unicodedata.category(c) in HIDDEN
-        else c
-        for c in line
-    )
+    return "".join(c.encode("unicode_escape").decode("ascii") if hidden(c) else c for c in line)
 
 
 def name(path: str) -> str:
-    """A file or folder name (or a path) as the page shows it: which one exactly. A byte that was
-    not UTF-8 is \\xNN (two such names would both read "�"), a backslash is doubled (a name
-    holding "\\u200b" is not the one holding U+200B), the rest as `shown`. The rules of
-    search.library.escaped, which should take over here once it escapes format characters too."""
-    if path.isprintable() and "\\" not in path:  # most names, at C speed (a surrogate is not)
+    """A file or folder name (or a path) as the page shows it: which one exactly, by the rule
+    the command lines print names by (`escaped`): a byte that was not UTF-8 as \\xNN (two such
+    names would both read "�"), a backslash doubled (a name holding "\\u200b" is not the one
+    holding U+200B), what `hidden` calls hidden as its escape, so that "IMG_0001.jpg" and
+    "IMG_0001\\u200b.jpg" never look alike."""
+    if path.isascii() and path.isprintable() and "\\" not in path:  # most names, at C speed
         return path
-    out = []
-    for c in path:
-        if "\udc80" <= c <= "\udcff":  # os.fsdecode's stand-in for a byte that was not UTF-8
-            out.append(f"\\x{ord(c) - 0xDC00:02x}")
-        else:
-            out.append("\\\\" if c == "\\" else shown(c))
-    return "".join(out)
+    return escaped(path)
 
 
 def short(line: str, n: int, left: bool = False) -> str:
