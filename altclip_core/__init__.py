@@ -5,6 +5,10 @@ published checkpoints by their own parameter names, embed text and images into o
     model = altclip_core.load("BAAI/AltCLIP")  # or openai/clip-vit-base-patch32, OFA-Sys/...
     model.embed_text(["一只猫", "a photo of a dog"]) @ model.embed_images([image]).T
     model.classify([image], ["猫", "狗", "海滩"], template="一张{}的照片")  # [1, 3] probabilities
+    model.encode_patches(model.preprocess([image]))  # [1, grid, grid, dim]: where things are
+
+A model is `load`ed with one or both towers; besides the verbs above it has `tokenizer`,
+`preprocess` and `dim`. What differs between families is one `Family` record each (`families.py`).
 """
 
 from __future__ import annotations
@@ -23,6 +27,9 @@ _EXPORTS = {
     "AltCLIPError": "errors",
     "CheckpointError": "errors",
     "ModelNotFound": "errors",
+    "FAMILIES": "families",
+    "Family": "families",
+    "family": "families",
     "AltCLIP": "model",
     "CLIP": "model",
     "default_device": "model",
@@ -42,6 +49,8 @@ __all__ = [
     "CLIPTextConfig",
     "CheckpointError",
     "ChineseCLIPTextConfig",
+    "FAMILIES",
+    "Family",
     "ImagePreprocessor",
     "ModelNotFound",
     "TextConfig",
@@ -49,6 +58,7 @@ __all__ = [
     "VisionConfig",
     "default_device",
     "default_dtype",
+    "family",
     "load",
     "open_image",
     "to_rgb",
@@ -73,6 +83,7 @@ if TYPE_CHECKING:
         VisionConfig,
     )
     from .errors import AltCLIPError, CheckpointError, ModelNotFound
+    from .families import FAMILIES, Family, family
     from .model import CLIP, AltCLIP, default_device, default_dtype, load
     from .preprocess import ImagePreprocessor, open_image, to_rgb
     from .tokenizer import TextTokenizer

@@ -1,5 +1,6 @@
-"""Configuration of the CLIP family, read from a Hugging Face `config.json`: `model_type` `altclip`,
-`clip` or `chinese_clip`. The vision tower is CLIP's ViT for all three; the text configs differ.
+"""Configuration of the CLIP family, read from a Hugging Face `config.json`: its `model_type` names
+the family (`families.py`: altclip, clip, chinese_clip), which says which text config it reads. The
+vision tower is CLIP's ViT for all three; the text configs differ.
 
 Field names keep the Hugging Face spellings so a checkpoint's config maps one to one. Defaults are
 transformers' class defaults (the vision ones are ViT-B/32): a real checkpoint's config says more.
@@ -8,11 +9,7 @@ transformers' class defaults (the vision ones are ViT-B/32): a real checkpoint's
 from __future__ import annotations
 
 import dataclasses
-import json
 from dataclasses import dataclass, field
-from pathlib import Path
-
-from .errors import CheckpointError
 
 
 class TextConfig:
@@ -97,13 +94,15 @@ class VisionConfig:
     hidden_act: str = "quick_gelu"
     layer_norm_eps: float = 1e-5
 
+    @property
+    def num_patches(self) -> int:
+        """Patches the image is cut into, as transformers' `CLIPVisionEmbeddings` counts them."""
+        return (self.image_size // self.patch_size) ** 2
 
-# model_type -> its text config and transformers' default projection_dim.
-TEXT_CONFIGS: dict[str, tuple[type, int]] = {
-    "altclip": (AltCLIPTextConfig, 768),
-    "clip": (CLIPTextConfig, 512),
-    "chinese_clip": (ChineseCLIPTextConfig, 512),
-}
+    @property
+    def num_positions(self) -> int:
+        """Tokens through the tower: the class token, then the patches."""
+        return self.num_patches + 1
 
 
 @dataclass
@@ -115,24 +114,16 @@ class CLIPConfig:
     logit_scale_init_value: float = 2.6592
 
     @classmethod
-    def from_dict(cls, d: dict) -> CLIPConfig:
-        kind = d.get("model_type")
-        if kind not in TEXT_CONFIGS:
-            raise CheckpointError(
-                f"config.json names model_type {kind!r}; supported: {', '.join(TEXT_CONFIGS)}"
-            )
-        text_class, projection_dim = TEXT_CONFIGS[kind]
+    def from_dict(cls, d: dict, family) -> CLIPConfig:
+        """`d` as config.json holds it, read as `family` says (`families.family(d["model_type"])`:
+        its config classes and default projection_dim)."""
         return cls(
-            model_type=kind,
-            text_config=_build(text_class, _tower_dict(d, "text")),
-            vision_config=_build(VisionConfig, _tower_dict(d, "vision")),
-            projection_dim=d.get("projection_dim", projection_dim),
+            model_type=family.model_type,
+            text_config=_build(family.text_config, _tower_dict(d, "text")),
+            vision_config=_build(family.vision_config, _tower_dict(d, "vision")),
+            projection_dim=d.get("projection_dim", family.projection_dim),
             **{k: d[k] for k in ("logit_scale_init_value",) if k in d},
         )
-
-    @classmethod
-    def from_file(cls, path: str | Path) -> CLIPConfig:
-        return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
 
 
 def _tower_dict(d: dict, tower: str) -> dict:

@@ -8,18 +8,12 @@ import re
 from pathlib import Path
 
 from .errors import ModelNotFound
+from .families import FAMILIES
 
 DEFAULT_MODEL = "BAAI/AltCLIP"
-# What the tokenizers of the CLIP family read (tokenizer.TextTokenizer), whichever a repo ships.
-TOKENIZER_FILES = (
-    "tokenizer.json",
-    "tokenizer_config.json",
-    "special_tokens_map.json",
-    "sentencepiece.bpe.model",  # AltCLIP
-    "vocab.json",  # OpenAI CLIP
-    "merges.txt",
-    "vocab.txt",  # Chinese-CLIP
-)
+# What the tokenizers of every family read, whichever a repo ships: a repo's family is known only
+# once its config.json is here.
+TOKENIZER_FILES = tuple(dict.fromkeys(n for f in FAMILIES.values() for n in f.tokenizer_files))
 # Everything but the weights; the weights are fetched as safetensors if the repo has them, else
 # .bin.
 SMALL_FILES = ["*.json", *(name for name in TOKENIZER_FILES if not name.endswith(".json"))]

@@ -1,5 +1,6 @@
-"""Pieces the towers share: activations, attention, a container that keeps checkpoint names, and
-CLIP's pre-LN block (the ViT's, and OpenAI CLIP's text transformer's)."""
+"""Pieces the towers share: activations, attention, a container that keeps checkpoint names,
+CLIP's pre-LN block (the ViT's, and OpenAI CLIP's text transformer's), and the text towers' pooling
+(which one a family uses is its record's `pooling`)."""
 
 from __future__ import annotations
 
@@ -47,6 +48,31 @@ def attention(
     q, k, v = (t.view(b, -1, heads, d // heads).transpose(1, 2) for t in (q, k, v))  # [B, H, L, d]
     out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)  # [B, H, Lq, d]
     return out.transpose(1, 2).reshape(b, length, d)  # [B, Lq, D]
+
+
+def pool(
+    hidden: torch.Tensor, input_ids: torch.Tensor, how: str, eos_token_id: int | None = None
+) -> torch.Tensor:
+    """The state that stands for each text: [B, L, D] -> [B, D].
+
+    Args:
+        hidden: the last hidden states.
+        input_ids: the tokens [B, L].
+        how: "first": the first token (<s>, [CLS]); "end_of_text": the end-of-text token, by
+            transformers' rule for CLIP: configs older than its PR #24773 say `eos_token_id` 2,
+            where the end-of-text id is the largest id of each row; newer ones name it (its first
+            occurrence: the pad token may be the same).
+        eos_token_id: the config's, for "end_of_text".
+    """
+    if how == "first":
+        return hidden[:, 0]
+    if how == "end_of_text":
+        if eos_token_id == 2:
+            end = input_ids.argmax(dim=-1)
+        else:
+            end = (input_ids == eos_token_id).int().argmax(dim=-1)
+        return hidden[torch.arange(len(hidden), device=hidden.device), end]
+    raise ValueError(f"unknown pooling {how!r}: first or end_of_text")
 
 
 class CLIPLayer(nn.Module):

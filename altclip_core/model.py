@@ -1,7 +1,8 @@
 """The CLIP family in one model: CLIP's ViT (Radford et al. 2021) beside the text tower of the
 checkpoint's family: OpenAI CLIP's own, AltCLIP's XLM-R (Chen et al. 2022) or Chinese-CLIP's BERT
 (Yang et al. 2022), each with its projection; and `load`, which builds one from a checkpoint folder
-or hub id by the checkpoint's own parameter names, the family read from config.json's `model_type`.
+or hub id by the checkpoint's own parameter names, the family (`families.py`) read from
+config.json's `model_type`.
 """
 
 from __future__ import annotations
@@ -19,21 +20,14 @@ from torch import nn
 from . import hub, kernels
 from .config import CLIPConfig
 from .errors import CheckpointError, DeviceError
+from .families import family
 from .preprocess import ImagePreprocessor
-from .text import AltCLIPTextTower, BertTextTower, CLIPTextTower
 from .tokenizer import TextTokenizer
-from .vision import VisionTower
 from .weights import load_into, read_tensors
 
 TOWERS = ("text", "vision")
-
-# What a model_type runs: its text tower and tokenizer (config.TEXT_CONFIGS reads its config); the
-# vision tower is the same for all.
-FAMILIES = {
-    "altclip": (AltCLIPTextTower, TextTokenizer.xlm_roberta),
-    "clip": (CLIPTextTower, TextTokenizer.clip),
-    "chinese_clip": (BertTextTower, TextTokenizer.bert),
-}
+# Family.logits -> how classify turns logits [N, L] into probabilities.
+PROBABILITIES = {"softmax": lambda logits: logits.softmax(dim=1)}
 
 
 class CLIP(nn.Module):
@@ -43,14 +37,14 @@ class CLIP(nn.Module):
     def __init__(self, config: CLIPConfig, towers: Sequence[str] = TOWERS):
         super().__init__()
         self.config, self.towers = config, tuple(towers)
+        self.family = family(config.model_type)
         if "text" in towers:
-            text_tower, _ = FAMILIES[config.model_type]
-            self.text_model = text_tower(config.text_config)
+            self.text_model = self.family.build_text(config.text_config)
             self.text_projection = nn.Linear(
                 config.text_config.embed_dim, config.projection_dim, bias=False
             )
         if "vision" in towers:
-            self.vision_model = VisionTower(config.vision_config)
+            self.vision_model = self.family.build_vision(config.vision_config)
             self.visual_projection = nn.Linear(
                 config.vision_config.hidden_size, config.projection_dim, bias=False
             )
@@ -81,6 +75,29 @@ class CLIP(nn.Module):
         """Pixels [N, 3, H, W] (on any device) -> [N, dim] float32 on the model's device."""
         x = self.visual_projection(self.vision_model(pixel_values.to(self.device, self.dtype)))
         return F.normalize(x.float(), dim=-1)
+
+    def encode_patches(self, pixel_values: torch.Tensor, own_values: bool = False) -> torch.Tensor:
+        """Where in the picture things are: each patch's token of the last layer, through the
+        tower's final norm and the visual projection into the joint space, as `encode_image`
+        takes the class token. Slower than `encode_image` (every token through the last layer).
+
+        Args:
+            pixel_values: [N, 3, H, W] as `preprocess` makes them, on any device.
+            own_values: each patch token's last attention replaced by its own value, as in
+                MaskCLIP (Zhou et al. 2022): the class token pools the patches' values, so a
+                patch token through that path is that patch's part of the pool, where a patch
+                token's own attention mixes in the whole picture.
+
+        Returns:
+            [N, grid, grid, dim] float32, L2-normalised, on the model's device; patches row by
+            row as in the picture, grid = image_size // patch_size.
+        """
+        pixels = pixel_values.to(self.device, self.dtype)
+        tokens = self.vision_model.tokens(pixels, values=own_values)  # [N, 1 + grid*grid, D]
+        x = F.normalize(self.visual_projection(tokens[:, 1:]).float(), dim=-1)
+        vision = self.config.vision_config
+        grid = vision.image_size // vision.patch_size
+        return x.view(len(x), grid, grid, self.dim)  # [N, grid, grid, dim]
 
     @torch.inference_mode()
     def embed_text(self, texts: str | Sequence[str], batch_size: int = 32) -> torch.Tensor:
@@ -137,7 +154,8 @@ class CLIP(nn.Module):
                 of them to ensemble; None embeds the labels as they are.
 
         Returns:
-            [N, L] float32 on the CPU: softmax over labels of exp(logit_scale) * cosine.
+            [N, L] float32 on the CPU: probabilities of exp(logit_scale) * cosine as the family
+            makes them (softmax over labels for the CLIP family).
         """
         if isinstance(images, torch.Tensor | np.ndarray):
             image_emb = F.normalize(torch.as_tensor(images).float().cpu(), dim=-1)
@@ -145,7 +163,7 @@ class CLIP(nn.Module):
             image_emb = self.embed_images(images)
         scale = self.logit_scale.float().exp().item()
         logits = scale * image_emb @ self.embed_labels(labels, template).T  # [N, L]
-        return logits.softmax(dim=1)
+        return PROBABILITIES[self.family.logits](logits)
 
 
 AltCLIP = CLIP  # its name while AltCLIP was the only family
@@ -197,8 +215,7 @@ def _fit_kernels(model: CLIP, quantize: str | None) -> None:
         model.text_projection = kernels.make(model.text_projection, kernel)
         model.kernels["text"] = kernel
     if "vision" in model.towers:
-        v = model.config.vision_config
-        tokens = (v.image_size // v.patch_size) ** 2 + 1
+        tokens = model.config.vision_config.num_positions
         kernel = kernels.fit(model.vision_model, 8 * tokens, quantize)
         model.visual_projection = kernels.make(model.visual_projection, kernel)
         model.kernels["vision"] = kernel
@@ -221,7 +238,7 @@ def load(
     towers: Sequence[str] = TOWERS,
     quantize: str | None = None,
 ) -> CLIP:
-    """Build a model of the CLIP family (config.json's `model_type`: altclip, clip or chinese_clip)
+    """Build a model of the CLIP family (config.json's `model_type`: a record of `families.py`)
     from a checkpoint folder or hub repo id, reading only the chosen towers' tensors.
 
     Args:
@@ -244,7 +261,8 @@ def load(
         raise ValueError(f'quantize must be None or "int8", not {quantize!r}')
     folder = hub.resolve(name)
     try:
-        config = CLIPConfig.from_file(folder / "config.json")
+        raw = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+        config = CLIPConfig.from_dict(raw, family(raw.get("model_type")))
     except (OSError, json.JSONDecodeError, TypeError) as e:
         raise CheckpointError(f"unreadable config.json in {folder}: {e}") from e
     device = usable_device(device) if device is not None else default_device()
@@ -253,18 +271,12 @@ def load(
     dtype = dtype or default_dtype(device)
     with torch.device("meta"):
         model = CLIP(config, towers)
-    prefixes = {
-        "text": ("text_model.", "text_projection."),
-        "vision": ("vision_model.", "visual_projection."),
-    }
-    names = ("logit_scale",) + sum((prefixes[t] for t in towers), ())
-    load_into(model, read_tensors(folder, names), dtype)
+    load_into(model, read_tensors(folder, model.family.tensors(tuple(towers))), dtype)
     model.to(device).eval().requires_grad_(False)
     if device.type == "cpu":
         _fit_kernels(model, quantize)
     if "text" in towers:
-        _, read_tokenizer = FAMILIES[config.model_type]
-        model.tokenizer = read_tokenizer(folder, config.text_config.max_tokens)
+        model.tokenizer = model.family.read_tokenizer(folder, config.text_config.max_tokens)
     if "vision" in towers:
         model.preprocess = ImagePreprocessor.from_folder(folder)
     return model

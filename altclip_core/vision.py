@@ -20,10 +20,9 @@ class VisionTower(nn.Module):
     def __init__(self, cfg: VisionConfig):
         super().__init__()
         d, p = cfg.hidden_size, cfg.patch_size
-        num_positions = (cfg.image_size // p) ** 2 + 1
         self.embeddings = named(
             patch_embedding=nn.Conv2d(cfg.num_channels, d, kernel_size=p, stride=p, bias=False),
-            position_embedding=embedding(num_positions, d),
+            position_embedding=embedding(cfg.num_positions, d),
         )
         self.embeddings.class_embedding = nn.Parameter(torch.empty(d))
         self.pre_layrnorm = nn.LayerNorm(d, eps=cfg.layer_norm_eps)

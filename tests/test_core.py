@@ -149,6 +149,31 @@ def test_embeddings_are_normalised_and_padding_invariant(tiny):
     assert (model.embed_text(texts, batch_size=2) - alone).abs().max().item() <= 1e-6
 
 
+@torch.inference_mode()
+@pytest.mark.parametrize("values", [False, True])
+def test_every_token_path_keeps_the_class_token(tiny, values):
+    """The class token of the vision tower's every-token path (`encode_patches` reads its
+    patches) is `forward`'s, which computes the class token alone in the last layer: a patch map
+    explains the same embedding the index holds."""
+    model = altclip_core.load(tiny, device="cpu", dtype=torch.float32, towers=("vision",))
+    pixels = torch.randn(3, 3, 224, 224, generator=torch.Generator().manual_seed(0))
+    tower = model.vision_model
+    tokens = tower.tokens(pixels, values=values)
+    assert tokens.shape == (3, model.config.vision_config.num_positions, 32)
+    assert (tokens[:, 0] - tower(pixels)).abs().max().item() <= 1e-5
+
+
+def test_token_count_is_transformers(checkpoint):
+    """`num_patches` and `num_positions` as transformers' `CLIPVisionEmbeddings` counts them."""
+    folder, reference = checkpoint
+    vision = altclip_core.load(folder, device="cpu", towers=("vision",)).config.vision_config
+    embeddings = reference.vision_model.embeddings
+    assert (vision.num_patches, vision.num_positions) == (
+        embeddings.num_patches,
+        embeddings.num_positions,
+    )
+
+
 def test_default_device_and_dtype():
     assert altclip_core.default_device().type in ("cuda", "mps", "cpu")
     assert altclip_core.default_dtype(torch.device("mps")) == torch.float16

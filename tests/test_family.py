@@ -4,6 +4,7 @@ for every family."""
 
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
 import json
 import shutil
@@ -300,6 +301,25 @@ def test_unknown_model_type_is_named(family, tmp_path):
     (copy / "config.json").write_text(json.dumps(config))
     with pytest.raises(CheckpointError, match="'siglip'; supported: altclip, clip, chinese_clip"):
         load(copy)
+
+
+def test_a_family_is_its_record(family, tmp_path, monkeypatch):
+    """What a model_type builds, reads and runs is its record: a checkpoint whose config names a
+    new model_type loads once the registry holds a record for it (here its own family's, renamed),
+    and embeds as before."""
+    from altclip_core import families
+
+    folder, _ = family
+    copy = tmp_path / "renamed"
+    shutil.copytree(folder, copy)
+    config = json.loads((folder / "config.json").read_text())
+    (copy / "config.json").write_text(json.dumps(config | {"model_type": "renamed"}))
+    record = dataclasses.replace(families.family(config["model_type"]), model_type="renamed")
+    monkeypatch.setitem(families.FAMILIES, "renamed", record)
+    renamed, original = load(copy), load(folder)
+    assert renamed.family is record
+    assert torch.equal(renamed.embed_text(TEXTS), original.embed_text(TEXTS))
+    assert torch.equal(renamed.embed_images(IMAGES[:2]), original.embed_images(IMAGES[:2]))
 
 
 # --- zero-shot labels --------------------------------------------------------------------------
