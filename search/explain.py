@@ -75,8 +75,9 @@ def heat_map(
     # The model's own rescaling and normalisation, without its resize and crop (done above).
     pixels = dataclasses.replace(model.preprocess, shortest_edge=None, size=None, crop=None)(crops)
     with torch.inference_mode():
-        if method == "tokens":
-            maps = [_tokens(model, pixels[i : i + 1], q, grid) for i in range(len(crops))]
+        if method == "tokens":  # the patch tokens' own values (see the module's docstring)
+            patches = model.encode_patches(pixels, own_values=True)  # [crops, grid, grid, dim]
+            maps = (patches @ q.to(patches.device)).cpu().numpy()
         else:
             maps = [_occlusion(model, x, q, grid, batch_size) for x in pixels]
     heat, count = np.zeros(shape, np.float32), np.zeros(shape, np.float32)
@@ -137,15 +138,6 @@ def _crops(
         crops.append(resized.crop(box))
         offsets.append((0, start) if w >= h else (start, 0))
     return crops, offsets, (height // cell, width // cell)
-
-
-def _tokens(model, pixels, q, grid: int) -> np.ndarray:
-    """[grid, grid] cosines of the patch tokens (own values) with `q`, for one crop."""
-    import torch.nn.functional as F
-
-    tokens = model.vision_model.tokens(pixels.to(model.device, model.dtype), values=True)
-    patches = F.normalize(model.visual_projection(tokens[:, 1:]).float(), dim=-1)  # [1, g*g, d]
-    return (patches[0] @ q.to(patches.device)).view(grid, grid).cpu().numpy()
 
 
 def _occlusion(model, pixels, q, grid: int, batch_size: int) -> np.ndarray:

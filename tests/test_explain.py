@@ -1,11 +1,12 @@
-"""Why a photo matched: the vision tower's every-token path, heat maps and their overlay, on tiny
-random checkpoints (numbers) and on the toy world (where the map's peak falls)."""
+"""Why a photo matched: the patch embeddings, heat maps and their overlay, on tiny random
+checkpoints (numbers) and on the toy world (where the map's peak falls)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from PIL import Image
 
 import altclip_core
@@ -20,27 +21,20 @@ def tiny_vision(tiny):
 
 
 @torch.inference_mode()
-@pytest.mark.parametrize("values", [False, True])
-def test_every_token_path_keeps_the_class_token(tiny_vision, values):
-    """The class token of `tokens` is `forward`'s, which computes the class token alone in the
-    last layer: the slow path explains the same embedding the index holds."""
-    pixels = torch.randn(3, 3, 224, 224, generator=torch.Generator().manual_seed(0))
-    tower = tiny_vision.vision_model
-    tokens = tower.tokens(pixels, values=values)
-    assert tokens.shape == (3, 1 + (224 // 32) ** 2, 32)
-    assert (tokens[:, 0] - tower(pixels)).abs().max().item() <= 1e-5
-
-
-@torch.inference_mode()
-def test_every_token_matches_transformers(checkpoint):
-    """All tokens of the last layer equal transformers' last hidden state after the tower's
-    post-layernorm (which transformers applies to the pooled token only)."""
+def test_patch_embeddings_match_transformers(checkpoint):
+    """`encode_patches` equals transformers' patch tokens of the last layer, after the tower's
+    post-layernorm (which transformers applies to the pooled token only) and the visual
+    projection, normalised; row by row as in the picture."""
     folder, reference = checkpoint
     ours = altclip_core.load(folder, device="cpu", dtype=torch.float32, towers=("vision",))
     pixels = torch.randn(2, 3, 224, 224, generator=torch.Generator().manual_seed(1))
     ref = reference.vision_model
-    expected = ref.post_layernorm(ref(pixel_values=pixels).last_hidden_state)
-    assert (ours.vision_model.tokens(pixels) - expected).abs().max().item() <= 1e-5
+    tokens = ref.post_layernorm(ref(pixel_values=pixels).last_hidden_state)[:, 1:]
+    expected = F.normalize(reference.visual_projection(tokens), dim=-1)  # [2, grid*grid, dim]
+    patches = ours.encode_patches(pixels)
+    grid = 224 // ours.config.vision_config.patch_size
+    assert patches.shape == (2, grid, grid, ours.dim)
+    assert (patches.flatten(1, 2) - expected).abs().max().item() <= 1e-5
 
 
 @pytest.mark.parametrize("method", ["occlusion", "tokens"])
@@ -123,7 +117,7 @@ def test_library_explains_a_hit(two_shape_library):
     assert tokens.shape == (side, side) and np.abs(tokens).max() <= 1
 
 
-def test_library_explain_says_what_is_wrong(two_shape_library):
+def test_library_explain_says_what_is_wrong(two_shape_library, toy):
     from search.library import SearchError
 
     lib, cases = two_shape_library
@@ -140,4 +134,4 @@ def test_library_explain_says_what_is_wrong(two_shape_library):
 
     strip = Image.new("RGB", (4000, 10))  # 400 crops of passes, unexplained
     with pytest.raises(ValueError, match="4 times as long"):
-        heat_map(lib._tower("vision"), strip, lib.query_vector("a red circle"))
+        heat_map(toy, strip, lib.query_vector("a red circle"))
