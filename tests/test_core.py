@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 import json
 import shutil
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -172,6 +174,14 @@ def test_token_count_is_transformers(checkpoint):
         embeddings.num_patches,
         embeddings.num_positions,
     )
+
+
+def test_checking_a_model_imports_no_torch():
+    """hub reads the family records (which tokenizer files to fetch) without torch: a process
+    that only checks a library's model stays light."""
+    code = "import sys, altclip_core.hub; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
 
 
 def test_default_device_and_dtype():
