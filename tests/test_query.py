@@ -1,13 +1,21 @@
 """Date phrases in queries (search.query.parse): a table of phrases to ranges in Chinese and
-English for a fixed today, the text that is left to embed, and words that only look like dates."""
+English for a fixed today, the text that is left to embed, and words that only look like dates;
+relative phrases that compose (上个月15号, 去年今天); the language detector and the tables of
+words each language brings (search.language); the lunar tables and the script that makes them."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import date, datetime
+from pathlib import Path
 
 import pytest
 
-from search.query import DRAGON_BOAT, LUNAR_NEW_YEAR, MID_AUTUMN, QIXI, Query, _easter, parse
+from search import language
+from search.dates.calendar import easter
+from search.dates.lunar import DRAGON_BOAT, LUNAR_NEW_YEAR, MID_AUTUMN, QIXI
+from search.query import Query, parse
 
 TODAY = date(2026, 11, 24)  # a Tuesday
 
@@ -186,6 +194,10 @@ def test_date_phrases_become_ranges(query, text, after, before):
         "June 15 to June 10",
         "上个月到3月",  # last month to March: not into next year
         "1990年代的风格",
+        "15号的电影",  # a day of the month alone: a number
+        "the 15th floor",
+        "第15号",
+        "上上个月31号",  # September has 30 days: no such day, so none of it is a date
         "",
     ],
 )
@@ -287,8 +299,82 @@ def test_two_digits_and_year_alone_are_words(typed):  # 19年 may be nineteen ye
 
 
 def test_today_defaults_to_today():
-    q = parse("今年")
-    assert q.after == datetime(date.today().year, 1, 1)
+    today = date.today()  # read once: a second reading may fall after New Year's midnight
+    assert parse("今年", today=today).after == datetime(today.year, 1, 1)
+    assert parse("今年").after.year in (today.year, today.year + 1)  # parse's own, just after
+
+
+# (query, text left, after, before) with TODAY: a relative word keeps its unit and offset until
+# the phrase is read whole, so it anchors the words beside it
+COMPOSED = [
+    ("上个月15号的生日", "生日", "2026-10-15", "2026-10-16"),
+    ("上个月的15号", "", "2026-10-15", "2026-10-16"),
+    ("这个月1号以来", "", "2026-11-01", None),
+    ("3个月前的1号", "", "2026-08-01", "2026-08-02"),
+    ("上上个月三十号", "", "2026-09-30", "2026-10-01"),
+    ("the 15th of last month", "", "2026-10-15", "2026-10-16"),
+    ("party on the 1st of this month", "party", "2026-11-01", "2026-11-02"),
+    ("去年今天", "", "2025-11-24", "2025-11-25"),
+    ("去年的今天 海边", "海边", "2025-11-24", "2025-11-25"),
+    ("2020年的今天", "", "2020-11-24", "2020-11-25"),
+    ("三年前的今天", "", "2023-11-24", "2023-11-25"),
+    ("三年前的夏天", "", "2023-06-01", "2023-09-01"),
+    ("Christmas 2 years ago", "", "2024-12-24", "2024-12-26"),
+]
+
+
+@pytest.mark.parametrize("query, text, after, before", COMPOSED)
+def test_relative_phrases_compose(query, text, after, before):
+    q = parse(query, today=TODAY)
+    assert (q.text, q.after, q.before) == (text, d(after), d(before))
+    assert len(q.phrases) == 1
+
+
+def test_this_day_last_year_on_a_leap_day():
+    """29 February a year on or back is the 28th, the day that year has."""
+    q = parse("去年今天", today=date(2024, 2, 29))
+    assert (q.after, q.before) == (d("2023-02-28"), d("2023-03-01"))
+    q = parse("上个月15号", today=date(2026, 1, 5))  # a month at year end
+    assert (q.after, q.before) == (d("2025-12-15"), d("2025-12-16"))
+
+
+@pytest.mark.parametrize(
+    "text, detected",
+    [
+        ("海边的日落", "zh"),
+        ("兩個人", "zh"),
+        ("ねこ", "ja"),  # kana alone: Japanese, not English
+        ("カメラ", "ja"),
+        ("猫の写真", "ja"),  # Han characters with kana
+        ("고양이", "ko"),
+        ("beach at sunset", "en"),
+        ("crème brûlée", "en"),
+        ("2023", "other"),
+        ("кошка", "other"),
+        ("", "other"),
+        ("迈克尔・杰克逊", "zh"),  # a katakana middle dot in a Chinese name is no kana
+    ],
+)
+def test_one_detector_tells_the_language_by_script(text, detected):
+    assert language.detect(text) == detected
+
+
+def test_every_language_table_names_the_same_words():
+    """A new language's table (search/language/ja.py, say) names everything en.py does, each of
+    the same type, so the grammar and the number rivals read it without a change."""
+    expected = {n: type(v) for n, v in vars(language.en).items() if n.isupper()}
+    for code, table in language.TABLES.items():
+        own = {n: type(v) for n, v in vars(table).items() if n.isupper()}
+        assert own == expected, code
+
+
+def test_the_lunar_tables_are_what_their_script_makes():
+    """search/dates/lunar.py is made by tools/lunar_tables.py from the data it carries."""
+    script = Path(__file__).resolve().parents[1] / "tools" / "lunar_tables.py"
+    done = subprocess.run(
+        [sys.executable, script, "--check"], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
 
 
 def test_the_lunar_new_year_table():
@@ -337,4 +423,4 @@ def test_easter():
         2024: (3, 31),
         2038: (4, 25),
     }
-    assert all(_easter(y) == date(y, *md) for y, md in known.items())
+    assert all(easter(y) == date(y, *md) for y, md in known.items())

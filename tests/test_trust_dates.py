@@ -1,5 +1,6 @@
 """Dates a query can be trusted with (issue 26): no query stalls the date parser, however long
-or hostile, and a date at the top of the calendar (9999年12月31日) is that date, not another."""
+or hostile, and a date at the top of the calendar (9999年12月31日) is that date, not another;
+a year alone far from now is an age, not a date (1000年的古树, issue 27)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from datetime import date, datetime
 
 import pytest
 
-from search import query
+from search.dates import phrases
 from search.query import MAX_QUERY_CHARS, Query, parse
 
 TODAY = date(2026, 11, 24)
@@ -36,7 +37,7 @@ HOSTILE = {
 def test_parsing_grows_with_the_length_of_the_query_not_its_square(name, monkeypatch):
     """With no limit on how far dates are read, a hostile query of 30 000 characters parses in
     a fraction of a second (measured 10 kB and 40 kB: 4x the time for 4x the text)."""
-    monkeypatch.setattr(query, "MAX_QUERY_CHARS", 10**9)
+    monkeypatch.setattr(phrases, "MAX_QUERY_CHARS", 10**9)
     start = time.perf_counter()
     parse(HOSTILE[name], today=TODAY)
     assert time.perf_counter() - start < SECONDS
@@ -68,11 +69,11 @@ def test_the_last_day_of_the_calendar_is_that_day():
     q = parse("9999年12月31日 烟花", today=TODAY)
     assert (q.text, q.after, q.before) == ("烟花", datetime(9999, 12, 31), datetime.max)
     assert last_days("9999年12月31日") == [(date(9999, 12, 31), date.max)]
-    assert last_days("9999年") == [(date(9999, 1, 1), date.max)]
     assert last_days("9999年12月") == [(date(9999, 12, 1), date.max)]
     assert last_days("9999年冬天") == [(date(9999, 12, 1), date.max)]  # runs out of calendar
     assert last_days("9999年跨年") == [(date(9999, 12, 31), date.max)]
-    assert last_days("until 9999年") == [(None, date.max)]
+    # 9999年 alone is a year too far from now to be one (below): a month or a day makes it one
+    assert last_days("until 9999年12月") == [(None, date.max)]
     assert last_days("9999年12月31日以前") == [(None, date(9999, 12, 30))]
 
 
@@ -98,3 +99,36 @@ def test_a_range_to_the_last_year_keeps_both_years():
 )
 def test_dates_the_calendar_cannot_hold_stay_words(typed):
     assert parse(typed, today=TODAY) == Query(typed)
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [
+        "1000年的古树",  # a tree a thousand years old
+        "5000年的文明",
+        "9999年",
+        "1799年的钟",
+        "2201年",
+        "since 1000年",
+        "1000年以前",
+        "1000年到5000年",  # neither end near now
+        "1000年和2019年",  # and: two years, the first an age (so, as a day that is not, both words)
+    ],
+)
+def test_a_year_alone_far_from_now_is_an_age(typed):
+    """A year alone is a date within 1800 to 2200, as a bare year (2023) always was."""
+    assert parse(typed, today=TODAY) == Query(typed)
+
+
+def test_a_year_with_more_or_beside_a_near_one_is_any_year():
+    """With a month, a day, a season or a festival it is a date, whatever the year; so is an end
+    of a range whose other end is near now."""
+    assert last_days("1800年") == [(date(1800, 1, 1), date(1800, 12, 31))]
+    assert last_days("2200年") == [(date(2200, 1, 1), date(2200, 12, 31))]
+    assert last_days("1000年6月") == [(date(1000, 6, 1), date(1000, 6, 30))]
+    assert last_days("1000年6月15日") == [(date(1000, 6, 15), date(1000, 6, 15))]
+    assert last_days("5000年的夏天") == [(date(5000, 6, 1), date(5000, 8, 31))]
+    assert last_days("1000年到2020年") == [(date(1000, 1, 1), date(2020, 12, 31))]
+    assert last_days("2020年到5000年") == [(date(2020, 1, 1), date(5000, 12, 31))]
+    q = parse("1000年的古树 2019年", today=TODAY)  # the age stays words, the date is one
+    assert (q.text, q.phrases) == ("1000年的古树", ("2019年",))
