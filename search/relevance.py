@@ -7,8 +7,9 @@ closer to every text), so no fixed `min_score` separates the photos that show a 
 that do not (immich #5996, rclip #207).
 
 Text queries (`text_matches`): each photo measured by its own yardstick. A fixed set of generic
-captions in the query's language, one plain concept each ("a dog", "a beach", "一只猫":
-`Captions`, from the model folder's captions.json where it has one, else this package's), is
+captions in the query's language (search.language.detect; the nearest the captions have where
+they lack it), one plain concept each ("a dog", "a beach", "一只猫": `Captions`, from the model
+folder's captions.json where it has one, else this package's), is
 scored against each result; the best of them is the photo's *yardstick*: how well the plainest
 words describe this photo, on this model's scale. A query's *standing* on a photo is its score
 minus the photo's yardstick. Then
@@ -48,8 +49,9 @@ Known failure modes:
   photo's plainest caption describes it much better ("a red shape"), and may be left out.
 - Photos that differ from the query by a detail the model barely tells apart (a size, a kind)
   stand as high as the right ones and match too; only numbers have rivals (rule 3). Numbers are
-  words (two to ten before a word, 二 to 十 before a measure word such as 个, 只, 张 or 人;
-  the first two numbers of a query), not digits. One has none: 一只猫 means "a cat" as often
+  words, each language's from its table in search.language (two to ten before a word, 二 to
+  十 before a measure word such as 个, 只, 张 or 人: `number_rules`; the first two numbers of a
+  query), not digits. One has none: 一只猫 means "a cat" as often
   as "one cat", and "one" is as often a pronoun ("the red one"), so "one dog" matches photos
   of two dogs that it stands as high on. An idiom with a numeral and a measure word (两头落空)
   has rivals too, and where a model reads a rival as it reads the query (an unknown word), the
@@ -74,21 +76,26 @@ tests do not use; rule 3 has no threshold of its own); README gives the figures 
 held-out seeds. `Z` (about 1 in 30 000 for a normal background) and `RHO` are reasoned defaults:
 on the toy world no image query stands out that far (its pictures are all alike: shapes on a
 plain ground), and no (Z, RHO) meets the targets there. With real weights none of this has been
-measured: the toy world is the only calibration there is.
+measured: the toy world is the only calibration there is. A model calibrated apart brings its
+own four in its folder's relevance.json, as it brings its captions (`Thresholds.from_folder`).
 """
 
 from __future__ import annotations
 
 import json
+import math
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, fields
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 
+from search.language import TABLES, detect, nearest
+
 CAPTIONS = Path(__file__).with_name("captions.json")  # {language: [caption, ...]}
-CJK = re.compile("[\u3400-\u9fff\uf900-\ufaff]")  # a query with one of these is Chinese
+THRESHOLDS = "relevance.json"  # a model folder's own thresholds: {"answered": ..., "z": ...}
 ANSWERED = -0.02  # text: the best standing at which a query is answered at all
 SPREAD = 0.06  # text: how far below the best standing a match may stand
 SAMPLE = 2000  # background photos kept per index
@@ -97,15 +104,6 @@ Z = 4.0  # image: standing above the background's median, in robust standard dev
 RHO = 0.7  # image: standing relative to the best photo's
 COPY = 0.98  # cosine at which an image query's hit is a copy of it, not a match to measure by
 MAD_TO_SD = 1.4826  # the median absolute deviation of a normal distribution, times this, is its sd
-NUMBERS = ("one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
-ZH_NUMBERS = "一两三四五六七八九十"  # 二 and 兩 are read as 两
-# Two to ten before a word: "two dogs", not "two-tone" (one has no rivals: module docstring).
-ENGLISH_NUMBER = re.compile(rf"\b(?:{'|'.join(NUMBERS[1:])})(?=\s+[^\W\d_])", re.IGNORECASE)
-# A numeral alone (not in 十二, 二百 or the ordinal 第二) before a measure word: 两个, 三只, 五人.
-CHINESE_NUMBER = re.compile(
-    "(?<![零一二两兩三四五六七八九十百千万第])[二两兩三四五六七八九十]"
-    "(?=[个個只隻条條张張辆輛位头頭匹棵朵本把台件人颗顆块塊名双雙支根片座艘架盏间群])"
-)
 TIE = 1e-5  # a rival scoring this little above the query is the query read alike, not a rival
 NUMBERS_MEASURED = 2  # the first this many numbers of a query have rivals: at most 4 texts
 
@@ -177,10 +175,90 @@ class Captions:
         return cls(texts)
 
     def language(self, text: str) -> str:
-        """The language whose captions measure `text`: Chinese where it has a CJK character,
-        else English; the first there is where these captions lack that one."""
-        language = "zh" if CJK.search(text) else "en"
-        return language if language in self.texts else next(iter(self.texts))
+        """The language whose captions measure `text`: its own (search.language.detect), else
+        the nearest these captions have (a Japanese text: Chinese, which writes Han characters
+        too; any other: English), else the first there is."""
+        return nearest(detect(text), self.texts) or next(iter(self.texts))
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """What the rules decide by: `answered` and `spread` (text queries), `z` and `rho` (image
+    queries). A model brings its own in its folder's relevance.json (`from_folder`), else these
+    defaults: ANSWERED, SPREAD, Z and RHO."""
+
+    answered: float = ANSWERED
+    spread: float = SPREAD
+    z: float = Z
+    rho: float = RHO
+
+    @classmethod
+    def from_folder(cls, folder: Path | None = None) -> Thresholds:
+        """The thresholds of the model in `folder`: its relevance.json where it has one (some or
+        all of {"answered": ..., "spread": ..., "z": ..., "rho": ...}, calibrated for that
+        model; the rest stay the defaults), else the defaults. ValueError, saying which file,
+        where it is not such an object of finite numbers."""
+        path = folder / THRESHOLDS if folder is not None else None
+        if path is None or not path.is_file():
+            return cls()
+        try:
+            given = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+            raise ValueError(f"{path} cannot be read: {e}") from None
+        names = {f.name for f in fields(cls)}
+        if not (
+            isinstance(given, dict)
+            and given.keys() <= names
+            and all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+                for v in given.values()
+            )
+        ):
+            example = ", ".join(f'"{n}": {getattr(cls(), n)}' for n in sorted(names))
+            raise ValueError(f"{path} should hold {{{example}}}, or some of them")
+        return cls(**{name: float(v) for name, v in given.items()})
+
+
+@dataclass(frozen=True)
+class NumberRule:
+    """Where one language says a count: `pattern` finds a number word that has rivals (two to
+    ten), `numbers` are its words for one to ten in order, `aliases` other spellings of them."""
+
+    pattern: re.Pattern
+    numbers: tuple[str, ...]
+    aliases: dict[str, str]
+
+
+def number_rules(tables: Iterable[ModuleType] = TABLES.values()) -> list[NumberRule]:
+    """Each language's number words (search.language's tables) as a `NumberRule`: two to ten
+    before a word ("two dogs", not "two-tone") where the language has no measure words, else
+    a numeral alone (not in 十二, 二百 or the ordinal 第二) before a measure word (两个, 三只,
+    五人)."""
+    rules = []
+    for table in tables:
+        numbers, aliases = tuple(table.NUMBERS), dict(table.NUMBER_ALIASES)
+        if not numbers:
+            continue
+        said = [*numbers[1:], *(a for a, n in aliases.items() if n in numbers[1:])]
+        words = _either(said)
+        if table.MEASURE_WORDS:
+            around = [*numbers, *aliases, *table.NUMERALS, *table.NUMERAL_ALIASES, *table.TEN]
+            around += [*table.LARGER_NUMERALS, *table.ORDINAL_PREFIXES]
+            single = "".join(sorted({w for w in around if len(w) == 1}))
+            longer = "".join(f"(?<!{re.escape(w)})" for w in sorted(set(around) - set(single)))
+            measure = _either(table.MEASURE_WORDS)
+            pattern = f"(?<![{re.escape(single)}]){longer}{words}(?={measure})"
+        else:
+            pattern = rf"\b{words}(?=\s+[^\W\d_])"
+        rules.append(NumberRule(re.compile(pattern, re.IGNORECASE), numbers, aliases))
+    return rules
+
+
+def _either(words: Iterable[str]) -> str:
+    return "(?:" + "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True)) + ")"
+
+
+NUMBER_RULES = number_rules()
 
 
 def yardsticks(vectors: np.ndarray, captions: np.ndarray) -> np.ndarray:
@@ -189,23 +267,22 @@ def yardsticks(vectors: np.ndarray, captions: np.ndarray) -> np.ndarray:
     return (np.asarray(vectors, np.float32) @ np.asarray(captions, np.float32).T).max(axis=1)
 
 
-def recounted(text: str) -> list[str]:
+def recounted(text: str, rules: Sequence[NumberRule] = NUMBER_RULES) -> list[str]:
     """`text` with each number it names one lower and one higher, each change a text of its
     own: "two dogs" -> ["one dogs", "three dogs"], 「三只猫」 -> [「两只猫」, 「四只猫」] (the
     words as they stand: "one dogs"). The rivals of rule 3, of the first `NUMBERS_MEASURED`
-    numbers; [] where `text` names no number."""
+    numbers, by the number words of each language's `rules`; [] where `text` names no number."""
 
-    def changed(match: re.Match, numbers) -> list[str]:
+    def changed(match: re.Match, rule: NumberRule) -> list[str]:
         said = match.group()
-        n = numbers.index("两" if said in "二兩" else said.lower())
-        words = [numbers[m] for m in (n - 1, n + 1) if 0 <= m < len(numbers)]
+        n = rule.numbers.index(rule.aliases.get(said.lower(), said.lower()))
+        words = [rule.numbers[m] for m in (n - 1, n + 1) if 0 <= m < len(rule.numbers)]
         words = [w.capitalize() for w in words] if said[0].isupper() else words
         return [text[: match.start()] + w + text[match.end() :] for w in words]
 
-    found = [(m, NUMBERS) for m in ENGLISH_NUMBER.finditer(text)]
-    found += [(m, ZH_NUMBERS) for m in CHINESE_NUMBER.finditer(text)]
+    found = [(m, rule) for rule in rules for m in rule.pattern.finditer(text)]
     found = sorted(found, key=lambda f: f[0].start())[:NUMBERS_MEASURED]
-    return [rival for match, numbers in found for rival in changed(match, numbers)]
+    return [rival for match, rule in found for rival in changed(match, rule)]
 
 
 def text_matches(

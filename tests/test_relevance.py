@@ -152,11 +152,17 @@ def test_the_yardstick_is_the_best_caption_in_the_query_language():
     both = Captions({"en": ["a dog"], "zh": ["一只狗"]})
     for text, language in (
         ("海边的日落", "zh"),
-        ("夕日の海", "zh"),
+        ("夕日の海", "zh"),  # Japanese: the nearest these captions have is Chinese
+        ("ゆうひ", "zh"),  # kana alone too: Japanese, not English
+        ("고양이", "en"),
         ("sunset", "en"),
         ("coucher", "en"),
+        ("2023", "en"),
     ):
         assert both.language(text) == language
+    three = Captions({"en": ["a dog"], "zh": ["一只狗"], "ja": ["犬"]})
+    assert three.language("ゆうひ") == three.language("夕日の海") == "ja"
+    assert three.language("海边") == "zh"
     for only in ("en", "zh"):  # a model with captions in one language measures all by them
         one = Captions({only: ["x"]})
         assert one.language("海边") == one.language("beach") == only
@@ -228,3 +234,52 @@ def test_a_photo_a_neighbouring_number_describes_better_is_no_match(concepts):
 )
 def test_a_number_has_its_neighbours_as_rivals(text, rivals):
     assert relevance.recounted(text) == rivals
+
+
+def test_a_languages_table_brings_its_number_words():
+    """Rule 3 reads each language's numbers and measure words from its table: a table for a
+    language the code has never seen gives its counts rivals, with no change to the rule."""
+    import types
+
+    ja = types.SimpleNamespace(
+        NUMBERS=tuple("一二三四五六七八九十"),
+        NUMBER_ALIASES={},
+        NUMERALS="〇一二三四五六七八九",
+        NUMERAL_ALIASES={},
+        TEN="十",
+        LARGER_NUMERALS="百千万",
+        ORDINAL_PREFIXES=("第",),
+        MEASURE_WORDS=("匹", "人", "枚"),
+    )
+    rules = relevance.number_rules([ja])
+    assert relevance.recounted("三匹の猫", rules) == ["二匹の猫", "四匹の猫"]
+    assert relevance.recounted("十二匹", rules) == relevance.recounted("三つ", rules) == []
+    assert relevance.recounted("三只猫", rules) == []  # not a measure word of this table
+
+
+def test_thresholds_come_from_the_model_folder(tmp_path):
+    """A model folder's relevance.json sets the thresholds it was calibrated with (some or all);
+    without one, the documented defaults."""
+    from search.relevance import Thresholds
+
+    default = Thresholds.from_folder(tmp_path)
+    assert default == Thresholds.from_folder(None) == Thresholds()
+    assert (default.answered, default.spread, default.z, default.rho) == (
+        relevance.ANSWERED,
+        relevance.SPREAD,
+        relevance.Z,
+        relevance.RHO,
+    )
+    (tmp_path / "relevance.json").write_text('{"answered": -0.05, "z": 3}')
+    own = Thresholds.from_folder(tmp_path)
+    assert own == Thresholds(answered=-0.05, spread=relevance.SPREAD, z=3.0, rho=relevance.RHO)
+
+
+@pytest.mark.parametrize(
+    "written",
+    ['{"answer": 0.1}', '{"z": "4"}', '{"z": true}', '{"rho": NaN}', "[0.1]", "{"],
+)
+def test_a_damaged_thresholds_file_says_which_file(tmp_path, written):
+    (tmp_path / "relevance.json").write_text(written)
+    with pytest.raises(ValueError, match="relevance.json"):
+        relevance.Thresholds.from_folder(tmp_path)
