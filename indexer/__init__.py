@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
-from .run import Indexer, IndexerError, Summary
+from .run import Indexer
+from .summary import IndexerError, Summary
 
 __all__ = ["Indexer", "IndexerError", "Summary"]

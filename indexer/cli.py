@@ -26,7 +26,8 @@ from search.library import error_line, escaped
 from search.library_folder import index_folder
 from search.settings import Settings
 
-from .run import Indexer, IndexerError
+from .run import Indexer
+from .summary import IndexerError
 
 
 def parser() -> argparse.ArgumentParser:
@@ -255,7 +256,7 @@ def _needs(module: str, extra: str):
 
 def import_(args) -> int:
     _needs("pyarrow", "parquet")
-    from .shards import import_shards
+    from .exchange import import_shards
 
     summary = import_shards(args.library, args.import_, args.catalog, args.model)
     print(summary)

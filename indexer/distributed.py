@@ -1,13 +1,14 @@
 """`altclip-index PHOTOS --ray [ADDRESS]`: the indexer's stages on a Ray cluster, through Ray Data.
 
-The driver plans as the local indexer does (Indexer.plan: only new and changed files travel),
-then sends the work list through Ray Data: decode (read, hash, thumbnails, preprocess: the local
+The driver plans as the local indexer does (plan.py: only new and changed files travel), then
+sends the work list through Ray Data: decode (read, hash, thumbnails, preprocess: the local
 Decoder) in CPU tasks → embed (the local Embedder, the image tower only, loaded once per actor:
 one actor per GPU where the cluster has GPUs, a CPU pool otherwise) → back to the driver, which
-alone writes the catalog, a transaction per batch, with the local indexer's code (Indexer.run).
+alone writes the catalog, a transaction per batch, with the local indexer's code (Indexer.run,
+store.py).
 A killed driver loses the batches in flight only, as locally: its rerun plans again from the
 catalog and finishes the job. Ray retries a task whose worker died; a file that fails is
-recorded with its reason. With `--export DIR`, the driver writes Parquet shards (indexer/shards)
+recorded with its reason. With `--export DIR`, the driver writes Parquet shards (exchange.py)
 instead of the catalog, for clusters with no route to it.
 
 Thumbnails and previews are written by the decode tasks straight into the library folder (or
@@ -35,8 +36,11 @@ from altclip_core.errors import AltCLIPError
 from search.library_folder import recorded_name
 
 from . import shards
-from .run import Decoded, Decoder, Embedder, Indexer, IndexerError
+from .decode import Decoded, Decoder
+from .embed import Embedder
+from .run import Indexer
 from .scan import Entry
+from .summary import IndexerError
 
 GPU_BATCH = 512  # rows per call of a GPU actor (it cuts them to what the card holds)
 DECODE_BLOCK = 32  # files per decode task

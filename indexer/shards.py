@@ -1,6 +1,7 @@
-"""Embeddings made elsewhere, as Parquet shards: `altclip-index PHOTOS --ray --export DIR` writes
-them on a cluster with no route to the catalog; `altclip-index --import DIR` merges them into a
-library through the catalog's one writer. Any tool may write shards that follow the schema.
+"""Parquet shards: embeddings made elsewhere, in a file any tool may write. `altclip-index PHOTOS
+--ray --export DIR` writes them on a cluster with no route to the catalog; `altclip-index
+--import DIR` merges them into a library (indexer/exchange.py: both). This module is the format:
+its schema, rows to and from catalog records, writing shards whole and reading them back.
 
 A shard is a Parquet file `DIR/*.parquet`, one row per photo file, with these columns:
 
@@ -16,19 +17,15 @@ A shard is a Parquet file `DIR/*.parquet`, one row per photo file, with these co
     model_fingerprint  string    altclip_core.hub.fingerprint of the checkpoint that embedded
 
 The file's key-value metadata may name the model (`altclip.model`: a hub id or a folder), which a
-new library records so that searches embed queries with it. An import refuses shards of another
-model than the library's, changes nothing for rows it already holds (running it twice is
-harmless), and copies thumbnails and previews from DIR/thumbs and DIR/previews where an export
-wrote them. Shards are written whole (a temporary name, then a rename): a killed export leaves
-no half-written shard and loses at most the last FLUSH_SECONDS of work, and its rerun exports
-only what no shard holds yet.
+new library records so that searches embed queries with it. Thumbnails and previews, where an
+export made them, lie beside the shards in DIR/thumbs and DIR/previews (search/library_folder.py:
+their names). Shards are written whole (a temporary name, then a rename): a killed export leaves
+no half-written shard and loses at most the last FLUSH_SECONDS of work.
 """
 
 from __future__ import annotations
 
-import itertools
 import os
-import shutil
 import time
 import uuid
 from collections import Counter
@@ -39,20 +36,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from altclip_core import hub
-from search import vector_index
-from search.catalog import ERROR, OK, SHA256, Catalog, Known, Model, Record, damage
-from search.library_folder import (
-    PICTURES,
-    index_folder,
-    picture,
-    recorded_name,
-    remove_leftovers,
-    temporary,
-    writer_lock,
-)
+from search.catalog import ERROR, OK, SHA256, Known, Record, damage
 
-from .run import IndexerError, Summary
+from .summary import IndexerError
 
 COLUMNS = {
     "path": pa.binary(),
@@ -68,7 +54,6 @@ COLUMNS = {
 }
 SCHEMA = pa.schema(list(COLUMNS.items()))
 
-IMPORT_BATCH = 500  # rows per catalog transaction on import
 FLUSH_SECONDS = 300  # an export writes what it has at least this often
 
 
@@ -162,7 +147,7 @@ class Writer:
 
 
 class Exported:
-    """What the shards in `folder` already hold, in the catalog's terms (Indexer.plan reads
+    """What the shards in `folder` already hold, in the catalog's terms (plan.make_plan reads
     `known`): an export plans against its own output, so that its rerun resumes."""
 
     def __init__(self, folder: Path):
@@ -171,8 +156,8 @@ class Exported:
     def known(self, rebuild: bool = False) -> dict[str, Known]:
         rows = {}
         for part in shard_files(self.folder):
-            table = _read(part, ["path", "size", "mtime_ns", "sha256"])
-            has_vector = pc.is_valid(_read(part, ["vector"]).column(0)).to_pylist()
+            table = read_columns(part, ["path", "size", "mtime_ns", "sha256"])
+            has_vector = pc.is_valid(read_columns(part, ["vector"]).column(0)).to_pylist()
             facts = zip(*(table.column(i).to_pylist() for i in range(4)), has_vector, strict=True)
             for path, size, mtime_ns, sha256, ok in facts:
                 path = os.fsdecode(path) if isinstance(path, bytes) else path
@@ -188,65 +173,17 @@ def shard_files(folder: Path) -> list[Path]:
     return sorted(Path(folder).glob("*.parquet"), key=lambda p: (p.stat().st_mtime_ns, p.name))
 
 
-def import_shards(
-    library: Path, folder: Path, catalog_url: str | None = None, model: str | None = None
-) -> Summary:
-    """Merge the shards in `folder` into `library`'s catalog and publish its index.
-
-    Args:
-        model: the model a new library records (default: the shards' `altclip.model`, else
-            hub.DEFAULT_MODEL); its fingerprint must be the shards'.
-
-    Returns:
-        What changed: added, updated, failed, unchanged (rows the catalog already held).
-    """
-    start = time.perf_counter()
-    files = shard_files(folder) if Path(folder).is_dir() else []
-    if not files:
-        raise IndexerError(f"no Parquet shards (*.parquet) in {folder}")
-    for part in files:  # all of them readable, before anything is written
-        _check_columns(part, COLUMNS)
-        _check_paths(part)
-    fingerprint, named = _model_of(files)
-    library.mkdir(parents=True, exist_ok=True)
-    summary = Summary()
-    with writer_lock(library, catalog_url):
-        remove_leftovers(library)
-        catalog = Catalog.open(library, catalog_url)
-        _check_model(catalog, files, fingerprint, model or named or hub.DEFAULT_MODEL)
-        vector_index.reserve_ids(index_folder(library), catalog)
-        dim = catalog.model().dim
-        known = catalog.known()
-        for part in files:
-            for batch in pq.ParquetFile(part).iter_batches(IMPORT_BATCH, columns=list(COLUMNS)):
-                records = to_records(pa.Table.from_batches([batch]), dim)
-                fresh = [r for r in records if not _same(known.get(r.path), r)]
-                summary.unchanged += len(records) - len(fresh)
-                if not fresh:
-                    continue
-                _copy_pictures(Path(folder), library, fresh)
-                catalog.store(fresh)
-                for r in fresh:
-                    kind = "updated" if r.path in known else "added"
-                    kind = "failed" if r.embedding is None else kind
-                    setattr(summary, kind, getattr(summary, kind) + 1)
-                    known[r.path] = Known(r.size, r.mtime_ns, r.sha256, _status(r), False)
-        vector_index.publish_if_stale(index_folder(library), catalog)
-        catalog.make_durable()
-    summary.seconds = time.perf_counter() - start
-    return summary
-
-
-def _read(part: Path, columns: list[str]) -> pa.Table:
+def read_columns(part: Path, columns: list[str]) -> pa.Table:
     """Some columns of one shard; an IndexerError that names the missing ones."""
-    _check_columns(part, columns)
+    check_columns(part, columns)
     try:
         return pq.read_table(part, columns=columns)
     except (pa.ArrowException, OSError) as e:
         raise IndexerError(f"cannot read the shard {part}: {e}") from None
 
 
-def _check_columns(part: Path, columns) -> None:
+def check_columns(part: Path, columns) -> None:
+    """An IndexerError where the shard cannot be read or lacks any of `columns`."""
     try:
         names = pq.read_schema(part).names
     except (pa.ArrowException, OSError) as e:
@@ -259,10 +196,10 @@ def _check_columns(part: Path, columns) -> None:
         )
 
 
-def _check_paths(part: Path) -> None:
+def check_paths(part: Path) -> None:
     """Every path absolute, as the schema says: a relative one names no file (and any folder,
     with `..`), and the library's folder list cannot mix the two."""
-    for path in _read(part, ["path"]).column(0).to_pylist():
+    for path in read_columns(part, ["path"]).column(0).to_pylist():
         if not os.path.isabs(os.fsdecode(path or b"")):
             raise IndexerError(
                 f"{part} holds a path that is not absolute ({path!r}): these shards were not "
@@ -270,11 +207,11 @@ def _check_paths(part: Path) -> None:
             )
 
 
-def _model_of(files: list[Path]) -> tuple[str, str | None]:
+def model_of(files: list[Path]) -> tuple[str, str | None]:
     """The one model fingerprint of all shards, and the model name their metadata gives."""
     found, named = set(), None
     for part in files:
-        found.update(_read(part, ["model_fingerprint"]).column(0).unique().to_pylist())
+        found.update(read_columns(part, ["model_fingerprint"]).column(0).unique().to_pylist())
         metadata = pq.read_schema(part).metadata or {}
         named = named or (metadata.get(b"altclip.model") or b"").decode() or None
     found.discard(None)
@@ -287,29 +224,7 @@ def _model_of(files: list[Path]) -> tuple[str, str | None]:
     return found.pop(), named
 
 
-def _check_model(catalog: Catalog, files: list[Path], fingerprint: str, name: str) -> None:
-    """Shards of another model than the library's are refused before any row is written; a
-    new library records the named model, if its weights are the shards'."""
-    recorded = catalog.model()
-    if recorded is None:
-        folder = hub.resolve(name)
-        if hub.fingerprint(folder) != fingerprint:
-            raise IndexerError(
-                f"these shards were embedded by another model than {name} (fingerprint "
-                f"{fingerprint}, not {hub.fingerprint(folder)}): name theirs with --model"
-            )
-        catalog.set_model(Model(recorded_name(name, folder), fingerprint, _dim(files)))
-    elif recorded.fingerprint != fingerprint:
-        raise IndexerError(
-            f"these shards were embedded by another model (fingerprint {fingerprint}) than "
-            f"this library's {recorded.name} ({recorded.fingerprint}): import them into a "
-            "library of that model, or export them again with this one"
-        )
-    elif _dim(files) not in (None, recorded.dim):
-        raise IndexerError(f"the shards' vectors are not {recorded.dim}-dimensional")
-
-
-def _dim(files: list[Path]) -> int | None:
+def dim_of(files: list[Path]) -> int | None:
     """The vectors' length: the most common one among the first 1024 vectors of every shard
     (one odd row first must not set a new library's dimension)."""
     lengths: list[int] = []
@@ -322,28 +237,3 @@ def _dim(files: list[Path]) -> int | None:
             if found >= 1024:
                 break
     return Counter(lengths).most_common(1)[0][0] if lengths else None
-
-
-def _same(known: Known | None, r: Record) -> bool:
-    return known is not None and (known.size, known.mtime_ns, known.sha256, known.status) == (
-        r.size,
-        r.mtime_ns,
-        r.sha256,
-        _status(r),
-    )
-
-
-def _status(r: Record) -> str:
-    return OK if r.embedding is not None else ERROR
-
-
-def _copy_pictures(source: Path, library: Path, records: list[Record]) -> None:
-    """Thumbnails and previews an export wrote beside its shards, for these photos."""
-    hashes = {r.sha256 for r in records if r.embedding is not None}
-    for sha, kind in itertools.product(hashes, PICTURES):
-        there, here = picture(source, kind, sha), picture(library, kind, sha)
-        if there.is_file() and not here.exists():
-            here.parent.mkdir(parents=True, exist_ok=True)
-            tmp = temporary(here)
-            shutil.copyfile(there, tmp)
-            os.replace(tmp, here)

@@ -410,7 +410,7 @@ def test_the_cuda_batch_fits_a_quarter_of_the_cards_free_memory():
     in CI). ViT-L/14 at 224 px in bf16 holds ~6.3 MB of activations an image."""
     from types import SimpleNamespace
 
-    from indexer.run import cuda_batch
+    from indexer.embed import cuda_batch
 
     vit_l = SimpleNamespace(image_size=224, patch_size=14, hidden_size=1024)
     assert cuda_batch(8 * 2**30, vit_l, 2) == 256  # 2 GiB / 6.3 MB = 340 -> 256

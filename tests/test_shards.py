@@ -1,4 +1,4 @@
-"""Parquet shards (indexer/shards.py) without Ray: an export imports into a library equal to the
+"""Parquet shards (indexer/exchange.py) without Ray: an export imports into a library equal to the
 local indexer's, twice without change, into PostgreSQL too; another model's shards, shards
 missing a column and a missing pyarrow are each refused in one line."""
 
@@ -21,7 +21,7 @@ from tests.photos import BAD, GOOD, make_hostile, make_photos
 
 pa = pytest.importorskip("pyarrow", reason="pip install pyarrow (ray[data], in the dev extra)")
 pq = pytest.importorskip("pyarrow.parquet")
-from indexer.shards import import_shards  # noqa: E402
+from indexer.exchange import import_shards  # noqa: E402
 
 
 def state(library: Path, url: str | None = None) -> dict:
