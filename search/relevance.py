@@ -85,7 +85,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
 from types import ModuleType
@@ -224,18 +224,19 @@ class NumberRule:
     """Where one language says a count: `pattern` finds a number word that has rivals (two to
     ten), `numbers` are its words for one to ten in order, `aliases` other spellings of them."""
 
+    language: str
     pattern: re.Pattern
     numbers: tuple[str, ...]
     aliases: dict[str, str]
 
 
-def number_rules(tables: Iterable[ModuleType] = TABLES.values()) -> list[NumberRule]:
+def number_rules(tables: Mapping[str, ModuleType] = TABLES) -> list[NumberRule]:
     """Each language's number words (search.language's tables) as a `NumberRule`: two to ten
     before a word ("two dogs", not "two-tone") where the language has no measure words, else
     a numeral alone (not in 十二, 二百 or the ordinal 第二) before a measure word (两个, 三只,
     五人)."""
     rules = []
-    for table in tables:
+    for language, table in tables.items():
         numbers, aliases = tuple(table.NUMBERS), dict(table.NUMBER_ALIASES)
         if not numbers:
             continue
@@ -250,7 +251,7 @@ def number_rules(tables: Iterable[ModuleType] = TABLES.values()) -> list[NumberR
             pattern = f"(?<![{re.escape(single)}]){longer}{words}(?={measure})"
         else:
             pattern = rf"\b{words}(?=\s+[^\W\d_])"
-        rules.append(NumberRule(re.compile(pattern, re.IGNORECASE), numbers, aliases))
+        rules.append(NumberRule(language, re.compile(pattern, re.IGNORECASE), numbers, aliases))
     return rules
 
 
@@ -271,7 +272,9 @@ def recounted(text: str, rules: Sequence[NumberRule] = NUMBER_RULES) -> list[str
     """`text` with each number it names one lower and one higher, each change a text of its
     own: "two dogs" -> ["one dogs", "three dogs"], 「三只猫」 -> [「两只猫」, 「四只猫」] (the
     words as they stand: "one dogs"). The rivals of rule 3, of the first `NUMBERS_MEASURED`
-    numbers, by the number words of each language's `rules`; [] where `text` names no number."""
+    numbers, by the number words of each language's `rules` (the text's own language first,
+    where two read the same number: 三匹 is Japanese in a Japanese text); [] where `text` names
+    no number."""
 
     def changed(match: re.Match, rule: NumberRule) -> list[str]:
         said = match.group()
@@ -280,7 +283,13 @@ def recounted(text: str, rules: Sequence[NumberRule] = NUMBER_RULES) -> list[str
         words = [w.capitalize() for w in words] if said[0].isupper() else words
         return [text[: match.start()] + w + text[match.end() :] for w in words]
 
-    found = [(m, rule) for rule in rules for m in rule.pattern.finditer(text)]
+    own = detect(text)
+    found, taken = [], set()
+    for rule in sorted(rules, key=lambda r: r.language != own):  # stable: the rest in order
+        for match in rule.pattern.finditer(text):
+            if match.start() not in taken:
+                taken.add(match.start())
+                found.append((match, rule))
     found = sorted(found, key=lambda f: f[0].start())[:NUMBERS_MEASURED]
     return [rival for match, rule in found for rival in changed(match, rule)]
 

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from search import relevance
+from search.language import zh
 from search.relevance import (
     MIN_BACKGROUND,
     Background,
@@ -251,10 +252,13 @@ def test_a_languages_table_brings_its_number_words():
         ORDINAL_PREFIXES=("第",),
         MEASURE_WORDS=("匹", "人", "枚"),
     )
-    rules = relevance.number_rules([ja])
+    rules = relevance.number_rules({"ja": ja})
     assert relevance.recounted("三匹の猫", rules) == ["二匹の猫", "四匹の猫"]
     assert relevance.recounted("十二匹", rules) == relevance.recounted("三つ", rules) == []
     assert relevance.recounted("三只猫", rules) == []  # not a measure word of this table
+    both = relevance.number_rules({"zh": zh, "ja": ja})  # both read 三匹: once
+    assert relevance.recounted("三匹の猫", both) == ["二匹の猫", "四匹の猫"]  # Japanese text
+    assert relevance.recounted("三匹马", both) == ["两匹马", "四匹马"]  # Chinese text
 
 
 def test_thresholds_come_from_the_model_folder(tmp_path):

@@ -30,6 +30,7 @@ HOSTILE = {
     "range words": repeated("2019 x - - - - "),  # each re-read what followed the year
     "open ends": repeated("after 2019 and before 2021 "),
     "words before years": repeated("since from taken in room 公元前 the 1998 "),
+    "days of months said relative": repeated("上个月15号 the 15th of last month 去年今天 "),
 }
 
 

@@ -22,11 +22,12 @@ import re
 from datetime import date
 
 from search.dates.calendar import shifted, valid
-from search.dates.words import BC as BEFORE_CHRIST
 from search.dates.words import (
+    BC,
     COUNT_DIGITS,
     DAY_ENDS,
     DAY_NUMBER,
+    JOINS,
     MONTH_CUE,
     MONTH_NUMBER,
     NEVER,
@@ -34,19 +35,20 @@ from search.dates.words import (
     NOT_YEAR_AFTER,
     NUMBER,
     NUMERAL_DAY,
+    POSITIONAL,
     TENS,
     WORD_ENDS,
     YEAR_DIGITS,
     A,
     Z,
     alternation,
+    characters,
     count,
     ending,
     every,
     merged,
     number,
 )
-from search.dates.words import JOINS as JOINED
 
 # A year alone is a date only within these (1000年的古树 is a thousand-year-old tree), and N年前
 # with a year N of these is before that year (2020年前), else N years ago (3000年前: words)
@@ -68,8 +70,9 @@ _AFTER_YEAR = "(?:" + "|".join(f"(?<={re.escape(w)})" for w in every("YEAR_WORDS
 _FESTIVALS = alternation("FESTIVALS", spaced=False)
 _SPACED_FESTIVALS = "|".join(  # new year's eve, new years eve
     re.escape(f).replace("'", "['’]?")
-    for f in sorted((f for f in FESTIVALS if f.isascii()), key=len, reverse=True)
+    for f in sorted(every("FESTIVALS", spaced=True), key=len, reverse=True)
 )
+_MONTH_NOT_AFTER = characters([*POSITIONAL, TENS, *every("MONTH_NOT_AFTER")])  # 一个月
 _ORDINAL = alternation("ORDINAL_SUFFIXES")
 _MONTH_NAMES = alternation("MONTHS", spaced=True)
 _SPACED_COUNT = f"{alternation('NUMBERS', spaced=True)}|{alternation('ARTICLES', spaced=True)}"
@@ -126,8 +129,8 @@ RULES = [
     # 6月, 十二月, 6月15日, 6月份
     (
         "month",
-        rf"(?<![\d{YEAR_DIGITS[1:-1]}{TENS}{''.join(every('MONTH_NOT_AFTER'))}])"
-        rf" (?P<m>{MONTH_NUMBER}) \s* {_MONTH} {_optional(alternation('MONTH_SUFFIXES'))}"
+        rf"(?<!\d) (?<!{_MONTH_NOT_AFTER}) (?P<m>{MONTH_NUMBER}) \s* {_MONTH}"
+        rf" {_optional(alternation('MONTH_SUFFIXES'))}"
         rf" (?: (?P<d>\d+|{NUMERAL_DAY}) \s* {_DAY})?",
     ),
     # June, Jun., June 15, 15 June, 15th of June
@@ -139,7 +142,7 @@ RULES = [
         rf" {Z} (?!\s*:))? {Z}",
     ),
     # 15号, the 15th: a day of a month said beside it (上个月15号, the 15th of last month)
-    ("day", rf"(?<![\d]) (?<!{COUNT_DIGITS}) (?P<d>{NUMERAL_DAY}) \s* {_DAY}"),
+    ("day", rf"(?<!\d) (?<!{COUNT_DIGITS}) (?P<d>{NUMERAL_DAY}) \s* {_DAY}"),
     (
         "day",
         rf"{A} (?:{alternation('ORDINAL_ARTICLES', spaced=True)}\s+)? (?P<d>{DAY_NUMBER})"
@@ -194,7 +197,7 @@ def tokens(text: str, today: date) -> list[tuple[str, dict, int, int]]:
             bare = kind == "bare"
             if bare and (y > today.year or ending(NOT_A_YEAR_BEFORE, text, m.start())):
                 continue
-            if ending(BEFORE_CHRIST, text, m.start()):  # 公元前2021年: 2021 BC
+            if ending(BC, text, m.start()):  # 公元前2021年: 2021 BC
                 continue
             kind, value = "year", dict(y=y)
         elif kind == "ago":
@@ -249,6 +252,6 @@ def _stray_day(text: str, found: list, i: int) -> bool:
         if 0 <= j < len(found):
             other = found[j]
             gap = gap or (end, other[2])
-            if other[0] == "month" and "rel" in other[1] and JOINED.fullmatch(text, *gap):
+            if other[0] == "month" and "rel" in other[1] and JOINS.fullmatch(text, *gap):
                 return False
     return True

@@ -25,9 +25,11 @@ def merged(name: str) -> dict:
     return out
 
 
-def every(name: str) -> list[str]:
-    """The words (or a dict's keys) `name` of every language's table."""
-    return [w for table in TABLES.values() for w in getattr(table, name)]
+def every(name: str, spaced: bool | None = None) -> list[str]:
+    """The words (or a dict's keys) `name` of every language's table (where `spaced` is given,
+    of the spaced or the unspaced languages only)."""
+    tables = [t for t in TABLES.values() if spaced is None or t.SPACED == spaced]
+    return [w for table in tables for w in getattr(table, name)]
 
 
 def alternation(name: str, lead: str = "", trail: str = "", spaced: bool | None = None) -> str:
@@ -69,11 +71,11 @@ def _numeral_values() -> dict[str, int]:
 
 DIGIT_VALUES = _numeral_values()  # 二: 2, 两: 2, 〇: 0 (numerals written as digits, 二〇二三)
 TENS = "".join(every("TEN"))  # 十 (十二, 二十五)
-_POSITIONAL = {c for t in TABLES.values() for c in [*t.NUMERALS, *t.NUMERAL_ALIASES]}
-YEAR_DIGITS = characters(_POSITIONAL)  # 二〇二三年
+POSITIONAL = {c for t in TABLES.values() for c in [*t.NUMERALS, *t.NUMERAL_ALIASES]}
+YEAR_DIGITS = characters(POSITIONAL)  # 二〇二三年
 COUNT_DIGITS = characters([*DIGIT_VALUES, TENS])  # 两, 三, 十: a count (三天前)
 ONES = [  # the numerals of each digit, 0 to 9
-    "".join(c for c, v in DIGIT_VALUES.items() if v == n and c in _POSITIONAL) for n in range(10)
+    "".join(c for c, v in DIGIT_VALUES.items() if v == n and c in POSITIONAL) for n in range(10)
 ]
 _TEN = characters(TENS)
 MONTH_NUMBER = rf"(?:1[0-2]|0?[1-9]|{_TEN}{characters(ONES[1] + ONES[2])}?|{characters(ONES[1:])})"
