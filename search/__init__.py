@@ -9,19 +9,12 @@ from __future__ import annotations
 
 from altclip_core.errors import AltCLIPError, CheckpointError, ModelNotFound
 
+from .arguments import plain
 from .catalog import CatalogError
-from .library import (
-    MAX_QUERY_CHARS,
-    Hit,
-    Library,
-    NoLibrary,
-    QueryTooLong,
-    SearchError,
-    Status,
-    UnreadableImage,
-    image_types,
-    plain,
-)
+from .hits import Hit, NoLibrary, QueryTooLong, SearchError, Status, UnreadableImage
+from .images import image_types
+from .library import Library
+from .query import MAX_QUERY_CHARS
 
 # Every error this package raises on purpose derives from AltCLIPError; its message says what
 # to do. Front ends catch that one type, and tell these apart where they say more.

@@ -5,32 +5,16 @@
 from __future__ import annotations
 
 import argparse
-import functools
-import json
 import os
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
 from altclip_core.errors import AltCLIPError
 
-from .library import Library, error_line, escaped, hidden
+from .library import Library
 from .query import Query
 from .settings import Settings
-
-
-def quiet_pipe(command: Callable[[list[str] | None], int]) -> Callable[[list[str] | None], int]:
-    """`command`, ending quietly where its reader stops early (`| head`), as Unix tools do."""
-
-    @functools.wraps(command)
-    def run(argv: list[str] | None = None) -> int:
-        try:
-            return command(argv)
-        except BrokenPipeError:
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no error at exit
-            return 0
-
-    return run
+from .terminal import error_line, escaped, json_line, quiet_pipe
 
 
 @quiet_pipe
@@ -206,24 +190,6 @@ def classify(argv: list[str] | None = None) -> int:
             shown = [f"{escaped(label)} {p:.3f}" for label, p in found]
             print("\t".join([escaped(path), *shown]))
     return 1 if failed else 0
-
-
-def json_line(row: dict) -> str:
-    """One JSON object in valid UTF-8: a path's bytes that are not UTF-8 (held as lone
-    surrogates) are written as JSON escapes ("\\udce9"), which json.loads and os.fsencode turn back
-    into the same bytes; so is what `hidden` calls hidden ("\\u202e", "\\u200b"), which a
-    terminal would not show as it is."""
-    line = json.dumps(row, ensure_ascii=False)
-    return "".join(_json_escape(c) if hidden(c) else c for c in line)
-
-
-def _json_escape(c: str) -> str:
-    """A character as JSON escapes: one, or a surrogate pair beyond U+FFFF."""
-    code = ord(c)
-    if code > 0xFFFF:
-        code -= 0x10000
-        return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
-    return f"\\u{code:04x}"
 
 
 if __name__ == "__main__":

@@ -315,10 +315,8 @@ def test_search_folds_copies_into_one_hit(copies_library):
 def test_search_looks_further_until_it_has_k_groups(copies_library, monkeypatch):
     """Where the first results fold into fewer than k groups (a burst), `group` reads more, so
     "show more" is offered as long as there are photos."""
-    from search import library
-
     lib, origin = copies_library
-    monkeypatch.setattr(library, "GROUP_POOL", 1)  # one result per group asked for, at first
+    monkeypatch.setattr(lib.copies, "pool", 1)  # one result per group asked for, at first
     every = lib.search("红色的大圆", k=len(origin), group=True)
     for k in range(1, len(every) + 2):
         hits = lib.search("红色的大圆", k=k, group=True)

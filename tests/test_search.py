@@ -55,8 +55,20 @@ def test_image_query_finds_the_same_photo_first(lib, library):
     target = library[1] / "2023" / "summer" / "beach.jpg"
     hits = lib.search(image=target, k=3)
     assert hits[0].path == str(target) and hits[0].score == pytest.approx(1, abs=1e-4)
-    mixed = lib.search("beach", image=target, k=3)
-    assert len(mixed) == 3 and mixed[0].score <= 1 + 1e-6
+
+
+def test_a_picture_with_words_ranks_by_both(lib, library):
+    """Text and picture together: every photo scored against the sum of the two vectors, so the
+    picture changes the ranking the words alone give."""
+    target = library[1] / "2023" / "summer" / "beach.jpg"
+    words = lib.search("beach", k=GOOD)
+    mixed = lib.search("beach", image=target, k=GOOD)
+    both = lib.embed_text("beach") + lib.embed_image(target)
+    ids, scores = brute_force(lib, both / np.linalg.norm(both))
+    expected = dict(zip(ids.tolist(), scores.tolist(), strict=True))
+    assert len(mixed) == GOOD and all(h.score <= 1 + 1e-6 for h in mixed)
+    assert [h.score for h in mixed] == pytest.approx([expected[h.id] for h in mixed], abs=1e-5)
+    assert [h.id for h in mixed] != [h.id for h in words]  # the picture ranks too
 
 
 def test_an_uploaded_library_photo_is_not_its_own_result(lib, library):
@@ -82,7 +94,7 @@ def test_more_like_this_from_the_stored_vector(library):
     ids, scores = brute_force(lib, lib.catalog.vector_of(target.id))
     assert [h.id for h in hits] == ids[1:].tolist()
     assert np.allclose([h.score for h in hits], scores[1:], atol=1e-5)
-    assert "vision" not in lib._towers  # no image was embedded
+    assert "vision" not in lib.towers.loaded()  # no image was embedded
     assert [h.id for h in lib.search(like=target.id, folder="2024", k=3)] == [
         h.id for h in hits if "/2024/" in h.path
     ][:3]
@@ -147,7 +159,11 @@ def test_negative_and_filters(lib, library):
     assert lib.search("a dog", after=date(2023, 6, 1), before=date(2023, 7, 1), k=GOOD) == dated
     pngs = lib.search("a dog", kinds=["png"], k=GOOD)
     assert pngs and all(h.path.endswith(".png") for h in pngs)
-    assert all(h.score >= 0.05 for h in lib.search("a dog", min_score=0.05, k=GOOD))
+
+    floor = plain[len(plain) // 2].score  # half the photos score below it
+    kept = lib.search("a dog", min_score=floor, k=GOOD)
+    assert kept and all(h.score >= floor for h in kept) and len(kept) < len(plain)
+    assert kept == [h for h in plain if h.score >= floor]  # the same hits, the weak ones cut
 
 
 @pytest.mark.parametrize(
@@ -203,8 +219,8 @@ def test_the_captions_are_embedded_once_per_model_and_kept_on_disk(library, monk
     kept = list((tmp_path / "captions").glob("*.npy"))  # en only: "dog" is English
     shapes = [np.load(path).shape for path in kept]
     fresh = Library.open(library[0])  # as the next process: no tower loaded
-    monkeypatch.setattr(fresh, "_tower", lambda name: pytest.fail("embedded again"))
     assert len(kept) == 1 and np.array_equal(fresh.yardsticks("dog", ids), expected)
+    assert not fresh.towers.loaded()  # read back, not embedded again
     for damage in (b"not an array", np.zeros((3, 2), np.float32)):
         for path in kept:
             if isinstance(damage, bytes):
@@ -215,11 +231,13 @@ def test_the_captions_are_embedded_once_per_model_and_kept_on_disk(library, monk
         assert [np.load(path).shape for path in kept] == shapes
 
 
-def test_a_numbers_rivals_are_embedded_together(lib, monkeypatch):
+def test_a_numbers_rivals_are_embedded_together(library, monkeypatch):
     """A number's rivals ("one dogs", "three dogs") are embedded in one pass, each as it would
-    be alone; a text embedded lately is not embedded again; a text without a number has none."""
+    be alone; a text embedded lately is not embedded again, until the kept texts are dropped; a
+    text without a number has none."""
+    lib = Library.open(library[0])  # its own: no text embedded by another test
     ids = np.array([h.id for h in lib.search("dog", k=3)])
-    tower = lib._tower("text")
+    tower = lib.towers.text
     alone = tower.embed_text(["one dogs"]).numpy(), tower.embed_text(["three dogs"]).numpy()
     passes = []
     embed = tower.embed_text
@@ -231,6 +249,8 @@ def test_a_numbers_rivals_are_embedded_together(lib, monkeypatch):
     assert np.allclose(rivals, expected, atol=1e-5)
     lib.rivals("two dogs", ids)
     assert len(passes) == 1
+    lib.towers.forget_texts()
+    assert np.array_equal(lib.rivals("two dogs", ids), rivals) and len(passes) == 2
     assert lib.rivals("dogs", ids) is None
 
 
@@ -404,7 +424,7 @@ def test_int8_text_queries_check_themselves(photo_library, monkeypatch):
     lib = Library.open(photo_library, int8=True)
     int8 = lib.search("a dog", k=50)
     assert lib.int8_cosine >= kernels.INT8_MIN_COSINE
-    assert lib._tower("text").kernels["text"] in kernels.INT8
+    assert lib.towers.text.kernels["text"] in kernels.INT8
     assert {h.id for h in int8} == {h.id for h in exact}
     assert max(abs(a.score - b.score) for a, b in zip(exact, int8, strict=True)) < 0.05
     assert any(a.score != b.score for a, b in zip(exact, int8, strict=True))
@@ -416,7 +436,7 @@ def test_int8_text_queries_check_themselves(photo_library, monkeypatch):
     monkeypatch.setattr(kernels, "INT8_MIN_COSINE", 1.01)
     strict = Library.open(photo_library, int8=True)
     assert [h.score for h in strict.search("a dog", k=50)] == [h.score for h in exact]
-    assert strict.int8_cosine < 1.01 and strict._tower("text").kernels["text"] in kernels.EXACT
+    assert strict.int8_cosine < 1.01 and strict.towers.text.kernels["text"] in kernels.EXACT
     assert strict.int8_cosine == lib.int8_cosine and [kw["quantize"] for kw in loads] == [None]
     assert search_main(["a dog", "--library", str(photo_library), "--int8", "--json"]) == 0
 
@@ -431,7 +451,7 @@ def test_int8_is_a_setting():
 
 
 def test_system_errors_are_one_plain_line():
-    from search.library import error_line
+    from search.terminal import error_line
 
     assert error_line(PermissionError(13, "Permission denied", "/lib\n")) == (
         "Permission denied: /lib\\n"

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from search import Library, SearchError
+from search.matching import Rules
 from search.query import parse
 from search.relevance import Background, Captions
 from tests import toyquality, toyworld
@@ -56,18 +57,17 @@ def test_absent_subjects_match_nothing(toy, lang):
 
 
 def test_matches_only_keeps_the_hits_decided_to_match(toy, monkeypatch):
-    """Whatever `relevance.matches` decides, `Hit.match` carries it and matches_only keeps
+    """Whatever the library's text rule decides, `Hit.match` carries it and matches_only keeps
     exactly those hits, best first; decided on the k best before min_score drops any."""
-    import search.library
-
     seen = []
 
-    def every_other(scores, yardsticks, leaders=None, rivals=None):
-        assert len(yardsticks) == len(scores)  # a text query: measured by the yardsticks
-        seen.append(len(scores))
-        return np.arange(len(scores)) % 2 == 0
+    class EveryOther(Rules):
+        def text(self, scores, yardsticks, leaders=None, rivals=None):
+            assert len(yardsticks) == len(scores)  # a text query: measured by the yardsticks
+            seen.append(len(scores))
+            return np.arange(len(scores)) % 2 == 0
 
-    monkeypatch.setattr(search.library, "text_matches", every_other)
+    monkeypatch.setattr(toy.lib.matching, "rules", EveryOther())
     every = toy.lib.search("红色的圆", k=10)
     assert [h.match for h in every] == [True, False] * 5
     only = toy.lib.search("红色的圆", k=10, matches_only=True)

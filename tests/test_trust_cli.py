@@ -17,8 +17,8 @@ import pytest
 from indexer import Indexer
 from indexer.scan import scan
 from search import Library, SearchError
-from search.library import escaped, hidden
 from search.library_folder import MARKER
+from search.terminal import escaped, hidden
 from tests.conftest import AS_USER
 from tests.test_parity import photo
 

@@ -1,0 +1,156 @@
+"""Which tower answers: a library's text and image towers, each loaded on its first use (opening
+a library loads neither), the int8 text tower where it checks itself against the exact one, and
+the vectors of recent text queries, so that a text asked again is not embedded again."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from altclip_core import hub
+from search.catalog import Model
+from search.hits import SearchError
+
+# Sentences the int8 text tower must embed as the exact one does, in the languages people use.
+INT8_PROBES = [
+    "海边的日落",
+    "a dog running on the grass",
+    "家人在公园里的合影",
+    "snow on the mountains",
+]
+TEXT_CACHE = 256  # text query vectors kept per library
+TOWERS = ("text", "vision")
+
+
+class Towers:
+    """The towers of the model a library was built with.
+
+    `text` and `vision` are the towers (altclip_core's), loaded on first use, one load at a time
+    however many threads ask; `loaded()` says which are loaded so far. `embed_text` keeps the
+    vectors of the last `TEXT_CACHE` texts; `forget_texts` drops them. After a rebuild with
+    another model, `follow` swaps to it and drops both.
+    """
+
+    def __init__(self, model: Model, device: str | None, int8: bool = False):
+        self.model_name, self.fingerprint = model.name, model.fingerprint
+        self.device, self.int8 = device, int8
+        self.int8_cosine: float | None = None  # the int8 text tower's check, once it has run
+        self._towers: dict[str, object] = {}
+        self._texts: dict[str, np.ndarray] = {}  # recent texts' vectors, oldest first
+        self._tower_lock, self._text_lock = threading.Lock(), threading.Lock()
+
+    @property
+    def text(self):
+        """The text tower (int8 where asked for and it checks itself), loaded on first use."""
+        return self.tower("text")
+
+    @property
+    def vision(self):
+        """The image tower, loaded on first use."""
+        return self.tower("vision")
+
+    def tower(self, name: str):
+        """The tower `name` ("text" or "vision"), loaded on first use; a SearchError where the
+        model at the library's model name is no longer the one the library was built with."""
+        if name not in TOWERS:
+            raise ValueError(f"a tower is one of {TOWERS}, not {name!r:.40}")
+        with self._tower_lock:
+            if name not in self._towers:
+                import altclip_core
+
+                folder = hub.resolve(self.model_name)
+                if hub.fingerprint(folder) != self.fingerprint:
+                    raise SearchError(
+                        f"the model at {self.model_name} is not the one this library was built "
+                        "with; re-index with  altclip-index --rebuild"
+                    )
+                if name == "text" and self.int8:
+                    tower = self._int8_text(folder)
+                else:
+                    tower = altclip_core.load(folder, device=self.device, towers=(name,))
+                self._towers[name] = tower
+            return self._towers[name]
+
+    def loaded(self) -> frozenset[str]:
+        """The towers loaded so far ("text", "vision"), loading none."""
+        with self._tower_lock:
+            return frozenset(self._towers)
+
+    def follow(self, model: Model) -> bool:
+        """Query with `model` from now on, where it is another than this one (a rebuild): its
+        towers load on their next use, and no text vector of the old one is kept. Returns
+        whether the model changed."""
+        if model.fingerprint == self.fingerprint:
+            return False
+        with self._tower_lock, self._text_lock:
+            self.model_name, self.fingerprint = model.name, model.fingerprint
+            self._towers.clear()
+            self._texts.clear()
+        return True
+
+    def embed_text(self, text: str) -> np.ndarray:
+        """`text`'s normalised vector [D] from the text tower, kept for the next few queries."""
+        return self.embed_texts([text])[0]
+
+    def embed_texts(self, texts: list[str]) -> np.ndarray:
+        """[len(texts), D]: the texts not embedded lately in one pass (the weights read once)."""
+        with self._text_lock:
+            known = {t: self._texts[t] for t in texts if t in self._texts}
+        new = list(dict.fromkeys(t for t in texts if t not in known))
+        if new:
+            fingerprint = self.fingerprint
+            vectors = self.text.embed_text(new).numpy()
+            known |= dict(zip(new, vectors, strict=True))
+            with self._text_lock:
+                if self.fingerprint == fingerprint:  # no rebuild's new model meanwhile
+                    self._texts |= {t: known[t] for t in new}
+                while len(self._texts) > TEXT_CACHE:
+                    self._texts.pop(next(iter(self._texts)))  # the oldest
+        return np.stack([known[t] for t in texts])
+
+    def forget_texts(self) -> None:
+        """Drop the kept text vectors: the next query of each text embeds it again."""
+        with self._text_lock:
+            self._texts.clear()
+
+    def cut(self, text: str) -> str | None:
+        """The part of `text` the text tower reads, where its tokenizer cuts it at the token
+        limit; None where it reads all of it."""
+        encoding = self.text.tokenizer.backend.encode(text)
+        if not encoding.overflowing:
+            return None
+        end = max((stop for start, stop in encoding.offsets if stop > start), default=0)
+        return text[:end]
+
+    def embed_image(self, image: Image.Image) -> np.ndarray:
+        """A decoded image's normalised vector [D] from the image tower."""
+        return self.vision.embed_images([image])[0].numpy()
+
+    def _int8_text(self, folder: Path):
+        """The int8 text tower if it embeds INT8_PROBES within kernels.INT8_MIN_COSINE of the
+        exact one, else the exact one: how far int8 moves embeddings depends on the weights. The
+        check loads both once per model and machine; later opens load only the one it chose."""
+        import altclip_core
+        from altclip_core import kernels
+
+        def load(quantize=None):
+            return altclip_core.load(folder, self.device, towers=("text",), quantize=quantize)
+
+        check = f"int8 text {self.fingerprint}"
+        self.int8_cosine = kernels.remembered(check)
+        if self.int8_cosine is not None and self.int8_cosine < kernels.INT8_MIN_COSINE:
+            return load()
+        try:
+            int8 = load("int8")
+        except ValueError:  # int8 runs on CPU only; it says so before reading any weight
+            return load()
+        if self.int8_cosine is not None:
+            return int8
+        exact = load()
+        pairs = exact.embed_text(INT8_PROBES) * int8.embed_text(INT8_PROBES)
+        self.int8_cosine = float(pairs.sum(-1).min())
+        kernels.remember(check, self.int8_cosine)
+        return int8 if self.int8_cosine >= kernels.INT8_MIN_COSINE else exact
