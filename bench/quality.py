@@ -32,7 +32,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from search import relevance  # noqa: E402
-from search.relevance import Background  # noqa: E402
+from search.matching import Rules  # noqa: E402
+from search.relevance import Background, Thresholds  # noqa: E402
 from tests import toyquality, toyworld  # noqa: E402
 from tests.toyquality import CALIBRATION, HELD_OUT, LANGS  # noqa: E402
 
@@ -210,31 +211,21 @@ def image_separation(world: World, ids: np.ndarray, vectors: np.ndarray) -> dict
 def calibrate(world: World, zs: list[float], rhos: list[float]) -> None:
     """Print the figures of each ANSWERED x SPREAD (text queries, and so mixed ones, which
     their text decides) and each Z x RHO (image queries) of search.relevance on the calibration
-    seeds; each query is searched once and cut by `relevance.text_matches` with the photos'
-    yardsticks and rivals, or `relevance.matches` with the library as background."""
+    seeds; each query is measured once (`Library.measured`: its results and what their matches
+    rest on) and decided by the product's own rules (`Measured.decide`) with each grid's
+    thresholds (`relevance.Thresholds`)."""
     toy = world.library
-    lib, seeds, scored = toy.lib, world.seeds, {}
-    _, vectors = (np.concatenate(a) for a in zip(*lib.catalog.vectors(), strict=True))
-    background = Background.fit(vectors)
-
-    def score(text, image):  # (query vector, ids, scores, (yardsticks, rivals) of a text query)
-        if (text, image) not in scored:
-            hits = lib.search(text, image=image, k=len(toy.scenes), dates=False)
-            ids = np.array([h.id for h in hits])
-            query = lib.query_vector(text, image=image, dates=False)
-            measures = (lib.yardsticks(text, ids), lib.rivals(text, ids)) if image is None else None
-            scored[text, image] = query, ids, np.array([h.score for h in hits]), measures
-        return scored[text, image]
+    lib, seeds, measured = toy.lib, world.seeds, {}
 
     def cut(answered=relevance.ANSWERED, spread=relevance.SPREAD, z=relevance.Z, rho=relevance.RHO):
-        def decide(text, image):  # a mixed query: its text decides (every photo is a result)
-            query, ids, scores, measures = score(text, None if text else image)
-            if measures is not None:
-                sticks, rivals = measures
-                decided = relevance.text_matches(scores, sticks, answered, spread, rivals=rivals)
-            else:
-                decided = relevance.matches(query, scores, background, z, rho)
-            return dict(zip(ids.tolist(), decided.tolist(), strict=True))
+        rules = Rules(Thresholds(answered, spread, z, rho))
+
+        def decide(text, image):  # every photo is a result
+            if (text, image) not in measured:
+                found = lib.measured(text, image=image, k=len(toy.scenes), dates=False)
+                measured[text, image] = found
+            found = measured[text, image]
+            return dict(zip(found.ids.tolist(), found.decide(rules).tolist(), strict=True))
 
         return decide
 
