@@ -157,11 +157,12 @@ def vectors_of(index: VectorIndex, ids: np.ndarray) -> np.ndarray:
 class Matching:
     """The relevance rules as a library's searches apply them, with what they need made once:
     the background per index, the generic captions per model and language (on disk for the next
-    process too). `rules`: the thresholds searches decide by (`Rules()`)."""
+    process too). `rules`: the thresholds searches decide by: the model folder's own where it
+    brings them (`relevance.json`, as `captions.json`), else the documented defaults."""
 
     def __init__(self, towers: Towers):
         self.towers = towers
-        self.rules = Rules()
+        self._rules: Rules | None = None  # per model
         self._background: tuple[VectorIndex, Background] | None = None  # made once per index
         self._captions: CaptionsRead | None = None  # per model
         self._captions_lock = threading.Lock()
@@ -243,10 +244,25 @@ class Matching:
                 self._captions = captions, {}, {lang: threading.Lock() for lang in captions.texts}
             return self._captions
 
-    def forget_captions(self) -> None:
-        """Read the captions again on their next use (the model changed)."""
+    @property
+    def rules(self) -> Rules:
         with self._captions_lock:
-            self._captions = None
+            if self._rules is None:
+                try:
+                    thresholds = Thresholds.from_folder(hub.resolve(self.towers.model_name))
+                except ValueError as e:
+                    raise SearchError(f"{e}; fix or remove it to search") from None
+                self._rules = Rules(thresholds)
+            return self._rules
+
+    @rules.setter
+    def rules(self, rules: Rules) -> None:
+        self._rules = rules
+
+    def forget_captions(self) -> None:
+        """Read the captions and thresholds again on their next use (the model changed)."""
+        with self._captions_lock:
+            self._captions = self._rules = None
 
     def warm_up(self, dim: int) -> None:
         """Embed the generic captions of every language now, so that no query waits for them."""

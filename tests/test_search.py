@@ -458,3 +458,18 @@ def test_system_errors_are_one_plain_line():
     )
     assert error_line(OSError(28, "No space left on device")) == "No space left on device"
     assert error_line(SearchError("k must be 1 or more")) == "k must be 1 or more"
+
+
+def test_a_model_folder_brings_the_thresholds_searches_decide_by(tiny, tmp_path):
+    model = tmp_path / "model"
+    shutil.copytree(tiny, model)
+    (model / "relevance.json").write_text('{"answered": 5.0}')  # no text can be answered
+    root = make_photos(tmp_path / "photos")
+    Indexer(library=tmp_path / "lib", model=str(model)).run([root])
+    lib = Library.open(tmp_path / "lib")
+    assert lib.matching.rules.thresholds.answered == 5.0
+    assert not any(h.match for h in lib.search("beach", k=5))
+    (model / "relevance.json").write_text("[1, 2]")
+    lib = Library.open(tmp_path / "lib")
+    with pytest.raises(SearchError, match="relevance.json"):
+        lib.search("beach", k=5)
