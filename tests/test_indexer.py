@@ -8,9 +8,12 @@ import os
 import random
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
+import urllib.parse
+from contextlib import closing
 from datetime import datetime
 from pathlib import Path
 
@@ -24,7 +27,7 @@ from indexer import Indexer, IndexerError
 from indexer.cli import main as index_main
 from search import catalog
 from search.catalog import Catalog, Photo
-from search.library_folder import LibraryBusy
+from search.library_folder import CATALOG, LibraryBusy
 from search.vector_index import VectorIndex
 from tests import checkpoints
 from tests.photos import BAD, GOOD, make_hostile, make_photos
@@ -51,14 +54,38 @@ def state(library: Path) -> dict:
     return {p: (r.sha256, r.status, r.error, r.embedding) for p, r in rows(library).items()}
 
 
-def kill_at_random(cmd: list[str], times: int, seconds: tuple[float, float]) -> None:
-    """Start `cmd` `times` times, each SIGKILLed after a random (seeded) number of `seconds`."""
+def stored(library: Path) -> int:
+    """The rows committed to the library's catalog so far (0 before there is one), read as a
+    searcher reads while an indexer writes: read-only, creating nothing."""
+    uri = f"file:{urllib.parse.quote(str(library / CATALOG))}?mode=ro"
+    try:
+        with closing(sqlite3.connect(uri, uri=True, timeout=5)) as db:
+            return db.execute("SELECT count(*) FROM photos").fetchone()[0]
+    except sqlite3.Error:
+        return 0  # not made yet
+
+
+def kill_at_random(cmd: list[str], times: int, files: int, library: Path) -> list[int]:
+    """Start `cmd` `times` times, each SIGKILLed once it has stored rows its `library` lacked:
+    the first at its first commit, so that one kill surely leaves a partial library (a run of
+    the tiny model stores its last, failing, files faster than they can be watched); each later
+    one once the library holds a random (seeded) number more, up to all `files` (then the kill
+    lands while the run finishes: removals, the index, or after). Timed by what is stored, not
+    by the clock: on a loaded machine, kills a few seconds after the start may all land before
+    the first commit. Returns how many rows the library held after each kill."""
     rng = random.Random(0)
-    for _ in range(times):
+    held = []
+    for i in range(times):
+        before = stored(library)
+        target = before + (1 if i == 0 else rng.randint(1, max(files - before, 1)))
         proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(rng.uniform(*seconds))
-        proc.send_signal(signal.SIGKILL)
+        deadline = time.monotonic() + 300
+        while proc.poll() is None and stored(library) < target and time.monotonic() < deadline:
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGKILL)  # nothing, where the run has ended
         proc.wait()
+        held.append(stored(library))
+    return held
 
 
 def index_ids(library: Path) -> set[int]:
@@ -343,7 +370,8 @@ def test_kill_at_random_points_then_resume_equals_a_clean_run(photos, tiny, tmp_
     ]
     clean = tmp_path / "clean"  # the same command, never killed
     subprocess.run([*cmd[:5], str(clean), *cmd[6:]], cwd=ROOT, check=True, capture_output=True)
-    kill_at_random(cmd, 4, (1.0, 4.0))
+    held = kill_at_random(cmd, 4, GOOD + BAD, library)
+    assert any(0 < n < GOOD + BAD for n in held), f"no kill left a partial library: {held}"
     assert subprocess.run(cmd, cwd=ROOT, capture_output=True).returncode == 0
     assert state(library) == state(clean)
     ok_ids = {r.id for r in rows(library).values() if r.status == catalog.OK}
