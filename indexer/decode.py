@@ -57,7 +57,7 @@ class Decoded:
     taken_at: datetime | None = None
     error: str | None = None
     reuse: bool = False  # the catalog already has a file with these bytes: copy its vector
-    vector: bytes | None = None  # float32, set by Embedder.embed (or copied by store.copy_known)
+    vector: bytes | None = None  # float32, set by Embedder.embed (or copied by Store.copy_known)
 
     def record(self) -> Record:
         e = self.entry

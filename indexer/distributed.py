@@ -167,7 +167,7 @@ class _Prefixes:
     """The library's known contents as the sorted first 64 bits of their sha256: 8 bytes a
     photo, put once in Ray's object store and read there without a copy by every task on a
     node (a set of 100 million hex strings would be ~10 GB in each worker). A prefix that
-    matches by chance (odds ~N/2^64) only costs the driver a decode: copy_known finds no
+    matches by chance (odds ~N/2^64) only costs the driver a decode: Store.copy_known finds no
     catalog row with the whole hash and decodes the file itself."""
 
     keys: np.ndarray  # [N] uint64, sorted

@@ -24,6 +24,8 @@ from .scan import Entry
 
 @dataclass
 class Runner:
+    """The indexer's settings (the command line's options) and the stages made from them."""
+
     library: Path
     model: str | None = None  # None: the model the library records, else hub.DEFAULT_MODEL
     catalog_url: str | None = None
