@@ -73,7 +73,7 @@ def test_classify_a_catalogued_photo_by_its_stored_vector(family):
     image = altclip_core.open_image(target)
     expected = whole.classify([image], LABELS, ["a photo of {}", "一张{}的照片"])[0]
     assert dict(found) == pytest.approx(dict(zip(LABELS, expected.tolist(), strict=True)), abs=1e-4)
-    assert "vision" not in lib._towers
+    assert "vision" not in lib.towers.loaded()
     assert lib.classify(str(target), LABELS) == lib.classify(hit.id, LABELS)
 
 
