@@ -108,7 +108,7 @@ def records(rng: np.random.Generator, first: int, n: int, dim: int) -> list[Reco
 
 
 def timed(fn, *args, **kwargs) -> tuple[float, object]:
-    fn.__self__.towers.forget_texts()  # `fn` is a Library's method: every query pays for its embedding
+    fn.__self__.towers.forget_texts()  # `fn`: a Library's method; every query pays for embedding
     start = time.perf_counter()
     out = fn(*args, **kwargs)
     return time.perf_counter() - start, out
