@@ -12,7 +12,7 @@ from pathlib import Path
 import streamlit as st
 from PIL import Image
 
-from search.library import escaped, hidden
+from search.terminal import escaped, hidden
 
 # The two kinds of picture the indexer stores (Library.thumbnail, Library.preview).
 MEDIA_TYPES = {".webp": "image/webp", ".jpg": "image/jpeg"}
