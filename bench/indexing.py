@@ -55,7 +55,7 @@ def end_to_end(work: Path, tiny: Path, big: Path, args: argparse.Namespace) -> N
     the batch the indexer chooses for the card."""
     import torch
 
-    from indexer.run import cuda_batch
+    from indexer.embed import cuda_batch
 
     runs = {
         "tiny": ("tiny", tiny, None),

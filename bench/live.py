@@ -45,11 +45,11 @@ BUILD = (
     + """
 import sys, time
 from pathlib import Path
-from search import vector_index
+from search import publishing
 from search.catalog import Catalog
 folder = Path(sys.argv[1])
 start = time.perf_counter()
-vector_index.publish(folder / "index", Catalog.open(folder))
+publishing.publish(folder / "index", Catalog.open(folder))
 print(time.perf_counter() - start, peak_mb())
 """
 )

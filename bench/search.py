@@ -29,7 +29,7 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from altclip_core import hub  # noqa: E402
 from bench.model import build  # noqa: E402
-from search import Library, vector_index  # noqa: E402
+from search import Library, publishing  # noqa: E402
 from search.catalog import Catalog, Model, Record  # noqa: E402
 
 SUBJECTS = [
@@ -84,7 +84,7 @@ def make_library(
         catalog.store(records(rng, start, min(50_000, photos - start), dim))
     if publish:
         built = time.perf_counter()
-        vector_index.publish(folder / "index", catalog)
+        publishing.publish(folder / "index", catalog)
         print(f"index published in {time.perf_counter() - built:.1f} s")
     catalog.close()
 

@@ -19,12 +19,11 @@ from PIL import Image
 
 from altclip_core.errors import AltCLIPError
 from altclip_core.preprocess import MAX_FILE_MB, MAX_MEGAPIXELS
-from search import vector_index
+from search import publishing
 from search.catalog import Catalog
-from search.cli import quiet_pipe
-from search.library import error_line, escaped
 from search.library_folder import index_folder
 from search.settings import Settings
+from search.terminal import error_line, escaped, quiet_pipe
 
 from .run import Indexer
 from .summary import IndexerError
@@ -282,7 +281,7 @@ def check(args) -> int:
         print(f"{escaped(path)}\t{why}")
     if damaged:
         problems.append(f"{len(damaged)} damaged row(s): the next run makes them from their photos")
-    if vector_index.unusable(index_folder(args.library), catalog):
+    if publishing.unusable(index_folder(args.library), catalog):
         problems.append(
             "the vector index does not belong to this catalog (a catalog restored from a backup, "
             "or a damaged index): searches read the catalog until the next run rebuilds it"

@@ -155,7 +155,7 @@ def cuda_batch(free_bytes: int, vision, itemsize: int, most: int = 1024) -> int:
     (flash attention: no tokens x tokens matrix). ViT-L/14 at 224 px in bf16: 6.3 MB an image.
     Larger batches stop paying once the card is busy; `most` keeps the latency of one batch
     (and what a kill loses) small."""
-    tokens = (vision.image_size // vision.patch_size) ** 2 + 1
+    tokens = vision.num_positions
     per_image = 12 * tokens * vision.hidden_size * itemsize
     fits = max(free_bytes // 4 // per_image, 1)
     return max(8, min(most, 1 << (int(fits).bit_length() - 1)))

@@ -28,7 +28,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from altclip_core import hub
-from search import vector_index
+from search import publishing
 from search.catalog import ERROR, OK, Catalog, Known, Model, Record
 from search.library_folder import (
     PICTURES,
@@ -129,7 +129,7 @@ def import_shards(
         remove_leftovers(library)
         catalog = Catalog.open(library, catalog_url)
         _check_model(catalog, files, fingerprint, model or named or hub.DEFAULT_MODEL)
-        vector_index.reserve_ids(index_folder(library), catalog)
+        publishing.reserve_ids(index_folder(library), catalog)
         dim = catalog.model().dim
         known = catalog.known()
         for part in files:

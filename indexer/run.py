@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from altclip_core import hub
-from search import vector_index
+from search import publishing
 from search.catalog import Catalog, CatalogError, Model, NoCatalog, under
 from search.library_folder import index_folder, recorded_name, remove_leftovers, writer_lock
 
@@ -59,7 +59,7 @@ class Indexer(Runner):
         with writer_lock(self.library, self.catalog_url):
             remove_leftovers(self.library)
             catalog = Catalog.open(self.library, self.catalog_url)
-            vector_index.reserve_ids(index_folder(self.library), catalog)
+            publishing.reserve_ids(index_folder(self.library), catalog)
             decoder = self.decoder(folder, self.library)
             embedder = self.embedder(folder)
             self._check_model(catalog, name, folder, embedder, rebuild)

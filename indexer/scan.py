@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from altclip_core.preprocess import image_extensions
-from search.library import escaped
 from search.library_folder import MARKER
+from search.terminal import escaped
 
 
 @dataclass(frozen=True)

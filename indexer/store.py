@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from search import vector_index
+from search import publishing
 from search.catalog import Catalog
 from search.library_folder import drop_unused_pictures, index_folder
 
@@ -90,5 +90,5 @@ def publish(catalog: Catalog, library: Path) -> None:
     """The end of every run that wrote: a new vector index where enough changed since the last
     (stamped with the catalog it came from), and every write folded into the catalog's main file
     and read back, so that the run reports only rows that are there."""
-    vector_index.publish_if_stale(index_folder(library), catalog)
+    publishing.publish_if_stale(index_folder(library), catalog)
     catalog.make_durable()

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from altclip_core.errors import AltCLIPError
-from search.library import escaped
+from search.terminal import escaped
 
 from .decode import Decoded
 

@@ -8,11 +8,10 @@ Each hit says whether it matches the query (`Hit.match`), decided per query (sea
 by its words where it has any (how well they describe each photo, against generic captions and,
 for a number, its neighbours), a picture alone against a fixed sample of the library.
 
-`Library` is a facade over rooms that each answer one question: which tower? (`towers`:
-search.towers), what is asked? (search.question), does it match? (`matching`: search.matching),
-which are copies? (`copies`: search.copies), what does it hold now? (`holdings`:
-search.holdings), what comes back? (search.hits), which pictures may be read (search.images),
-what does the model see in a photo? (search.seeing).
+`Library` is a facade over rooms that each answer one question (ARCHITECTURE.md): which tower?
+(search.towers), what is asked? (search.question), does it match? (search.matching), which are
+copies? (search.copies), what does it hold now? (search.holdings), what comes back?
+(search.hits), which pictures may be read? (search.images), what does the model see? (seeing).
 """
 
 from __future__ import annotations
@@ -33,10 +32,9 @@ from search.hits import Hit, NoLibrary, SearchError, Status, hits_from
 from search.holdings import Holdings
 from search.library_folder import has_catalog
 from search.matching import Matching, Measured, vectors_of
-from search.query import MAX_QUERY_CHARS, Query  # noqa: F401 (the limit: importable here too)
+from search.query import Query
 from search.query import parse as parse_dates
 from search.question import Question, ask, passing
-from search.terminal import error_line, escaped, hidden  # noqa: F401 (for indexer/, ui/show.py)
 from search.towers import Towers
 from search.vector_index import VectorIndex
 

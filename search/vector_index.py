@@ -12,7 +12,7 @@ G they reflect, and checked on load (a damaged or foreign base is never used):
 A searcher loads the newest base and applies the catalog's changes since G in memory: new and
 changed photos are scored exactly from a small delta, changed and removed ones are masked out of
 the base. So adding or removing N photos costs O(N) until the delta passes REBUILD_FRACTION of
-the base, when the indexer builds a new one (streaming the vectors from the catalog in chunks).
+the base, when the indexer builds a new one (search/publishing.py).
 
 Large bases are searched approximately: the best `k * k_factor` rows by PQ code are re-scored
 exactly from the float32 vectors, so scores stay exact cosines and only recall is approximate.
@@ -25,7 +25,6 @@ from __future__ import annotations
 import copy
 import json
 import os
-import uuid
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,15 +34,6 @@ import numpy as np
 
 from search.catalog import Catalog, Changes
 
-EXACT_LIMIT = 100_000  # below this, brute force answers in ~15 ms and is exact
-REBUILD_FRACTION = 0.05  # changes, as a share of the base, past which the indexer rebuilds it
-TRAIN_SIZE = 65_536  # vectors the quantiser learns from
-TUNE_QUERIES, TUNE_RECALL = 100, 0.99
-K_FACTORS = (8, 16, 32, 64, 128, 256)
-# Text queries sit in a narrow cone of their own, so they need more candidates than photo-vs-photo
-# queries for the same recall (2x on bench/search.py's random library); candidates are cheap:
-# k_factor 256 costs 1 ms more than 32 at a million photos.
-MARGIN = 4
 ROWS = 20_000  # rows scored or read at a time
 
 
@@ -74,7 +64,7 @@ class Published:
             dim=model.dim if model else 0,
         )
         floor = catalog.floor()
-        for generation in sorted(_published(folder), reverse=True):
+        for generation in sorted(published(folder), reverse=True):
             if generation < floor:
                 return None
             try:
@@ -93,7 +83,7 @@ class Published:
             raise ValueError("the manifest names another generation")
         files = {kind: folder / f"{generation}.{kind}" for kind in m["crc32"]}
         for kind, path in files.items():
-            if _crc32(path) != m["crc32"][kind]:
+            if crc32(path) != m["crc32"][kind]:
                 raise ValueError(f"{path} is damaged")
         ids = np.fromfile(files["ids"], np.int64)
         vectors = (
@@ -138,7 +128,7 @@ class VectorIndex:
     @classmethod
     def open(cls, folder: Path, catalog: Catalog) -> VectorIndex:
         """The index of the catalog as it is now. Reads only: a searcher never writes."""
-        model, floor, newest = catalog.model(), catalog.floor(), max(_published(folder), default=-1)
+        model, floor, newest = catalog.model(), catalog.floor(), max(published(folder), default=-1)
         dim, stamp = model.dim if model else 0, catalog.index_stamp()
         base = Published.load(folder, catalog)
         changes = catalog.changes_since(base.generation if base else -1, dim)
@@ -226,11 +216,11 @@ class VectorIndex:
             # A chunk at a time: a broad filter must not copy every vector at once.
             chunks = [base.vectors[pos[i : i + ROWS]] @ q for i in range(0, len(pos), ROWS)]
             s = np.concatenate(chunks) if chunks else np.empty(0, np.float32)
-            top = _top(s, k)
+            top = best_positions(s, k)
             scores.append(s[top])
             ids.append(base.ids[pos[top]])
         s, i = np.concatenate(scores), np.concatenate(ids)
-        top = _top(s, k)
+        top = best_positions(s, k)
         return s[top], i[top]
 
 
@@ -240,7 +230,7 @@ def refreshed(index: VectorIndex | None, folder: Path, catalog: Catalog) -> Vect
     library."""
     if (
         index is None
-        or max(_published(folder), default=-1) > index.newest
+        or max(published(folder), default=-1) > index.newest
         or catalog.floor() != index.floor
         or catalog.index_stamp() != index.stamp
     ):
@@ -252,7 +242,7 @@ def refreshed(index: VectorIndex | None, folder: Path, catalog: Catalog) -> Vect
     return index
 
 
-def _top(scores: np.ndarray, k: int) -> np.ndarray:
+def best_positions(scores: np.ndarray, k: int) -> np.ndarray:
     """Positions of the k highest scores, best first."""
     if len(scores) > k:
         part = np.argpartition(-scores, k - 1)[:k]
@@ -260,163 +250,7 @@ def _top(scores: np.ndarray, k: int) -> np.ndarray:
     return np.argsort(-scores, kind="stable")
 
 
-# -- publishing (the indexer only) ---------------------------------------------------------------
-
-
-def stale(folder: Path, catalog: Catalog) -> bool:
-    """Whether the indexer should build a new base: none usable, or too much changed since."""
-    if catalog.model() is None:
-        return False
-    base = Published.load(folder, catalog)
-    if base is None:
-        return catalog.vector_count() > 0 or any(_published(folder))
-    return catalog.change_count(base.generation) > REBUILD_FRACTION * max(len(base), 1)
-
-
-def publish_if_stale(folder: Path, catalog: Catalog) -> None:
-    """What the indexer does at the end of every run that changed the catalog."""
-    if stale(folder, catalog):
-        publish(folder, catalog)
-
-
-def unusable(folder: Path, catalog: Catalog) -> bool:
-    """Whether `folder` holds indexes of which none belongs to `catalog` (`Published.load`)."""
-    return any(_published(folder)) and Published.load(folder, catalog) is None
-
-
-def publish(folder: Path, catalog: Catalog, exact: bool | None = None) -> int:
-    """Build a base from the catalog as it is now, write it atomically, remove older ones; its
-    generation. Vectors stream from the catalog to their own file and are read back a chunk at a
-    time (never mapped): the build holds the quantiser's sample and codes, not the vectors."""
-    folder.mkdir(parents=True, exist_ok=True)
-    model = catalog.model()
-    dim = model.dim if model else 0
-    generation = catalog.generation()
-    tmp = {kind: folder / f"{generation}.{kind}.tmp{os.getpid()}" for kind in ("ids", "f32")}
-    n = largest = 0
-    try:
-        with open(tmp["ids"], "wb") as ids_file, open(tmp["f32"], "wb") as vectors_file:
-            for ids, vectors in catalog.vectors():
-                ids_file.write(ids.tobytes())
-                vectors_file.write(np.ascontiguousarray(vectors, np.float32).tobytes())
-                n, largest = n + len(ids), max(largest, int(ids.max(initial=0)))
-    except OSError as e:  # a full disk, say: named with the folder it could not write to
-        for path in tmp.values():
-            path.unlink(missing_ok=True)
-        raise OSError(e.errno, e.strerror, e.filename or str(folder)) from None
-    stamp = uuid.uuid4().hex
-    manifest = dict(
-        catalog=catalog.identity(),
-        stamp=stamp,
-        generation=generation,
-        count=n,
-        dim=dim,
-        k_factor=0,
-        largest_id=largest,
-    )
-    if (exact is False or (exact is None and n >= EXACT_LIMIT)) and n:
-        with _Rows(tmp["f32"], n, dim) as vectors:
-            pq, manifest["k_factor"] = _train(vectors)
-        tmp["pq"] = folder / f"{generation}.pq.tmp{os.getpid()}"
-        faiss.write_index(pq, str(tmp["pq"]))
-    manifest["crc32"] = {kind: _crc32(path) for kind, path in tmp.items()}
-    for kind, path in tmp.items():
-        os.replace(path, folder / f"{generation}.{kind}")
-    path = folder / f"{generation}.json"
-    path.with_suffix(".json.tmp").write_text(json.dumps(manifest))
-    os.replace(path.with_suffix(".json.tmp"), path)
-    catalog.stamp_index(stamp)  # published: searchers take it from here on
-    for old in folder.iterdir():  # older bases, and any a killed build left half written
-        if not old.name.startswith(f"{generation}."):
-            old.unlink(missing_ok=True)
-    catalog.forget_removals(generation)
-    return generation
-
-
-class _Rows:
-    """The float32 vectors file being published, read in chunks or by row, without mapping it
-    (mapped pages would count in the builder's memory)."""
-
-    def __init__(self, path: Path, n: int, dim: int):
-        self.file, self.n, self.dim = open(path, "rb"), n, dim
-
-    def __enter__(self) -> _Rows:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.file.close()
-
-    def chunks(self):
-        """(first row, [rows, dim]) ROWS at a time."""
-        self.file.seek(0)
-        for start in range(0, self.n, ROWS):
-            count = min(ROWS, self.n - start)
-            yield start, np.fromfile(self.file, np.float32, count * self.dim).reshape(count, -1)
-
-    def take(self, rows: np.ndarray) -> np.ndarray:
-        size = 4 * self.dim
-        data = b"".join(os.pread(self.file.fileno(), size, int(r) * size) for r in rows)
-        return np.frombuffer(data, np.float32).reshape(len(rows), self.dim)
-
-
-def _train(vectors: _Rows) -> tuple[faiss.Index, int]:
-    """PQ fast-scan codes for the vectors and the k_factor that reaches TUNE_RECALL on the
-    library's own vectors."""
-    codes = vectors.dim // 2 if vectors.dim % 2 == 0 else vectors.dim
-    pq = faiss.index_factory(vectors.dim, f"PQ{codes}x4fs", faiss.METRIC_INNER_PRODUCT)
-    rng = np.random.default_rng(0)
-    pq.train(vectors.take(np.sort(rng.choice(vectors.n, min(vectors.n, TRAIN_SIZE), False))))
-    for _, chunk in vectors.chunks():
-        pq.add(chunk)
-    return pq, _tune(pq, vectors)
-
-
-def _tune(pq: faiss.Index, vectors: _Rows) -> int:
-    """MARGIN times the smallest of K_FACTORS whose recall@10 on TUNE_QUERIES of the library's
-    own vectors, against exact search, reaches TUNE_RECALL (each query's own vector left out)."""
-    rng = np.random.default_rng(1)
-    queries = vectors.take(np.sort(rng.choice(vectors.n, min(vectors.n, TUNE_QUERIES), False)))
-    truth = [set(rows[1:].tolist()) for rows in _exact_top(queries, vectors, 11)]
-    for k_factor in K_FACTORS:
-        _, candidates = pq.search(queries, 11 * k_factor)
-        hits = 0
-        for q, rows, t in zip(queries, candidates, truth, strict=True):
-            rows = np.sort(rows[rows >= 0])
-            hits += len(t & set(rows[_top(vectors.take(rows) @ q, 11)].tolist()))
-        if hits >= TUNE_RECALL * 10 * len(queries):
-            break
-    return k_factor * MARGIN
-
-
-def _exact_top(queries: np.ndarray, vectors: _Rows, k: int) -> np.ndarray:
-    """[Q, k] rows of `vectors` best for each query, best first, a chunk at a time."""
-    rows = np.empty((len(queries), 0), np.int64)
-    scores = np.empty((len(queries), 0), np.float32)
-    for start, chunk in vectors.chunks():
-        scores = np.concatenate([scores, queries @ chunk.T], axis=1)  # [Q, k + chunk]
-        positions = np.arange(start, start + len(chunk))
-        rows = np.concatenate([rows, np.broadcast_to(positions, (len(queries), len(chunk)))], 1)
-        keep = np.argpartition(-scores, min(k, scores.shape[1]) - 1, axis=1)[:, :k]
-        scores, rows = np.take_along_axis(scores, keep, 1), np.take_along_axis(rows, keep, 1)
-    return np.take_along_axis(rows, np.argsort(-scores, axis=1), 1)
-
-
-def reserve_ids(folder: Path, catalog: Catalog) -> None:
-    """Ids the indexes in `folder` made from this catalog hold are never given again, even by a
-    catalog restored from a backup older than them (the indexer calls this before it writes)."""
-    largest = 0
-    for generation in _published(folder):
-        try:
-            manifest = json.loads((folder / f"{generation}.json").read_text())
-        except (OSError, ValueError):
-            continue
-        if isinstance(manifest, dict) and manifest.get("catalog") == catalog.identity():
-            largest = max(largest, int(manifest.get("largest_id") or 0))
-    if largest:
-        catalog.reserve_ids(largest)
-
-
-def _published(folder: Path) -> list[int]:
+def published(folder: Path) -> list[int]:
     try:
         names = os.listdir(folder)
     except OSError:
@@ -424,7 +258,7 @@ def _published(folder: Path) -> list[int]:
     return [int(n[:-5]) for n in names if n.endswith(".json") and n[:-5].isdigit()]
 
 
-def _crc32(path: Path) -> int:
+def crc32(path: Path) -> int:
     crc = 0
     with open(path, "rb") as f:
         while chunk := f.read(1 << 24):

@@ -118,7 +118,7 @@ def test_library_explains_a_hit(two_shape_library):
 
 
 def test_library_explain_says_what_is_wrong(two_shape_library, toy):
-    from search.library import SearchError
+    from search import SearchError
 
     lib, cases = two_shape_library
     photo = next(iter(cases))

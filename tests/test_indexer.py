@@ -436,11 +436,10 @@ def test_the_time_left_is_estimated_after_the_model_has_loaded(monkeypatch, caps
 def test_the_cuda_batch_fits_a_quarter_of_the_cards_free_memory():
     """The GPU path's batch rule, checked on CPU (no GPU here: the GPU path itself is untested
     in CI). ViT-L/14 at 224 px in bf16 holds ~6.3 MB of activations an image."""
-    from types import SimpleNamespace
-
+    from altclip_core.config import VisionConfig
     from indexer.embed import cuda_batch
 
-    vit_l = SimpleNamespace(image_size=224, patch_size=14, hidden_size=1024)
+    vit_l = VisionConfig(image_size=224, patch_size=14, hidden_size=1024)
     assert cuda_batch(8 * 2**30, vit_l, 2) == 256  # 2 GiB / 6.3 MB = 340 -> 256
     assert cuda_batch(80 * 2**30, vit_l, 2) == 1024  # capped: larger batches stop paying
     assert cuda_batch(10 * 2**20, vit_l, 2) == 8  # never below 8

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from indexer import Indexer
-from search import Library, vector_index
+from search import Library, publishing
 from search.catalog import Catalog, CatalogError, Model, Record
 from search.vector_index import refreshed
 from tests.conftest import AS_USER
@@ -33,14 +33,14 @@ def test_a_catalog_restored_from_a_backup_never_trusts_a_newer_index(tmp_path):
     catalog.set_model(Model("tiny", "f" * 16, 32))
     rng = np.random.default_rng(7)
     add(catalog, unit(rng, 200))
-    vector_index.publish(folder / "index", catalog)
+    publishing.publish(folder / "index", catalog)
     catalog.close()
     shutil.copy(folder / "catalog.sqlite", tmp_path / "backup.sqlite")
 
     catalog = Catalog.open(folder)
     catalog.finish_run([f"/photos/{i:05d}.jpg" for i in range(150)], {})
     add(catalog, unit(rng, 150), first=200)
-    vector_index.publish(folder / "index", catalog)
+    publishing.publish(folder / "index", catalog)
     newest = max(int(ids.max()) for ids, _ in catalog.vectors())
     catalog.close()
 
@@ -48,7 +48,7 @@ def test_a_catalog_restored_from_a_backup_never_trusts_a_newer_index(tmp_path):
         (folder / f"catalog.sqlite{side}").unlink(missing_ok=True)
     shutil.copy(tmp_path / "backup.sqlite", folder / "catalog.sqlite")  # the restore
     catalog = Catalog.open(folder)
-    assert vector_index.unusable(folder / "index", catalog)
+    assert publishing.unusable(folder / "index", catalog)
     searcher = refreshed(None, folder / "index", catalog)
     assert searcher.base is None and len(searcher) == 200
     for q in unit(rng, 20):
@@ -56,13 +56,13 @@ def test_a_catalog_restored_from_a_backup_never_trusts_a_newer_index(tmp_path):
         assert ids[0].tolist() == brute_force(catalog, q, 10)
 
     # The indexer's order: ids first, then rows, then the index it finds stale.
-    vector_index.reserve_ids(folder / "index", catalog)
+    publishing.reserve_ids(folder / "index", catalog)
     add(catalog, unit(rng, 150), first=1000)
     fresh = set(catalog.photos(list(range(1, 2000))))
     assert min(fresh - set(range(1, 201))) > newest  # no id the newer index held
-    assert vector_index.stale(folder / "index", catalog)
-    generation = vector_index.publish(folder / "index", catalog)
-    assert not vector_index.unusable(folder / "index", catalog)
+    assert publishing.stale(folder / "index", catalog)
+    generation = publishing.publish(folder / "index", catalog)
+    assert not publishing.unusable(folder / "index", catalog)
     searcher = refreshed(searcher, folder / "index", catalog)
     assert searcher.base is not None and searcher.base.generation == generation
     for q in unit(rng, 5):
@@ -76,7 +76,7 @@ def test_a_rewound_catalog_is_noticed_by_a_running_searcher(new_catalog):  # noq
     folder, catalog = new_catalog()
     rng = np.random.default_rng(8)
     add(catalog, unit(rng, 50))
-    vector_index.publish(folder / "index", catalog)
+    publishing.publish(folder / "index", catalog)
     searcher = refreshed(None, folder / "index", catalog)
     assert searcher.base is not None
     catalog.stamp_index("another past")

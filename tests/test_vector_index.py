@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from search import vector_index
+from search import publishing
 from search.catalog import Catalog, Model, Record
 from search.vector_index import refreshed
 from tests.conftest import AS_USER, new_database
@@ -97,7 +97,7 @@ def test_a_searcher_sees_changes_without_a_new_base(new_catalog):
     folder, catalog = new_catalog()
     rng = np.random.default_rng(1)
     add(catalog, unit(rng, 3000))
-    generation = vector_index.publish(folder / "index", catalog, exact=False)
+    generation = publishing.publish(folder / "index", catalog, exact=False)
     searcher = refreshed(None, folder / "index", catalog)
     assert searcher.base is not None and searcher.base.generation == generation
     assert not searcher.exact and not len(searcher.delta_ids)
@@ -106,7 +106,7 @@ def test_a_searcher_sees_changes_without_a_new_base(new_catalog):
     add(catalog, unit(rng, 50), first=3000)
     add(catalog, unit(rng, 20), first=100)  # changed vectors
     catalog.finish_run(gone=[f"/photos/{i:05d}.jpg" for i in range(200, 230)], offline={})
-    assert not vector_index.stale(folder / "index", catalog)  # 100 changes: under 5% of 3000
+    assert not publishing.stale(folder / "index", catalog)  # 100 changes: under 5% of 3000
     searcher = refreshed(searcher, folder / "index", catalog)
     assert searcher.base.generation == generation and len(searcher.delta_ids) == 70
     assert len(searcher) == 3000 + 50 - 30
@@ -136,11 +136,11 @@ def test_stale_base_is_rebuilt_and_removals_forgotten(new_catalog):
     folder, catalog = new_catalog()
     rng = np.random.default_rng(2)
     add(catalog, unit(rng, 400))
-    first = vector_index.publish(folder / "index", catalog)
-    assert not vector_index.stale(folder / "index", catalog)
+    first = publishing.publish(folder / "index", catalog)
+    assert not publishing.stale(folder / "index", catalog)
     catalog.finish_run(gone=[f"/photos/{i:05d}.jpg" for i in range(30)], offline={})
-    assert vector_index.stale(folder / "index", catalog)  # 30 of 400: past 5%
-    second = vector_index.publish(folder / "index", catalog)
+    assert publishing.stale(folder / "index", catalog)  # 30 of 400: past 5%
+    second = publishing.publish(folder / "index", catalog)
     assert second > first and {p.name.split(".")[0] for p in (folder / "index").iterdir()} == {
         str(second)
     }
@@ -155,14 +155,14 @@ def test_damaged_or_foreign_bases_are_never_used(new_catalog, tmp_path):
     rng = np.random.default_rng(3)
     add(catalog, unit(rng, 300))
     add(other, unit(rng, 300))
-    vector_index.publish(other_folder / "index", other)
+    publishing.publish(other_folder / "index", other)
     shutil.copytree(other_folder / "index", folder / "index")  # another library's index
     searcher = refreshed(None, folder / "index", catalog)
     assert searcher.base is None and len(searcher) == 300
     q = unit(rng, 1)[0]
     assert searcher.search(q, 5)[1][0].tolist() == brute_force(catalog, q, 5)
 
-    generation = vector_index.publish(folder / "index", catalog)
+    generation = publishing.publish(folder / "index", catalog)
     manifest = folder / "index" / f"{generation}.json"
     m = json.loads(manifest.read_text())
     manifest.write_text(json.dumps(m | {"dim": DIM * 2}))  # another model's dimension
@@ -217,7 +217,7 @@ def test_a_read_only_library_searches(tmp_path):
     catalog = make_catalog(folder)
     rng = np.random.default_rng(5)
     add(catalog, unit(rng, 100))
-    vector_index.publish(folder / "index", catalog)
+    publishing.publish(folder / "index", catalog)
     add(catalog, unit(rng, 5), first=100)  # and a delta
     catalog.engine.dispose()
     before = listing(folder), listing(folder / "index")
