@@ -21,6 +21,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from search.catalog_copies import CatalogCopies
 from search.catalog_writes import CatalogWrites
 from search.database import CatalogError, NoCatalog, advice, catalog_url, connect, shown
 from search.filters import in_folder, taken, under
@@ -67,7 +68,7 @@ __all__ = [
 CHUNK = 20_000  # rows per read when streaming vectors: 60 MB of 768-d float32
 
 
-class Catalog(CatalogWrites):
+class Catalog(CatalogWrites, CatalogCopies):
     """Every statement the project runs against its database, by name."""
 
     def __init__(self, engine: Engine, url: str | None = None):

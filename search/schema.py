@@ -28,7 +28,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 from sqlalchemy.types import TypeDecorator
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3  # 3: copy groups and folder times (new tables only)
 # Stepwise: MIGRATIONS[v] takes a catalog from version v - 1 to v, in the catalog's transaction.
 # Tables and indexes new in a version are made by create_all; columns added to a table are here.
 MIGRATIONS = {
@@ -129,6 +129,29 @@ class Removal(Base):
     __tablename__ = "removals"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)  # the photo's id
+    generation: Mapped[int] = mapped_column(BigInteger, index=True)
+
+
+class CopyOf(Base):
+    """A photo that is a near-duplicate of another, its group's leader (search/copies.py). Found
+    when photos are indexed, never per query; a photo with no row stands alone (or leads)."""
+
+    __tablename__ = "copies"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)  # the photo's id
+    leader: Mapped[int] = mapped_column(Integer, index=True)  # the leader photo's id
+    score: Mapped[float] = mapped_column(Float)  # the cosine of the two photos' vectors
+    generation: Mapped[int] = mapped_column(BigInteger, index=True)
+
+
+class Folder(Base):
+    """A folder the indexer has scanned, with the modification time it had then: a rescan skips
+    a folder whose time has not changed (its files' names are as they were)."""
+
+    __tablename__ = "folders"
+
+    path: Mapped[str] = mapped_column(FsPath, primary_key=True)  # absolute
+    mtime_ns: Mapped[int] = mapped_column(BigInteger)
     generation: Mapped[int] = mapped_column(BigInteger, index=True)
 
 
