@@ -186,8 +186,10 @@ class ImagePreprocessor:
         if (folder / "preprocessor_config.json").is_file():
             return cls.from_file(folder / "preprocessor_config.json")
         from .config import CLIPConfig
+        from .families import family
 
-        size = CLIPConfig.from_file(folder / "config.json").vision_config.image_size
+        raw = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+        size = CLIPConfig.from_dict(raw, family(raw.get("model_type"))).vision_config.image_size
         return cls(shortest_edge=size, crop=(size, size))
 
     @classmethod

@@ -250,3 +250,16 @@ def test_jpeg_draft_decoding_keeps_enough_pixels(tmp_path):
     path.write_bytes(buffer.getvalue())
     assert min(altclip_core.open_image(path, draft_edge=448).size) >= 448
     assert altclip_core.open_image(path).size == (4000, 3000)
+
+
+def test_a_checkpoint_without_preprocessor_config_is_preprocessed_at_its_own_size(tmp_path, tiny):
+    """No preprocessor_config.json: CLIP's steps at the vision tower's own resolution."""
+    from altclip_core.preprocess import ImagePreprocessor
+
+    folder = tmp_path / "model"
+    shutil.copytree(tiny, folder)
+    (folder / "preprocessor_config.json").unlink(missing_ok=True)
+    raw = json.loads((folder / "config.json").read_text())
+    size = (raw.get("vision_config_dict") or raw["vision_config"])["image_size"]  # the dict wins
+    pre = ImagePreprocessor.from_folder(folder)
+    assert pre.shortest_edge == size and pre.crop == (size, size)
