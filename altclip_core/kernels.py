@@ -68,24 +68,29 @@ class PackedLinear(FrozenLinear):
 
 
 class Int8Linear(FrozenLinear):
-    """`nn.Linear` in int8: weights quantised symmetrically per output channel at load, each
-    call's input quantised per tensor from its own range (dynamic quantisation); float out."""
+    """`nn.Linear` in int8: weights quantised symmetrically per output channel (`int8_weight`),
+    each call's input quantised per tensor from its own range (dynamic quantisation); float out.
+    Built from the int8 weight and its scales, so that a tower saved that way (altclip_core's
+    prepared text tower) runs the very numbers of one quantised at load."""
 
-    def __init__(self, linear: nn.Linear, kernel: str, memo: Memo | None = None):
+    def __init__(
+        self,
+        weight: torch.Tensor,
+        scale: torch.Tensor,
+        bias: torch.Tensor | None,
+        kernel: str,
+        memo: Memo | None = None,
+    ):
         super().__init__()
         self.kernel, self.memo = kernel, memo or Memo()
-        w = linear.weight.detach().float()  # [out, in]
-        bias = None if linear.bias is None else linear.bias.detach().float()
-        scale = w.abs().amax(1).clamp(min=1e-12) / 127  # [out]
         if kernel == "fbgemm":
+            zero = torch.zeros_like(scale, dtype=torch.long)
             with warnings.catch_warnings():  # quantised tensors are deprecated; the op is not
                 warnings.simplefilter("ignore", UserWarning)
-                zero = torch.zeros_like(scale, dtype=torch.long)
-                q = torch.quantize_per_channel(w, scale.double(), zero, 0, torch.qint8)
+                q = torch._make_per_channel_quantized_tensor(weight, scale.double(), zero, 0)
             self.packed = torch.ops.quantized.linear_prepack(q, bias)
         else:
-            w8 = torch.round(w / scale[:, None]).to(torch.int8)
-            self.packed = torch.ops.onednn.qlinear_prepack(w8, None)
+            self.packed = torch.ops.onednn.qlinear_prepack(weight, None)
             self.scale, self.bias = scale, bias
             self.zero = torch.zeros_like(scale, dtype=torch.int32)
 
@@ -125,18 +130,37 @@ def _quantise(x: torch.Tensor) -> tuple[torch.Tensor, float, int]:
     return x.mul(1 / step).round_().add_(zero).clamp_(0, 127).to(torch.uint8), step, zero
 
 
+def int8_weight(weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """A linear weight [out, in] -> int8 [out, in] and float32 scales [out]: symmetric per
+    output channel, each row's largest magnitude at 127."""
+    w = weight.detach().float()
+    scale = w.abs().amax(1).clamp(min=1e-12) / 127  # [out]
+    return torch.round(w / scale[:, None]).to(torch.int8), scale
+
+
 def make(linear: nn.Linear, kernel: str, memo: Memo | None = None) -> nn.Module:
     if kernel == "plain":
         return linear
     if kernel == "packed":
         return PackedLinear(linear)
-    return Int8Linear(linear, kernel, memo)
+    bias = None if linear.bias is None else linear.bias.detach().float()
+    return Int8Linear(*int8_weight(linear.weight), bias, kernel, memo)
 
 
 def fit(tower: nn.Module, rows: int, quantize: str | None = None, cache: Path | None = None) -> str:
     """Swap every `nn.Linear` under `tower` (on CPU) for the fastest kernel on this machine at
-    `rows` input rows per call, int8 ones only with quantize="int8"; returns its name. Timed on
-    the tower's largest layer the first time, then read from `cache` (default: cache_path())."""
+    `rows` input rows per call (`choose`); returns its name."""
+    kernel = choose(tower, rows, quantize, cache)
+    _swap(tower, kernel)
+    return kernel
+
+
+def choose(
+    tower: nn.Module, rows: int, quantize: str | None = None, cache: Path | None = None
+) -> str:
+    """The fastest kernel for `tower`'s linear layers on this machine at `rows` input rows per
+    call, int8 ones only with quantize="int8". Timed on the tower's largest layer the first
+    time, then read from `cache` (default: cache_path())."""
     linears = [m for m in tower.modules() if isinstance(m, nn.Linear)]
     if not linears:
         return "plain"
@@ -145,12 +169,10 @@ def fit(tower: nn.Module, rows: int, quantize: str | None = None, cache: Path | 
     cache = cache or cache_path()
     w = probe.weight
     key = _key(*candidates, probe.in_features, probe.out_features, str(w.dtype), rows)
-    known = _read(cache)
-    kernel = known.get(key)
+    kernel = _read(cache).get(key)
     if kernel not in candidates:
         kernel = _fastest(probe, rows, candidates)
         _write(cache, {**_read(cache), key: kernel})
-    _swap(tower, kernel)
     return kernel
 
 
@@ -225,8 +247,8 @@ def remember(name: str, value: float, cache: Path | None = None) -> None:
     _write(cache, {**_read(cache), _key(name): value})
 
 
-def _key(*fields) -> str:
-    """What a verdict depends on: the CPU (model and flags), torch, threads, and `fields`."""
+def machine() -> list:
+    """What a measured verdict depends on, threads apart: the CPU (model and flags) and torch."""
     try:
         cpu = [
             line.split(":", 1)[1].strip()
@@ -235,7 +257,12 @@ def _key(*fields) -> str:
         ][:2]
     except OSError:
         cpu = [platform.processor()]
-    fields = [*cpu, torch.__version__, torch.get_num_threads(), *fields]
+    return [*cpu, torch.__version__]
+
+
+def _key(*fields) -> str:
+    """What a verdict depends on: the machine, threads, and `fields`."""
+    fields = [*machine(), torch.get_num_threads(), *fields]
     return hashlib.sha256(json.dumps(fields).encode()).hexdigest()[:16]
 
 

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import nn
 
-from . import hub, kernels
+from . import hub, kernels, prepared
 from .config import CLIPConfig
 from .errors import CheckpointError, DeviceError
 from .families import family
@@ -26,6 +26,7 @@ from .tokenizer import TextTokenizer
 from .weights import load_into, read_tensors
 
 TOWERS = ("text", "vision")
+TEXT_ROWS = 16  # the rows of a text query (~16 tokens): the workload text kernels are timed at
 # Family.logits -> how classify turns logits [N, L] into probabilities.
 PROBABILITIES = {"softmax": lambda logits: logits.softmax(dim=1)}
 
@@ -207,11 +208,11 @@ def default_dtype(device: torch.device) -> torch.dtype:
 
 
 def _fit_kernels(model: CLIP, quantize: str | None) -> None:
-    """Each tower's fastest linear kernel at its workload: one text query (~16 tokens), and an
-    image batch of 8 (8 x the ViT's tokens)."""
+    """Each tower's fastest linear kernel at its workload: one text query (TEXT_ROWS tokens),
+    and an image batch of 8 (8 x the ViT's tokens)."""
     model.kernels = {}
     if "text" in model.towers:
-        kernel = kernels.fit(model.text_model, 16, quantize)
+        kernel = kernels.fit(model.text_model, TEXT_ROWS, quantize)
         model.text_projection = kernels.make(model.text_projection, kernel)
         model.kernels["text"] = kernel
     if "vision" in model.towers:
@@ -237,6 +238,7 @@ def load(
     dtype: torch.dtype | None = None,
     towers: Sequence[str] = TOWERS,
     quantize: str | None = None,
+    prepared: bool = False,
 ) -> CLIP:
     """Build a model of the CLIP family (config.json's `model_type`: a record of `families.py`)
     from a checkpoint folder or hub repo id, reading only the chosen towers' tensors.
@@ -249,7 +251,11 @@ def load(
         towers: ("text",), ("vision",) or both.
         quantize: "int8" runs the linear layers in int8 (CPU only): faster, embeddings within
             a cosine of ~0.999 of the exact ones on random weights; check yours (the indexer's
-            --int8 does).
+            --int8 does, and so do a library's text queries).
+        prepared: with towers=("text",) and quantize="int8": the text tower kept in the cache
+            folder (`prepared.py`), made there from the checkpoint on the first load and
+            memory-mapped on later ones, the same numbers; the checkpoint's weights are then
+            not read, and the word-embedding matrix stays in the file's pages.
 
     On CPU each tower's linear layers run the kernel `kernels.fit` measured fastest on this
     machine (`model.kernels` names them), which may pack their weights: to use another device or
@@ -259,6 +265,8 @@ def load(
         raise ValueError(f"towers must be a non-empty subset of {TOWERS}, not {towers!r}")
     if quantize not in (None, "int8"):
         raise ValueError(f'quantize must be None or "int8", not {quantize!r}')
+    if prepared and (tuple(towers) != ("text",) or quantize != "int8"):
+        raise ValueError('prepared is the int8 text tower: towers=("text",), quantize="int8"')
     folder = hub.resolve(name)
     try:
         raw = json.loads((folder / "config.json").read_text(encoding="utf-8"))
@@ -269,14 +277,47 @@ def load(
     if quantize and device.type != "cpu":
         raise ValueError(f"int8 runs on CPU only; on {device.type}, leave quantize=None")
     dtype = dtype or default_dtype(device)
-    with torch.device("meta"):
-        model = CLIP(config, towers)
-    load_into(model, read_tensors(folder, model.family.tensors(tuple(towers))), dtype)
-    model.to(device).eval().requires_grad_(False)
-    if device.type == "cpu":
-        _fit_kernels(model, quantize)
+    if prepared:
+        model = _prepared_text(folder, config, dtype)
+    else:
+        model = _read(folder, config, towers, device, dtype)
+        if device.type == "cpu":
+            _fit_kernels(model, quantize)
     if "text" in towers:
         model.tokenizer = model.family.read_tokenizer(folder, config.text_config.max_tokens)
     if "vision" in towers:
         model.preprocess = ImagePreprocessor.from_folder(folder)
+    return model
+
+
+def _read(
+    folder: Path,
+    config: CLIPConfig,
+    towers: Sequence[str],
+    device: torch.device,
+    dtype: torch.dtype,
+) -> CLIP:
+    """The towers with the checkpoint's weights in `dtype`, their linear layers `nn.Linear`."""
+    with torch.device("meta"):
+        model = CLIP(config, towers)
+    load_into(model, read_tensors(folder, model.family.tensors(tuple(towers))), dtype)
+    return model.to(device).eval().requires_grad_(False)
+
+
+def _prepared_text(folder: Path, config: CLIPConfig, dtype: torch.dtype) -> CLIP:
+    """The int8 text tower from its prepared file, made first where it is missing, stale or
+    damaged; quantised in memory, as without `prepared`, where the cache cannot be written."""
+    fingerprint = hub.fingerprint(folder)
+    kept = prepared.path(fingerprint, dtype)
+    with torch.device("meta"):
+        model = CLIP(config, ("text",))
+    kernel = prepared.read(kept, model, fingerprint, dtype)
+    if kernel is None:
+        exact = _read(folder, config, ("text",), torch.device("cpu"), dtype)
+        kernel = kernels.choose(exact.text_model, TEXT_ROWS, "int8")
+        prepared.write(kept, exact, fingerprint, kernel, folder)
+        if prepared.read(kept, model, fingerprint, dtype) is None:  # `model` is left as it was
+            _fit_kernels(exact, "int8")
+            return exact
+    model.kernels = {"text": kernel}
     return model

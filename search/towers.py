@@ -1,6 +1,14 @@
 """Which tower answers: a library's text and image towers, each loaded on its first use (opening
-a library loads neither), the int8 text tower where it checks itself against the exact one, and
-the vectors of recent text queries, so that a text asked again is not embedded again."""
+a library loads neither; a text query never loads the image tower), the text tower in int8 on CPU
+where it checks itself against the exact one, and the vectors of recent text queries, so that a
+text asked again is not embedded again.
+
+The int8 text tower is the default on CPU. Its check embeds INT8_PROBES both ways once per model
+and machine (the verdict kept in the cache folder); a tower that passes is kept there too,
+prepared (altclip_core's `prepared`), so that later opens map it from that file instead of reading
+the checkpoint. Elsewhere (CUDA, MPS), where the check fails, or with int8=False, the exact
+float tower answers.
+"""
 
 from __future__ import annotations
 
@@ -34,17 +42,21 @@ class Towers:
     another model, `follow` swaps to it and drops both.
     """
 
-    def __init__(self, model: Model, device: str | None, int8: bool = False):
+    def __init__(self, model: Model, device: str | None, int8: bool = True):
         self.model_name, self.fingerprint = model.name, model.fingerprint
         self.device, self.int8 = device, int8
         self.int8_cosine: float | None = None  # the int8 text tower's check, once it has run
+        # The cosine the int8 text tower must reach, to be set before the text tower loads;
+        # None: altclip_core.kernels.INT8_MIN_COSINE.
+        self.int8_min_cosine: float | None = None
         self._towers: dict[str, object] = {}
         self._texts: dict[str, np.ndarray] = {}  # recent texts' vectors, oldest first
         self._tower_lock, self._text_lock = threading.Lock(), threading.Lock()
 
     @property
     def text(self):
-        """The text tower (int8 where asked for and it checks itself), loaded on first use."""
+        """The text tower (int8 where asked for, on CPU, where it checks itself), loaded on
+        first use."""
         return self.tower("text")
 
     @property
@@ -130,27 +142,35 @@ class Towers:
         return self.vision.embed_images([image])[0].numpy()
 
     def _int8_text(self, folder: Path):
-        """The int8 text tower if it embeds INT8_PROBES within kernels.INT8_MIN_COSINE of the
-        exact one, else the exact one: how far int8 moves embeddings depends on the weights. The
-        check loads both once per model and machine; later opens load only the one it chose."""
+        """The int8 text tower if it embeds INT8_PROBES within `int8_min_cosine` of the exact
+        one, else the exact one: how far int8 moves embeddings depends on the weights. The check
+        loads both once per model and machine and keeps its verdict; a tower that passes is
+        prepared in the cache folder (the same numbers), from where later opens map it."""
         import altclip_core
         from altclip_core import kernels
 
-        def load(quantize=None):
-            return altclip_core.load(folder, self.device, towers=("text",), quantize=quantize)
+        def load(quantize=None, prepared=False):
+            return altclip_core.load(
+                folder, self.device, towers=("text",), quantize=quantize, prepared=prepared
+            )
 
         check = f"int8 text {self.fingerprint}"
+        bar = self.int8_min_cosine
+        bar = kernels.INT8_MIN_COSINE if bar is None else bar
         self.int8_cosine = kernels.remembered(check)
-        if self.int8_cosine is not None and self.int8_cosine < kernels.INT8_MIN_COSINE:
+        if self.int8_cosine is not None and self.int8_cosine < bar:
             return load()
         try:
+            if self.int8_cosine is not None:
+                return load("int8", prepared=True)
             int8 = load("int8")
         except ValueError:  # int8 runs on CPU only; it says so before reading any weight
             return load()
-        if self.int8_cosine is not None:
-            return int8
         exact = load()
         pairs = exact.embed_text(INT8_PROBES) * int8.embed_text(INT8_PROBES)
         self.int8_cosine = float(pairs.sum(-1).min())
         kernels.remember(check, self.int8_cosine)
-        return int8 if self.int8_cosine >= kernels.INT8_MIN_COSINE else exact
+        if self.int8_cosine < bar:
+            return exact
+        del exact, int8  # before the prepared tower is made: one tower in memory at a time
+        return load("int8", prepared=True)
