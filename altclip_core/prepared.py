@@ -58,9 +58,16 @@ def write(target: Path, model: nn.Module, fingerprint: str, kernel: str, source:
         "kernel": kernel,
         "source": str(source.resolve()),
     }
-    # save_file writes by path, from the tensors' own memory (no copy of the whole file in
-    # memory): into the temporary file that cache.write then renames into place.
-    cache.write(target, lambda f: save_file(tensors, f.name, metadata))
+
+    def fill(f) -> None:
+        # save_file writes by path, from the tensors' own memory (no copy of the whole file in
+        # memory): into the temporary file that cache.write then renames into place.
+        try:
+            save_file(tensors, f.name, metadata)
+        except SafetensorError as e:  # a full disk, say: no tower kept, as any cache failure
+            raise OSError(str(e)) from e
+
+    cache.write(target, fill)
     for other in target.parent.glob("text-*.safetensors"):
         known = _metadata(other)
         if other != target and known.get("source") == metadata["source"]:

@@ -1,12 +1,19 @@
 """The library stays live at a million photos: how long a full index build takes and how much
-memory it needs, how soon a new searcher process sees 100 photos added or removed, and query
-latency while an indexer writes. Not a test: run it by hand on an idle machine.
+memory it needs, how soon a new searcher process sees 100 photos added or removed, query latency
+while an indexer writes, and what the searcher holds. Not a test: run it by hand on an idle
+machine.
 
-    python bench/live.py [--photos 1000000] [--queries 100] [--model DIR]
+    python bench/live.py [--photos 1000000] [--queries 100] [--model DIR] [--exact]
+    python bench/live.py --photos 2000 --queries 10 --model TINY_DIR   # checks the script only
 
 The library holds random unit vectors (bench/search.py's), written through the indexer's store
-stage; queries are new texts through the full-size text tower in its default dtype (text ->
-hits, the ANN path). Ends with one JSON line of every figure.
+stage; queries are new texts through the full-size text tower: int8 where it checks itself (the
+default on CPU), or the exact one with --exact. The checkpoint and the catalog are made, and the
+searcher's first open is run (the int8 check, the tower prepared in the cache folder), each in a
+process of its own, so that this process is a searcher alone, opening as a searcher finds the
+cache. Ends with one JSON line of every figure; `search_anon_mb` is this searcher's peak RssAnon
+(its own memory, without the file pages it maps, such as a prepared tower's word embeddings),
+read every 10 ms from before the library opens to the end.
 """
 
 from __future__ import annotations
@@ -18,26 +25,45 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
 import numpy as np
+import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-import altclip_core  # noqa: E402
-from bench.model import build  # noqa: E402
-from bench.search import make_library, queries, records  # noqa: E402
+from bench.search import queries, records  # noqa: E402
 from search import Library  # noqa: E402
 from search.catalog import Catalog  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def peak_mb() -> int:
+def peak_mb(field: str = "VmHWM") -> int:
     """Peak RSS of this process since it started, MB (VmHWM: ru_maxrss would also count the
-    pages a child shared with its parent between fork and exec)."""
+    pages a child shared with its parent between fork and exec); or another of its
+    /proc/self/status figures in MB, such as RssAnon (now)."""
     with open("/proc/self/status") as f:
-        return int(next(line for line in f if line.startswith("VmHWM")).split()[1]) // 1024
+        return int(next(line for line in f if line.startswith(field)).split()[1]) // 1024
+
+
+class AnonPeak(threading.Thread):
+    """The highest RssAnon (MB) of this process while it runs, read every 10 ms: Linux keeps
+    the peak of the whole RSS (VmHWM), not of the process's own, anonymous, part."""
+
+    def __init__(self):
+        super().__init__(daemon=True)
+        self.peak, self.done = peak_mb("RssAnon"), threading.Event()
+
+    def run(self) -> None:
+        while not self.done.wait(0.01):
+            self.peak = max(self.peak, peak_mb("RssAnon"))
+
+    def stop(self) -> int:
+        self.done.set()
+        self.join()
+        return max(self.peak, peak_mb("RssAnon"))
 
 
 BUILD = (
@@ -51,6 +77,31 @@ folder = Path(sys.argv[1])
 start = time.perf_counter()
 publishing.publish(folder / "index", Catalog.open(folder))
 print(time.perf_counter() - start, peak_mb())
+"""
+)
+# The checkpoint (unless the folder has one) and a catalog of random vectors, unpublished.
+MAKE = """
+import json, sys
+from pathlib import Path
+from bench.model import build
+from bench.search import make_library
+model, library, photos = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3])
+build("altclip", "full", model)
+dim = json.loads((model / "config.json").read_text())["projection_dim"]
+make_library(library, model.resolve(), photos, dim, publish=False)
+print(dim)
+"""
+# A searcher's first open: the text tower loaded (int8: checked, and prepared in the cache
+# folder). Prints its seconds, the process's peak RSS and the kernel chosen.
+FIRST_OPEN = (
+    inspect.getsource(peak_mb)
+    + """
+import sys, time
+from search import Library
+lib = Library.open(sys.argv[1], int8=sys.argv[2] == "int8")
+start = time.perf_counter()
+lib.embed_text("warm-up")
+print(time.perf_counter() - start, peak_mb(), lib.towers.text.kernels.get("text", "-"))
 """
 )
 # A new searcher process: opens the library, then looks for each given vector's photo.
@@ -109,37 +160,73 @@ def latencies(lib: Library, texts: list[str]) -> list[float]:
     return seconds
 
 
+def eight_tokens(lib: Library, rounds: int) -> list[float]:
+    """Seconds of the text tower alone on one query of 8 tokens (<s> and </s> included), cut
+    from a longer one: the tower's own latency, whatever the tokenizer makes of the words."""
+    tower = lib.towers.text
+    ids, mask = tower.tokenizer(["a photo of my grandmother at the beach in Paris at night"])
+    ids, mask = torch.cat([ids[:, :7], ids[:, -1:]], dim=1), mask[:, :8]  # [1, 8]
+    seconds = []
+    with torch.inference_mode():
+        for _ in range(rounds):
+            start = time.perf_counter()
+            tower.encode_text(ids, mask)
+            seconds.append(time.perf_counter() - start)
+    return seconds
+
+
+def ms(seconds: list[float], q: float) -> float:
+    return round(float(np.percentile(seconds, q)) * 1e3, 1)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--photos", type=int, default=1_000_000)
     parser.add_argument("--queries", type=int, default=100)
     parser.add_argument("--model", type=Path, default=Path(tempfile.gettempdir()) / "altclip-full")
+    parser.add_argument("--exact", action="store_true", help="the exact text tower, not int8")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench-live-"))
     library = work / "library"
     library.mkdir()
-    build("altclip", "full", args.model)
     start = time.perf_counter()
-    dim = altclip_core.load(args.model, towers=("text",)).dim
-    make_library(library, args.model.resolve(), args.photos, dim, publish=False)
+    dim = int(python(MAKE, args.model, library, args.photos))
     print(f"catalog of {args.photos:,} photos written in {time.perf_counter() - start:.0f} s")
     build_s, build_mb = map(float, python(BUILD, library).split())
     print(f"full build of the index: {build_s:.1f} s, peak RSS {build_mb:.0f} MB")
+    tower = "exact" if args.exact else "int8"
+    first_s, first_mb, kernel = python(FIRST_OPEN, library, tower).split()
+    first_s, first_mb = float(first_s), float(first_mb)
+    print(
+        f"a searcher's first open ({tower}, its check and the prepared tower made if not kept "
+        f"yet): the text tower in {first_s:.1f} s, peak RSS {first_mb:.0f} MB, kernel {kernel}"
+    )
     catalog = Catalog.open(library)
 
-    lib = Library.open(library)
+    anon = AnonPeak()
+    anon.start()
+    lib = Library.open(library, int8=not args.exact)
     lib.refresh()
+    start = time.perf_counter()
     lib.search("warm-up", k=10)  # loads the text tower
+    load_s = time.perf_counter() - start
     texts = queries(2 * args.queries)
     idle = latencies(lib, texts[: args.queries])
+    tokens = [lib.towers.text.tokenizer([t])[0].shape[1] for t in texts[: args.queries]]
+    text_8 = eight_tokens(lib, max(args.queries, 20))
+    kernel = lib.towers.text.kernels.get("text", "-")
+    print(
+        f"a later open: the text tower ({kernel}) in {load_s:.2f} s; one 8-token query through "
+        f"it alone: p50 {ms(text_8, 50)} ms"
+    )
     hits = [
         len({h.id for h in lib.search(t, k=10)} & {h.id for h in lib.search(t, k=10, exact=True)})
         for t in texts[:20]
     ]
     recall = sum(hits) / (10 * len(hits))
     print(
-        f"query, idle: p50 {np.percentile(idle, 50) * 1e3:.1f} ms, p95 "
-        f"{np.percentile(idle, 95) * 1e3:.1f} ms; recall@10 {recall:.3f} (20 queries)"
+        f"query, idle ({np.median(tokens):.0f} tokens): p50 {ms(idle, 50)} ms, p95 "
+        f"{ms(idle, 95)} ms; recall@10 {recall:.3f} (20 queries)"
     )
 
     rng = np.random.default_rng(3)
@@ -166,12 +253,12 @@ def main() -> None:
         busy = latencies(lib, texts[args.queries :])
     finally:
         writer.kill()
+    print(f"query while an indexer writes: p50 {ms(busy, 50)} ms, p95 {ms(busy, 95)} ms")
+    search_mb, anon_mb = peak_mb(), anon.stop()
     print(
-        f"query while an indexer writes: p50 {np.percentile(busy, 50) * 1e3:.1f} ms, p95 "
-        f"{np.percentile(busy, 95) * 1e3:.1f} ms"
+        f"this searcher's peak RSS: {search_mb} MB (the text tower included), of which its own "
+        f"memory (RssAnon, sampled): {anon_mb} MB"
     )
-    search_mb = peak_mb()
-    print(f"this searcher's peak RSS: {search_mb} MB (the text tower included)")
     print(
         json.dumps(
             dict(
@@ -179,11 +266,20 @@ def main() -> None:
                 full_build_s=round(build_s, 1),
                 add_100_visible_s=round(add_s, 2),
                 remove_100_visible_s=round(remove_s, 2),
-                query_p50_ms=round(float(np.percentile(idle, 50)) * 1e3, 1),
-                query_p95_ms=round(float(np.percentile(idle, 95)) * 1e3, 1),
-                query_p95_during_indexing_ms=round(float(np.percentile(busy, 95)) * 1e3, 1),
+                text_tower=tower,
+                text_kernel=kernel,
+                int8_cosine=lib.int8_cosine,
+                first_open_text_s=round(first_s, 1),
+                first_open_peak_rss_mb=int(first_mb),
+                text_load_s=round(load_s, 2),
+                query_8_tokens_p50_ms=ms(text_8, 50),
+                query_tokens_p50=int(np.median(tokens)),
+                query_p50_ms=ms(idle, 50),
+                query_p95_ms=ms(idle, 95),
+                query_p95_during_indexing_ms=ms(busy, 95),
                 build_peak_rss_mb=int(build_mb),
                 search_peak_rss_mb=int(search_mb),
+                search_anon_mb=int(anon_mb),
                 recall_at_10=round(recall, 3),
             )
         )

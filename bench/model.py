@@ -9,8 +9,9 @@ OFA-Sys/chinese-clip-vit-base-patch16, built by tests/checkpoints.py in each one
 Prints the CPU with the flags that decide its kernels, then per family and dtype (default: the
 device's default dtype) images/s (one batch) and one text query's latency, ours (exact, and int8
 on CPU) against transformers measured in the same rounds, the kernels each tower chose, one
-tower's load time from safetensors, and how close each variant's embeddings stay to ours in the
-first dtype. Needs transformers.
+tower's load time from safetensors (and, on CPU, the int8 text tower's as a library loads it:
+prepared in the cache folder on its first load, $ALTCLIP_CACHE, mapped from there later), and
+how close each variant's embeddings stay to ours in the first dtype. Needs transformers.
 """
 
 from __future__ import annotations
@@ -119,6 +120,16 @@ def bench(family: str, folder: Path, args: argparse.Namespace) -> None:
             start = time.perf_counter()
             altclip_core.load(folder, device=args.device, dtype=DTYPES[name], towers=(tower,))
             print(f"load {tower} tower ({name}, safetensors): {time.perf_counter() - start:.2f} s")
+        if args.device == "cpu" and not args.no_int8:
+            for when in ("first", "later"):  # first: made in the cache, unless kept already
+                start = time.perf_counter()
+                altclip_core.load(
+                    folder, "cpu", DTYPES[name], ("text",), quantize="int8", prepared=True
+                )
+                print(
+                    f"load text tower ({name}, int8, prepared, {when} load): "
+                    f"{time.perf_counter() - start:.2f} s"
+                )
 
     ref = AutoModel.from_pretrained(folder, dtype=torch.float32).to(args.device).eval()
     base = None

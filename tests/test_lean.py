@@ -210,3 +210,11 @@ def test_prepared_is_the_int8_text_tower_alone(tiny):
         altclip_core.load(tiny, "cpu", towers=("text",), prepared=True)
     with pytest.raises(ValueError, match="prepared"):
         altclip_core.load(tiny, "cpu", quantize="int8", prepared=True)
+
+
+def test_a_cache_that_cannot_be_written_costs_time_not_answers(tiny, tmp_path, monkeypatch):
+    (tmp_path / "a file").write_bytes(b"")
+    monkeypatch.setenv("ALTCLIP_CACHE", str(tmp_path / "a file"))
+    lean = load(tiny, prepared=True)  # quantised in memory, as without `prepared`
+    assert torch.equal(lean.embed_text(TEXTS), load(tiny).embed_text(TEXTS))
+    assert lean.kernels["text"] in kernels.INT8
