@@ -13,19 +13,30 @@ from __future__ import annotations
 
 import os
 import shlex
+import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from altclip_core import hub
 from search import publishing
-from search.catalog import Catalog, CatalogError, Model, NoCatalog, under
-from search.library_folder import index_folder, recorded_name, remove_leftovers, writer_lock
+from search.catalog import Catalog, CatalogError, Model, NoCatalog
+from search.library_folder import (
+    MARKER,
+    index_folder,
+    recorded_name,
+    remove_leftovers,
+    writer_lock,
+)
 
+from .decode import Decoder
 from .embed import Embedder
+from .plan import Place, Plan
 from .runner import Runner
+from .scan import Entry
 from .store import Store, publish, remove
 from .summary import IndexerError, Summary
 
@@ -47,7 +58,14 @@ class Indexer(Runner):
         With `rebuild`, every photo is embedded again into a table beside the library, which
         keeps answering searches; the new vectors replace the old ones in one transaction at the
         end. A killed rebuild leaves the library as it was, and the next `rebuild` resumes."""
-        start = time.perf_counter()
+        with self.opened(roots, rebuild) as job:
+            return job.index(stop=stop, progress=progress)
+
+    @contextmanager
+    def opened(self, roots: list[Path], rebuild: bool = False) -> Iterator[Job]:
+        """The library opened for writing `roots` into it: its writer lock held (the holder's
+        process named in it, see `holder`), leftovers removed, the model checked, the stages
+        made. `Job.index` runs a plan through them, as often as the watcher asks."""
         for root in roots:
             if not Path(root).is_dir():
                 raise IndexerError(self._not_a_folder(root))
@@ -57,33 +75,18 @@ class Indexer(Runner):
             raise IndexerError(f"{self.library} is a file; --library names a folder")
         self.library.mkdir(parents=True, exist_ok=True)
         with writer_lock(self.library, self.catalog_url):
+            (self.library / MARKER).write_text(f"{os.getpid()} {shlex.join(sys.argv)}\n")
             remove_leftovers(self.library)
             catalog = Catalog.open(self.library, self.catalog_url)
-            publishing.reserve_ids(index_folder(self.library), catalog)
-            decoder = self.decoder(folder, self.library)
-            embedder = self.embedder(folder)
-            self._check_model(catalog, name, folder, embedder, rebuild)
-            plan = self.plan(catalog, [os.path.abspath(r) for r in roots], rebuild)
-            summary = Summary(unchanged=plan.unchanged, offline=plan.unreachable, moved=plan.moved)
-            todo = {e.path for e in plan.todo}
-            summary.remade = [(p, why) for p, why in plan.damaged.items() if p in todo]
-            store = Store(catalog, self.library, plan, summary, rebuild)
-            done = 0
-            for batch in self.embedded(plan.todo, plan.hashes, decoder, embedder, name, folder):
-                store.copy_known(batch, decoder)
-                embedder.embed(batch)  # the files copy_known had to decode again, if any
-                store.add(batch)
-                done += len(batch)
-                progress(done, len(plan.todo))
-                if stop is not None and stop.is_set():
-                    summary.interrupted = True
-                    break
-            if not summary.interrupted:
-                store.finish()
-            publish(catalog, self.library)
-        summary.seconds = time.perf_counter() - start
-        summary.int8_cosine = embedder.int8_cosine
-        return summary
+            try:
+                publishing.reserve_ids(index_folder(self.library), catalog)
+                decoder = self.decoder(folder, self.library)
+                embedder = self.embedder(folder)
+                self._check_model(catalog, name, folder, embedder, rebuild)
+                roots = [os.path.abspath(r) for r in roots]
+                yield Job(self, catalog, decoder, embedder, name, folder, roots, rebuild)
+            finally:
+                catalog.close()
 
     def export(
         self,
@@ -105,19 +108,21 @@ class Indexer(Runner):
         Catalog.open(self.library, self.catalog_url, create=False)  # none: one line that says so
         self.library.mkdir(parents=True, exist_ok=True)  # a PostgreSQL library's, perhaps
         with writer_lock(self.library, self.catalog_url):
-            catalog = Catalog.open(self.library, self.catalog_url)
-            gone = [p for p in catalog.known() if under(p, [os.path.abspath(folder)])]
+            catalog, place = Catalog.open(self.library, self.catalog_url), os.path.abspath(folder)
+            gone = [p for p, _ in catalog.rows_under(place)] + list(catalog.odd_rows_under(place))
             remove(catalog, self.library, gone, {}, rebuild=False)
+            catalog.record_folders([place], {})  # listed afresh by the next rescan
             publish(catalog, self.library)
         return len(gone)
 
     def _not_a_folder(self, root) -> str:
         """What to say of a photo folder that is not there: how to forget its photos, if any."""
+        place = os.path.abspath(root)
         try:
-            known = Catalog.open(self.library, self.catalog_url, create=False).known()
+            catalog = Catalog.open(self.library, self.catalog_url, create=False)
+            held = sum(1 for _ in catalog.rows_under(place)) + len(catalog.odd_rows_under(place))
         except CatalogError:
-            known = {}
-        held = sum(under(p, [os.path.abspath(root)]) for p in known)
+            held = 0
         if not held:
             return f"{root} is not a folder"
         command = f"altclip-index --forget {shlex.quote(str(root))}"
@@ -158,3 +163,71 @@ def _recorded_model(library: Path, url: str | None) -> str | None:
     except NoCatalog:
         return None  # a damaged one says so itself, rather than sending us to the hub
     return model.name if model is not None else None
+
+
+@dataclass
+class Job:
+    """The library open for writing, with the stages made: `index` plans and runs, once for a
+    run, once per change for the watcher (which keeps the model loaded and the lock held)."""
+
+    indexer: Indexer
+    catalog: Catalog
+    decoder: Decoder
+    embedder: Embedder
+    name: str
+    folder: Path
+    roots: list[str]
+    rebuild: bool
+    plan: Plan | None = None  # the last one (the watcher asks what it left for later)
+
+    def index(
+        self,
+        places: list[Place] | None = None,
+        settled: Callable[[Entry], bool] | None = None,
+        stop: threading.Event | None = None,
+        progress: Callable[[int, int], None] = lambda done, total: None,
+    ) -> Summary:
+        """Plan the `places` (plan.py; default: the roots, walked whole) and run the plan:
+        decode, embed, store; then removals, the folders' times, and a vector index published
+        where enough changed. `stop` ends it cleanly after the current batch."""
+        start, runner, catalog = time.perf_counter(), self.indexer, self.catalog
+        self.plan = plan = runner.plan(catalog, self.roots, self.rebuild, places, settled)
+        summary = Summary(unchanged=plan.unchanged, offline=plan.unreachable, moved=plan.moved)
+        todo = {e.path for e in plan.todo}
+        summary.remade = [(p, why) for p, why in plan.damaged.items() if p in todo]
+        store = Store(catalog, runner.library, plan, summary, self.rebuild)
+        done = 0
+        batches = runner.embedded(
+            plan.todo, plan.hashes, self.decoder, self.embedder, self.name, self.folder
+        )
+        for batch in batches:
+            store.copy_known(batch, self.decoder)
+            self.embedder.embed(batch)  # the files copy_known had to decode again, if any
+            store.add(batch)
+            done += len(batch)
+            progress(done, len(plan.todo))
+            if stop is not None and stop.is_set():
+                summary.interrupted = True
+                break
+        if not summary.interrupted:
+            # Removals, marks, and pictures no row uses any more (O(library): only where a row
+            # went or changed, not for a watcher's photo added).
+            if self.rebuild or plan.gone or plan.offline or summary.updated or summary.failed:
+                store.finish()
+            catalog.record_folders(plan.trees, plan.folders)  # listed, and now all stored
+            self.rebuild = False  # a watcher's next plans add to the rebuilt library
+        publish(catalog, runner.library)
+        summary.seconds = time.perf_counter() - start
+        summary.int8_cosine = self.embedder.int8_cosine
+        return summary
+
+
+def holder(library: Path) -> str:
+    """Which process holds the library's writer lock, as it wrote itself into the lock file
+    (`Indexer.opened`): its pid and command line; "" where nothing is written."""
+    try:
+        said = (Path(library) / MARKER).read_text(errors="replace").strip()
+    except OSError:
+        return ""
+    pid, _, command = said.partition(" ")
+    return f"process {pid}: {command}" if pid.isdigit() else ""

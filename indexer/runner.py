@@ -18,7 +18,7 @@ from search.catalog import Catalog
 
 from .decode import Decoded, Decoder, decode_all
 from .embed import Embedder
-from .plan import Plan, make_plan
+from .plan import Place, Plan, make_plan
 from .scan import Entry
 
 
@@ -41,10 +41,18 @@ class Runner:
     shard_rows: int = 100_000  # --export: rows per Parquet shard (300 MB of 768-d vectors)
     warn: Callable[[str], None] = print
 
-    def plan(self, catalog: Catalog, roots: list[str], rebuild: bool) -> Plan:
-        """Scan `roots` and diff them against the catalog (plan.py). A rebuild also takes in
-        the library's photos outside `roots`, so that none is lost."""
-        return make_plan(catalog, roots, rebuild, self.exclude, self.include_hidden, self.warn)
+    def plan(
+        self,
+        catalog: Catalog,
+        roots: list[str],
+        rebuild: bool,
+        places: list[Place] | None = None,
+        settled: Callable[[Entry], bool] | None = None,
+    ) -> Plan:
+        """Diff `places` (default: `roots`, walked whole) against the catalog (plan.py). A
+        rebuild also takes in the library's photos outside them, so that none is lost."""
+        rules = (self.exclude, self.include_hidden, self.warn)
+        return make_plan(catalog, roots, rebuild, *rules, places=places, settled=settled)
 
     def decoder(self, folder: Path, pictures: Path) -> Decoder:
         """The decode stage for the model in `folder`, writing thumbnails into `pictures`."""

@@ -6,20 +6,22 @@ the generation its index reflects in one query."""
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import time
 import urllib.parse
+from collections.abc import Iterator
 
-from sqlalchemy import delete, insert, select, text, update
+from sqlalchemy import and_, delete, false, func, insert, not_, or_, select, text, true, update
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from search.database import CatalogError
-from search.filters import under
 from search.schema import (
     ERROR,
     OK,
     SHA256,
+    Folder,
     Known,
     Meta,
     Model,
@@ -28,6 +30,7 @@ from search.schema import (
     Photo,
     Record,
     Removal,
+    current_generation,
     damage,
     in_chunks,
     model_dim,
@@ -38,6 +41,7 @@ from search.schema import (
 )
 
 CHUNK = 20_000  # rows per read when checking vectors: 60 MB of 768-d float32
+ROWS = 5_000  # rows per read when a plan streams the rows under a folder (no vectors: ~1 MB)
 
 
 class CatalogWrites:
@@ -51,10 +55,155 @@ class CatalogWrites:
             next_generation(s)
 
     def known(self, rebuild: bool = False) -> dict[str, Known]:
+        """Every row at once (an import's); a plan reads only the rows under its places."""
         table = photo_table(rebuild)
         columns = (table.path, table.size, table.mtime_ns, table.sha256, table.status)
         with self._session() as s:
             return {r[0]: Known(*r[1:]) for r in s.execute(select(*columns, table.offline))}
+
+    # -- what a plan reads: the rows under the places it plans, a folder or a chunk at a time --
+    # Paths are compared and sorted as bytes (SQLite's BINARY, PostgreSQL's "C"): the order
+    # scan.scan walks in. Paths that are not UTF-8 are stored as `hex:` + their bytes
+    # (schema.FsPath): rare, outside every folder's byte range, so read apart (`odd_rows_under`).
+
+    def rows_under(self, place: str, rebuild: bool = False) -> Iterator[tuple[str, Known]]:
+        """(path, Known) of the rows at `place` or under it with UTF-8 paths, in byte order,
+        ROWS at a time, each read a short transaction of its own."""
+        table = photo_table(rebuild)
+        if _utf8(place):
+            where = self._within(table.path, [place], odd=False)
+            for rows in self._by_path(table, _known_columns(table), where):
+                yield from ((r[0], Known(*r[1:])) for r in rows)
+
+    def odd_rows_under(self, place: str, rebuild: bool = False) -> dict[str, Known]:
+        """The rows at or under `place` whose paths are not UTF-8, at once."""
+        table = photo_table(rebuild)
+        c = self._bytewise(table.path)
+        where = and_(self._within(table.path, [place]), c >= "hex:", c < "hex;")
+        with self._session() as s:
+            rows = s.execute(select(*_known_columns(table)).where(where)).all()
+        return {r[0]: Known(*r[1:]) for r in rows}
+
+    def rows_in(self, folder: str, rebuild: bool = False) -> dict[str, Known]:
+        """The rows of the files directly in `folder`, at once (a polling rescan's changed
+        folder): its subfolders' rows are passed over inside the database."""
+        table = photo_table(rebuild)
+        direct = not_(func.substr(table.path, len(folder) + 2).contains("/"))
+        where = and_(self._within(table.path, [folder], odd=False), direct)
+        with self._session() as s:
+            rows = s.execute(select(*_known_columns(table)).where(where)).all()
+        found = {r[0]: Known(*r[1:]) for r in rows} | self.odd_rows_under(folder, rebuild)
+        return {p: k for p, k in found.items() if os.path.dirname(p) == folder}
+
+    def rows_at(self, paths: list[str], rebuild: bool = False) -> dict[str, Known]:
+        """The rows of these files (those the catalog has)."""
+        table, found = photo_table(rebuild), {}
+        with self._session() as s:
+            for chunk in in_chunks(paths):
+                query = select(*_known_columns(table)).where(table.path.in_(chunk))
+                found.update((r[0], Known(*r[1:])) for r in s.execute(query))
+        return found
+
+    def has_vector_for(self, sha256: str, rebuild: bool = False) -> bool:
+        """Whether a photo with these bytes has a vector (to copy instead of embedding)."""
+        table = photo_table(rebuild)
+        query = select(table.id).where(table.sha256 == sha256, table.status == OK).limit(1)
+        with self._session() as s:
+            return s.scalar(query) is not None
+
+    def contents(self, rebuild: bool = False) -> Iterator[str]:
+        """The sha256 of every photo with a vector, ROWS at a time (the Ray runner's filter)."""
+        for rows in self._by_path(t := photo_table(rebuild), (t.sha256,), t.status == OK):
+            yield from (r[0] for r in rows)
+
+    def paths_with(self, sha256: str) -> list[str]:
+        """The photos in reach (not offline) whose file had these bytes."""
+        query = select(Photo.path).where(Photo.sha256 == sha256, Photo.offline == false())
+        with self._session() as s:
+            return list(s.scalars(query))
+
+    def copies_outside(self, places: list[str]) -> list[tuple[str, str]]:
+        """(path outside `places`, path under them) of rows with the same bytes: where the
+        outside file is gone, a move an earlier run stopped halfway. One join on sha256."""
+        inner, outer = aliased(Photo), aliased(Photo)
+        query = (
+            select(outer.path, inner.path)
+            .join(inner, inner.sha256 == outer.sha256)
+            .where(self._within(inner.path, places), not_(self._within(outer.path, places)))
+            .where(outer.sha256.is_not(None), outer.offline == false())
+        )
+        with self._session() as s:
+            return [tuple(r) for r in s.execute(query)]
+
+    def outside(self, places: list[str], rebuild: bool = False) -> Iterator[list[str]]:
+        """The library's paths outside `places` (a rebuild takes them in too), ROWS at a time;
+        with `rebuild`, the paths outside that only the rebuild's table holds (gone since)."""
+        table = PendingPhoto if rebuild else Photo
+        where = not_(self._within(table.path, places))
+        if rebuild:
+            where = and_(where, ~select(Photo.id).where(Photo.path == table.path).exists())
+        for rows in self._by_path(table, (table.path,), where):
+            yield [r[0] for r in rows]
+
+    # -- folder times: a polling rescan skips a folder whose time has not changed ------------
+
+    def folder_times(self, place: str) -> Iterator[tuple[str, int]]:
+        """(folder, mtime_ns) of the folders recorded at or under `place`, ROWS at a time."""
+        columns = (Folder.path, Folder.mtime_ns)
+        for rows in self._by_path(Folder, columns, self._within(Folder.path, [place])):
+            yield from ((r[0], r[1]) for r in rows)
+
+    def recorded(self, folders: list[str]) -> set[str]:
+        """Which of `folders` have a recorded time."""
+        found = set()
+        with self._session() as s:
+            for chunk in in_chunks(folders):
+                found.update(s.scalars(select(Folder.path).where(Folder.path.in_(chunk))))
+        return found
+
+    def record_folders(self, trees: list[str], times: dict[str, int]) -> None:
+        """After a run that finished, in one transaction: forget the times at or under `trees`
+        (walked whole), then record `times` (folder: mtime_ns; -1: list it again next time)."""
+        with self._session(write=True) as s:
+            generation = current_generation(s)
+            for tree in trees:
+                s.execute(delete(Folder).where(self._within(Folder.path, [tree])))
+            for chunk in in_chunks(sorted(times)):
+                s.execute(delete(Folder).where(Folder.path.in_(chunk)))
+                rows = [dict(path=p, mtime_ns=times[p], generation=generation) for p in chunk]
+                s.execute(insert(Folder), rows)
+
+    def _by_path(self, table, columns: tuple, where) -> Iterator[list]:
+        """(path, *columns) of the rows of `table` that pass `where`, by path in byte order
+        (non-UTF-8 paths last), ROWS at a time: a read holds no transaction open for long."""
+        path, last = self._bytewise(table.path), None
+        while True:
+            query = select(table.path, *columns).where(
+                where, true() if last is None else path > last
+            )
+            with self._session() as s:
+                rows = s.execute(query.order_by(path).limit(ROWS)).all()
+            if rows:
+                yield [r[1:] for r in rows]
+            if len(rows) < ROWS:
+                return
+            last = rows[-1][0]
+
+    def _bytewise(self, column):
+        """`column` compared and sorted as bytes, whatever the database's collation."""
+        return column.collate("C") if self.engine.dialect.name == "postgresql" else column
+
+    def _within(self, column, places: list[str], odd: bool = True):
+        """`column` (a path) is one of `places` or under one. A non-UTF-8 place binds as hex
+        (FsPath), and so its range is the hex one; `odd`: also the non-UTF-8 paths under a
+        UTF-8 place (its hex range)."""
+        c, terms = self._bytewise(column), []
+        for p in places:
+            terms.append(or_(c == p, and_(c >= p + "/", c < p + "0")))
+            if odd and _utf8(p):
+                stored = "hex:" + os.fsencode(p).hex()
+                terms.append(and_(c >= stored + "2f", c < stored + "30"))  # "/" and "0"
+        return or_(false(), *terms)
 
     def copy_of(self, sha256: str, rebuild: bool = False) -> Record | None:
         """A photo with these bytes and a vector, to copy instead of embedding again."""
@@ -153,11 +302,6 @@ class CatalogWrites:
         s.execute(delete(Meta).where(Meta.key == "rebuild_model"))
         s.merge(Meta(key="floor", value=str(generation)))
 
-    def paths_outside(self, roots: list[str]) -> list[str]:
-        """The library's photos outside `roots` (a rebuild embeds them too, so none is lost)."""
-        with self._session() as s:
-            return [p for p in s.scalars(select(Photo.path)) if not under(p, roots)]
-
     def forget_removals(self, up_to: int) -> None:
         """Removals an index of generation `up_to` already reflects need not be remembered."""
         with self._session(write=True) as s:
@@ -241,3 +385,15 @@ class CatalogWrites:
                         found.append((path, damage(embedding, dim)))
                     elif not SHA256.fullmatch(sha or ""):
                         found.append((path, "a content hash that is not one"))
+
+
+def _known_columns(table) -> tuple:
+    return (table.path, table.size, table.mtime_ns, table.sha256, table.status, table.offline)
+
+
+def _utf8(path: str) -> bool:
+    try:
+        path.encode("utf-8")
+        return True
+    except UnicodeEncodeError:
+        return False
