@@ -13,15 +13,18 @@ What it guarantees:
   old row (its id, its place in the index) until its new one is stored; a stopped run removes
   nothing. A move is counted as moved, not as removed and added.
 - Durable before it reports (`publish`): every write folded into the catalog's main file and
-  read back, and a new vector index published where enough changed.
+  read back, a new vector index published where enough changed, and the groups of copies
+  brought up to the catalog (search/copies.py: a kill, then the rerun, gives the groups an
+  uninterrupted run gives).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from search import publishing
+from search import copies, publishing
 from search.catalog import Catalog
+from search.images import stored_picture
 from search.library_folder import drop_unused_pictures, index_folder
 
 from .decode import Decoded, Decoder
@@ -88,7 +91,11 @@ def remove(
 
 def publish(catalog: Catalog, library: Path) -> None:
     """The end of every run that wrote: a new vector index where enough changed since the last
-    (stamped with the catalog it came from), and every write folded into the catalog's main file
-    and read back, so that the run reports only rows that are there."""
-    publishing.publish_if_stale(index_folder(library), catalog)
+    (stamped with the catalog it came from), the groups of copies brought up to the catalog
+    (search/copies.py: the photos changed placed, a block per transaction), and every write
+    folded into the catalog's main file and read back, so that the run reports only rows that
+    are there."""
+    folder = index_folder(library)
+    publishing.publish_if_stale(folder, catalog)
+    copies.regroup(catalog, folder, lambda sha: stored_picture(library, sha, "thumbs"))
     catalog.make_durable()

@@ -6,12 +6,15 @@ and, where their thumbnails are at hand, their pixels are alike too (`alike`: th
 cross-correlation of two 48 x 48 squashed thumbnails, one shown up to 16% closer and moved as
 far as a burst or a crop moves a copy, at least `SAME_LOOK`). The vectors find the candidates at
 a cosine a crop still reaches (`candidate_for`); the pixels then tell a copy from another photo
-of the same subject, which a vector may score as high. Groups are formed around leaders (star
-clustering): the photo with the most near-duplicates becomes a leader and takes every ungrouped
-photo that is a near-duplicate of itself; then the next, and so on. Every member is a
-near-duplicate of its leader, not necessarily of the other members, so a group cannot chain
-distinct scenes together through a series of near pairs (A≈B≈C≈D with A and D unlike), as
-connected components do.
+of the same subject, which a vector may score as high (`Judge`). Groups are formed around
+leaders (star clustering, `groups`): the photo with the most near-duplicates becomes a leader and
+takes every ungrouped photo that is a near-duplicate of itself; then the next, and so on. Every
+member is a near-duplicate of its leader, not necessarily of the other members, so a group
+cannot chain distinct scenes together through a series of near pairs (A≈B≈C≈D with A and D
+unlike), as connected components do. A library's groups are found as its photos are indexed
+(search/copies.py): photos new to it are placed by the same rule as far as an incremental
+method allows (`place`: each joins a leader it is a near-duplicate of, the others group among
+themselves and the photos alone), their candidates the library's nearest (`nearest`).
 
 Failure modes, known and accepted:
 - The cosine is in the model's units. For CLIP-family image vectors copies of one photo score
@@ -37,14 +40,18 @@ Failure modes, known and accepted:
   pair, 3 ms to prepare its look and, per pair, 0.2 ms for a copy and 0.9 ms for two different
   pictures (on the Zen 3); memory is the vectors themselves plus O(N · max_group) for the
   neighbour lists, one block of scores and up to PREPARED_KEPT prepared looks (0.2 MB each),
-  never N².
+  never N². Placing M photos (`place`) scans the library once per block of them (M · N · dim),
+  pixels compared as above.
+- Placed as they come, a photo joins a leader it is a near-duplicate of where, among all the
+  photos at once (`groups`), it might have led a group; a leader's photos are placed again when
+  it goes: a library's groups can differ from `groups` over its photos (not on one run's).
 """
 
 from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Container, Iterable, Mapping, Sequence
 
 import numpy as np
 from PIL import Image
@@ -103,44 +110,69 @@ def _typical(sample: np.ndarray) -> float | None:
 def neighbours(
     vectors: np.ndarray, threshold: float = THRESHOLD, k: int = MAX_GROUP - 1, block: int = BLOCK
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Each row's nearest other rows at cosine >= `threshold`, at most `k` of them.
-
-    Args:
-        vectors: [N, dim] L2-normalised (any array that slices into numpy, a memmap included).
-        threshold: the cosine at or above which two rows count.
-        k: neighbours kept per row.
-        block: rows and columns scored at a time.
-
-    Returns:
-        (scores [N, k] float32, rows [N, k] int64), best first; -1 (and -inf) where a row has
-        fewer than k such neighbours.
-    """
+    """Each row's nearest other rows at cosine >= `threshold`, at most `k` of them (`nearest`
+    of each row among `vectors` [N, dim], any array that slices into numpy, a memmap included):
+    (scores [N, k] float32, rows [N, k] int64), best first; -1 (and -inf) for none."""
     n = len(vectors)
     k = max(0, min(k, n - 1))
-    best_s = np.full((n, k), -np.inf, np.float32)
-    best_j = np.full((n, k), -1, np.int64)
+    scores, rows = np.full((n, k), -np.inf, np.float32), np.full((n, k), -1, np.int64)
+    columns = [
+        (np.arange(j, min(j + block, n)), vectors[j : j + block]) for j in range(0, n, block)
+    ]
+    for i in range(0, n, block):
+        own = np.arange(i, min(i + block, n))
+        found = nearest(vectors[i : i + block], own, columns, threshold, k, block)
+        scores[i : i + block], rows[i : i + block] = found
+    return scores, rows
+
+
+def nearest(
+    queries: np.ndarray,
+    own: np.ndarray,
+    library: Iterable[tuple[np.ndarray, np.ndarray]],
+    threshold: float = THRESHOLD,
+    k: int = MAX_GROUP - 1,
+    block: int = BLOCK,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each query's nearest photos of a library at cosine >= `threshold`, at most `k`, itself
+    left out.
+
+    Args:
+        queries: [Q, dim] L2-normalised vectors.
+        own: [Q] their ids: a query is not its own neighbour.
+        library: (ids [n], vectors [n, dim]) parts, read once (any that slice into numpy).
+        threshold: the cosine at or above which two photos count.
+        k: neighbours kept per query.
+        block: queries and library rows scored at a time (a 16 MB block of scores at 2048).
+
+    Returns:
+        (scores [Q, k] float32, ids [Q, k] int64), best first; -1 (and -inf) where a query has
+        fewer than k such neighbours.
+    """
+    queries, own = np.asarray(queries, np.float32), np.asarray(own, np.int64)
+    best_s = np.full((len(queries), k), -np.inf, np.float32)
+    best_j = np.full((len(queries), k), -1, np.int64)
     if not k:
         return best_s, best_j
-    for i in range(0, n, block):
-        rows = np.asarray(vectors[i : i + block], np.float32)
-        s_run, j_run = best_s[i : i + block], best_j[i : i + block]
-        for j in range(0, n, block):
-            s = rows @ np.asarray(vectors[j : j + block], np.float32).T  # [rows, cols]
-            if i == j:
-                np.fill_diagonal(s, -np.inf)  # a photo is not its own duplicate
-            s[s < threshold] = -np.inf
-            if not np.isfinite(s).any():
-                continue
-            cols = np.broadcast_to(np.arange(j, j + s.shape[1]), s.shape)
-            s_all = np.concatenate([s_run, s], axis=1)  # [rows, k + cols]
-            j_all = np.concatenate([j_run, cols], axis=1)
-            top = np.argpartition(-s_all, k - 1, axis=1)[:, :k]
-            s_run = np.take_along_axis(s_all, top, axis=1)
-            j_run = np.take_along_axis(j_all, top, axis=1)
-        order = np.argsort(-s_run, axis=1, kind="stable")
-        s_run = np.take_along_axis(s_run, order, axis=1)
-        j_run = np.where(np.isfinite(s_run), np.take_along_axis(j_run, order, axis=1), -1)
-        best_s[i : i + block], best_j[i : i + block] = s_run, j_run
+    for ids, vectors in library:
+        for j in range(0, len(ids), block):
+            cols = np.asarray(ids[j : j + block], np.int64)
+            rows = np.asarray(vectors[j : j + block], np.float32)
+            for i in range(0, len(queries), block):
+                s = queries[i : i + block] @ rows.T  # [queries, cols]
+                s[(s < threshold) | (own[i : i + block, None] == cols[None, :])] = -np.inf
+                hit = np.flatnonzero(np.isfinite(s).any(axis=1))  # most rows have none
+                if not len(hit):
+                    continue
+                at, s = hit + i, s[hit]
+                s_all = np.concatenate([best_s[at], s], axis=1)  # [hit, k + cols]
+                j_all = np.concatenate([best_j[at], np.broadcast_to(cols, s.shape)], axis=1)
+                top = np.argpartition(-s_all, k - 1, axis=1)[:, :k]
+                best_s[at] = np.take_along_axis(s_all, top, axis=1)
+                best_j[at] = np.take_along_axis(j_all, top, axis=1)
+    order = np.argsort(-best_s, axis=1, kind="stable")
+    best_s = np.take_along_axis(best_s, order, axis=1)
+    best_j = np.where(np.isfinite(best_s), np.take_along_axis(best_j, order, axis=1), -1)
     return best_s, best_j
 
 
@@ -162,7 +194,7 @@ def groups(
         max_group: the most photos one group holds.
         looks: each row's `look` (None where it has none). With them, a pair at `candidate`
             (default `threshold`) or above is near-duplicates where its pixels are `alike`, or
-            where either has no look, at `threshold` (`_is_copy`).
+            where either has no look, at `threshold` (`Judge`).
         candidate: see `looks` (`candidate_for`).
 
     Returns:
@@ -177,7 +209,7 @@ def groups(
         _, near = neighbours(vectors, threshold, max_group - 1)
     else:
         scores, near = neighbours(vectors, candidate or threshold, max_group - 1)
-        near = _confirmed(near, scores, _prepared(looks), threshold)
+        near = _confirmed(near, scores, Judge(looks, threshold))
     degree = (near >= 0).sum(axis=1)
     order = np.lexsort((np.arange(len(ids)), -degree))  # most neighbours first, then by row
     found = _stars(order[degree[order] > 0], near)
@@ -185,71 +217,92 @@ def groups(
     return [ids[g].tolist() for g in found]
 
 
-def fold(
-    vectors: np.ndarray,
-    threshold: float = THRESHOLD,
-    looks: Callable[[int], np.ndarray | None] | None = None,
-    candidate: float | None = None,
-) -> list[list[int]]:
-    """A ranked list folded into groups of near-duplicates: each item, best first, becomes a
-    leader unless an earlier leader already took it, and takes every later free item that is a
-    near-duplicate of itself. So the best-ranked photo of a group heads it.
-
-    Args:
-        vectors: [n, dim] L2-normalised image vectors of the ranked items, best first.
-        threshold, looks, candidate: as `groups` takes them (looks by position).
-
-    Returns:
-        Lists of positions into `vectors`, one per group (a lone item is a group of one), in
-        the order of their leaders; within a group, in rank order.
-    """
-    vectors = np.asarray(vectors, np.float32)
-    scores = vectors @ vectors.T  # [n, n]; n is a page of results, not a library
-    near = scores >= (threshold if looks is None else candidate or threshold)
-    prepared = None if looks is None else _prepared(looks)
-    taken = np.zeros(len(vectors), bool)
-    out = []
-    for i in range(len(vectors)):
-        if taken[i]:
-            continue
-        members = [i] + [
-            j
-            for j in np.flatnonzero(near[i, i + 1 :] & ~taken[i + 1 :]) + i + 1
-            if prepared is None or _is_copy(i, j, scores[i, j], prepared, threshold)
-        ]
-        taken[members] = True
-        out.append(members)
-    return out
-
-
-def _confirmed(
-    near: np.ndarray, scores: np.ndarray, looks: Callable[[int], _Prepared | None], threshold: float
-) -> np.ndarray:
-    """`near` (rows' candidate rows, -1 for none) less the pairs that are not `_is_copy`
-    (`scores`: their cosines, aligned with `near`). Each pair is compared once."""
-    seen: dict[tuple[int, int], bool] = {}
+def _confirmed(near: np.ndarray, scores: np.ndarray, is_copy: Judge) -> np.ndarray:
+    """`near` (rows' candidate rows, -1 for none) less the pairs that are not copies
+    (`is_copy`; `scores`: their cosines, aligned with `near`)."""
     kept = np.full_like(near, -1)
     for i, (row, score) in enumerate(zip(near, scores, strict=True)):
-        out = []
-        for j, cosine in zip(row.tolist(), score.tolist(), strict=True):
-            if j < 0:
-                continue
-            pair = (min(i, j), max(i, j))
-            if pair not in seen:
-                seen[pair] = _is_copy(*pair, cosine, looks, threshold)
-            if seen[pair]:
-                out.append(j)
+        out = [j for j, c in zip(row.tolist(), score.tolist(), strict=True) if is_copy(i, j, c)]
         kept[i, : len(out)] = out
     return kept
 
 
-def _is_copy(
-    i: int, j: int, cosine: float, looks: Callable[[int], _Prepared | None], threshold: float
-) -> bool:
-    """Whether two candidates are copies: their looks `alike`, or where either has none, their
-    `cosine` at `threshold` or more."""
-    a, b = looks(i), looks(j)
-    return cosine >= threshold if a is None or b is None else _alike(a, b)
+class Judge:
+    """Whether two candidates are copies: their looks (`looks(key)`, None where one has none)
+    `alike`, or where either has none, their cosine at `threshold` or more. Each pair is judged
+    once (until `forget_pairs`), each look prepared once (the last PREPARED_KEPT kept)."""
+
+    def __init__(self, looks: Callable[[int], np.ndarray | None], threshold: float):
+        self.threshold = threshold
+        self.looks = functools.lru_cache(PREPARED_KEPT)(
+            lambda key: None if (found := looks(key)) is None else _Prepared(found)
+        )
+        self.seen: dict[tuple[int, int], bool] = {}
+
+    def __call__(self, i: int, j: int, cosine: float) -> bool:
+        if j < 0:
+            return False
+        pair = (min(i, j), max(i, j))
+        if pair not in self.seen:
+            a, b = self.looks(pair[0]), self.looks(pair[1])
+            same = cosine >= self.threshold if a is None or b is None else _alike(a, b)
+            self.seen[pair] = same
+        return self.seen[pair]
+
+    def forget_pairs(self) -> None:
+        self.seen.clear()
+
+
+def place(
+    pending: Sequence[int],
+    near: Mapping[int, Sequence[tuple[int, float]]],
+    leader_of: Mapping[int, int],
+    size: Mapping[int, int],
+    waiting: Container[int] = (),
+    max_group: int = MAX_GROUP,
+) -> list[tuple[int, int, float]]:
+    """Photos new to a library's groups placed, by `groups`' star rule as far as photos that
+    come a few at a time allow: each joins the group of a leader it is a near-duplicate of (the
+    best cosine first, where the group has room); those left, with the photos alone they are
+    near-duplicates of, form groups as `groups` forms them (the photo with the most
+    near-duplicates leads and takes its free near-duplicates, then the next; ties by id).
+
+    Args:
+        pending: the photos to place (none in a group), by id.
+        near: the near-duplicates (id, cosine), best first, of each of `pending` and of each
+            photo alone among theirs: the library's, `groups`' candidates confirmed.
+        leader_of: photos in a group and not leading it -> its leader.
+        size: photos leading a group -> its size.
+        waiting: photos placed later (neither a leader nor free now).
+        max_group: the most photos one group holds.
+
+    Returns:
+        (member, leader, cosine) for each photo that joins a group: of `pending`, or alone
+        before and taken by a new group's leader.
+    """
+    size, waiting, pending_at = dict(size), set(waiting), set(pending)
+    rows, free = [], []
+    for p in pending:
+        room = ((y, c) for y, c in near.get(p, ()) if size.get(y, max_group) < max_group)
+        joined = next(room, None)
+        if joined is None:
+            free.append(p)
+        else:
+            rows.append((p, *joined))
+            size[joined[0]] += 1
+    left = set(leader_of) | set(size) | waiting | pending_at
+    alone = {y for p in free for y, _ in near.get(p, ()) if y not in left}
+    free_at = set(free) | alone
+    taken: set[int] = set()
+    for leader in sorted(free_at, key=lambda i: (-len(near.get(i, ())), i)):
+        if leader in taken:
+            continue
+        members = [(y, c) for y, c in near.get(leader, ()) if y in free_at and y not in taken]
+        members = members[: max_group - 1]
+        if members:
+            taken |= {leader, *(y for y, _ in members)}
+            rows += [(y, leader, c) for y, c in members]
+    return rows
 
 
 def _stars(order: np.ndarray, near: np.ndarray) -> list[np.ndarray]:
@@ -329,14 +382,6 @@ def _alike(a: _Prepared, b: _Prepared) -> bool:
             if (valid / spread).max() >= SAME_LOOK:
                 return True
     return False
-
-
-def _prepared(looks: Callable[[int], np.ndarray | None]) -> Callable[[int], _Prepared | None]:
-    """`looks` (a row's `look`, or None), each prepared on first use, the last PREPARED_KEPT
-    kept (about 0.2 MB each)."""
-    return functools.lru_cache(PREPARED_KEPT)(
-        lambda row: None if (found := looks(row)) is None else _Prepared(found)
-    )
 
 
 def _window_sums(x: np.ndarray, s: int) -> np.ndarray:

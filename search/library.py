@@ -215,10 +215,10 @@ class Library:
         query that matches nothing returns nothing; a library too small to decide (match None)
         keeps them all.
 
-        With `group`, near-duplicates (bursts, copies: `search.duplicates`) come as one hit,
-        the best-scoring of them, with the others in its `duplicates`: up to `k` such hits,
-        folded from the `copies.pool` x `k` best results, or more where fewer than `k` groups
-        come of them (a copy ranked below the results folded is not found)."""
+        With `group`, near-duplicates (bursts, copies: the groups the indexer stored,
+        `search.copies`) come as one hit, the best-scoring of them, with the others in its
+        `duplicates`: up to `k` such hits, folded from the `copies.pool` x `k` best results, or
+        more where fewer than `k` groups come of them (a copy ranked below is not found)."""
         check_search(k, min_score, kinds, folder)
         index = self.refresh()  # first: a rebuild may have changed the model
         asked = self._ask(text, image, like, negative, dates)
@@ -229,7 +229,7 @@ class Library:
 
         if not group:
             return ranked(k)
-        return self.copies.search(k, ranked, self.matching.background(index))
+        return self.copies.search(k, ranked)
 
     def _ranked(self, index, asked: Question, k, among, exact, min_score, matches_only):
         """The `k` best photos for the question (among `among` if given), each with its match
@@ -314,16 +314,14 @@ class Library:
 
     def duplicates(self, threshold: float | None = None) -> list[Hit]:
         """The groups of near-duplicates (bursts, re-encodes, resized or cropped copies) of the
-        whole library, from the stored vectors (`search.duplicates.groups`, whose docstring says
-        where it fails), largest group first. Each group comes as its best photo (the most
-        pixels, then the largest file: the least compressed copy), the others in its
-        `duplicates`, every score the cosine to that best photo. Photos without a near-duplicate
-        are left out. Computed once per catalog generation: O(photos²) multiply-adds (seconds
-        at 10 000 photos, minutes at 100 000) plus a millisecond or so per pair of photos whose
-        vectors are close enough to compare their thumbnails, holding every vector in memory
-        meanwhile. `threshold`: the image-image cosine of copies by their vectors alone
-        (default: `search.copies.thresholds`)."""
-        return self.copies.groups(self.matching.background(self.refresh()), threshold)
+        whole library, largest group first, as the indexer found and stored them
+        (`search.copies`; `search.duplicates` says where that fails). Each group comes as its
+        best photo (the most pixels, then the largest file: the least compressed copy), the
+        others in its `duplicates`, every score the cosine to that best photo. Photos without a
+        near-duplicate are left out. With `threshold` (the image-image cosine of copies by their
+        vectors alone), found anew over every pair instead: O(photos²) multiply-adds (minutes
+        at 100 000 photos) plus a millisecond or so per pair whose thumbnails are compared."""
+        return self.copies.groups(threshold)
 
     def explain(
         self,

@@ -15,16 +15,18 @@ from PIL import Image
 import altclip_core
 from indexer import Indexer
 from search import Library
+from search.copies import fold
 from search.duplicates import (
     THRESHOLD,
+    Judge,
     alike,
     candidate_for,
-    fold,
     groups,
     look,
     neighbours,
     threshold_for,
 )
+from search.hits import Hit
 from tests import toydup, toyworld
 from tests.toydup import found_and_merged
 from tests.toyworld import Scene
@@ -115,13 +117,16 @@ def test_a_chain_of_near_pairs_is_not_one_group():
 
 
 def test_fold_keeps_the_best_ranked_first():
-    """A ranked list: the second and fourth results are copies of the first, the third of no
-    one: two hits, the first with its copies in rank order."""
-    rng = np.random.default_rng(2)
-    first, other = unit(rng.normal(size=(2, 32)))
-    ranked = np.stack([first, near(first, 0.99, rng), other, near(first, 0.98, rng)])
-    assert fold(ranked) == [[0, 1, 3], [2]]
-    assert fold(ranked[:0]) == []
+    """A ranked list folded by stored group: the second and fourth results are copies of the
+    first (its leader), the third of no one, the fifth and sixth members of a group whose leader
+    ranks below: three hits, each group headed by its best-ranked photo, its copies in rank
+    order."""
+    hits = [Hit(str(i), 1 - i / 10, i, "", None, None, None) for i in range(1, 7)]
+    leader_of = {2: 1, 4: 1, 5: 99, 6: 99}
+    folded = fold(hits, leader_of)
+    assert [[h.id] + [d.id for d in h.duplicates] for h in folded] == [[1, 2, 4], [3], [5, 6]]
+    assert [h.score for h in folded] == [hits[0].score, hits[2].score, hits[4].score]
+    assert fold([], leader_of) == []
 
 
 def test_pixels_tell_copies_from_other_pictures():
@@ -150,9 +155,11 @@ def test_pixels_confirm_what_the_vectors_find():
     same = np.repeat(unit(rng.normal(size=(1, 16))), 3, axis=0)
     assert [sorted(g) for g in groups(np.arange(3), same)] == [[0, 1, 2]]
     assert [sorted(g) for g in groups(np.arange(3), same, looks=looks.__getitem__)] == [[0, 1]]
-    assert fold(same, looks=looks.__getitem__) == [[0, 1], [2]]
-    assert fold(same, looks=lambda i: None) == [[0, 1, 2]]
-    assert fold(same, looks=[looks[0], None, looks[2]].__getitem__) == [[0, 1], [2]]
+    assert [sorted(g) for g in groups(np.arange(3), same, looks=lambda i: None)] == [[0, 1, 2]]
+    is_copy = Judge([looks[0], None, looks[2]].__getitem__, THRESHOLD)
+    assert is_copy(0, 1, 1.0) and not is_copy(0, 2, 1.0) and is_copy(1, 2, 1.0)
+    is_copy = Judge([looks[0], None, looks[2]].__getitem__, THRESHOLD)  # each pair judged once
+    assert not is_copy(0, 1, THRESHOLD - 0.01)  # without a look: the vectors' threshold
 
 
 def test_a_plain_part_of_a_picture_is_like_no_other_picture():
