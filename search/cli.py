@@ -42,8 +42,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--duplicates",
         action="store_true",
-        help="instead of a search, every group of near-duplicates: its number, each photo's "
-        "cosine to the group's best (listed first), its path",
+        help="instead of a search, every group of near-duplicates the indexer found: its "
+        "number, each photo's cosine to the group's best (listed first), its path",
     )
     env = Settings.from_env()
     p.add_argument(
@@ -164,7 +164,9 @@ def classify(argv: list[str] | None = None) -> int:
     p.add_argument("--labels", nargs="+", required=True, help="e.g. 猫 狗 海滩 'a beach'")
     p.add_argument("--template", action="append", help='e.g. "a photo of {}" (repeatable)')
     env = Settings.from_env()
-    p.add_argument("--library", type=Path, default=env.library, help="default: $ALTCLIP_LIBRARY")
+    p.add_argument(
+        "--library", type=Path, default=env.library, help="default: $ALTCLIP_LIBRARY or ./data"
+    )
     p.add_argument("--catalog", default=env.catalog, help="SQLAlchemy URL ($ALTCLIP_CATALOG)")
     p.add_argument("--json", action="store_true", help="one JSON object per line")
     args = p.parse_args(argv)
