@@ -122,11 +122,56 @@ def image(world: World) -> dict[str, float]:
 
 @figure("duplicates", default=False)
 def duplicates(world: World) -> dict[str, float]:
-    """Near-duplicate groups of the toy world: found whole (0.95), distinct scenes merged (0.01)."""
+    """Near-duplicate groups of the toy world: found whole (0.95), distinct scenes merged (0.01);
+    then the same photos indexed: as the indexer stored them, and as found per call before."""
     from tests import toydup
 
     whole, merged = toydup.duplicate_figures(world.tower)
-    return {"duplicate groups found whole": whole, "distinct scenes merged": merged}
+    stored, before = indexed_duplicates(world)
+    return {
+        "duplicate groups found whole": whole,
+        "distinct scenes merged": merged,
+        "indexed, stored: found whole": stored[0],
+        "indexed, stored: merged": stored[1],
+        "indexed, per call (before): whole": before[0],
+        "indexed, per call (before): merged": before[1],
+    }
+
+
+def indexed_duplicates(world: World, n: int = 400) -> list[tuple[float, float]]:
+    """`toydup.duplicate_figures`' photos (its seed, scenes and copies) written as PNG files and
+    indexed: (found whole, merged) of the groups the indexer stored, and of the method that
+    `Library.duplicates()` ran per call before they were stored (`search.duplicates.groups`
+    over the library's vectors and thumbnails, at its relevance background's thresholds). Both
+    compare thumbnails (WebP) where `duplicate_figures` compares the pictures themselves."""
+    from indexer import Indexer
+    from search import Library, copies
+    from search.duplicates import groups
+    from tests import toydup
+
+    rng = np.random.default_rng(toydup.SEEDS["duplicates"])
+    scenes = toyworld.distinct_scenes(rng, n)
+    images, origin, _ = toydup.photos_with_copies(rng, n, scenes=scenes)
+    root = world.scratch / "duplicates"
+    (root / "photos").mkdir(parents=True, exist_ok=True)
+    for i, image in enumerate(images):
+        image.save(root / "photos" / f"{i:04d}.png")
+    Indexer(library=root / "library", model=str(world.model)).run([root / "photos"])
+    lib = Library.open(root / "library")
+    ids, vectors = (np.concatenate(a) for a in zip(*lib.catalog.vectors(), strict=True))
+    row = {i: int(Path(p.path).stem) for i, p in lib.catalog.photos(ids.tolist()).items()}
+    stored = [[leader, *(m for m, _ in rest)] for leader, rest in lib.catalog.copy_groups().items()]
+    threshold, candidate = copies.thresholds(lib.matching.background(lib.refresh()))
+    hashes = lib.catalog.hashes(ids.tolist())
+
+    def looks(r: int) -> np.ndarray | None:
+        return lib.copies.look(hashes[int(ids[r])])
+
+    before = groups(ids, vectors, threshold, looks=looks, candidate=candidate)
+    return [
+        toydup.found_and_merged([[row[i] for i in g] for g in found], origin)
+        for found in (stored, before)
+    ]
 
 
 @figure("explain", default=False)
