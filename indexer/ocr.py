@@ -3,25 +3,23 @@
 v2.0 classifier that turns a line upside down; Apache-2.0), every image step in Pillow and numpy.
 
 References: rapidocr_onnxruntime 1.4.4 (`ch_ppocr_det/utils.py`, `ch_ppocr_cls`, `ch_ppocr_rec`,
-`main.py`) and PaddleOCR's `DBPostProcess` and `CTCLabelDecode`, rewritten here as plain code.
-That package imports OpenCV's GUI build (libGL, absent on headless servers), so neither it nor
-cv2 is ever imported: its model files are found with importlib and run as they are.
+`main.py`) and PaddleOCR's `DBPostProcess` and `CTCLabelDecode`, rewritten as plain code: that
+package imports OpenCV's GUI build (libGL), so neither it nor cv2 is imported; its model files
+are found with importlib and run as they are. Where we differ: a line of symbols alone (★, ■,
+dots: what PP-OCR reads in round shapes and bokeh) is dropped, the largest 1000 components are
+tried (cv2 took the first found), and Pillow resizes with antialiasing.
 
-One photo's way through `Reader.read`:
-1. `upright`: decoded no larger than needed (a JPEG not yet decoded is drafted to the smallest
-   DCT scale still >= the cap), EXIF orientation applied, RGB, long side <= `max_side`;
-2. `detect`: resized to multiples of 32, BGR, (x/255 - 0.5)/0.5 -> a text probability map;
-   pixels > 0.3, dilated 2x2, grouped into 8-connected components; each component's
-   minimum-area rectangle, kept where the map's mean inside it is >= 0.5, then grown by
-   area * 1.6 / perimeter on every side (DB's unclip, which for a rectangle is exactly this:
-   no polygon clipper needed); short sides under 3 (5 once grown) dropped;
-3. each line cropped along its rotated rectangle (Pillow's QUAD transform), a tall one turned
-   90°, then 180° where the classifier is sure (> 0.9);
-4. recognised: height 48, width by aspect (>= 320), batches of like widths, (x/255 - 0.5)/0.5
-   -> CTC greedy decoding with the model's own character list (its ONNX metadata); a line of
-   mean confidence < 0.5 is dropped.
-Bounded: at most `max_lines` lines (the largest) recognised and a time budget per photo; what
-was cut is said in `Read.cut`.
+`Reader.read`: (1) `upright`: decoded no larger than needed (a JPEG not yet decoded is drafted
+to the smallest DCT scale still >= the cap), EXIF orientation applied, long side <= `max_side`;
+(2) `detect`: resized to multiples of 32, BGR, (x/255 - 0.5)/0.5 -> a text probability map;
+pixels > 0.3, dilated 2x2, 8-connected components; each one's minimum-area rectangle, kept where
+the map's mean inside is >= 0.5, grown by area * 1.6 / perimeter on every side (DB's unclip,
+which for a rectangle is exactly this: no polygon clipper); (3) `read_boxes`: each line cropped
+along its rotated rectangle (Pillow's QUAD transform), a tall one turned 90°, then 180° where
+the classifier is sure (> 0.9); recognised at height 48, width by aspect (>= 320), in batches
+of like widths -> greedy CTC with the model's own character list (its ONNX metadata); lines of
+mean confidence < 0.5 dropped. Bounded: the `max_lines` largest lines and a time budget per
+photo; what was cut is said in `Read.cut`. indexer/read.py decides what to read and how.
 """
 
 from __future__ import annotations
@@ -108,19 +106,17 @@ class Reader:
         if missing:
             raise IndexerError(f"{folder} lacks {', '.join(sorted(missing))}: {INSTALL}")
         options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
+        options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
         options.log_severity_level = 3
         # An idle thread that spins takes a core from the image tower running beside it.
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        det, cls, rec = (
+        self._det, self._cls, self._rec = (
             ort.InferenceSession(str(folder / n), options, providers=["CPUExecutionProvider"])
             for n in (DETECTOR, CLASSIFIER, RECOGNISER)
         )
-        self._det, self._cls, self._rec = det, cls, rec
-        listed = rec.get_modelmeta().custom_metadata_map.get("character", "").splitlines()
+        listed = self._rec.get_modelmeta().custom_metadata_map.get("character", "").splitlines()
         self.characters = ["", *listed, " "]  # CTC's blank first and a space last, as PaddleOCR
-        classes = rec.get_outputs()[0].shape[-1]
+        classes = self._rec.get_outputs()[0].shape[-1]
         if len(self.characters) != classes:
             raise IndexerError(
                 f"{folder / RECOGNISER} lists {len(listed)} characters for {classes} classes: "
@@ -140,13 +136,20 @@ class Reader:
                 given in the photo's pixels).
         """
         start = time.perf_counter()
-        side = min(side or self.max_side, self.max_side)
-        rgb, photo = self.upright(image, side)
-        shown = shown or photo
-        cut = []
+        rgb, photo = self.upright(image, min(side or self.max_side, self.max_side))
+        return self.read_boxes(rgb, self.detect(rgb)[0], shown or photo, start)
+
+    def read_boxes(
+        self, rgb: Image.Image, boxes: np.ndarray, shown: tuple[int, int] | None = None, start=None
+    ) -> Read:
+        """The lines inside `boxes` [N, 4, 2] (in `rgb`'s pixels, found at any resolution):
+        the `max_lines` largest, recognised until `budget_s` after `start` (a perf_counter;
+        default now). Boxes come back in the pixels of a photo of size `shown` (default: rgb's).
+        """
+        start = time.perf_counter() if start is None else start
+        shown, cut = shown or rgb.size, []
         if max(shown) > CUT_FACTOR * max(rgb.size):
             cut.append(f"the photo is {shown[0]}x{shown[1]}: read at {rgb.width}x{rgb.height}")
-        boxes, _ = self.detect(rgb)
         if len(boxes) > self.max_lines:
             sides = np.linalg.norm(boxes[:, [1, 3]] - boxes[:, [0, 0]], axis=2)  # [N, 2]
             largest = np.sort(np.argsort(-sides.prod(1), kind="stable")[: self.max_lines])
@@ -164,7 +167,7 @@ class Reader:
             for box, r in zip(boxes, found, strict=True)
             if r is not None
             for text, conf in [r]
-            if conf >= TEXT_SCORE and text.strip()
+            if conf >= TEXT_SCORE and any(c.isalnum() for c in text)
         ]
         return Read(lines, rgb.size, "; ".join(cut) or None)
 
@@ -192,19 +195,23 @@ class Reader:
         its own size): boxes [N, 4, 2] (top-left, top-right, bottom-right, bottom-left, in
         `rgb`'s pixels) and their scores [N] (the map's mean inside)."""
         w, h = rgb.size
-        scale = min(1.0, (side or max(w, h)) / max(w, h))
-        mw, mh = (max(32, round(v * scale / 32) * 32) for v in (w, h))
-        x = np.asarray(rgb.resize((mw, mh), Image.BILINEAR), np.float32)[:, :, ::-1]  # BGR
-        x = np.ascontiguousarray((x / 127.5 - 1.0).transpose(2, 0, 1)[None])  # [1, 3, H, W]
-        prob = self._det.run(None, {"x": x})[0][0, 0]  # [H, W]
+        prob = self.text_map(rgb, side)
         boxes, scores = db_boxes(prob, box_thresh)
-        if not len(boxes):
-            return boxes, scores
-        boxes = np.round(boxes * [w / mw, h / mh])
+        boxes = np.round(boxes * [w / prob.shape[1], h / prob.shape[0]])
         boxes = np.clip(boxes, 0, [w - 1, h - 1]).astype(np.float32)
         sides = np.linalg.norm(boxes[:, [1, 3]] - boxes[:, [0, 0]], axis=2)  # [N, 2]
         keep = (sides > MIN_SIZE).all(1)
         return boxes[keep], scores[keep]
+
+    def text_map(self, rgb: Image.Image, side: int | None = None) -> np.ndarray:
+        """The detector's text probability per pixel [H, W] (float32, 0-1) of an RGB image
+        resized to multiples of 32 with its long side at most `side` (default: its own)."""
+        w, h = rgb.size
+        scale = min(1.0, (side or max(w, h)) / max(w, h))
+        mw, mh = (max(32, round(v * scale / 32) * 32) for v in (w, h))
+        x = np.asarray(rgb.resize((mw, mh), Image.BILINEAR), np.float32)[:, :, ::-1]  # BGR
+        x = np.ascontiguousarray((x / 127.5 - 1.0).transpose(2, 0, 1)[None])  # [1, 3, H, W]
+        return self._det.run(None, {"x": x})[0][0, 0]
 
     def _orient(self, crops: list[Image.Image]) -> list[Image.Image]:
         """Each line turned 180° where the classifier is sure it is upside down."""
@@ -234,8 +241,7 @@ class Reader:
                 found[i] = self._ctc(p)
         return found
 
-    def _ctc(self, probs: np.ndarray) -> tuple[str, float]:
-        """Greedy CTC: the best class per step, repeats merged, blanks dropped."""
+    def _ctc(self, probs: np.ndarray) -> tuple[str, float]:  # greedy: repeats merged, no blanks
         best = probs.argmax(1)  # [T]
         keep = best != 0
         keep[1:] &= best[1:] != best[:-1]
@@ -280,11 +286,9 @@ def reading_order(boxes: np.ndarray) -> list[int]:
 def db_boxes(prob: np.ndarray, box_thresh: float = BOX_THRESH) -> tuple[np.ndarray, np.ndarray]:
     """DB's post-processing: a probability map [H, W] -> boxes [N, 4, 2] in the map's pixels
     and their scores [N]. The largest CANDIDATES components are tried (cv2 took the first)."""
-    mask = prob > THRESH
-    grown = mask.copy()  # dilated by a 2x2 kernel anchored as cv2's: grows down and right
-    grown[1:] |= mask[:-1]
-    mask = grown.copy()
-    mask[:, 1:] |= grown[:, :-1]
+    mask = prob > THRESH  # dilated by a 2x2 kernel anchored as cv2's: grows down and right
+    mask[1:] |= mask[:-1].copy()
+    mask[:, 1:] |= mask[:, :-1].copy()
     boxes, scores = [], []
     for points in components(mask)[:CANDIDATES]:
         rect = min_rect(points)
@@ -305,7 +309,6 @@ def db_boxes(prob: np.ndarray, box_thresh: float = BOX_THRESH) -> tuple[np.ndarr
 def components(mask: np.ndarray) -> list[np.ndarray]:
     """The 8-connected components of a boolean mask, largest first, each as the pixel centres
     [K, 2] (x, y) at the ends of its runs (enough for its convex hull)."""
-    h, w = mask.shape
     edges = np.diff(np.pad(mask, ((0, 0), (1, 1))).astype(np.int8), axis=1)  # [H, W + 1]
     rows, starts = np.nonzero(edges == 1)  # row-major, so a row's starts and ends pair up
     _, ends = np.nonzero(edges == -1)  # exclusive
@@ -320,7 +323,7 @@ def components(mask: np.ndarray) -> list[np.ndarray]:
         return i
 
     # Runs of the row above that touch run i (diagonals too) form one range of indices.
-    stride = w + 2
+    stride = mask.shape[1] + 2
     first = np.searchsorted(rows * stride + ends, (rows - 1) * stride + starts, "left")
     last = np.searchsorted(rows * stride + starts, (rows - 1) * stride + ends, "right")
     for i in np.nonzero(first < last)[0]:
@@ -357,19 +360,21 @@ def min_rect(points: np.ndarray):
 
 def _hull(points: np.ndarray) -> np.ndarray:
     """Andrew's monotone chain: the convex hull, counter-clockwise, without repeated points."""
-    pts = np.unique(points, axis=0)  # sorted by x, then y
-    if len(pts) < 3:
-        return pts
+    pts = [tuple(p) for p in np.unique(points, axis=0).tolist()]  # sorted by x, then y
 
     def half(seq) -> list:
         out: list = []
-        for p in seq:
-            while len(out) >= 2 and np.cross(out[-1] - out[-2], p - out[-2]) <= 0:
+        for x, y in seq:
+            while len(out) > 1 and _cross(out[-2], out[-1], x, y) <= 0:  # not a left turn
                 out.pop()
-            out.append(p)
+            out.append((x, y))
         return out[:-1]
 
-    return np.array(half(pts) + half(pts[::-1]))
+    return np.array(half(pts) + half(pts[::-1]) if len(pts) > 2 else pts, np.float64)
+
+
+def _cross(o, a, x: float, y: float) -> float:
+    return (a[0] - o[0]) * (y - o[1]) - (a[1] - o[1]) * (x - o[0])
 
 
 def _corners(centre, sides, axes) -> np.ndarray:
