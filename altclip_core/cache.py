@@ -1,6 +1,6 @@
 """This machine's cache folder, $ALTCLIP_CACHE, else ~/.cache/altclip: what is worked out once per
-machine and model (the kernels timed, the int8 check, the generic captions' vectors), each file
-written whole or not at all."""
+machine and model (the kernels timed, the int8 check, the generic captions' vectors, the text
+tower prepared for search under prepared/), each file written whole or not at all."""
 
 from __future__ import annotations
 

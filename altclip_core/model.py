@@ -306,7 +306,8 @@ def _read(
 
 def _prepared_text(folder: Path, config: CLIPConfig, dtype: torch.dtype) -> CLIP:
     """The int8 text tower from its prepared file, made first where it is missing, stale or
-    damaged; quantised in memory, as without `prepared`, where the cache cannot be written."""
+    damaged; quantised in memory, as without `prepared`, where the cache cannot be written
+    (`model`, built on the meta device, is left as it was where a file cannot be read)."""
     fingerprint = hub.fingerprint(folder)
     kept = prepared.path(fingerprint, dtype)
     with torch.device("meta"):
@@ -315,8 +316,9 @@ def _prepared_text(folder: Path, config: CLIPConfig, dtype: torch.dtype) -> CLIP
     if kernel is None:
         exact = _read(folder, config, ("text",), torch.device("cpu"), dtype)
         kernel = kernels.choose(exact.text_model, TEXT_ROWS, "int8")
-        prepared.write(kept, exact, fingerprint, kernel, folder)
-        if prepared.read(kept, model, fingerprint, dtype) is None:  # `model` is left as it was
+        if kernel in kernels.INT8:  # else no int8 kernel runs here: nothing to keep
+            prepared.write(kept, exact, fingerprint, kernel, folder)
+        if kernel not in kernels.INT8 or prepared.read(kept, model, fingerprint, dtype) is None:
             _fit_kernels(exact, "int8")
             return exact
     model.kernels = {"text": kernel}

@@ -7,8 +7,11 @@ kernel shares and may drop, not in the process's own memory.
 
 A prepared file records what it was made from (its `__metadata__`: the checkpoint's fingerprint,
 the dtype, the CPU kernel chosen for it, the format) and is used only where that is the model in
-front of it; one that is missing, stale or damaged is made again, never trusted. Files are named
-by the fingerprint, the dtype and this machine (CPU and torch, as `kernels` keys its verdicts).
+front of it; one that is missing, stale or damaged (a header, size, tensor list or kernel unlike
+what it should be) is made again, never trusted. The bytes are not hashed on loading, which would
+read the whole file that mapping spares; files are written whole or not at all (cache.write).
+Files are named by the fingerprint, the dtype and this machine (CPU and torch, as `kernels` keys
+its verdicts); making one removes those made from the same folder for another fingerprint.
 """
 
 from __future__ import annotations
@@ -99,6 +102,7 @@ def read(target: Path, model: nn.Module, fingerprint: str, dtype: torch.dtype) -
     linears = {name: m for name, m in model.named_modules() if isinstance(m, nn.Linear)}
     if _expected(model, linears, dtype) != {k: (t.dtype, t.shape) for k, t in tensors.items()}:
         return None
+    memos = {name.split(".")[0]: kernels.Memo() for name in linears}
     try:
         int8 = {
             name: kernels.Int8Linear(
@@ -106,14 +110,13 @@ def read(target: Path, model: nn.Module, fingerprint: str, dtype: torch.dtype) -
                 tensors[name + SCALE],
                 tensors.get(f"{name}.bias"),
                 kernel,
+                memos[name.split(".")[0]],
             )
             for name in linears
         }
     except RuntimeError:  # a kernel this torch or CPU cannot run: made again, for this one
         return None
-    memos = {}
     for name, layer in int8.items():
-        layer.memo = memos.setdefault(name.split(".")[0], layer.memo)
         owner, _, leaf = name.rpartition(".")
         setattr(model.get_submodule(owner), leaf, layer)
     rest = {k: t for k, t in tensors.items() if k.rpartition(".")[0] not in linears}

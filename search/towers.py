@@ -7,7 +7,7 @@ The int8 text tower is the default on CPU. Its check embeds INT8_PROBES both way
 and machine (the verdict kept in the cache folder); a tower that passes is kept there too,
 prepared (altclip_core's `prepared`), so that later opens map it from that file instead of reading
 the checkpoint. Elsewhere (CUDA, MPS), where the check fails, or with int8=False, the exact
-float tower answers.
+(unquantised) tower answers.
 """
 
 from __future__ import annotations
@@ -39,7 +39,8 @@ class Towers:
     `text` and `vision` are the towers (altclip_core's), loaded on first use, one load at a time
     however many threads ask; `loaded()` says which are loaded so far. `embed_text` keeps the
     vectors of the last `TEXT_CACHE` texts; `forget_texts` drops them. After a rebuild with
-    another model, `follow` swaps to it and drops both.
+    another model, `follow` swaps to it and drops both. With `int8` (the default) the text tower
+    is int8 on CPU where its check reaches `int8_min_cosine`; `int8_cosine` is what it reached.
     """
 
     def __init__(self, model: Model, device: str | None, int8: bool = True):

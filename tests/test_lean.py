@@ -218,3 +218,14 @@ def test_a_cache_that_cannot_be_written_costs_time_not_answers(tiny, tmp_path, m
     lean = load(tiny, prepared=True)  # quantised in memory, as without `prepared`
     assert torch.equal(lean.embed_text(TEXTS), load(tiny).embed_text(TEXTS))
     assert lean.kernels["text"] in kernels.INT8
+
+
+@pytest.mark.parametrize("family", ["clip", "chinese_clip"])
+def test_every_family_text_tower_is_prepared_alike(family, tmp_path):
+    from tests import checkpoints
+
+    build = checkpoints.build_clip if family == "clip" else checkpoints.build_chinese_clip
+    build(tmp_path / family, family)
+    fresh = load(tmp_path / family).embed_text(TEXTS)
+    load(tmp_path / family, prepared=True)
+    assert torch.equal(load(tmp_path / family, prepared=True).embed_text(TEXTS), fresh)
