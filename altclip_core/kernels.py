@@ -168,11 +168,11 @@ def choose(
     candidates = INT8 if quantize == "int8" else EXACT
     cache = cache or cache_path()
     w = probe.weight
-    key = _key(*candidates, probe.in_features, probe.out_features, str(w.dtype), rows)
-    kernel = _read(cache).get(key)
+    verdict = key(*candidates, probe.in_features, probe.out_features, str(w.dtype), rows)
+    kernel = _read(cache).get(verdict)
     if kernel not in candidates:
         kernel = _fastest(probe, rows, candidates)
-        _write(cache, {**_read(cache), key: kernel})
+        _write(cache, {**_read(cache), verdict: kernel})
     return kernel
 
 
@@ -237,18 +237,19 @@ def _fastest(linear: nn.Linear, rows: int, candidates: tuple[str, ...]) -> str:
 
 def remembered(name: str, cache: Path | None = None) -> float | None:
     """The value `remember` kept for `name` on this machine (CPU, torch, threads), if any."""
-    value = _read(cache or cache_path()).get(_key(name))
+    value = _read(cache or cache_path()).get(key(name))
     return value if isinstance(value, float) else None
 
 
 def remember(name: str, value: float, cache: Path | None = None) -> None:
     """Keep a check's result, such as int8's minimum cosine for a model, for this machine."""
     cache = cache or cache_path()
-    _write(cache, {**_read(cache), _key(name): value})
+    _write(cache, {**_read(cache), key(name): value})
 
 
-def machine() -> list:
-    """What a measured verdict depends on, threads apart: the CPU (model and flags) and torch."""
+def key(*fields) -> str:
+    """What a verdict on this machine depends on, as a short hash: the CPU (model and flags),
+    torch, threads, and `fields`."""
     try:
         cpu = [
             line.split(":", 1)[1].strip()
@@ -257,12 +258,7 @@ def machine() -> list:
         ][:2]
     except OSError:
         cpu = [platform.processor()]
-    return [*cpu, torch.__version__]
-
-
-def _key(*fields) -> str:
-    """What a verdict depends on: the machine, threads, and `fields`."""
-    fields = [*machine(), torch.get_num_threads(), *fields]
+    fields = [*cpu, torch.__version__, torch.get_num_threads(), *fields]
     return hashlib.sha256(json.dumps(fields).encode()).hexdigest()[:16]
 
 

@@ -10,15 +10,14 @@ the dtype, the CPU kernel chosen for it, the format) and is used only where that
 front of it; one that is missing, stale or damaged (a header, size, tensor list or kernel unlike
 what it should be) is made again, never trusted. The bytes are not hashed on loading, which would
 read the whole file that mapping spares; files are written whole or not at all (cache.write).
-Files are named by the fingerprint, the dtype and this machine (CPU and torch, as `kernels` keys
-its verdicts); making one removes those made from the same folder for another fingerprint.
+Files are named by the fingerprint, the dtype and this machine (CPU, torch, threads: as `kernels`
+keys its verdicts and a library its int8 check, so that the kernel a file records is the one
+checked); making one removes those made from the same folder for another fingerprint.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import json
 from pathlib import Path
 
 import torch
@@ -34,8 +33,7 @@ SCALE = ".weight_scale"  # beside a linear layer's int8 `.weight`: its float32 s
 
 def path(fingerprint: str, dtype: torch.dtype) -> Path:
     """Where the text tower of the checkpoint `fingerprint` in `dtype` is kept on this machine."""
-    fields = [*kernels.machine(), FORMAT, fingerprint, str(dtype)]
-    key = hashlib.sha256(json.dumps(fields).encode()).hexdigest()[:16]
+    key = kernels.key("prepared text", FORMAT, fingerprint, str(dtype))
     return cache.folder() / "prepared" / f"text-{key}.safetensors"
 
 
