@@ -86,6 +86,21 @@ def as_before(lib: Library) -> set[frozenset[str]]:
     return {frozenset(name[i] for i in g) for g in found}
 
 
+def test_a_new_photo_joins_its_leader_and_the_rest_group_by_the_star_rule():
+    """Placed as they come: a photo near-duplicate of two leaders joins the one it is closest to
+    that has room; photos near no leader form groups with each other and with photos alone,
+    led by the one with the most near-duplicates; a photo placed later is taken by no one."""
+    near_of = {
+        10: [(1, 0.99), (2, 0.98)],  # 1 leads a full group, 2 one with room
+        11: [(12, 0.97), (13, 0.96), (5, 0.96), (30, 0.99)],  # 5 alone, 30 placed later
+        12: [(11, 0.97), (5, 0.95)],
+        13: [(11, 0.96)],
+        5: [(11, 0.96), (12, 0.95)],
+    }
+    rows = near.place([10, 11, 12, 13], near_of, {3: 1, 4: 2}, {1: 64, 2: 2}, waiting={30})
+    assert sorted(rows) == [(5, 11, 0.96), (10, 2, 0.98), (12, 11, 0.97), (13, 11, 0.96)]
+
+
 @pytest.mark.parametrize("database", ["sqlite", "postgresql"])
 def test_groups_stored_when_indexed_are_those_found_before(
     database, photos, toy_model, tmp_path, request
