@@ -138,6 +138,20 @@ def names(page) -> list[str]:
     ]
 
 
+def settled(page, query: str, photos: int) -> int:
+    """Once the summary counts `photos` for `query` (its tiles, and the copies folded into them
+    said apart) and the grid shows that many tiles: how many."""
+    said = re.compile(rf"(\d+) photos? for “{re.escape(query)}”(?:, with (\d+) cop)?")
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        for line in page.locator("[data-testid='stMain'] [data-testid='stText']").all_inner_texts():
+            if (m := said.match(line)) and int(m[1]) + int(m[2] or 0) == photos:
+                if page.locator(TILES).count() == int(m[1]):
+                    return int(m[1])
+        time.sleep(0.2)
+    pytest.fail(f"no summary of {photos} photos for “{query}”")
+
+
 def in_view(page, locator) -> bool:
     """Whether the element is wholly inside the browser's viewport."""
     box, size = locator.bounding_box(), page.viewport_size
@@ -171,7 +185,7 @@ def test_the_browsers_language(server, lang, locale):
         page.locator(TILES).nth(GOOD - 1).wait_for()
         wait_for_images(page, GOOD)
         what = words["what_text"].format(query="海边的日落")
-        expected = words["summary"].format(n=GOOD, what=what, seconds="…").split("…")[0]
+        expected = words["summary"].format(n=GOOD, what=what, copies="", seconds="…").split("…")[0]
         summaries = page.get_by_text(expected).count()  # "与“海边的日落”最相关的 14 张照片（"
         shown = page.locator("[data-testid='stMain']").inner_text()
         bands = [t.split(" · ")[0] for t in page.locator(TILES).all_inner_texts()]
@@ -192,9 +206,9 @@ def test_viewer_opens_in_view_from_far_down_the_grid(many_server):
         search(page, many_server, "a dog")
         wait_for_images(page, 30)
         page.get_by_role("button", name=WORDS["en"]["show_more"]).click()
-        page.get_by_text("40 photos for “a dog”").wait_for()  # the run is over: nothing moves
+        n = settled(page, "a dog", 40)  # the run is over: nothing moves
         order = names(page)
-        n, at = len(order), len(order) - 3  # tiles; the one to open, far down
+        at = n - 3  # the one to open, far down
         assert n > 30
         wait_for_images(page, n)
         tile = page.locator(f".st-key-tile-{at}")
@@ -227,6 +241,65 @@ def test_viewer_opens_in_view_from_far_down_the_grid(many_server):
         after = tile.bounding_box()
         assert names(page) == order  # the results stay
         assert abs(after["y"] - before["y"]) < 2  # and so does the scroll position
+
+
+def test_esc_closes_the_viewer_at_either_end(server):
+    """Previous clicked on the second photo, Next on the last but one: the button, now
+    disabled, drops the focus to the page, outside the viewer; Esc closes it all the same."""
+    with chromium("en-US") as page:
+        search(page, server, "sunset")
+        page.locator(TILES).nth(GOOD - 1).wait_for()
+        for first, step, end in ((2, "previous", 1), (GOOD - 1, "next", GOOD)):
+            page.get_by_role("button", name=f"Open photo {first}", exact=True).click()
+            dialog = page.get_by_role("dialog")
+            dialog.get_by_text(f"{first} of {GOOD}").wait_for()
+            dialog.get_by_role("button", name=WORDS["en"][step]).click()
+            dialog.get_by_text(f"{end} of {GOOD}").wait_for()
+            page.wait_for_function(  # the button disabled: the focus has left the viewer
+                "() => !document.querySelector('[role=dialog]').contains(document.activeElement)"
+            )
+            page.keyboard.press("Escape")
+            dialog.wait_for(state="detached")
+        screenshot(page, "viewer-closed-by-esc")
+
+
+@pytest.mark.parametrize("lang, locale", [("zh", "zh-CN"), ("en", "en-GB")])
+def test_streamlits_own_words_in_the_pages_language(server, lang, locale):
+    """The uploader's button and its line of size and types, and the hint under a text box, in
+    the page's language; Streamlit's English is not on the page, nor its ⋮ menu."""
+    words = WORDS[lang]
+    with chromium(locale) as page:
+        page.goto(server)
+        page.get_by_text(words["upload_section"], exact=True).click()
+        zone = page.locator(DROPZONE)
+        zone.wait_for()
+        box = page.get_by_label(words["search_label"])
+        box.fill("海边")  # not sent: the hint under the box says how
+        hint = page.locator(INSTRUCTIONS)
+        hint.wait_for(state="attached")  # its own text hidden; ours drawn after it
+        button = drawn_after(page, f"{DROPZONE} button > div > span")
+        limits = drawn_after(page, f"{DROPZONE} [data-testid$='Instructions'] span")
+        shown = [zone.inner_text(), hint.inner_text(), limits, drawn_after(page, INSTRUCTIONS)]
+        menu = page.locator("[data-testid='stMainMenu']")
+        screenshot(page, f"{lang}-streamlits-words")
+        assert not menu.is_visible()
+    assert button == f'"{words["upload_button"]}"'
+    assert shown[3] == f'"{words["press_enter"]}"'
+    tail = words["upload_limits"].format(types="", mb="200")  # "；不超过 200 MB"
+    assert shown[2].startswith('"JPEG') and shown[2].endswith(f'{tail}"')
+    assert "Upload" not in shown[0] and "per file" not in shown[0] and "Press" not in shown[1]
+
+
+DROPZONE = "[data-testid='stFileUploaderDropzone']"
+INSTRUCTIONS = "[data-testid='InputInstructions']"
+
+
+def drawn_after(page, css: str) -> str:
+    """What CSS draws after the first element `css` finds (its ::after content), once it draws
+    something: the page's styles arrive with its elements, not before them."""
+    script = "(css) => getComputedStyle(document.querySelector(css), '::after').content"
+    page.wait_for_function(f"(css) => !['none', 'normal'].includes(({script})(css))", arg=css)
+    return page.evaluate(script, css)
 
 
 def test_more_like_this(many_server):

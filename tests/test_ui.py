@@ -22,11 +22,13 @@ from sqlalchemy import create_engine, select, update
 from sqlalchemy.orm import Session
 from streamlit.testing.v1 import AppTest
 
-from search import Library
+from search import Hit, Library, image_types
 from search.catalog import Photo
 from tests.photos import GOOD, _png_header
 from tests.test_parity import photo
 from ui import i18n, launch
+from ui.grid import bands
+from ui.style import css_string
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = str(ROOT / "ui" / "app.py")
@@ -151,10 +153,14 @@ def test_every_language_has_every_string():
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
 def test_no_library_says_what_to_run(monkeypatch, tmp_path, lang):
+    """No library yet: the command that makes one, and the demo, in the page's language (no
+    English line of the library's own), under the page's one title."""
+    words = WORDS[lang]
     at = app(monkeypatch, tmp_path / "empty", locale=LOCALES[lang])
-    assert [w.value for w in at.warning] == [WORDS[lang]["no_library"]]
-    assert "altclip-index PHOTOS" in texts(at)[0]
-    assert at.caption[0].value == WORDS[lang]["reload"]
+    assert [w.value for w in at.warning] == [words["no_library"]]
+    assert texts(at) == [words["no_library_command"].format(folder=tmp_path / "empty")]
+    assert [c.value for c in at.caption] == [words["reload"], words["no_library_demo"]]
+    assert not at.title and [h.value for h in at.subheader] == [words["title"]]
 
 
 def test_damaged_catalog_says_what_to_do(monkeypatch, tmp_path):
@@ -321,7 +327,7 @@ def test_viewer_shows_details_and_steps_through_results(monkeypatch, photo_libra
     open_photo(at, 2)
     shown = viewer(at)
     assert f"3 of {GOOD}" in shown and f"File: {names[2]}" in shown
-    assert any(re.fullmatch(r"Relevance: \w+ match \(score -?\d\.\d{3}\)", t) for t in shown), shown
+    assert any(re.fullmatch(r"Relevance: [\w ]+ \(score -?\d\.\d{3}\)", t) for t in shown), shown
     assert any(re.fullmatch(r"[\d,]+ × [\d,]+ pixels, [\d,]+ KB", t) for t in shown), shown
     assert len(at.image) == GOOD + 1  # the grid stays under the viewer
     at.button(key="next").click().run()
@@ -349,6 +355,7 @@ def test_copies_are_one_tile_and_why_shows_where_it_matches(monkeypatch, tmp_pat
     Indexer(library=tmp_path / "lib", model=str(tiny)).run([folder])
     at = search(app(monkeypatch, tmp_path / "lib"), "a dog")
     assert photos(at) == 7
+    assert texts(at)[0].startswith("6 photos for “a dog”, with 1 copy folded in (")  # the tiles
     folded = [i for i, t in enumerate(t for t in texts(at) if " · " in t) if t.endswith("+1")]
     pair = {"p0.jpg", "p0 copy.jpg"}
     assert [tiles(at)[i][1] for i in folded if tiles(at)[i][1] in pair]  # the pair, as one tile
@@ -384,12 +391,102 @@ def test_more_like_this(monkeypatch, photo_library):
 
 
 def test_show_more(monkeypatch, many):
-    at = search(app(monkeypatch, many), "a dog")
+    """30 tiles, then all: the summary counts the tiles, and apart the copies folded into them
+    (the random test model may fold some of the 40 photos into others' tiles)."""
+    at = search(app(monkeypatch, many, locale="zh-CN"), "a dog")
     assert len(tiles(at)) == 30 and len(at.image) == 30
+    assert texts(at)[0].startswith(summary_zh("a dog", 30, photos(at) - 30))
     at.button(key="more").click().run()
     assert photos(at) == 40 and not [b for b in at.button if b.key == "more"]
+    assert texts(at)[0].startswith(summary_zh("a dog", len(tiles(at)), 40 - len(tiles(at))))
     search(at, "a cat")  # a new query starts with one page again
     assert len(tiles(at)) == 30
+
+
+def summary_zh(query: str, n: int, copies: int) -> str:
+    """The start of the Chinese summary of `n` tiles holding `copies` copies besides."""
+    words = WORDS["zh"]
+    folded = words["summary_copies_one" if copies == 1 else "summary_copies"]
+    return f"与“{query}”最相关的 {n} 张照片{folded.format(n=copies) if copies else ''}（"
+
+
+def test_esc_closes_the_viewer_at_either_end(monkeypatch, photo_library):
+    """Esc is the page's shortcut, not only the viewer's: the dialog hears it only while the
+    focus is inside it, and the focus falls to the page once ← or → reaches an end and its
+    button is disabled. A hidden button of the page, bound to Esc, closes it from anywhere
+    (tests/test_browser.py presses the key)."""
+    at = search(app(monkeypatch, photo_library), "sunset")
+    for first, step in ((1, "previous"), (GOOD - 2, "next")):
+        open_photo(at, first)
+        at.button(key=step).click().run()
+        assert at.button(key=step).disabled  # an end: the focus is on the page now
+        close = at.button(key="close-viewer")
+        assert close.proto.shortcut == "escape"
+        assert "close-viewer" in [b.key for b in at.main.button]  # the page's, not the dialog's
+        close.click().run()
+        assert not at.exception and not viewer(at) and at.session_state.viewing is None
+        assert len(at.image) == GOOD  # the grid stays as it was
+    assert ".st-key-close-viewer { display: none; }" in "".join(h.proto.body for h in at.html)
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_where_nothing_matches_no_tile_says_match(monkeypatch, photo_library, lang):
+    """The random test model matches nothing: the grid says so once, and each tile (and the
+    viewer) says how close it is, not how well it matches."""
+    words = WORDS[lang]
+    at = search(app(monkeypatch, photo_library, locale=LOCALES[lang]), "sunset at the beach")
+    assert [h.match for h in at.session_state.results] == [False] * GOOD  # as searched
+    assert [i.value for i in at.info] == [words["none_match"]]
+    said = [band for band, _ in tiles(at)]
+    assert said[0] == words["band_closest"]
+    assert set(said) <= {words["band_closest"], words["band_close"], words["band_far"]}
+    open_photo(at, 0)
+    relevance = words["relevance"].format(band=words["band_closest"], score="")[:-1]
+    assert [line for line in viewer(at) if line.startswith(relevance)]
+
+
+def test_bands():
+    """How close to the best, at least "good" where the search counts a match; where it counts
+    none, how close only; where it could not tell (None), how close to the best, as matches."""
+
+    def hits(*found: tuple[float, bool | None]) -> list[Hit]:
+        return [Hit(f"/p{i}.jpg", s, i, "", None, None, None, m) for i, (s, m) in enumerate(found)]
+
+    strong, good, weak = "band_strong", "band_good", "band_weak"
+    assert bands(hits((0.5, True), (0.49, False), (0.45, True), (0.3, False))) == [
+        strong,
+        strong,
+        good,
+        weak,
+    ]
+    assert bands(hits((0.5, None), (0.46, None), (0.3, None))) == [strong, good, weak]
+    assert bands(hits((0.5, False), (0.46, False), (0.3, False))) == [
+        "band_closest",
+        "band_close",
+        "band_far",
+    ]
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_streamlits_own_words_are_the_pages(monkeypatch, photo_library, lang):
+    """What Streamlit writes in English (the uploader's button and its line of size and types,
+    "Stop" while it runs, "Press Enter to apply") is drawn in the page's words, the size the
+    library's own limit; the ⋮ menu, which has nothing to say in them, is hidden.
+    (tests/test_browser.py looks at the page as drawn.)"""
+    words = WORDS[lang]
+    at = app(monkeypatch, photo_library, locale=LOCALES[lang])
+    css = "".join(h.proto.body for h in at.html)
+    for key in ("upload_button", "stop", "press_enter"):
+        assert f"content: {css_string(words[key])};" in css
+    limit = Library.open(photo_library).max_file_mb
+    assert at.file_uploader[0].proto.max_upload_size_mb == limit
+    readable = {"JPEG": "jpg", "PNG": "png", "HEIC": "heic", "WebP": "webp", "GIF": "gif"}
+    readable |= {"TIFF": "tif", "BMP": "bmp", "AVIF": "avif"}  # HEIC, AVIF: where Pillow can
+    types = [kind for kind, end in readable.items() if end in image_types()]
+    listed = words["list_separator"].join(types)
+    said = words["upload_limits"].format(types=listed, mb=f"{limit:.0f}")
+    assert f"content: {css_string(said)};" in css and {"JPEG", "PNG", "WebP"} <= set(types)
+    assert '[data-testid="stMainMenu"] { display: none; }' in css
 
 
 def test_results_by_date(monkeypatch, photo_library):

@@ -21,46 +21,25 @@ from __future__ import annotations
 
 import streamlit as st
 
-from search import MAX_QUERY_CHARS, AltCLIPError, CatalogError, Library, QueryTooLong
+from search import (
+    MAX_QUERY_CHARS,
+    AltCLIPError,
+    CatalogError,
+    Library,
+    NoLibrary,
+    QueryTooLong,
+)
 from search.settings import Settings
 from ui import state
 from ui.filters import chips_ui, filters_ui
 from ui.grid import results_ui
 from ui.header import language_ui, password_ui
 from ui.i18n import Strings
-from ui.problems import problem_ui
+from ui.problems import no_library_ui, problem_ui
 from ui.search_box import query_ui
 from ui.sidebar import status_ui
+from ui.style import style
 from ui.viewer import viewer_ui
-
-# CSS only (no script): square tiles whose whole photo is the button that opens it, one line
-# of caption, and a viewer that fits the screen without enlarging a small photo.
-STYLE = """<style>
-.st-key-grid [class*="st-key-tile-"] { position: relative; gap: 0.15rem; }
-.st-key-grid [data-testid="stImage"] img, .st-key-grid [class*="st-key-blank-"] {
-  aspect-ratio: 1 / 1; width: 100%; object-fit: cover; border-radius: 6px;
-}
-.st-key-grid [class*="st-key-blank-"] { background: rgba(128, 128, 128, 0.2); }
-.st-key-grid [data-testid="stText"], .st-key-grid [data-testid="stText"] span {
-  display: block; white-space: nowrap; overflow: hidden; text-overflow: ellipsis;
-  font-size: 0.8rem;
-}
-.st-key-grid [data-testid="stElementToolbar"] { display: none; }
-.st-key-grid [data-testid="stElementContainer"]:has(.stButton) {
-  position: absolute; inset: 0; z-index: 1;
-}
-.st-key-grid .stButton, .st-key-grid .stButton button {
-  width: 100%; height: 100%; opacity: 0; cursor: zoom-in;
-}
-[data-testid="stDialog"] [data-testid="stImage"] img {
-  max-height: 78vh; max-width: 100%; width: auto; object-fit: contain;
-}
-[class*="st-key-chip-"] {
-  border: 1px solid rgba(128, 128, 128, 0.4); border-radius: 1rem; padding: 0 0.2rem 0 0.7rem;
-  align-items: center;
-}
-[class*="st-key-chip-"] button { border: none; background: none; padding: 0 0.4rem; }
-</style>"""
 
 
 @st.cache_resource(show_spinner=False)
@@ -75,17 +54,19 @@ def open_library(folder: str, catalog: str | None) -> Library:
 
 def main() -> None:
     st.set_page_config(page_title="Photo search · 照片搜索", page_icon="🔎", layout="wide")
-    st.html(STYLE)
     state.start()
     tr = language_ui()
+    st.html(style(tr))
     if not password_ui(tr):
         return
     env = Settings.from_env()
     try:
         with st.spinner(tr("opening")):
             lib = open_library(str(env.library), env.catalog)
+    except NoLibrary:
+        no_library_ui(env.library, tr)
+        return
     except AltCLIPError as e:
-        st.title(tr("title"), anchor=False)
         problem_ui(e, tr, opening=True)
         st.caption(tr("reload"))
         return

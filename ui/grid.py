@@ -53,8 +53,8 @@ def results_ui(
         cut = lib.query_cut(query)
         if cut is not None:
             text(tr("token_cut", tail=short(cut[-40:], 40, left=True)))
-    if not hits:
-        st.info(tr("no_match"))
+    if not hits:  # a photo alone (or "more like this") is not asked in words
+        st.info(tr("no_match" if query else "no_match_photo"))
         return []
     head = st.container(horizontal=True, vertical_alignment="center")
     summary = head.empty()  # written last: once it names this query, the grid is on the page
@@ -70,6 +70,8 @@ def results_ui(
     if order == "date":
         hits = sorted(hits, key=lambda h: h.date or datetime.min, reverse=True)
     s.results = hits
+    if none_match(hits):
+        st.info(tr("none_match"))  # and the tiles say how close, not how well they match
     grid_ui(lib, hits, tr)
     if len(hits) == s.shown:
         st.button(tr("show_more"), key="more", on_click=show_more)
@@ -80,18 +82,20 @@ def results_ui(
         what.append(tr("what_upload"))
     if like is not None:
         what.append(tr("what_like", name=s.like_name))
-    n = sum(1 + len(h.duplicates) for h in hits)  # the photos, copies in a tile included
-    key = "summary_one" if n == 1 else "summary"
-    text(tr(key, n=tr.number(n), what=tr("what_and").join(what), seconds=seconds), summary)
+    # The tiles shown; the copies folded into them ("+2") said apart, so the number is the grid's.
+    copies = sum(len(h.duplicates) for h in hits)
+    folded = tr("summary_copies_one" if copies == 1 else "summary_copies", n=tr.number(copies))
+    said = dict(what=tr("what_and").join(what), copies=folded if copies else "", seconds=seconds)
+    key = "summary_one" if len(hits) == 1 else "summary"
+    text(tr(key, n=tr.number(len(hits)), **said), summary)
     return hits
 
 
 def grid_ui(lib: Library, hits: list[Hit], tr: Strings) -> None:
     """An even grid of square thumbnails (six columns on a screen, three on a phone); the
     photo itself is the button that opens it."""
-    best = max(h.score for h in hits)
     grid = st.grid(6, min_column_width=100, gap="xsmall", key="grid")
-    for i, hit in enumerate(hits):
+    for i, (hit, words) in enumerate(zip(hits, bands(hits), strict=True)):
         with grid.container(key=f"tile-{i}", gap=None):
             thumb = inline(lib.thumbnail(hit))  # None unless a regular file named by a sha256
             if thumb is not None:
@@ -99,19 +103,34 @@ def grid_ui(lib: Library, hits: list[Hit], tr: Strings) -> None:
             else:
                 st.container(key=f"blank-{i}")
             copies = f" +{len(hit.duplicates)}" if hit.duplicates else ""
-            text(f"{tr(band(hit, best))} · {name(os.path.basename(hit.path))}{copies}")
+            text(f"{tr(words)} · {name(os.path.basename(hit.path))}{copies}")
             st.button(tr("open_photo", n=i + 1), key=f"open-{hit.id}", on_click=view, args=(i,))
 
 
-def band(hit: Hit, best: float) -> str:
-    """How well a photo matches, in words: how close its score is to the query's best (cosines
-    mean little on their own and differ from one query to the next), at least "good" where the
-    search counts it a match (`Hit.match`). A photo the search does not count is not marked
-    down: the cut-off's thresholds were chosen on the toy world, not measured on real weights."""
-    gap = best - hit.score
-    if gap <= 0.02:
-        return "band_strong"
-    return "band_good" if gap <= 0.06 or hit.match else "band_weak"
+def bands(hits: list[Hit]) -> list[str]:
+    """How well each photo matches, in words (a strings key): how close its score is to the
+    query's best (cosines mean little on their own and differ from one query to the next), at
+    least "good" where the search counts it a match (`Hit.match`). A photo the search does not
+    count is not marked down: the cut-off's thresholds were chosen on the toy world, not
+    measured on real weights. But where the search counts none a match, no photo is called one:
+    the words say only how close each is ("closest", "close", "far")."""
+    best = max(h.score for h in hits)
+    words = ("closest", "close", "far") if none_match(hits) else ("strong", "good", "weak")
+    found = []
+    for hit in hits:
+        gap = best - hit.score
+        if gap <= 0.02:
+            level = 0
+        else:
+            level = 1 if gap <= 0.06 or hit.match else 2
+        found.append(f"band_{words[level]}")
+    return found
+
+
+def none_match(hits: list[Hit]) -> bool:
+    """Whether the search decided and counts none of `hits` a match (None: too few photos to
+    decide)."""
+    return not any(h.match for h in hits) and any(h.match is False for h in hits)
 
 
 def view(i: int) -> None:

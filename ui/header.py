@@ -44,8 +44,7 @@ def password_ui(tr: Strings) -> bool:
     if not password or st.session_state.get("signed_in"):
         return True
     gate = st.empty()  # cleared on success, so the box and its value leave the page
-    with gate.container():
-        st.title(tr("title"), anchor=False)
+    with gate.container():  # the title is the header's
         given = st.text_input(tr("password"), type="password")
     if not given:
         return False

@@ -3,6 +3,9 @@ do, never a traceback."""
 
 from __future__ import annotations
 
+import shlex
+from pathlib import Path
+
 import streamlit as st
 
 from search import (
@@ -10,12 +13,11 @@ from search import (
     CatalogError,
     CheckpointError,
     ModelNotFound,
-    NoLibrary,
     QueryTooLong,
     UnreadableImage,
 )
 from ui.i18n import Strings
-from ui.show import text
+from ui.show import name, text
 
 
 def problem_ui(e: AltCLIPError, tr: Strings, opening: bool = False) -> None:
@@ -31,11 +33,17 @@ def problem_ui(e: AltCLIPError, tr: Strings, opening: bool = False) -> None:
         key = "too_long" if e.what == "query" else "too_long_negative"
         st.warning(tr(key, length=tr.number(e.length), limit=tr.number(e.limit)))
     else:
-        if isinstance(e, NoLibrary):
-            st.warning(tr("no_library"))
-        else:
-            st.warning(tr(problem_key(e, opening)))
+        st.warning(tr(problem_key(e, opening)))
         text(str(e))
+
+
+def no_library_ui(folder: Path, tr: Strings) -> None:
+    """There is no library (or an empty one) in `folder`: the command that makes it, in the
+    page's language, and the demo that needs no model download."""
+    st.warning(tr("no_library"))
+    text(tr("no_library_command", folder=name(shlex.quote(str(folder)))))
+    st.caption(tr("reload"))
+    st.caption(tr("no_library_demo"))
 
 
 def problem_key(e: AltCLIPError, opening: bool) -> str:

@@ -5,9 +5,11 @@ from __future__ import annotations
 import streamlit as st
 
 from search import AltCLIPError, Library, image_types, plain
+from ui.filters import KINDS
 from ui.i18n import Strings
 from ui.show import inline
 from ui.state import upload_key
+from ui.style import UPLOAD_LIMITS, instead
 
 
 def query_ui(lib: Library, tr: Strings) -> tuple[str, bytes | None]:
@@ -26,7 +28,13 @@ def query_ui(lib: Library, tr: Strings) -> tuple[str, bytes | None]:
         st.query_params.pop("q", None)
     key = upload_key()
     with st.expander(tr("upload_section"), expanded=st.session_state.get(key) is not None):
-        upload = st.file_uploader(tr("upload_label"), type=image_types(), key=key)
+        mb = max(1, int(lib.max_file_mb))  # the library's limit, which Streamlit then enforces
+        upload = st.file_uploader(
+            tr("upload_label"), type=image_types(), key=key, max_upload_size=mb
+        )
+        kinds = [kind for kind, ends in KINDS.items() if set(ends) & set(image_types())]
+        limits = tr("upload_limits", types=tr("list_separator").join(kinds), mb=tr.number(mb))
+        st.html(f"<style>{instead(UPLOAD_LIMITS, UPLOAD_LIMITS, limits)}</style>")
         data = upload.getvalue() if upload is not None else None
         if data is not None:
             try:

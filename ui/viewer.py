@@ -12,7 +12,7 @@ from PIL import Image
 
 from search import AltCLIPError, Hit, Library
 from search.explain import overlay
-from ui.grid import band
+from ui.grid import bands
 from ui.i18n import Strings
 from ui.problems import problem_ui
 from ui.show import inline, name, short, text
@@ -25,10 +25,11 @@ def viewer_ui(lib: Library, tr: Strings) -> None:
     """The photo `viewing` of the results over the grid, which stays as it was (query, results,
     scroll position), until it is closed (Esc, ✕ or a click beside it)."""
 
-    def closed() -> None:
-        st.session_state.viewing = None
-
-    st.dialog(tr("viewer"), width="large", on_dismiss=closed)(photo_ui)(lib, tr)
+    # Esc as a shortcut of the page, not only of the dialog: the dialog hears Esc only while the
+    # focus is inside it, and the focus falls to the page when ← or → reaches the end of the
+    # results and its button is disabled. The button is hidden (style.LAYOUT).
+    st.button(tr("close"), key="close-viewer", shortcut="Esc", on_click=close)
+    st.dialog(tr("viewer"), width="large", on_dismiss=close)(photo_ui)(lib, tr)
 
 
 def photo_ui(lib: Library, tr: Strings) -> None:
@@ -73,7 +74,7 @@ def photo_ui(lib: Library, tr: Strings) -> None:
                 on_click=step,
                 args=(1,),
             )
-        details_ui(hit, hits, tr)
+        details_ui(hits, i, tr)
         shown = st.session_state.get("why_for") == hit.id
         st.button(tr("why_hide" if shown else "why"), key="why", on_click=toggle_why, args=(hit,))
         if shown:
@@ -83,9 +84,10 @@ def photo_ui(lib: Library, tr: Strings) -> None:
         labels_ui(lib, hit, tr)
 
 
-def details_ui(hit: Hit, hits: list[Hit], tr: Strings) -> None:
-    """When it was taken, its size, folder and file name (the full path on request), its
-    relevance, and the copies of it the tile holds."""
+def details_ui(hits: list[Hit], i: int, tr: Strings) -> None:
+    """Of the `i`th of `hits`: when it was taken, its size, folder and file name (the full path
+    on request), its relevance, and the copies of it the tile holds."""
+    hit = hits[i]
     if hit.taken_at is not None:
         text(tr("taken", date=tr.date_time(hit.taken_at)))
     elif hit.modified is not None:
@@ -105,8 +107,7 @@ def details_ui(hit: Hit, hits: list[Hit], tr: Strings) -> None:
     text(tr("file_name", name=name(file)))
     if st.toggle(tr("show_path"), key="show-path"):
         text(name(hit.path))
-    best = max(h.score for h in hits)
-    text(tr("relevance", band=tr(band(hit, best)), score=f"{hit.score:.3f}"))
+    text(tr("relevance", band=tr(bands(hits)[i]), score=f"{hit.score:.3f}"))
     if hit.duplicates:
         names = tr("list_separator").join(name(os.path.basename(h.path)) for h in hit.duplicates)
         text(tr("copies", n=tr.number(len(hit.duplicates)), names=short(names, 200)))
@@ -148,6 +149,10 @@ def why(lib: Library, hit: Hit, image) -> Image.Image:
 def toggle_why(hit: Hit) -> None:
     s = st.session_state
     s.why_for = None if s.get("why_for") == hit.id else hit.id
+
+
+def close() -> None:
+    st.session_state.viewing = None
 
 
 def step(by: int) -> None:
