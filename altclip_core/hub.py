@@ -50,11 +50,55 @@ def resolve(name: str | Path, revision: str | None = None) -> Path:
         if not _has_weights(folder):
             folder = fetch(SMALL_FILES + ["pytorch_model.bin"], offline=False)
     except Exception as e:  # offline, unknown repo, interrupted download: one actionable message
-        raise ModelNotFound(
-            f"could not download {name} ({type(e).__name__}); download the model folder elsewhere "
-            f"(config.json, weights, tokenizer) and pass it with --model DIR"
-        ) from e
+        raise ModelNotFound(not_downloaded(str(name), e)) from e
     return folder
+
+
+def not_downloaded(name: str, e: Exception) -> str:
+    """Why `name` could not be downloaded (`e`, from huggingface_hub), in words, and the ways a
+    person gets its weights: from the hub, from a mirror of it where it is blocked (HF_ENDPOINT,
+    which huggingface_hub reads), or as a checkpoint folder copied from another machine."""
+    from huggingface_hub import constants
+    from huggingface_hub.errors import (
+        GatedRepoError,
+        LocalEntryNotFoundError,
+        RepositoryNotFoundError,
+        RevisionNotFoundError,
+    )
+
+    hub = constants.ENDPOINT.rstrip("/")
+    copied = (
+        "from another machine: copy the checkpoint folder (config.json, the weights, the "
+        f"tokenizer files) and pass it with  --model DIR  (altclip-convert {name} DIR makes one "
+        "where the hub answers)"
+    )
+    if isinstance(e, GatedRepoError):
+        return (
+            f"{hub} gives {name} only to signed-in users who accepted its licence: accept it on "
+            f"the model's page, run  hf auth login  and run again; or get it {copied}"
+        )
+    if isinstance(e, (RepositoryNotFoundError, RevisionNotFoundError)):
+        return (
+            f"{hub} has no model {name} (a private one needs  hf auth login): check the name "
+            f"(e.g. {DEFAULT_MODEL}); or get it {copied}"
+        )
+    if isinstance(e, LocalEntryNotFoundError) and constants.HF_HUB_OFFLINE:
+        why, again = "downloads are off (HF_HUB_OFFLINE)", "run again without HF_HUB_OFFLINE"
+    elif isinstance(e, LocalEntryNotFoundError):
+        why, again = f"{hub} could not be reached", f"run again where {hub} answers"
+    else:
+        reason = getattr(e, "strerror", None)  # a full disk, say; else the connection
+        why = f"the download from {hub} stopped" + (f" ({reason})" if reason else "")
+        again = "run again (a download resumes where it stopped)"
+    if hub == "https://huggingface.co":
+        mirror = "where huggingface.co is blocked, from a mirror of the hub: put "
+        mirror += "HF_ENDPOINT=https://hf-mirror.com  before the command"
+    else:
+        mirror = f"from another mirror than {hub} (HF_ENDPOINT), or from huggingface.co without it"
+    return (
+        f"{name} is not in the Hugging Face cache and {why}. Three ways to get it: from the hub, "
+        f"{again}; {mirror}; or {copied}"
+    )
 
 
 def _has_weights(folder: Path) -> bool:

@@ -108,10 +108,26 @@ def test_folder_without_weights_or_tokenizer(tiny, tmp_path):
         altclip_core.load(folder, device="cpu")
 
 
-def test_offline_hub_id_names_the_local_folder_option(tmp_path, monkeypatch):
+def test_a_model_not_downloaded_names_the_ways_to_get_it(tmp_path, monkeypatch):
+    """Offline (HF_HUB_OFFLINE, as the tests run) or with the hub out of reach (a closed port on
+    this machine): one line that says why in words, with no exception's name, and the ways a
+    person gets the weights: the hub, a mirror of it (HF_ENDPOINT) where it is blocked, or the
+    checkpoint folder copied (or made by altclip-convert) and passed with --model DIR."""
+    from huggingface_hub import constants
+
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path))
-    with pytest.raises(ModelNotFound, match="--model DIR"):
+    with pytest.raises(ModelNotFound) as offline:
         altclip_core.load("BAAI/AltCLIP")
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(constants, "ENDPOINT", "http://127.0.0.1:9")  # discard: nothing answers
+    with pytest.raises(ModelNotFound) as unreachable:
+        altclip_core.load("BAAI/AltCLIP")
+    for e, why in [(offline, "downloads are off (HF_HUB_OFFLINE)"), (unreachable, "127.0.0.1:9")]:
+        said = str(e.value)
+        assert said.startswith("BAAI/AltCLIP is not in the Hugging Face cache and") and why in said
+        assert "--model DIR" in said and "altclip-convert BAAI/AltCLIP DIR" in said
+        assert "Error" not in said and "\n" not in said
+    assert "HF_ENDPOINT=https://hf-mirror.com" in str(offline.value)
     with pytest.raises(ModelNotFound, match="not a model folder"):
         altclip_core.load(tmp_path / "no-such-folder")
 
