@@ -134,3 +134,14 @@ def _seconds(fn, *args) -> float:
     start = time.perf_counter()
     fn(*args)
     return time.perf_counter() - start
+
+
+def test_the_text_world_is_the_same_for_a_seed():
+    try:
+        textworld.fonts()
+    except textworld.MissingFonts as e:
+        pytest.skip(str(e))
+    again = textworld.photo(0, 1, True)
+    assert again == textworld.photo(0, 1, True) and again.lines  # a receipt, same bytes
+    assert textworld.photo(1, 1, True).jpeg != again.jpeg
+    assert "发票号码" in "".join(textworld.photo(0, 11, True).lines)  # a Chinese receipt
