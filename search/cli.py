@@ -54,11 +54,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--json", action="store_true", help="one JSON object per line")
     p.add_argument(
-        "--int8",
+        "--exact",
         action="store_true",
-        default=env.int8,
-        help="the int8 text tower on CPU, if it agrees with the exact one ($ALTCLIP_INT8=1)",
+        default=env.exact,
+        help="the exact text tower, not the int8 one that is the default on CPU where it agrees "
+        "with the exact one ($ALTCLIP_EXACT=1)",
     )
+    p.add_argument("--int8", action="store_true", help=argparse.SUPPRESS)  # the default now
     args = p.parse_args(argv)
     searched = [args.query, args.image, args.negative, args.folder, args.after, args.before]
     if args.duplicates and (any(a is not None for a in searched) or args.matches):
@@ -69,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     sys.stdout.reconfigure(errors="backslashreplace")  # never die printing a strange name
     try:
         library = Library.open(
-            args.library, args.catalog, int8=args.int8, hemisphere=env.hemisphere
+            args.library, args.catalog, int8=not args.exact, hemisphere=env.hemisphere
         )
         if args.duplicates:
             return _duplicates(library, args.json)

@@ -62,8 +62,8 @@ def test_the_page_with_any_family(family, monkeypatch):
 def test_classify_a_catalogued_photo_by_its_stored_vector(family):
     library, model, photos = family
     target = photos / "2023" / "summer" / "beach.jpg"
-    hit = Library.open(library).search(image=target, k=1)[0]
-    lib = Library.open(library)  # a new one: classifying must not need the image tower
+    hit = Library.open(library, int8=False).search(image=target, k=1)[0]
+    lib = Library.open(library, int8=False)  # a new one: classifying needs no image tower
     found = lib.classify(hit, LABELS, template=["a photo of {}", "一张{}的照片"])
     assert sorted(label for label, _ in found) == sorted(LABELS)
     assert [p for _, p in found] == sorted((p for _, p in found), reverse=True)

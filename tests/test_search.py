@@ -32,7 +32,7 @@ def library(tmp_path_factory, tiny):
 
 @pytest.fixture(scope="module")
 def lib(library):
-    return Library.open(library[0])
+    return Library.open(library[0], int8=False)  # compared with the exact model below
 
 
 def brute_force(lib: Library, query: np.ndarray) -> list[tuple[str, float]]:
@@ -235,7 +235,7 @@ def test_a_numbers_rivals_are_embedded_together(library, monkeypatch):
     """A number's rivals ("one dogs", "three dogs") are embedded in one pass, each as it would
     be alone; a text embedded lately is not embedded again, until the kept texts are dropped; a
     text without a number has none."""
-    lib = Library.open(library[0])  # its own: no text embedded by another test
+    lib = Library.open(library[0], int8=False)  # its own: no text embedded by another test
     ids = np.array([h.id for h in lib.search("dog", k=3)])
     tower = lib.towers.text
     alone = tower.embed_text(["one dogs"]).numpy(), tower.embed_text(["three dogs"]).numpy()
@@ -420,7 +420,7 @@ def test_int8_text_queries_check_themselves(photo_library, monkeypatch):
     import altclip_core
     from altclip_core import kernels
 
-    exact = Library.open(photo_library).search("a dog", k=50)
+    exact = Library.open(photo_library, int8=False).search("a dog", k=50)
     lib = Library.open(photo_library, int8=True)
     int8 = lib.search("a dog", k=50)
     assert lib.int8_cosine >= kernels.INT8_MIN_COSINE
