@@ -1,7 +1,8 @@
 """What a search is asked: the query's text, picture, "more like this" photo and negative made
-into the one vector photos are scored against, the photos it leaves out (the query photo and,
-for an upload, its copies), the capture dates its text names, and the `Words` its matches are
-decided by (`ask`); and the photos its filters leave (`passing`)."""
+into the one vector photos are scored against, the photos it leaves out (the query photo: the
+"more like this" one, or the library's photos with the very bytes of a query image, whether a
+path names the file or its bytes are given), the capture dates its text names, and the `Words`
+its matches are decided by (`ask`); and the photos its filters leave (`passing`)."""
 
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ NEGATIVE_WEIGHT = 0.5
 @dataclass(frozen=True)
 class Question:
     vector: np.ndarray  # [D] normalised: what photos are scored against
-    leave_out: frozenset[int]  # the query photo's ids: `like`, or an upload's copies
+    leave_out: frozenset[int]  # the query photo's ids: `like`, or a query image's very bytes
     said: Query | None  # the capture dates the text names, None where none (or not read)
     words: Words  # what decides the matches
 
@@ -58,10 +59,9 @@ def ask(
     if text is not None:
         parts.append(towers.embed_text(text))
     if image is not None:
-        named = isinstance(image, (str, Path))  # a file the caller names
         image, sha256 = read_image(image)
         parts.append(towers.embed_image(image))
-        if sha256 is not None and not named:  # bytes (an upload): a copy of a library photo?
+        if sha256 is not None:  # a file's bytes, named by its path or given: the library's own?
             leave_out |= set(catalog.ids_of(sha256))
     if like is not None:
         key = photo_id(like)

@@ -625,6 +625,20 @@ def test_upload_finds_photos_like_it_but_not_itself(monkeypatch, photo_library):
     assert tiles(at)[0][1] == "beach.jpg"
 
 
+def test_a_library_photo_is_left_out_by_its_path_as_by_its_bytes(photo_library, tmp_path):
+    """A query image the library holds, named by its path (the API, altclip-search --image) or
+    given as its bytes (the page's upload): one rule, by the sha256 of its bytes; every other
+    photo, ranked alike. A copy with other bytes still finds it first."""
+    lib = Library.open(photo_library)
+    (beach,) = [p for p in lib.catalog.known() if p.endswith("beach.jpg")]
+    by_path = lib.search(image=beach, k=GOOD)
+    by_bytes = lib.search(image=Path(beach).read_bytes(), k=GOOD)
+    assert beach not in [h.path for h in by_path] and len(by_path) == GOOD - 1
+    assert [(h.id, h.score) for h in by_path] == [(h.id, h.score) for h in by_bytes]
+    Image.open(beach).save(tmp_path / "copy.png")
+    assert lib.search(image=tmp_path / "copy.png", k=1)[0].path == beach
+
+
 def test_password_first(monkeypatch, photo_library):
     at = app(monkeypatch, photo_library, password="correct horse", locale="zh-CN")
     assert [t.label for t in at.text_input] == ["密码"]
