@@ -47,7 +47,7 @@ def open_library(folder: str, catalog: str | None) -> Library:
     """The library, opened once per server. An error is not cached: once the person has built
     the library, reloading the page finds it."""
     env = Settings.from_env()
-    lib = Library.open(folder, catalog, int8=env.int8, hemisphere=env.hemisphere)
+    lib = Library.open(folder, catalog, int8=not env.exact, hemisphere=env.hemisphere)
     lib.warm_up()  # index and text tower load while the person types
     return lib
 
