@@ -1,5 +1,6 @@
 """`altclip-index PHOTOS... [--library DIR]`: index photo folders into a library.
 
+`altclip-index PHOTOS --watch` keeps indexing what changes until stopped (Ctrl-C, SIGTERM).
 `altclip-index --report` lists the files that could not be indexed, with the reason.
 `altclip-index PHOTOS --ray [ADDRESS]` embeds on a Ray cluster (the [ray] extra);
 `--export DIR` writes Parquet shards instead of the catalog, `--import DIR` merges them.
@@ -21,12 +22,13 @@ from altclip_core.errors import AltCLIPError
 from altclip_core.preprocess import MAX_FILE_MB, MAX_MEGAPIXELS
 from search import publishing
 from search.catalog import Catalog
-from search.library_folder import index_folder
+from search.library_folder import LibraryBusy, index_folder
 from search.settings import Settings
 from search.terminal import error_line, escaped, quiet_pipe
 
-from .run import Indexer
+from .run import Indexer, holder
 from .summary import IndexerError
+from .watch import POLL
 
 
 def parser() -> argparse.ArgumentParser:
@@ -72,7 +74,12 @@ def parser() -> argparse.ArgumentParser:
         default=MAX_FILE_MB,
         help=f"skip larger files (default: {MAX_FILE_MB:g})",
     )
-    p.add_argument("--batch-size", type=positive(int), default=16)
+    p.add_argument(
+        "--batch-size",
+        type=positive(int),
+        default=16,
+        help="photos per decode window and per catalog transaction (default: 16)",
+    )
     p.add_argument("--device", help="cuda, mps or cpu (default: the fastest available)")
     p.add_argument(
         "--exact-decode",
@@ -90,6 +97,26 @@ def parser() -> argparse.ArgumentParser:
         "--rebuild",
         action="store_true",
         help="forget every vector and re-embed all photos (e.g. with another --model)",
+    )
+    p.add_argument(
+        "--watch",
+        action="store_true",
+        help="after indexing, keep indexing what changes in PHOTOS (file system events; on a "
+        "network share or past the kernel's inotify limit, polling) until stopped",
+    )
+    p.add_argument(
+        "--poll",
+        type=positive(float),
+        default=POLL,
+        metavar="SECONDS",
+        help=f"--watch, where events cannot be had: rescan this often (default: {POLL:g})",
+    )
+    p.add_argument(
+        "--max-watches",
+        type=positive(int),
+        metavar="N",
+        help="--watch: poll instead of watching when PHOTOS hold more than N folders (default: "
+        "as many as the kernel allows, /proc/sys/fs/inotify/max_user_watches)",
     )
     p.add_argument("--report", action="store_true", help="list the files that failed, with why")
     p.add_argument(
@@ -185,6 +212,8 @@ def main(argv: list[str] | None = None) -> int:
         )
         if args.ray:
             indexer.address = args.ray
+        if args.watch:
+            return watch(indexer, args, previous)
         stop = threading.Event()
         signal.signal(signal.SIGINT, lambda *_: _interrupt(stop, previous))
         with Progress() as progress:
@@ -203,11 +232,32 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:
         raise  # the reader stopped early: quiet_pipe ends quietly
     except (AltCLIPError, OSError) as e:
-        print(f"altclip-index: {error_line(e)}", file=sys.stderr)
+        held = f" ({holder(args.library)})" if isinstance(e, LibraryBusy) else ""
+        print(f"altclip-index: {error_line(e)}{held}", file=sys.stderr)
         return 1
     finally:  # called from Python, it leaves the process as it found it
         Image.MAX_IMAGE_PIXELS = pixels
         signal.signal(signal.SIGINT, previous)
+
+
+def watch(indexer: Indexer, args, previous) -> int:
+    """`--watch`: the first pass, then the changes, until Ctrl-C or SIGTERM (exit 0: the way a
+    watcher ends). A second Ctrl-C stops at once; the next start finishes the job."""
+    if args.ray is not None or args.export:
+        print("altclip-index: --watch indexes locally: not with --ray or --export", file=sys.stderr)
+        return 2
+    from .watch import Watcher
+
+    sys.stdout.reconfigure(line_buffering=True)  # a line a change, also into a journal
+    watcher = Watcher(indexer, args.photos, poll=args.poll, max_watches=args.max_watches)
+    terminate = signal.signal(signal.SIGTERM, lambda *_: watcher.stop())
+    signal.signal(signal.SIGINT, lambda *_: _interrupt(watcher.stopped, previous, watcher.stop))
+    try:
+        with Progress() as progress:
+            watcher.run(args.rebuild, progress)
+    finally:
+        signal.signal(signal.SIGTERM, terminate)
+    return 0
 
 
 def positive(kind: type) -> Callable[[str], int | float]:
@@ -225,11 +275,11 @@ def positive(kind: type) -> Callable[[str], int | float]:
     return parse
 
 
-def _interrupt(stop: threading.Event, previous) -> None:
+def _interrupt(stop: threading.Event, previous, stopping: Callable[[], None] = None) -> None:
     if stop.is_set():  # a second Ctrl-C: stop now (the batch in flight is lost, nothing else)
         signal.signal(signal.SIGINT, previous)
         raise KeyboardInterrupt
-    stop.set()
+    (stopping or stop.set)()
     print("\nstopping after this batch (Ctrl-C again to stop now)", file=sys.stderr)
 
 

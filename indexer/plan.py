@@ -114,12 +114,14 @@ def make_plan(
             trees += _list_folder(source, folder, rebuild, rules, warn, diff)
         else:
             trees.append(folder)  # gone, or out of reach: as a tree
+    files = [f for f in files if os.path.dirname(f) not in folders]  # listed with its folder
     for path, row in source.rows_at([f for f in files if not under(f, trees)], rebuild).items():
         diff.rows[path] = row
     for path in files:
         if not under(path, trees):
             trees += _file(path, diff.rows.pop(path, None), roots, rules, diff)
     trees = [t for t in sorted(set(trees)) if not under(os.path.dirname(t), trees) or t == "/"]
+    trees = [t for t in trees if t in roots or not rules.left_out(t, _root(t, roots), True)]
     for tree in trees:
         _walk(source, tree, rebuild, rules, warn, diff)
     scope = trees + folders + files
@@ -155,6 +157,7 @@ class _Diff:
         self.todo, self.gone, self.later, self.offline, self.known = [], [], [], {}, {}
         self.folders: dict[str, int] = {}
         self.rows: dict[str, Known] = {}
+        self.done: set[str] = set()  # the file places diffed (a tree found later passes them)
         self.unchanged = self.unreachable = 0
 
     def seen(self, entry: Entry, row: Known | None) -> None:
@@ -210,9 +213,11 @@ def _walk(source, tree: str, rebuild: bool, rules: Rules, warn, diff: _Diff) -> 
         if _utf8(entry.path):
             for path, row in rows.before(entry.path):
                 diff.unseen(path, row, unreadable)
-            diff.seen(entry, rows.take(entry.path))
+            row = rows.take(entry.path)
         else:
-            diff.seen(entry, odd.pop(entry.path, None))
+            row = odd.pop(entry.path, None)
+        if entry.path not in diff.done:
+            diff.seen(entry, row)
     for path, row in [*rows.before(None), *odd.items()]:
         diff.unseen(path, row, unreadable)
 
@@ -246,6 +251,7 @@ def _list_folder(source, folder: str, rebuild: bool, rules: Rules, warn, diff: _
 
 def _file(path: str, row: Known | None, roots: list[str], rules: Rules, diff: _Diff) -> list[str]:
     """A file place; returns [path] where it is a folder now (to be walked whole)."""
+    diff.done.add(path)
     try:
         st = os.stat(path)
     except (FileNotFoundError, NotADirectoryError):
@@ -258,8 +264,8 @@ def _file(path: str, row: Known | None, roots: list[str], rules: Rules, diff: _D
         return []
     if os.path.isdir(path):
         return [path]
-    root = max((r for r in roots if under(path, [r]) and r != path), key=len, default=None)
-    if root is None or rules.left_out(path, root):
+    root = _root(path, roots)
+    if rules.left_out(path, root):
         if row is not None:
             diff.unseen(path, row, [])
     else:
@@ -341,6 +347,11 @@ class _Loaded:
 
     def damaged(self) -> list:
         return []
+
+
+def _root(path: str, roots: list[str]) -> str:
+    """The innermost of `roots` that `path` lies under ("/" where none: no rules but MARKER)."""
+    return max((r for r in roots if under(path, [r]) and r != path), key=len, default=os.sep)
 
 
 def _utf8(path: str) -> bool:

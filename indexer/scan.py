@@ -45,10 +45,10 @@ class Rules:
             fnmatch.fnmatch(path, g) or fnmatch.fnmatch(name, g) for g in self.exclude
         )
 
-    def left_out(self, path: str, root: str) -> bool:
-        """Whether a walk of `root` leaves out the file at `path` below it: not a photo's
-        extension, a hidden or excluded name on its way, a library folder (MARKER) above it."""
-        if os.path.splitext(path)[1].lower() not in image_extensions():
+    def left_out(self, path: str, root: str, folder: bool = False) -> bool:
+        """Whether a walk of `root` leaves out the file (or `folder`) at `path` below it: not a
+        photo's extension, a hidden or excluded name on its way, a library (MARKER) above it."""
+        if not folder and os.path.splitext(path)[1].lower() not in image_extensions():
             return True
         folder = os.path.dirname(path)
         while len(folder) > len(root):

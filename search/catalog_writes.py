@@ -17,6 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, aliased
 
 from search.database import CatalogError
+from search.filters import under
 from search.schema import (
     ERROR,
     OK,
@@ -124,16 +125,16 @@ class CatalogWrites:
 
     def copies_outside(self, places: list[str]) -> list[tuple[str, str]]:
         """(path outside `places`, path under them) of rows with the same bytes: where the
-        outside file is gone, a move an earlier run stopped halfway. One join on sha256."""
-        inner, outer = aliased(Photo), aliased(Photo)
-        query = (
-            select(outer.path, inner.path)
-            .join(inner, inner.sha256 == outer.sha256)
-            .where(self._within(inner.path, places), not_(self._within(outer.path, places)))
-            .where(outer.sha256.is_not(None), outer.offline == false())
-        )
-        with self._session() as s:
-            return [tuple(r) for r in s.execute(query)]
+        outside file is gone, a move an earlier run stopped halfway. A join on sha256, for
+        100 places at a time (a statement's depth is bounded)."""
+        inner, outer, found = aliased(Photo), aliased(Photo), []
+        for chunk in in_chunks(places, 100):
+            query = select(outer.path, inner.path).join(inner, inner.sha256 == outer.sha256)
+            query = query.where(self._within(inner.path, chunk), outer.path != inner.path)
+            query = query.where(outer.sha256.is_not(None), outer.offline == false())
+            with self._session() as s:
+                found += [(o, i) for o, i in s.execute(query) if not under(o, places)]
+        return found
 
     def outside(self, places: list[str], rebuild: bool = False) -> Iterator[list[str]]:
         """The library's paths outside `places` (a rebuild takes them in too), ROWS at a time;

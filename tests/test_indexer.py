@@ -283,6 +283,35 @@ def test_a_deleted_folder_is_named_and_its_photos_can_be_forgotten(photos, tiny,
     assert index_main([str(kept), "--forget", str(gone), "--library", str(library)]) == 2
 
 
+def test_a_plan_reads_only_the_rows_under_its_places(photos, tiny, tmp_path):
+    """A plan over one folder of a library never reads every row (Catalog.known), and holds
+    only the rows of the files it reads or removes: a file place is one row, looked up."""
+    from indexer.plan import make_plan
+
+    a, b = tmp_path / "a", tmp_path / "b"
+    library = tmp_path / "lib"
+    indexed(library, tiny, {a: photos / "2024", b: photos / "2023"})
+
+    class Partial(Catalog):
+        def known(self, rebuild: bool = False):
+            raise AssertionError("a plan read every row")
+
+    (a / "square.png").unlink()
+    plan = make_plan(Partial.open(library), [str(a)], False)
+    held = len(inside(rows(library), a))
+    assert plan.gone == [str(a / "square.png")] and not plan.todo
+    assert set(plan.known) == set(plan.gone) and plan.unchanged == held - 1
+    os.utime(a / "wide.webp", ns=(1, 1))  # changed: to be read again
+    plan = make_plan(
+        Partial.open(library), [str(a)], False, places=[("file", str(a / "wide.webp"))]
+    )
+    assert [e.path for e in plan.todo] == [str(a / "wide.webp")] and set(plan.known) == {
+        str(a / "wide.webp")
+    }
+    many = [("file", str(a / f"burst-{i}.jpg")) for i in range(1500)]  # a burst of events
+    assert not make_plan(Partial.open(library), [str(a)], False, places=many).todo
+
+
 def test_a_library_among_the_photos_is_not_indexed(photos, tiny, tmp_path):
     """`altclip-index .` in a photo folder keeps its library in ./data, under the folder it
     scans: its thumbnails and previews are not photos, on the first run or any later one."""

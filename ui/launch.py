@@ -1,14 +1,21 @@
-"""`altclip-ui [--library DIR] [--port 8501] [--address HOST]`: start the Streamlit app.
+"""`altclip-ui [--library DIR] [--port 8501] [--address HOST] [--watch PHOTOS...]`: start the
+Streamlit app.
 
 On this machine only (the default) the page needs no password. Served to the network
 (`--address 0.0.0.0`) it asks for ALTCLIP_PASSWORD (or --password) before it shows anything.
+With `--watch PHOTOS...`, a watcher (`altclip-index PHOTOS --watch`, a child process that ends
+with the page) keeps the library current: the page and the watcher in one command, for a home
+server; new photos appear in the page's next search, and its sidebar says how far it is.
 """
 
 from __future__ import annotations
 
 import argparse
+import ctypes
 import ipaddress
 import os
+import signal
+import subprocess
 import sys
 from pathlib import Path
 
@@ -20,15 +27,28 @@ APP = Path(__file__).with_name("app.py")
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="altclip-ui", description=__doc__)
     env = Settings.from_env()
-    p.add_argument("--library", type=Path, default=env.library)
+    p.add_argument(
+        "--library",
+        type=Path,
+        default=env.library,
+        help="library folder (default: $ALTCLIP_LIBRARY or ./data)",
+    )
     p.add_argument("--catalog", default=env.catalog, help="SQLAlchemy URL of the catalog")
-    p.add_argument("--port", type=int, default=8501)
+    p.add_argument("--port", type=port, default=8501, help="the page's port (default: 8501)")
     p.add_argument("--address", default="localhost", help="use 0.0.0.0 to serve the network")
     p.add_argument(
         "--password",
         default=env.password,
         help="asked before the page shows anything (default: $ALTCLIP_PASSWORD, which `ps` "
         "does not show)",
+    )
+    p.add_argument(
+        "--watch",
+        nargs="+",
+        type=Path,
+        metavar="PHOTOS",
+        help="also keep these photo folders indexed into the library while the page runs "
+        "(altclip-index PHOTOS --watch, as a child process)",
     )
     args = p.parse_args(argv)
     if not args.password and not loopback(args.address):
@@ -44,6 +64,8 @@ def main(argv: list[str] | None = None) -> int:
         os.environ["ALTCLIP_CATALOG"] = args.catalog
     if args.password:  # for the app's environment: on its command line, `ps` would show it
         os.environ["ALTCLIP_PASSWORD"] = args.password
+    if args.watch:
+        watch(args.watch, Path(os.environ["ALTCLIP_LIBRARY"]), args.catalog)
     cmd = [
         sys.executable,
         "-m",
@@ -66,6 +88,31 @@ def main(argv: list[str] | None = None) -> int:
         "none",  # an unexpected error is one generic line: no traceback, no server path
     ]
     os.execv(sys.executable, cmd)
+
+
+def watch(photos: list[Path], library: Path, catalog: str | None) -> subprocess.Popen:
+    """The watcher, started as a child that the kernel stops when the page's process ends
+    (PR_SET_PDEATHSIG; the page replaces this process, and so stays its parent)."""
+    cmd = [sys.executable, "-m", "indexer", *map(str, photos), "--watch", "--library", str(library)]
+    if catalog:
+        cmd += ["--catalog", catalog]
+    return subprocess.Popen(cmd, preexec_fn=_ends_with_parent, stdin=subprocess.DEVNULL)
+
+
+def _ends_with_parent() -> None:
+    """In the child, before it runs: SIGTERM once its parent ends (Linux; elsewhere the
+    watcher ends with the terminal's Ctrl-C or the service's stop, as the page does)."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def port(text: str) -> int:
+    """An argparse type: a TCP port, or an error that says so."""
+    if not text.isdigit() or not 1 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port (1 to 65535)")
+    return int(text)
 
 
 def loopback(address: str) -> bool:

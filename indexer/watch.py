@@ -1,0 +1,388 @@
+"""The watcher: `altclip-index PHOTOS... --watch` keeps the library current. After a first pass
+(a run, the usual one) it waits for file system events (watchdog: inotify on Linux) and plans
+only the paths they name (plan.py's places), through the same stages and under the same writer
+lock, held for as long as it watches, with the model loaded once.
+
+- A file is read only once it has stopped changing (`settled`): its modification time SETTLE
+  seconds old, or, where that time cannot be trusted (a clock elsewhere), the same size and time
+  seen SETTLE seconds apart. A file read too soon (a copy that stalled) fails, and is read again
+  once it changes, as any failed file is.
+- Where events cannot be had (a network share, whose changes made elsewhere send none; the
+  kernel's inotify limits, /proc/sys/fs/inotify/max_user_watches; more folders than
+  --max-watches), it says so once, in one line, and polls every POLL seconds instead: only the
+  folders whose time changed are listed (scan.changed_folders), and every FULL_EVERY polls a
+  full pass stats every file (a file rewritten in place changes its time, not its folder's);
+  failed files, on every poll.
+- Its own library's files (thumbnails, the catalog) never wake it, nor does a file that is not a
+  photo; another library among the photos is left out by the plan (scan.Rules).
+- Killed at any moment, its next start's first pass finishes the job (rows keyed by path; a
+  folder's time is recorded only once its files are stored). Stopped (Ctrl-C, SIGTERM), it
+  ends after the batch in flight, at once when idle. Past MAX_PENDING changed paths, it folds
+  them into their folders: its memory stays flat.
+
+It tells the page what it does in LIBRARY/watch.json (`Status`, `read_status`), written whole
+(a temporary file renamed) when its state changes, removed when it stops.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import logging
+import os
+import re
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from altclip_core.preprocess import image_extensions
+from search.catalog import under
+from search.library_folder import MARKER, temporary
+
+from .run import Indexer, Job
+from .scan import Entry, changed_folders
+from .summary import Summary
+
+STATUS = "watch.json"  # LIBRARY/watch.json: the watcher's Status, for the page
+SETTLE = 2.0  # seconds a file must go unchanged before it is read
+POLL = 60.0  # seconds between polling rescans, where events cannot be had
+FULL_EVERY = 10  # every this many polls, a full pass (files rewritten in place)
+QUIET = 0.5  # seconds without events before the changes gathered are planned
+MAX_PENDING = 50_000  # changed paths held; past it, folded into their folders
+WATCHES = "/proc/sys/fs/inotify/max_user_watches"
+INSTANCES = "/proc/sys/fs/inotify/max_user_instances"
+NETWORK = {"nfs", "nfs4", "cifs", "smb3", "smbfs", "9p", "afs", "ceph", "glusterfs", "lustre"}
+NETWORK_FUSE = ("sshfs", "rclone", "s3fs", "davfs", "gcsfuse", "smb")
+
+
+@dataclass
+class Status:
+    """What the watcher of a library is doing: "indexing" `done` of `total` files, or
+    "current" (up to date); `mode`: "events" or "polling"."""
+
+    pid: int
+    state: str
+    mode: str
+    done: int = 0
+    total: int = 0
+    since: float = 0.0  # when this state began (seconds since 1970)
+
+
+def read_status(library: Path) -> Status | None:
+    """The status of the watcher of `library`, or None where none watches it (no status, or
+    its process is gone: a watcher killed with -9 leaves its file behind)."""
+    try:
+        status = Status(**json.loads((Path(library) / STATUS).read_text()))
+        os.kill(status.pid, 0)
+    except (OSError, ValueError, TypeError):
+        return None
+    return status
+
+
+class Watcher:
+    """Keep `roots` indexed into `indexer`'s library until `stop()`.
+
+    Args:
+        settle: seconds a file must go unchanged before it is read.
+        poll: seconds between rescans where events cannot be had; every `full_every`th
+            rescan stats every file.
+        max_watches: watch with events only while the photo folders number at most this
+            (default: as many as the kernel allows).
+        observer: makes the watchdog observer (default: watchdog's own for this system).
+    """
+
+    def __init__(
+        self,
+        indexer: Indexer,
+        roots: list[Path],
+        settle: float = SETTLE,
+        poll: float = POLL,
+        max_watches: int | None = None,
+        full_every: int = FULL_EVERY,
+        say: Callable[[str], None] = print,
+        observer: Callable[[], object] | None = None,
+    ):
+        self.indexer, self.roots = indexer, [os.path.abspath(r) for r in roots]
+        self.settle, self.poll, self.max_watches = settle, poll, max_watches
+        self.full_every = full_every
+        self.say, self.make_observer = say, observer
+        self.wake, self.stopped = threading.Event(), threading.Event()
+        self.changes = _Changes(Path(indexer.library).resolve(), self.roots, self.wake)
+        self.later: dict[str, float] = {}  # files not settled yet: when to look again
+        self.looks: dict[str, tuple[tuple[int, int], float]] = {}  # file: (size, mtime), since
+        self.mode, self.observer = "events", None
+        self.said: Status | None = None  # the status last written, and when
+        self.said_at = 0.0
+        self.rounds = 0  # plans run, the first pass included
+
+    def stop(self) -> None:
+        """End after the batch in flight (at once, when idle)."""
+        self.stopped.set()
+        self.wake.set()
+
+    def run(
+        self, rebuild: bool = False, progress: Callable[[int, int], None] | None = None
+    ) -> Summary:
+        """The first pass (its `progress` told), then the changes as they come, until `stop()`.
+        Returns the first pass's summary."""
+        with self.indexer.opened(self.roots, rebuild) as job:
+            for leftover in Path(self.indexer.library).glob(f"{STATUS}.tmp*"):
+                leftover.unlink(missing_ok=True)
+            self._observe()  # before the first pass: no change falls between the two
+            try:
+                first = self._round(job, None, progress)
+                if self.observer is not None and len(job.plan.folders) > (self.max_watches or 1e18):
+                    n, limit = len(job.plan.folders), self.max_watches
+                    self._fall_back(f"{n} folders, more than --max-watches {limit} ({WATCHES})")
+                self._watch(job)
+            finally:
+                self._fall_back(None)
+                (Path(self.indexer.library) / STATUS).unlink(missing_ok=True)
+        return first
+
+    def _watch(self, job: Job) -> None:
+        polls, next_poll = 0, time.monotonic() + self.poll
+        while not self.stopped.is_set():
+            self._status("indexing" if self.later else "current")  # files still being written
+            now = time.monotonic()
+            waits = [min(self.later.values(), default=now + 3600) - now]
+            if self.observer is None:
+                waits.append(next_poll - now)
+            if self.wake.wait(max(min(waits), 0)):
+                gathering = time.monotonic() + 5 * QUIET  # a steady stream is planned anyway
+                while self.wake.wait(QUIET) and time.monotonic() < gathering:
+                    self.wake.clear()
+                    if self.stopped.is_set():
+                        return
+            self.wake.clear()
+            if self.observer is not None and self.changes.out_of_watches:
+                self._fall_back(_limit(self.changes.out_of_watches))
+            places = self.changes.take()
+            now = time.monotonic()
+            places += [("file", p) for p, when in self.later.items() if when <= now]
+            self.later = {p: when for p, when in self.later.items() if when > now}
+            if self.observer is None and now >= next_poll:
+                polls, next_poll = polls + 1, now + self.poll
+                places += self._rescan(job, full=polls % self.full_every == 0)
+            if places and not self.stopped.is_set():
+                self._round(job, places)
+
+    def _round(self, job: Job, places: list | None, told=None) -> Summary:
+        """One plan run through the stages; what it left unsettled is looked at later."""
+        self._status("indexing")
+        self.rounds += 1
+
+        def progress(done: int, total: int) -> None:
+            if told is not None:
+                told(done, total)
+            self._status("indexing", done, total)
+
+        summary = job.index(places, self._settled, self.stopped, progress)
+        for path in job.plan.unsettled:
+            self.later.setdefault(path, time.monotonic() + self.settle)
+        self.looks = {p: v for p, v in self.looks.items() if p in self.later}
+        changed = summary.added + summary.updated + summary.moved + summary.removed
+        if places is None or changed or summary.failed or summary.interrupted:
+            self.say(f"{time.strftime('%H:%M:%S')} {summary}")
+        return summary
+
+    def _settled(self, entry: Entry) -> bool:
+        """Whether the file has stopped changing (see the module's docstring)."""
+        try:
+            st = os.stat(entry.path)
+        except OSError:
+            return True  # gone or unreadable: the plan and decode say so
+        if time.time_ns() - st.st_mtime_ns >= self.settle * 1e9:
+            return True  # a rename keeps the time: a moved photo is read at once
+        key, now = (st.st_size, st.st_mtime_ns), time.monotonic()
+        seen = self.looks.get(entry.path)
+        if seen is not None and seen[0] == key and now - seen[1] >= self.settle:
+            return True  # unchanged for SETTLE seconds, whatever its clock says
+        if seen is None or seen[0] != key:
+            self.looks[entry.path] = key, now
+        return False
+
+    def _rescan(self, job: Job, full: bool) -> list:
+        """A polling rescan's places: the folders whose time changed, those gone, the roots
+        never recorded (or all of them, on a full pass), and the files that failed."""
+        if full:
+            return [("tree", r) for r in self.roots]
+        recorded = job.catalog.recorded(self.roots)
+        places = [("tree", r) for r in self.roots if r not in recorded]
+        for root in recorded:
+            places += changed_folders(job.catalog.folder_times(root))
+        failed = [p for p, _ in job.catalog.failures() if under(p, self.roots)]
+        return places + [("file", p) for p in failed]
+
+    def _observe(self) -> None:
+        """The watchdog observer started on the roots (`self.observer`), or polling, said why
+        where events cannot be had: a network share, or the kernel's limits."""
+        for root in self.roots:
+            if kind := _network(root):
+                why = (
+                    f"{root} is on a network share ({kind}): changes made elsewhere send no events"
+                )
+                return self._fall_back(why)
+        if self.make_observer is None:
+            from watchdog.observers import Observer
+
+            self.make_observer = Observer
+        self.observer = self.make_observer()
+        logging.getLogger("watchdog.observers.inotify").addHandler(self.changes)
+        try:
+            for root in self.roots:
+                self.observer.schedule(self.changes, root, recursive=True, event_filter=_events())
+            self.observer.start()
+        except OSError as e:
+            if e.errno not in (errno.ENOSPC, errno.EMFILE):
+                raise
+            self._fall_back(_limit(e.errno))
+
+    def _fall_back(self, why: str | None) -> None:
+        """The observer stopped, and, with `why`, said once: polling from now on."""
+        if self.observer is not None:
+            logging.getLogger("watchdog.observers.inotify").removeHandler(self.changes)
+            self.observer.stop()
+            if hasattr(self.observer, "join") and self.observer.is_alive():
+                self.observer.join(5)
+            self.observer = None
+        if why is not None:
+            self.mode = "polling"
+            self.say(f"altclip-index: watching by polling every {self.poll:g} s: {why}")
+
+    def _status(self, state: str, done: int = 0, total: int = 0) -> None:
+        """LIBRARY/watch.json, written whole where the state changed; progress once a second
+        at most (nothing is written while it waits)."""
+        now, last = time.time(), self.said
+        if last is not None and (last.state, last.mode) == (state, self.mode):
+            if (last.done, last.total) == (done, total) or (now - self.said_at < 1 < total - done):
+                return
+        since = last.since if last is not None and last.state == state else now
+        self.said, self.said_at = Status(os.getpid(), state, self.mode, done, total, since), now
+        path = Path(self.indexer.library) / STATUS
+        tmp = temporary(path)
+        tmp.write_text(json.dumps(asdict(self.said)))
+        os.replace(tmp, path)
+
+
+class _Changes(logging.Handler):
+    """The events, as places to plan (a watchdog event handler, called on its thread), and
+    watchdog's word that it ran out of inotify watches for a new folder (a log record, the only
+    way it says so once it watches)."""
+
+    def __init__(self, library: Path, roots: list[str], wake: threading.Event):
+        super().__init__(logging.WARNING)
+        self.library, self.roots, self.wake = str(library), roots, wake
+        self.extensions = image_extensions()
+        self.places: dict[tuple[str, str], None] = {}
+        self.libraries: dict[str, bool] = {}  # folder: holds MARKER (another library)
+        self.guard = threading.Lock()
+        self.out_of_watches = 0  # the errno, once watchdog says it could not watch a folder
+
+    def dispatch(self, event) -> None:
+        kind = event.event_type
+        if kind in ("opened", "closed_no_write") or (event.is_directory and kind == "modified"):
+            return  # a read, or a folder's time: its entries' own events say what changed
+        if kind == "events_lost":  # the kernel's queue overflowed: the roots walked again
+            found = [("tree", r) for r in self.roots if under(os.fsdecode(event.src_path), [r])]
+            self._add(found or [("tree", r) for r in self.roots])
+            return
+        paths = [os.fsdecode(p) for p in (event.src_path, getattr(event, "dest_path", "")) if p]
+        self._add(
+            [
+                ("tree" if event.is_directory else "file", p)
+                for p in paths
+                if not self._ours(p)
+                and (event.is_directory or os.path.splitext(p)[1].lower() in self.extensions)
+            ]
+        )
+
+    def _ours(self, path: str) -> bool:
+        """Under this library or another one kept among the photos."""
+        if under(path, [self.library]):
+            return True
+        folder = os.path.dirname(path)
+        while under(folder, self.roots) and folder not in self.roots:
+            if folder not in self.libraries:
+                if len(self.libraries) > 10_000:
+                    self.libraries.clear()
+                self.libraries[folder] = os.path.lexists(os.path.join(folder, MARKER))
+            if self.libraries[folder]:
+                return True
+            folder = os.path.dirname(folder)
+        return False
+
+    def _add(self, places: list) -> None:
+        if not places:
+            return
+        with self.guard:
+            self.places.update(dict.fromkeys(places))
+            if len(self.places) > MAX_PENDING:  # folded into their folders
+                folded = {
+                    ("folder", os.path.dirname(p)) if k == "file" else (k, p): None
+                    for k, p in self.places
+                }
+                self.places = (
+                    folded
+                    if len(folded) <= MAX_PENDING
+                    else {("tree", r): None for r in self.roots}
+                )
+        self.wake.set()
+
+    def take(self) -> list:
+        with self.guard:
+            places, self.places = list(self.places), {}
+        return places
+
+    def emit(self, record: logging.LogRecord) -> None:
+        for arg in record.args if isinstance(record.args, tuple) else ():
+            if isinstance(arg, OSError) and arg.errno in (errno.ENOSPC, errno.EMFILE):
+                self.out_of_watches = arg.errno
+                self.wake.set()
+
+
+def _limit(code: int) -> str:
+    """The kernel's inotify limit that was reached, in one line that names it."""
+    setting = WATCHES if code == errno.ENOSPC else INSTANCES
+    try:
+        value = Path(setting).read_text().strip()
+    except OSError:
+        value = "?"
+    more = max(int(value) * 4, 524288) if value.isdigit() else 524288
+    return (
+        f"the kernel's inotify limit is reached ({setting} is {value}, shared by this user's "
+        f"programs; raise it, e.g. sudo sysctl fs.inotify.{os.path.basename(setting)}={more})"
+    )
+
+
+def _events() -> list:
+    """The events that say a photo changed: not a read (the indexer's own, or anyone's)."""
+    from watchdog import events
+
+    names = ["FileCreatedEvent", "FileModifiedEvent", "FileAttribEvent", "FileClosedEvent"]
+    names += ["FileDeletedEvent", "FileMovedEvent", "DirCreatedEvent", "DirDeletedEvent"]
+    names += ["DirMovedEvent", "DirAttribEvent", "EventsLostEvent"]  # a folder made unreadable
+    return [getattr(events, n) for n in names if hasattr(events, n)]
+
+
+def _network(path: str) -> str | None:
+    """The file system type of `path` where it is a network share, else None (Linux's
+    /proc/self/mountinfo; elsewhere, none is known)."""
+    try:
+        lines = Path("/proc/self/mountinfo").read_text().splitlines()
+    except OSError:
+        return None
+    best, kind = "", None
+    for line in lines:
+        fields = line.split()
+        if "-" not in fields:
+            continue
+        point = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m[1], 8)), fields[4])  # \040: " "
+        fstype = fields[fields.index("-") + 1]
+        if under(path, [point]) and len(point) >= len(best):
+            best, kind = point, fstype
+    if kind in NETWORK or (kind or "").startswith("fuse.") and any(n in kind for n in NETWORK_FUSE):
+        return kind
+    return None
