@@ -7,21 +7,26 @@ diffs the two side by side, a folder at a time, instead of holding every row.
 A polling rescan (`changed_folders`) lists only the folders whose modification time is not the
 one recorded when they were last listed: a folder's time changes when an entry is added,
 removed or renamed in it, not when a file in it is rewritten (the watcher's full pass, every
-few rescans, stats every file for those).
+few rescans, stats every file for those). On a network share (`network_share`), changes made on
+another machine send no file system events: the watcher polls there.
 """
 
 from __future__ import annotations
 
 import fnmatch
 import os
+import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from altclip_core.preprocess import image_extensions
+from search.filters import under
 from search.library_folder import MARKER
 from search.terminal import escaped
 
+NETWORK = {"nfs", "nfs4", "cifs", "smb3", "smbfs", "9p", "afs", "ceph", "glusterfs", "lustre"}
+NETWORK_FUSE = ("sshfs", "rclone", "s3fs", "davfs", "gcsfuse", "smb")
 RACY_NS = 2 * 10**9  # a folder changed this recently may change again within its time's tick
 
 
@@ -157,3 +162,25 @@ def _in_byte_order(e: os.DirEntry) -> bytes:
 
 def _now_ns() -> int:
     return time.time_ns()
+
+
+def network_share(path: str) -> str | None:
+    """The file system type of `path` where it is a network share, else None (Linux's
+    /proc/self/mountinfo; elsewhere, none is known)."""
+    try:
+        with open("/proc/self/mountinfo") as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return None
+    best, kind = "", None
+    for line in lines:
+        fields = line.split()
+        if "-" not in fields:
+            continue
+        point = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m[1], 8)), fields[4])  # \040: " "
+        fstype = fields[fields.index("-") + 1]
+        if under(path, [point]) and len(point) >= len(best):
+            best, kind = point, fstype
+    if kind in NETWORK or (kind or "").startswith("fuse.") and any(n in kind for n in NETWORK_FUSE):
+        return kind
+    return None

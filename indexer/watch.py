@@ -30,7 +30,6 @@ import errno
 import json
 import logging
 import os
-import re
 import threading
 import time
 from collections.abc import Callable
@@ -42,7 +41,7 @@ from search.catalog import under
 from search.library_folder import MARKER, temporary
 
 from .run import Indexer, Job
-from .scan import Entry, changed_folders
+from .scan import Entry, changed_folders, network_share
 from .summary import Summary
 
 STATUS = "watch.json"  # LIBRARY/watch.json: the watcher's Status, for the page
@@ -53,8 +52,6 @@ QUIET = 0.5  # seconds without events before the changes gathered are planned
 MAX_PENDING = 50_000  # changed paths held; past it, folded into their folders
 WATCHES = "/proc/sys/fs/inotify/max_user_watches"
 INSTANCES = "/proc/sys/fs/inotify/max_user_instances"
-NETWORK = {"nfs", "nfs4", "cifs", "smb3", "smbfs", "9p", "afs", "ceph", "glusterfs", "lustre"}
-NETWORK_FUSE = ("sshfs", "rclone", "s3fs", "davfs", "gcsfuse", "smb")
 
 
 @dataclass
@@ -116,6 +113,7 @@ class Watcher:
         self.said: Status | None = None  # the status last written, and when
         self.said_at = 0.0
         self.rounds = 0  # plans run, the first pass included
+        self.away: set[str] = set()  # photo folders gone or empty (unmounted?), said once
 
     def stop(self) -> None:
         """End after the batch in flight (at once, when idle)."""
@@ -166,8 +164,21 @@ class Watcher:
             if self.observer is None and now >= next_poll:
                 polls, next_poll = polls + 1, now + self.poll
                 places += self._rescan(job, full=polls % self.full_every == 0)
-            if places and not self.stopped.is_set():
+            if (places := self._in_reach(places)) and not self.stopped.is_set():
                 self._round(job, places)
+
+    def _in_reach(self, places: list) -> list:
+        """The places, but none under a photo folder that is gone or empty (an unmounted drive
+        looks so): its photos are kept as they are, said once, until it is back and walked."""
+        away = {r for r in self.roots if _empty(r)}
+        for root in away - self.away:
+            self.say(
+                f"altclip-index: {root} is gone or empty: its photos are kept until it is "
+                f"back (to forget them: altclip-index --forget {root})"
+            )
+        places += [("tree", r) for r in self.away - away]  # back: walked whole
+        self.away = away
+        return [(kind, path) for kind, path in places if not under(path, list(away))]
 
     def _round(self, job: Job, places: list | None, told=None) -> Summary:
         """One plan run through the stages; what it left unsettled is looked at later."""
@@ -220,7 +231,7 @@ class Watcher:
         """The watchdog observer started on the roots (`self.observer`), or polling, said why
         where events cannot be had: a network share, or the kernel's limits."""
         for root in self.roots:
-            if kind := _network(root):
+            if kind := network_share(root):
                 why = (
                     f"{root} is on a network share ({kind}): changes made elsewhere send no events"
                 )
@@ -357,6 +368,14 @@ def _limit(code: int) -> str:
     )
 
 
+def _empty(folder: str) -> bool:
+    try:
+        with os.scandir(folder) as entries:
+            return next(entries, None) is None
+    except OSError:
+        return True
+
+
 def _events() -> list:
     """The events that say a photo changed: not a read (the indexer's own, or anyone's)."""
     from watchdog import events
@@ -365,24 +384,3 @@ def _events() -> list:
     names += ["FileDeletedEvent", "FileMovedEvent", "DirCreatedEvent", "DirDeletedEvent"]
     names += ["DirMovedEvent", "DirAttribEvent", "EventsLostEvent"]  # a folder made unreadable
     return [getattr(events, n) for n in names if hasattr(events, n)]
-
-
-def _network(path: str) -> str | None:
-    """The file system type of `path` where it is a network share, else None (Linux's
-    /proc/self/mountinfo; elsewhere, none is known)."""
-    try:
-        lines = Path("/proc/self/mountinfo").read_text().splitlines()
-    except OSError:
-        return None
-    best, kind = "", None
-    for line in lines:
-        fields = line.split()
-        if "-" not in fields:
-            continue
-        point = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m[1], 8)), fields[4])  # \040: " "
-        fstype = fields[fields.index("-") + 1]
-        if under(path, [point]) and len(point) >= len(best):
-            best, kind = point, fstype
-    if kind in NETWORK or (kind or "").startswith("fuse.") and any(n in kind for n in NETWORK_FUSE):
-        return kind
-    return None

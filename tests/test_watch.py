@@ -115,6 +115,19 @@ def test_copied_in_found_half_written_waits_rename_move_delete(tiny, tmp_path):
         until(lambda: not rows(library), what="a folder moved out")
 
 
+def test_a_watched_folder_emptied_keeps_its_photos_until_it_is_back(tiny, tmp_path):
+    """An unmounted drive leaves its mount point empty: its photos are not removed."""
+    photos, library = tmp_path / "photos", tmp_path / "lib"
+    jpeg(photos / "a.jpg", 1)
+    with watching(library, tiny, [photos]) as (watcher, said):
+        until(lambda: ok(library) == {"a.jpg"}, what="settled")
+        (photos / "a.jpg").unlink()
+        until(lambda: any("is gone or empty" in line for line in said), what="said")
+        assert ok(library) == {"a.jpg"}
+        jpeg(photos / "b.jpg", 2)
+        until(lambda: ok(library) == {"b.jpg"}, what="back, and walked whole")
+
+
 class Refusing:
     """An observer as watchdog's is where the kernel's inotify watches have run out."""
 
@@ -220,3 +233,14 @@ def test_a_running_page_shows_a_photo_added_while_it_runs(tiny, tmp_path, monkey
         until(lambda: "later.jpg" in ok(library), what="indexed")
         at.run()  # the same question asked again, in the same page: no restart
         assert any("later.jpg" in n for n in names()) and at.sidebar.metric[0].value == "2"
+
+
+def test_the_page_command_says_a_bad_port_or_folder_in_one_line(capsys):
+    from ui.launch import main
+
+    with pytest.raises(SystemExit) as exit:
+        main(["--port", "99999"])
+    err = capsys.readouterr().err
+    assert exit.value.code == 2 and "'99999' is not a port" in err and "Traceback" not in err
+    assert main(["--watch", "/nowhere/photos"]) == 2
+    assert capsys.readouterr().err == "altclip-ui: --watch /nowhere/photos is not a folder\n"

@@ -59,6 +59,9 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
+    if missing := [p for p in args.watch or [] if not p.is_dir()]:
+        print(f"altclip-ui: --watch {missing[0]} is not a folder", file=sys.stderr)
+        return 2
     os.environ["ALTCLIP_LIBRARY"] = str(args.library.expanduser().resolve())
     if args.catalog:
         os.environ["ALTCLIP_CATALOG"] = args.catalog
