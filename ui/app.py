@@ -31,6 +31,7 @@ from search import (
 )
 from search.settings import Settings
 from ui import state
+from ui.demo import is_demo
 from ui.filters import chips_ui, filters_ui
 from ui.grid import results_ui
 from ui.header import language_ui, password_ui
@@ -81,6 +82,8 @@ def main() -> None:
 def library_ui(lib: Library, tr: Strings) -> None:
     """The page once the library is open: its status, the question, and the answer."""
     s = st.session_state
+    if is_demo(lib.status().model):
+        st.info(tr("demo"))
     status_ui(lib, tr)
     query, image = query_ui(lib, tr)
     options = filters_ui(lib, tr)
