@@ -119,10 +119,7 @@ def bands(hits: list[Hit]) -> list[str]:
     found = []
     for hit in hits:
         gap = best - hit.score
-        if gap <= 0.02:
-            level = 0
-        else:
-            level = 1 if gap <= 0.06 or hit.match else 2
+        level = 0 if gap <= 0.02 else 1 if gap <= 0.06 or hit.match else 2
         found.append(f"band_{words[level]}")
     return found
 
