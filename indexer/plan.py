@@ -28,6 +28,7 @@ What it guarantees:
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
@@ -209,17 +210,31 @@ def _walk(source, tree: str, rebuild: bool, rules: Rules, warn, diff: _Diff) -> 
         pass
     except OSError:
         unreadable = [tree]  # out of reach
+
+    def unseen(path: str, row: Known) -> None:
+        """Gone, or out of reach; but a photo the walk would take that is there after all (the
+        database sorted otherwise than the walk) is diffed, never removed."""
+        try:
+            st = None if rules.left_out(path, tree) else os.stat(path)
+        except OSError:
+            st = None
+        if st is not None and stat.S_ISREG(st.st_mode):
+            diff.done.add(path)
+            diff.seen(Entry(path, st.st_size, st.st_mtime_ns), row)
+        else:
+            diff.unseen(path, row, unreadable)
+
     for entry in walk:
         if _utf8(entry.path):
             for path, row in rows.before(entry.path):
-                diff.unseen(path, row, unreadable)
+                unseen(path, row)
             row = rows.take(entry.path)
         else:
             row = odd.pop(entry.path, None)
         if entry.path not in diff.done:
             diff.seen(entry, row)
     for path, row in [*rows.before(None), *odd.items()]:
-        diff.unseen(path, row, unreadable)
+        unseen(path, row)
 
 
 def _list_folder(source, folder: str, rebuild: bool, rules: Rules, warn, diff: _Diff) -> list[str]:
