@@ -275,7 +275,7 @@ def positive(kind: type) -> Callable[[str], int | float]:
     return parse
 
 
-def _interrupt(stop: threading.Event, previous, stopping: Callable[[], None] = None) -> None:
+def _interrupt(stop: threading.Event, previous, stopping: Callable[[], None] | None = None) -> None:
     if stop.is_set():  # a second Ctrl-C: stop now (the batch in flight is lost, nothing else)
         signal.signal(signal.SIGINT, previous)
         raise KeyboardInterrupt
