@@ -5,9 +5,9 @@ and without.
     python bench/words.py [--text 300] [--plain 300] [--seed 0] [--threads 1]
                           [--glance 640 800 960] [--full 100] [--share 0.1] [--tower]
 
-Prints the CPU (model name; avx512_bf16 or not) and how busy the machine was (load average
-before and after: on shared cores every second is rough, the ratios between rows less so),
-then one row per way of reading:
+Prints the CPU (model name and its flags, avx512_bf16 among them where it has it) and how busy
+the machine was (load average before and after: on shared cores every second is rough, the
+ratios between rows less so), then one row per way of reading:
 - `glance N` (indexer/read.py's rule at N pixels: a look by the detector decides, the lines it
   finds are recognised from the photo at 1600): text photos skipped (the look saw no line),
 - `full look` (Reader.read: the detector at 1600 on every photo) on the first --full photos of
@@ -38,23 +38,12 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench.model import cpu  # noqa: E402
 from indexer.ocr import Reader  # noqa: E402
 from indexer.read import needs_reading, read_photo  # noqa: E402
 from tests import textworld  # noqa: E402
 
 TARGET_S = 0.25  # reading's share of a photo's indexing time: 1.25x a ~1 s image tower
-
-
-def cpu() -> str:
-    """The CPU's model name, whether it has avx512_bf16, and how many cores this process has."""
-    try:
-        info = Path("/proc/cpuinfo").read_text().splitlines()
-    except OSError:
-        return "unknown CPU"
-    name = next((x.split(":", 1)[1].strip() for x in info if x.startswith("model name")), "?")
-    flags = set(next((x.split(":", 1)[1].split() for x in info if x.startswith("flags")), []))
-    shown = ", ".join(f if f in flags else f"no {f}" for f in ("avx512_bf16", "avx2"))
-    return f"{name} ({shown}), {len(os.sched_getaffinity(0))} cores"
 
 
 @dataclass
@@ -160,7 +149,8 @@ def main() -> None:
     parser.add_argument("--tower", action="store_true", help="time the image tower too")
     args = parser.parse_args()
 
-    print(f"CPU: {cpu()}; load average {os.getloadavg()[0]:.1f} at the start")
+    cores = len(os.sched_getaffinity(0))
+    print(f"CPU: {cpu()}, {cores} cores; load average {os.getloadavg()[0]:.1f} at the start")
     photos = list(textworld.world(args.seed, args.text, args.plain))
     reader = Reader(threads=args.threads)
     print(
