@@ -89,6 +89,11 @@ def viewer(at: AppTest) -> list[str]:
     return [t.value for t in at.text if t.value not in outside]
 
 
+def viewed(at: AppTest) -> Hit:
+    """The photo in the viewer."""
+    return next(h for h in at.session_state.results if h.id == at.session_state.viewing)
+
+
 def markdown(at: AppTest) -> str:
     """Everything the page rendered as Markdown."""
     elements = [*at.markdown, *at.caption, *at.info, *at.warning, *at.error, *at.title]
@@ -360,20 +365,49 @@ def test_copies_are_one_tile_and_why_shows_where_it_matches(monkeypatch, tmp_pat
     pair = {"p0.jpg", "p0 copy.jpg"}
     assert [tiles(at)[i][1] for i in folded if tiles(at)[i][1] in pair]  # the pair, as one tile
     open_photo(at, next(i for i in folded if tiles(at)[i][1] in pair))
-    (other,) = pair - {tiles(at)[at.session_state.viewing][1]}
+    (other,) = pair - {os.path.basename(viewed(at).path)}
     assert any(t.startswith("1 more like it") and other in t for t in viewer(at))
     at.button(key="why").click().run()
     assert not at.exception
     assert WORDS["en"]["why_caption"] in [c.value for c in at.caption]
-    lib, viewed = Library.open(tmp_path / "lib"), at.session_state.results[at.session_state.viewing]
-    with Image.open(lib.preview(viewed)) as f:  # the map laid over the photo as it is shown
+    lib, shown = Library.open(tmp_path / "lib"), viewed(at)
+    with Image.open(lib.preview(shown)) as f:  # the map laid over the photo as it is shown
         plain = f.convert("RGBA")
-    heat = lib.explain(viewed, lib.query_vector("a dog"), grid=page.WHY_GRID)
+    heat = lib.explain(shown, lib.query_vector("a dog"), grid=page.WHY_GRID)
     want = Image.alpha_composite(plain, overlay(heat, plain.size))
     assert np.array_equal(np.asarray(at.session_state.why_shown[1]), np.asarray(want))
     assert at.button(key="why").label == WORDS["en"]["why_hide"]
     at.button(key="why").click().run()
     assert WORDS["en"]["why_caption"] not in [c.value for c in at.caption]
+
+
+def test_the_viewer_keeps_its_photo_while_the_library_changes(monkeypatch, tmp_path, tiny):
+    """Photos indexed while the viewer is open (altclip-ui --watch, an altclip-index beside the
+    page) move the results: the viewer keeps the photo that was opened, at its new place; a
+    photo gone from the library closes it."""
+    from indexer import Indexer
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for seed in range(4):
+        photo(160, 120, 900 + seed).save(folder / f"p{seed}.jpg")
+    Indexer(library=tmp_path / "lib", model=str(tiny)).run([folder])
+    at = open_photo(search(app(monkeypatch, tmp_path / "lib"), "a dog"), 1)
+    opened = tiles(at)[1][1]
+    assert f"File: {opened}" in viewer(at) and "2 of 4" in viewer(at)
+    for seed in range(8):
+        photo(160, 120, 950 + seed).save(folder / f"q{seed}.jpg")
+    Indexer(library=tmp_path / "lib", model=str(tiny)).run([folder])
+    at.run()
+    assert not at.exception and tiles(at)[1][1] != opened  # the results moved
+    place = [name for _, name in tiles(at)].index(opened)
+    assert f"File: {opened}" in viewer(at) and f"{place + 1} of 12" in viewer(at)
+    at.button(key="next").click().run()
+    assert f"File: {tiles(at)[place + 1][1]}" in viewer(at)
+    (folder / tiles(at)[place + 1][1]).unlink()
+    Indexer(library=tmp_path / "lib", model=str(tiny)).run([folder])
+    at.run()
+    assert not at.exception and not viewer(at) and len(tiles(at)) == 11
 
 
 def test_more_like_this(monkeypatch, photo_library):

@@ -29,7 +29,7 @@ from PIL import Image
 from search import MAX_QUERY_CHARS, Library
 from tests.photos import GOOD
 from tests.test_parity import photo
-from tests.test_ui import LOCALES, WORDS, app, open_photo, search, texts, tiles, viewer
+from tests.test_ui import LOCALES, WORDS, app, open_photo, search, texts, tiles, viewed, viewer
 
 ROOT = Path(__file__).resolve().parents[1]
 PASSWORD = "correct horse"
@@ -242,8 +242,7 @@ def test_every_picture_the_page_shows_is_inline(monkeypatch, photo_library):
     thumbs = {p.read_bytes() for p in (photo_library / "thumbs").rglob("*.webp")}
     assert sorted(t for kind, t in sources if kind == "image/webp") == sorted(thumbs)
     (preview,) = [data for kind, data in sources if kind == "image/jpeg"]
-    viewed = at.session_state.results[at.session_state.viewing]
-    assert preview == Library.open(photo_library).preview(viewed).read_bytes()
+    assert preview == Library.open(photo_library).preview(viewed(at)).read_bytes()
 
     upload = io.BytesIO()
     photo(640, 480, 77).save(upload, "JPEG")
@@ -405,10 +404,12 @@ def test_invisible_characters_in_names_are_shown(monkeypatch, invisible):
     filter: every name that differs looks different, and none reverses its text."""
     at = search(app(monkeypatch, invisible), "a photo")
     shown = [name for _, name in tiles(at)]
-    for i, hit in enumerate(at.session_state.results):
+    for hit in at.session_state.results:  # each tile opened by its photo, wherever it is now
         folder, name = os.path.split(hit.path)
         folder = {"trip": "trip", "trip\u200b": "trip\\u200b"}[os.path.basename(folder)]
-        lines = viewer(open_photo(at, i))
+        at.button(key=f"open-{hit.id}").click().run()
+        assert not at.exception and viewed(at).id == hit.id
+        lines = viewer(at)
         assert f"File: {INVISIBLE.get(name, name)}" in lines and f"Folder: {folder}" in lines
         shown += [n for line in lines if (m := COPIES.match(line)) for n in m[1].split(", ")]
     assert sorted(shown) == sorted([*INVISIBLE.values(), "IMG_0001.jpg"])

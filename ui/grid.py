@@ -104,7 +104,9 @@ def grid_ui(lib: Library, hits: list[Hit], tr: Strings) -> None:
                 st.container(key=f"blank-{i}")
             copies = f" +{len(hit.duplicates)}" if hit.duplicates else ""
             text(f"{tr(words)} · {name(os.path.basename(hit.path))}{copies}")
-            st.button(tr("open_photo", n=i + 1), key=f"open-{hit.id}", on_click=view, args=(i,))
+            st.button(
+                tr("open_photo", n=i + 1), key=f"open-{hit.id}", on_click=view, args=(hit.id,)
+            )
 
 
 def bands(hits: list[Hit]) -> list[str]:
@@ -130,8 +132,8 @@ def none_match(hits: list[Hit]) -> bool:
     return not any(h.match for h in hits) and any(h.match is False for h in hits)
 
 
-def view(i: int) -> None:
-    st.session_state.viewing = i
+def view(photo_id: int) -> None:
+    st.session_state.viewing = photo_id
 
 
 def show_more() -> None:

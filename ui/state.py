@@ -12,7 +12,8 @@ box (`query`) keep their values under their keys; besides them:
 - `asked`, `question`: the question the results answer, and it as `Library.query_vector`'s
   arguments (grid).
 - `shown`, `results`: how many results are asked for; the results, in the order shown (grid).
-- `viewing`: the index in `results` of the photo in the viewer, None when closed (grid, viewer).
+- `viewing`: the id of the photo in the viewer (`Hit.id`), None when closed (grid, viewer): its
+  place in `results` may change from one run to the next (photos indexed meanwhile).
 - `why_for`, `why_shown`: the photo whose "why" map is shown; the map, kept for the session
   (viewer).
 """

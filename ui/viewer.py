@@ -22,9 +22,12 @@ WHY_GRID = 4  # cells of the "why this photo" map along a photo's shorter side
 
 
 def viewer_ui(lib: Library, tr: Strings) -> None:
-    """The photo `viewing` of the results over the grid, which stays as it was (query, results,
-    scroll position), until it is closed (Esc, ✕ or a click beside it)."""
-
+    """The photo `viewing` (its id) over the grid, which stays as it was (query, results,
+    scroll position), until it is closed (Esc, ✕ or a click beside it). Photos indexed
+    meanwhile move the results, not the photo shown; once it has left them, it closes."""
+    if place(st.session_state.results) is None:
+        close()
+        return
     # Esc as a shortcut of the page, not only of the dialog: the dialog hears Esc only while the
     # focus is inside it, and the focus falls to the page when ← or → reaches the end of the
     # results and its button is disabled. The button is hidden (style.LAYOUT).
@@ -35,7 +38,9 @@ def viewer_ui(lib: Library, tr: Strings) -> None:
 def photo_ui(lib: Library, tr: Strings) -> None:
     """The viewer's content: re-run alone (a fragment) when previous, next or a label changes."""
     hits = st.session_state.results
-    i = min(st.session_state.viewing or 0, len(hits) - 1)
+    i = place(hits)
+    if i is None:  # closed from inside it ("more like this"): the page runs again, without it
+        st.rerun()
     hit = hits[i]
     picture, about = st.columns([3, 2], vertical_alignment="center")
     preview = lib.preview(hit)  # screen-size, made at indexing time
@@ -155,8 +160,15 @@ def close() -> None:
     st.session_state.viewing = None
 
 
+def place(hits: list[Hit]) -> int | None:
+    """Where the photo in the viewer is among `hits`, or None."""
+    viewing = st.session_state.get("viewing")
+    return next((i for i, hit in enumerate(hits) if hit.id == viewing), None)
+
+
 def step(by: int) -> None:
-    st.session_state.viewing = max(0, st.session_state.viewing + by)
+    hits = st.session_state.results
+    st.session_state.viewing = hits[min(max(0, place(hits) + by), len(hits) - 1)].id
 
 
 def more_like(hit: Hit) -> None:
