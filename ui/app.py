@@ -13,8 +13,9 @@ library is shown before it is given, and pictures travel only inside the page's 
 This file is the page's flow; its parts are their own files: `header` (title, language,
 password), `sidebar` (the library's status), `search_box` (words and an uploaded photo),
 `filters` (and their chips), `grid` (the results), `viewer` (one photo over the grid), `problems`
-(failures as one line), `show` (how text and pictures reach the page) and `state` (the session's
-shared keys).
+(failures as one line), `show` (how text and pictures reach the page), `style` (the page's CSS,
+Streamlit's own words in the page's language), `state` (the session's shared keys) and `demo`
+(`altclip-demo`: a library of drawn shapes, which the page says is a demo).
 """
 
 from __future__ import annotations
