@@ -22,6 +22,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from search.catalog_copies import CatalogCopies
+from search.catalog_words import CatalogWords
 from search.catalog_writes import CatalogWrites
 from search.database import CatalogError, NoCatalog, advice, catalog_url, connect, shown
 from search.filters import in_folder, taken, under
@@ -68,7 +69,7 @@ __all__ = [
 CHUNK = 20_000  # rows per read when streaming vectors: 60 MB of 768-d float32
 
 
-class Catalog(CatalogWrites, CatalogCopies):
+class Catalog(CatalogWrites, CatalogCopies, CatalogWords):
     """Every statement the project runs against its database, by name."""
 
     def __init__(self, engine: Engine, url: str | None = None):

@@ -28,7 +28,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 from sqlalchemy.types import TypeDecorator
 
-SCHEMA_VERSION = 3  # 3: copy groups and folder times (new tables only)
+SCHEMA_VERSION = 4  # 3: copy groups and folder times; 4: words in photos (new tables only)
 # Stepwise: MIGRATIONS[v] takes a catalog from version v - 1 to v, in the catalog's transaction.
 # Tables and indexes new in a version are made by create_all; columns added to a table are here.
 MIGRATIONS = {
@@ -153,6 +153,42 @@ class Folder(Base):
     path: Mapped[str] = mapped_column(FsPath, primary_key=True)  # absolute
     mtime_ns: Mapped[int] = mapped_column(BigInteger)
     generation: Mapped[int] = mapped_column(BigInteger, index=True)
+
+
+class Reading(Base):
+    """A photo whose words were read, for the bytes `sha256`: a photo with no row, or another
+    sha256, is read by the next run. `cut`: why some of its words may be missing (None: none)."""
+
+    __tablename__ = "readings"
+
+    photo: Mapped[int] = mapped_column(Integer, primary_key=True)  # the photo's id
+    sha256: Mapped[str] = mapped_column(String(64))
+    cut: Mapped[str | None] = mapped_column(Text)
+    generation: Mapped[int] = mapped_column(BigInteger, index=True)
+
+
+class WordLine(Base):
+    """One line of words read in a photo: its text, the text folded for lookups (search/words.py)
+    and its box, four corners [[x, y], ...] as fractions of the photo's width and height."""
+
+    __tablename__ = "word_lines"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    photo: Mapped[int] = mapped_column(Integer, index=True)
+    text: Mapped[str] = mapped_column(Text)
+    folded: Mapped[str] = mapped_column(Text)
+    box: Mapped[str] = mapped_column(Text)  # JSON
+    confidence: Mapped[float] = mapped_column(Float)
+
+
+class WordGram(Base):
+    """A character bigram of a photo's folded lines: the lookup's B-tree (two-character Chinese
+    words are one bigram; an English word, its bigrams), in SQLite and PostgreSQL alike."""
+
+    __tablename__ = "word_grams"
+
+    gram: Mapped[str] = mapped_column(String(8), primary_key=True)
+    photo: Mapped[int] = mapped_column(Integer, primary_key=True)
 
 
 class ModelInfo(Base):
