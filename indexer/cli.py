@@ -62,6 +62,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--include-hidden", action="store_true", help="also scan hidden folders and files"
     )
+    p.add_argument("--no-words", action="store_true", help="read no words in the photos (OCR)")
     p.add_argument(
         "--max-megapixels",
         type=positive(float),
@@ -181,10 +182,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{forgotten} photos under {escaped(str(args.forget))} forgotten")
             return 0
         if not args.photos:
-            print(
-                "altclip-index: name at least one photo folder, e.g. altclip-index ~/Pictures",
-                file=sys.stderr,
-            )
+            name = "altclip-index: name at least one photo folder, e.g. altclip-index ~/Pictures"
+            print(name, file=sys.stderr)
             return 2
         from altclip_core.kernels import hold_freed_memory
 
@@ -208,6 +207,7 @@ def main(argv: list[str] | None = None) -> int:
             device=args.device,
             exact_decode=args.exact_decode,
             int8=args.int8,
+            words=not args.no_words,
             warn=lambda msg: print(f"warning: {msg}", file=sys.stderr),
         )
         if args.ray:
@@ -313,10 +313,11 @@ def import_(args) -> int:
 
 
 def report(args) -> int:
-    failed = Catalog.open(args.library, args.catalog, create=False).failures()
-    for path, error in failed:
-        print(f"{escaped(path)}\t{escaped(error)}")
-    print(f"{len(failed)} file(s) could not be indexed", file=sys.stderr)
+    catalog = Catalog.open(args.library, args.catalog, create=False)
+    failed, cut = catalog.failures(), catalog.cuts()
+    for path, why in failed + [(p, f"words cut: {why}") for p, why in cut]:
+        print(f"{escaped(path)}\t{escaped(why)}")
+    print(f"{len(failed)} file(s) could not be indexed, {len(cut)} read in part", file=sys.stderr)
     return 0
 
 

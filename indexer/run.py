@@ -216,7 +216,7 @@ class Job:
                 store.finish()
             catalog.record_folders(plan.trees, plan.folders)  # listed, and now all stored
             self.rebuild = False  # a watcher's next plans add to the rebuilt library
-        publish(catalog, runner.library)
+        publish(catalog, runner.library, runner.reading())
         summary.seconds = time.perf_counter() - start
         summary.int8_cosine = self.embedder.int8_cosine
         return summary

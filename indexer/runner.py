@@ -19,6 +19,7 @@ from search.catalog import Catalog
 from .decode import Decoded, Decoder, decode_all
 from .embed import Embedder
 from .plan import Place, Plan, make_plan
+from .reading import Reading
 from .scan import Entry
 
 
@@ -38,6 +39,7 @@ class Runner:
     device: str | None = None
     exact_decode: bool = False  # True: full-size JPEG decoding (slower, bit-exact preprocessing)
     int8: bool = False  # int8 image tower on CPU, checked against the exact one on each run
+    words: bool = True  # the words in photos read (indexer/reading.py); --no-words: not
     shard_rows: int = 100_000  # --export: rows per Parquet shard (300 MB of 768-d vectors)
     warn: Callable[[str], None] = print
 
@@ -63,6 +65,13 @@ class Runner:
     def embedder(self, folder: Path) -> Embedder:
         """The embed stage for the model in `folder`; it loads the model on first need."""
         return Embedder(folder, self.device, self.int8, self.warn)
+
+    def reading(self) -> Reading | None:
+        """The reading pass (indexer/reading.py) with the run's decode limits; None with the
+        words off. Its reader is loaded only where a photo needs reading."""
+        if not self.words:
+            return None
+        return Reading(Path(self.library), self.max_megapixels, self.max_file_mb)
 
     def embedded(
         self,

@@ -29,6 +29,7 @@ from search.library_folder import drop_unused_pictures, index_folder
 
 from .decode import Decoded, Decoder
 from .plan import Plan
+from .reading import Reading
 from .summary import Summary
 
 
@@ -89,12 +90,16 @@ def remove(
     drop_unused_pictures(library, catalog.hashes_in_use())
 
 
-def publish(catalog: Catalog, library: Path) -> None:
+def publish(catalog: Catalog, library: Path, reading: Reading | None = None) -> None:
     """The end of every run that wrote: a new vector index where enough changed since the last
     (stamped with the catalog it came from), the groups of copies brought up to the catalog
     (search/copies.py: the photos changed placed, a block per transaction), and every write
     folded into the catalog's main file and read back, so that the run reports only rows that
-    are there."""
+    are there. Before that, the words of photos removed or changed are dropped and, with
+    `reading`, the photos not read yet are read (indexer/reading.py)."""
+    catalog.drop_stale_words()
+    if reading is not None:
+        reading.run(catalog)
     folder = index_folder(library)
     publishing.publish_if_stale(folder, catalog)
     copies.regroup(catalog, folder, lambda sha: stored_picture(library, sha, "thumbs"))

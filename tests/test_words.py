@@ -1,0 +1,201 @@
+"""Words in photos, wired in (issue 29): the reading pass of a run (indexer/reading.py), what the
+catalog keeps of it (search/catalog_words.py), the lookup (search/words.py), on a few generated
+photos with words (tests/textworld.py's fonts) and a few without, with the real PP-OCR weights."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from PIL import Image, ImageDraw
+
+pytest.importorskip("onnxruntime")
+from indexer import Indexer  # noqa: E402
+from indexer.ocr import model_folder  # noqa: E402
+from indexer.summary import IndexerError  # noqa: E402
+from search import words  # noqa: E402
+from search.catalog import Catalog  # noqa: E402
+from tests import textworld  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+SIGNS = {  # file name: (font, lines)
+    "receipt.jpg": ("NotoSansCJK-Regular.ttc", ["发票号码 12345678", "合计 45.00"]),
+    "cafe.jpg": ("DejaVuSans-Bold.ttf", ["Café Royal", "OPEN DAILY"]),
+    "station.jpg": ("NotoSansCJK-Regular.ttc", ["北京南站", "出口 Exit"]),
+}
+
+
+def sign(lines: list[str], face: str) -> Image.Image:
+    picture = Image.new("RGB", (1024, 768), (236, 230, 214))
+    draw = ImageDraw.Draw(picture)
+    for i, text in enumerate(lines):
+        draw.text((80, 200 + 140 * i), text, font=textworld.font(face, 64), fill=(25, 25, 40))
+    return picture
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory) -> Path:
+    try:
+        model_folder()
+        textworld.fonts()
+    except (IndexerError, textworld.MissingFonts) as e:
+        pytest.skip(str(e))
+    root = tmp_path_factory.mktemp("words-photos")
+    for name, (face, lines) in SIGNS.items():
+        sign(lines, face).save(root / name, quality=90)
+    for i in range(2):  # without words
+        (root / f"plain-{i}.jpg").write_bytes(textworld.photo(0, 300 + i, False).jpeg)
+    (root / "beach").mkdir()
+    Image.new("RGB", (640, 480), (200, 180, 120)).save(root / "beach" / "sunset.jpg")
+    return root
+
+
+@pytest.fixture(scope="module")
+def library(photos, tiny, tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("words-lib")
+    Indexer(library=folder, model=str(tiny)).run([photos])
+    return folder
+
+
+def lines_of(library: Path, url: str | None = None) -> dict[str, list[tuple]]:
+    catalog = Catalog.open(library, url)
+    with catalog.engine.connect() as c:
+        rows = c.exec_driver_sql(
+            "SELECT p.path, w.text, w.box FROM word_lines w JOIN photos p ON p.id = w.photo"
+            " ORDER BY w.id"
+        ).all()
+    found: dict[str, list[tuple]] = {}
+    for path, text, box in rows:
+        found.setdefault(Path(path).name, []).append((text, box))
+    return found
+
+
+def readings(library: Path) -> int:
+    with sqlite3.connect(library / "catalog.sqlite") as db:
+        return db.execute("SELECT count(*) FROM readings").fetchone()[0]
+
+
+def vectors(library: Path) -> dict[str, bytes]:
+    with sqlite3.connect(library / "catalog.sqlite") as db:
+        return dict(db.execute("SELECT path, embedding FROM photos"))
+
+
+def test_the_run_reads_the_words_with_their_boxes(library):
+    found = lines_of(library)
+    said = {name: [words.fold(t) for t, _ in rows] for name, rows in found.items()}
+    assert "发票号码12345678" in said["receipt.jpg"]
+    assert any("royal" in t for t in said["cafe.jpg"])
+    assert not any(n.startswith("plain") for n in found), "no words where there are none"
+    assert readings(library) == 6, "every photo read once, with words or not"
+    for rows in found.values():
+        for _, box in rows:
+            corners = json.loads(box)
+            assert len(corners) == 4 and all(0 <= v <= 1 for c in corners for v in c)
+
+
+def test_a_second_run_reads_nothing_again(library, photos, tiny, monkeypatch):
+    import indexer.reading
+
+    read = []
+    monkeypatch.setattr(indexer.reading, "read_photo", lambda *a: read.append(a))
+    Indexer(library=library, model=str(tiny)).run([photos])
+    assert read == []
+
+
+def test_no_words_then_words_without_reembedding(photos, tiny, tmp_path, monkeypatch):
+    Indexer(library=tmp_path, model=str(tiny), words=False).run([photos])
+    assert readings(tmp_path) == 0
+    before = vectors(tmp_path)
+    summary = Indexer(library=tmp_path, model=str(tiny)).run([photos])
+    assert summary.added == summary.updated == 0 and vectors(tmp_path) == before
+    assert readings(tmp_path) == 6 and "receipt.jpg" in lines_of(tmp_path)
+
+
+def test_kill_while_reading_then_the_rerun_finishes(photos, tiny, tmp_path, library):
+    cmd = [sys.executable, "-m", "indexer", str(photos), "--library", str(tmp_path)]
+    cmd += ["--model", str(tiny)]
+    subprocess.run([*cmd, "--no-words"], cwd=ROOT, check=True, capture_output=True)
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(2.5)  # the model checked, the reader loaded, reading (or done)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert subprocess.run(cmd, cwd=ROOT, capture_output=True).returncode == 0
+    assert readings(tmp_path) == 6
+    assert lines_of(tmp_path) == lines_of(library)
+
+
+def test_fold():
+    assert words.fold("發票號碼") == "发票号码"
+    assert words.fold("ＣＡＦÉ  Royal") == "caferoyal"
+    assert words.fold("Straße") == "strasse"
+
+
+@pytest.mark.parametrize(
+    "query, name",
+    [
+        ("发票号码", "receipt.jpg"),
+        ("發票號碼", "receipt.jpg"),  # traditional
+        ("发栗号码", "receipt.jpg"),  # one OCR slip
+        ("ｃａｆé", "cafe.jpg"),  # full width, accent
+        ("ROYAL", "cafe.jpg"),
+        ("南站", "station.jpg"),  # a two-character word: one bigram
+        ("beach", "sunset.jpg"),  # a folder's name
+    ],
+)
+def test_the_lookup_finds(library, query, name):
+    catalog = Catalog.open(library)
+    paths = {p.id: Path(p.path).name for p in catalog.photos(list(range(1, 100))).values()}
+    found = words.lookup(catalog, query, 10)
+    assert found and paths[found[0][0]] == name, [(paths[i], w) for i, w in found]
+    if name != "sunset.jpg":
+        assert found[0][1].box is not None and len(found[0][1].box) == 4
+
+
+def test_the_lookup_misses(library):
+    catalog = Catalog.open(library)
+    assert words.lookup(catalog, "收据", 10) == []
+    assert words.lookup(catalog, "发号", 10) == [], "a short word allows no slip"
+
+
+def test_removed_and_changed_photos_lose_their_words(photos, tiny, tmp_path):
+    import shutil
+
+    root = tmp_path / "p"
+    shutil.copytree(photos, root)
+    Indexer(library=tmp_path / "lib", model=str(tiny)).run([root])
+    (root / "cafe.jpg").unlink()
+    sign(["Hello World"], "DejaVuSans-Bold.ttf").save(root / "receipt.jpg", quality=90)
+    Indexer(library=tmp_path / "lib", model=str(tiny)).run([root])
+    found = lines_of(tmp_path / "lib")
+    assert "cafe.jpg" not in found
+    assert [words.fold(t) for t, _ in found["receipt.jpg"]] == ["helloworld"]
+    assert words.lookup(Catalog.open(tmp_path / "lib"), "发票号码", 10) == []
+
+
+def test_a_schema_3_catalog_migrates(library, tmp_path):
+    import shutil
+
+    shutil.copytree(library, tmp_path / "old")
+    with sqlite3.connect(tmp_path / "old" / "catalog.sqlite") as db:
+        for table in ("readings", "word_lines", "word_grams"):
+            db.execute(f"DROP TABLE {table}")
+        db.execute("UPDATE meta SET value = '3' WHERE key = 'schema_version'")
+    catalog = Catalog.open(tmp_path / "old")
+    assert len(catalog.needing_reading(0, 100)) == 6
+    with sqlite3.connect(tmp_path / "old" / "catalog.sqlite") as db:
+        version = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    assert version == ("4",)
+
+
+def test_postgresql_lookup(postgres_url, photos, tiny, tmp_path):
+    Indexer(library=tmp_path, model=str(tiny), catalog_url=postgres_url).run([photos])
+    catalog = Catalog.open(tmp_path, postgres_url)
+    found = words.lookup(catalog, "發票號碼", 10)
+    assert [Path(catalog.photos([i])[i].path).name for i, _ in found] == ["receipt.jpg"]
+    assert words.lookup(catalog, "royal", 10)
