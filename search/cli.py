@@ -21,7 +21,11 @@ from .terminal import error_line, escaped, json_line, quiet_pipe
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="altclip-search", description=__doc__)
     p.add_argument("query", nargs="?", help="what the photo shows, in any language")
-    p.add_argument("--image", help="find photos similar to this image (with or without a query)")
+    p.add_argument(
+        "--image",
+        help="find photos similar to this image (with or without a query); the image itself is "
+        "left out where the library holds it",
+    )
     p.add_argument(
         "--negative", help="push photos showing this away (with a query: they match no more)"
     )

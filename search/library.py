@@ -195,8 +195,8 @@ class Library:
     ) -> list[Hit]:
         """Photos best first, for `text` in any language the model knows, `image` (a path, a
         file's bytes or a PIL image) and/or `like` (a photo's id: "more like this", from its
-        stored vector). The query photo is left out: `like`, and where `image` is bytes (an
-        upload), the library's photos with the same bytes; a path is searched as named.
+        stored vector). The query photo is left out: `like`, and the library's photos with the
+        very bytes of `image`, named by path or given as bytes (a PIL image has none to compare).
         `negative` pushes a concept away (and with a text, what it describes is no match);
         `folder`, `after`/`before` (capture date, else file time) and `kinds` (extensions)
         filter; `min_score` drops weak matches. `exact` scans every vector, even where the
