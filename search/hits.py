@@ -14,6 +14,7 @@ import numpy as np
 
 from altclip_core.errors import AltCLIPError
 from search.query import MAX_QUERY_CHARS
+from search.words import WordsFound
 
 if TYPE_CHECKING:
     from search.catalog import Catalog
@@ -57,6 +58,9 @@ class Hit:
     # Its near-duplicates (bursts, copies), best first, each scored as this hit is: with
     # `Library.search(group=True)` and in `Library.duplicates()`; empty otherwise.
     duplicates: tuple[Hit, ...] = ()
+    # Why a text query found it by its words (search/fusion.py): the line read in the photo and
+    # its box (fractions of width and height), or the file's name; None: by meaning alone.
+    words: WordsFound | None = None
 
     @property
     def display_path(self) -> str:

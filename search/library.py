@@ -28,6 +28,7 @@ from search import arguments, images, seeing
 from search.arguments import as_date, check_search, clean_query, photo_ids, whole
 from search.catalog import Catalog, Model
 from search.copies import Copies
+from search.fusion import fused
 from search.hits import Hit, NoLibrary, SearchError, Status, hits_from
 from search.holdings import Holdings
 from search.library_folder import has_catalog
@@ -168,8 +169,7 @@ class Library:
         """A catalogued photo, upright RGB, no larger than `edge` on its longer side; None if it
         is no longer a regular file. Read as the indexer reads (bounded, never blocking), since
         what sits at the path may have changed since it was indexed."""
-        path = self.photo_path(photo_id)
-        if path is None:
+        if (path := self.photo_path(photo_id)) is None:
             return None
         return images.read_photo(path, edge, self.max_megapixels, self.max_file_mb)
 
@@ -247,9 +247,9 @@ class Library:
             keep &= scores >= min_score
         if matches_only and decided is not None:
             keep &= decided
-        return hits_from(
-            self.catalog, ids[keep], scores[keep], None if decided is None else decided[keep]
-        )
+        decided = None if decided is None else decided[keep]
+        hits = hits_from(self.catalog, ids[keep], scores[keep], decided)
+        return fused(self.catalog, hits, asked, among, k)  # and by words: search/fusion.py
 
     def measured(
         self,

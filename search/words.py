@@ -72,7 +72,7 @@ def _one_edit(a: str, b: str) -> bool:
 
 
 @dataclass(frozen=True)
-class Words:
+class WordsFound:
     """Why a photo matched by words: the line (or the file's name) and its box, four corners as
     fractions of the photo's width and height (None for a name)."""
 
@@ -80,7 +80,7 @@ class Words:
     box: tuple[tuple[float, float], ...] | None
 
 
-def lookup(catalog, query: str, limit: int = 200) -> list[tuple[int, Words]]:
+def lookup(catalog, query: str, limit: int = 200) -> list[tuple[int, WordsFound]]:
     """The photos whose words (or file name) hold `query`, best first: exact before one slip,
     then by the line's confidence, then by id.
 
@@ -92,7 +92,7 @@ def lookup(catalog, query: str, limit: int = 200) -> list[tuple[int, Words]]:
         return []
     wanted = grams(needle)
     least = len(wanted) - 2 if len(needle) >= SLIP_FROM else len(wanted)
-    found: dict[int, tuple[tuple, Words]] = {}
+    found: dict[int, tuple[tuple, WordsFound]] = {}
     for photo, text, folded, box, confidence in catalog.word_candidates(
         sorted(wanted), max(least, 1)
     ):
@@ -100,7 +100,7 @@ def lookup(catalog, query: str, limit: int = 200) -> list[tuple[int, Words]]:
         if edits is not None:
             rank = (edits, -confidence, photo)
             if photo not in found or rank < found[photo][0]:
-                found[photo] = (rank, Words(text, tuple(tuple(p) for p in box)))
+                found[photo] = (rank, WordsFound(text, tuple(tuple(p) for p in box)))
     for photo, name in catalog.names_like(needle, limit):
-        found.setdefault(photo, ((1, 0.0, photo), Words(name, None)))
+        found.setdefault(photo, ((1, 0.0, photo), WordsFound(name, None)))
     return [(photo, w) for photo, (_, w) in sorted(found.items(), key=lambda x: x[1][0])][:limit]

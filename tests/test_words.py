@@ -199,3 +199,20 @@ def test_postgresql_lookup(postgres_url, photos, tiny, tmp_path):
     found = words.lookup(catalog, "發票號碼", 10)
     assert [Path(catalog.photos([i])[i].path).name for i, _ in found] == ["receipt.jpg"]
     assert words.lookup(catalog, "royal", 10)
+
+
+def test_the_search_fuses_words_with_meaning(library, photos):
+    from search.library import Library
+
+    lib = Library.open(library)
+    hits = lib.search("发票号码", k=3)
+    found = [h for h in hits if h.words is not None]
+    assert [Path(h.path).name for h in found] == ["receipt.jpg"]
+    assert found[0].match is True and "12345678" in found[0].words.text
+    assert len(found[0].words.box) == 4
+    beach = lib.search("发票号码", k=3, folder=str(photos / "beach"))
+    assert beach and all(h.words is None for h in beach), "the filters apply to words hits"
+    assert lib.search("發票號碼", k=1)[0].words is not None, "a words hit always surfaces"
+    off = lib.search("发票号码", k=3, negative="合计")
+    assert all(h.words is None for h in off), "its words hold the negative"
+    assert lib.search("发票号码", image=None, k=3, before="2000-01-01") == []
