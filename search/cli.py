@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from dataclasses import asdict
 from pathlib import Path
 
 from altclip_core.errors import AltCLIPError
@@ -124,10 +125,12 @@ def main(argv: list[str] | None = None) -> int:
                 "height": hit.height,
                 "taken_at": taken,
                 "match": hit.match,
+                "words": None if hit.words is None else asdict(hit.words),
             }
             print(json_line(row))
-        else:
-            print(f"{hit.score:.4f}\t{escaped(hit.path)}")
+        else:  # the words that found it, if any, after the path
+            said = "" if hit.words is None else f"\t{escaped(hit.words.text)}"
+            print(f"{hit.score:.4f}\t{escaped(hit.path)}{said}")
     return 0
 
 

@@ -216,3 +216,17 @@ def test_the_search_fuses_words_with_meaning(library, photos):
     off = lib.search("发票号码", k=3, negative="合计")
     assert all(h.words is None for h in off), "its words hold the negative"
     assert lib.search("发票号码", image=None, k=3, before="2000-01-01") == []
+
+
+def test_the_command_prints_the_words(library, capsys):
+    from search.cli import main
+
+    assert main(["发票号码", "--library", str(library), "-k", "2"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    shown = [line.split("\t") for line in lines]
+    assert any(len(f) == 3 and "发票号码" in words.fold(f[2]) for f in shown), lines
+    assert main(["发票号码", "--library", str(library), "-k", "2", "--json"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    said = [r["words"] for r in rows if r["words"]]
+    assert said and "发票号码" in words.fold(said[0]["text"])
+    assert len(said[0]["box"]) == 4 and all(len(p) == 2 for p in said[0]["box"])
