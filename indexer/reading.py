@@ -8,7 +8,8 @@ preview of the photo (1600 px, the reader's own size), else the original within 
 decode limits. A batch of BATCH photos is one transaction (Catalog.store_readings): a kill loses
 at most that batch, and the rerun reads what has no row. A photo that cannot be read now (the
 file gone meanwhile, unreadable) gets a row with its reason as `cut`, so that it is not tried on
-every run; a change to its bytes brings it back.
+every run; a change to its bytes brings it back. The file's name and its folder's are stored as
+one more line, without a box (`named`): a moved or renamed file is a new row, read again.
 """
 
 from __future__ import annotations
@@ -62,8 +63,16 @@ class Reading:
             with image:
                 read = read_photo(self.reader, image)
         except (ImageError, OSError) as e:
-            return photo, sha256, f"not read: {e}", []
-        return photo, sha256, read.cut, lines(read)
+            return photo, sha256, f"not read: {e}", [named(path)]
+        return photo, sha256, read.cut, [*lines(read), named(path)]
+
+
+def named(path: str) -> tuple[str, None, float]:
+    """The photo's file name and its folder's, stored as a line without a box, so that the
+    lookup finds names through the same bigram index as words (a LIKE over every path took
+    0.5 s at a million photos)."""
+    where = Path(path)
+    return f"{where.parent.name}/{where.stem}", None, 0.0  # not ".jpg": every photo has one
 
 
 def lines(read: Read) -> list[tuple[str, list, float]]:

@@ -13,6 +13,9 @@ from search.schema import OK, Photo, Reading, WordGram, WordLine, in_chunks, nex
 from search.words import fold, grams
 
 PAGE = 500  # bigram candidates read at a time
+# Candidate photos checked at most: a query whose bigrams every photo holds ("img") is answered
+# from the first this many, not by checking a million lines.
+CANDIDATES = 5000
 
 
 class CatalogWords:
@@ -93,6 +96,7 @@ class CatalogWords:
                 .where(WordGram.gram.in_(wanted))
                 .group_by(WordGram.photo)
                 .having(func.count() >= least)
+                .limit(CANDIDATES)
             ).all()
             for chunk in in_chunks(list(photos), PAGE):
                 rows = s.execute(
@@ -108,18 +112,6 @@ class CatalogWords:
                 )
                 for photo, text, folded, box, confidence in rows:
                     yield photo, text, folded, json.loads(box), confidence
-
-    def names_like(self, folded: str, limit: int) -> list[tuple[int, str]]:
-        """(id, path) of OK photos whose path holds `folded` (case-insensitive for ASCII)."""
-        pattern = "%" + folded.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        with self._session() as s:
-            rows = s.execute(
-                select(Photo.id, Photo.path)
-                .where(Photo.status == OK, func.lower(Photo.path).like(pattern, escape="\\"))
-                .order_by(Photo.id)
-                .limit(limit)
-            )
-            return [tuple(r) for r in rows]
 
 
 def _drop(s, ids: list[int]) -> None:

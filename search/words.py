@@ -11,7 +11,8 @@ B-tree in SQLite and PostgreSQL alike: an index query, not a scan); for a phrase
 characters or more, all but one (OCR's one-character slip touches two bigrams, so the query's
 bigrams found are at least n - 2: the candidates are those holding n - 2, checked after). Each
 candidate's lines are then checked by a substring match allowing one edit for four characters or
-more. A name matches too: a query found in a photo's folded file or folder name is a words hit.
+more. A name matches too: the indexer stores a photo's file and folder name as a line without a
+box (indexer/reading.py), so a query found in it is a words hit, through the same index.
 """
 
 from __future__ import annotations
@@ -82,7 +83,7 @@ class WordsFound:
 
 def lookup(catalog, query: str, limit: int = 200) -> list[tuple[int, WordsFound]]:
     """The photos whose words (or file name) hold `query`, best first: exact before one slip,
-    then by the line's confidence, then by id.
+    then by the line's confidence (a name's is 0), then by id.
 
     Returns:
         [(photo id, Words)]: at most `limit`.
@@ -100,7 +101,6 @@ def lookup(catalog, query: str, limit: int = 200) -> list[tuple[int, WordsFound]
         if edits is not None:
             rank = (edits, -confidence, photo)
             if photo not in found or rank < found[photo][0]:
-                found[photo] = (rank, WordsFound(text, tuple(tuple(p) for p in box)))
-    for photo, name in catalog.names_like(needle, limit):
-        found.setdefault(photo, ((1, 0.0, photo), WordsFound(name, None)))
+                corners = None if box is None else tuple(tuple(p) for p in box)
+                found[photo] = (rank, WordsFound(text, corners))
     return [(photo, w) for photo, (_, w) in sorted(found.items(), key=lambda x: x[1][0])][:limit]

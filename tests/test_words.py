@@ -68,7 +68,7 @@ def lines_of(library: Path, url: str | None = None) -> dict[str, list[tuple]]:
     with catalog.engine.connect() as c:
         rows = c.exec_driver_sql(
             "SELECT p.path, w.text, w.box FROM word_lines w JOIN photos p ON p.id = w.photo"
-            " ORDER BY w.id"
+            " WHERE w.box != 'null' ORDER BY w.id"  # not the file names
         ).all()
     found: dict[str, list[tuple]] = {}
     for path, text, box in rows:
@@ -230,3 +230,13 @@ def test_the_command_prints_the_words(library, capsys):
     said = [r["words"] for r in rows if r["words"]]
     assert said and "发票号码" in words.fold(said[0]["text"])
     assert len(said[0]["box"]) == 4 and all(len(p) == 2 for p in said[0]["box"])
+
+
+def test_the_viewer_outlines_the_words():
+    from ui.viewer import outlined
+
+    photo = outlined(
+        Image.new("RGB", (400, 300), "white"), ((0.25, 0.5), (0.75, 0.5), (0.75, 0.6), (0.25, 0.6))
+    )
+    assert photo.getpixel((200, 150)) != (255, 255, 255), "the box's top edge drawn"
+    assert photo.getpixel((200, 165)) == (255, 255, 255), "inside left as it was"

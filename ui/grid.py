@@ -17,6 +17,7 @@ from ui.show import inline, name, short, text
 
 PAGE = 30  # photos per "show more"
 SHORT_QUERY = 80  # characters of a query echoed above the grid
+SHORT_WORDS = 30  # characters of the words under a tile that found its photo
 
 
 def results_ui(
@@ -104,6 +105,8 @@ def grid_ui(lib: Library, hits: list[Hit], tr: Strings) -> None:
                 st.container(key=f"blank-{i}")
             copies = f" +{len(hit.duplicates)}" if hit.duplicates else ""
             text(f"{tr(words)} · {name(os.path.basename(hit.path))}{copies}")
+            if hit.words is not None:  # found by the words in it (or its name): which
+                text(tr("words_found", words=short(hit.words.text, SHORT_WORDS)))
             st.button(
                 tr("open_photo", n=i + 1), key=f"open-{hit.id}", on_click=view, args=(hit.id,)
             )

@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 
 import streamlit as st
-from PIL import Image
+from PIL import Image, ImageDraw
 
 from search import AltCLIPError, Hit, Library
 from search.explain import overlay
@@ -46,6 +46,8 @@ def photo_ui(lib: Library, tr: Strings) -> None:
     preview = lib.preview(hit)  # screen-size, made at indexing time
     try:
         image = preview if preview is not None else lib.open_photo(hit.id, 1600)
+        if image is not None and hit.words is not None and hit.words.box:
+            image = outlined(image, hit.words.box)
         if image is not None and st.session_state.get("why_for") == hit.id:
             with picture, st.spinner(tr("why_busy")):
                 image = why(lib, hit, image)
@@ -149,6 +151,20 @@ def why(lib: Library, hit: Hit, image) -> Image.Image:
         heat = lib.explain(hit, lib.query_vector(**s.question), grid=WHY_GRID)
         s.why_shown = key, Image.alpha_composite(photo, overlay(heat, photo.size))
     return s.why_shown[1]
+
+
+def outlined(image: Path | Image.Image, box) -> Image.Image:
+    """The photo (its preview's path, or the image) with the box of the words that found it
+    outlined; `box`: four corners as fractions of the photo's width and height."""
+    if isinstance(image, Path):
+        with Image.open(image) as f:
+            photo = f.convert("RGB")
+    else:
+        photo = image.convert("RGB")
+    w, h = photo.size
+    corners = [(x * w, y * h) for x, y in box]
+    ImageDraw.Draw(photo).polygon(corners, outline=(255, 80, 0), width=max(2, w // 320))
+    return photo
 
 
 def toggle_why(hit: Hit) -> None:
