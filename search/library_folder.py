@@ -2,8 +2,12 @@
 leaves behind, and how the model is recorded. Every other module asks here.
 
     LIBRARY/catalog.sqlite            the catalog (unless --catalog puts it in another database)
-    LIBRARY/indexer.lock              the writer's lock; also marks the folder as a library, so
-                                      a library kept among the photos is never scanned as photos
+    LIBRARY/indexer.lock              the writer's lock, holding the writer's pid and command
+                                      line; also marks the folder as a library, so a library
+                                      kept among the photos is never scanned as photos
+    LIBRARY/watch.json                the watcher's state for the page (indexer/watch.py: pid,
+                                      state, mode, done, total), written whole, removed when it
+                                      stops, ignored once its pid is gone
     LIBRARY/index/                    the vector index (search/vector_index.py)
     LIBRARY/thumbs/ab/abcd….webp      the grid's thumbnails, named by the photo's sha256
     LIBRARY/previews/ab/abcd….jpg     the viewer's screen-size previews, named the same way
