@@ -17,6 +17,7 @@ box (indexer/reading.py), so a query found in it is a words hit, through the sam
 
 from __future__ import annotations
 
+import json
 import unicodedata
 from dataclasses import dataclass
 
@@ -31,6 +32,7 @@ _TRADITIONAL = (
 )
 TO_SIMPLIFIED = {ord(_TRADITIONAL[i]): _TRADITIONAL[i + 1] for i in range(0, len(_TRADITIONAL), 2)}
 SLIP_FROM = 4  # characters from which one OCR slip (an edit) is allowed
+COMMON = 200_000  # photos holding a bigram past which it chooses nothing
 
 
 def fold(text: str) -> str:
@@ -94,13 +96,25 @@ def lookup(catalog, query: str, limit: int = 200) -> list[tuple[int, WordsFound]
     wanted = grams(needle)
     least = len(wanted) - 2 if len(needle) >= SLIP_FROM else len(wanted)
     found: dict[int, tuple[tuple, WordsFound]] = {}
-    for photo, text, folded, box, confidence in catalog.word_candidates(
-        sorted(wanted), max(least, 1)
-    ):
-        edits = near(needle, folded)
-        if edits is not None:
-            rank = (edits, -confidence, photo)
-            if photo not in found or rank < found[photo][0]:
-                corners = None if box is None else tuple(tuple(p) for p in box)
-                found[photo] = (rank, WordsFound(text, corners))
+    exact: set[int] = set()
+    # Bigrams most photos hold ("im", "mg" of every IMG_ name) choose nothing and cost a scan of
+    # their rows: left out of the choosing (the lines are checked whole after), the rarest kept.
+    held = catalog.gram_counts(sorted(wanted), COMMON)
+    chosen = sorted(g for g in wanted if held[g] < COMMON) or sorted(wanted)
+    need = max(least - (len(wanted) - len(chosen)), 1)
+    for photo, text, folded, box, confidence in catalog.word_candidates(chosen, need):
+        if len(exact) >= limit and photo not in exact:
+            break  # the photos holding the most bigrams come first: none later is exact
+        if needle in folded:
+            edits = 0
+            exact.add(photo)
+        elif photo in exact or box == "null" or len(wanted & grams(folded)) < least:
+            continue  # a name has no OCR slip; a slip leaves out two of the query's bigrams
+        elif (edits := near(needle, folded)) is None:
+            continue
+        rank = (edits, -confidence, photo)
+        if photo not in found or rank < found[photo][0]:
+            box = json.loads(box)
+            corners = None if box is None else tuple(tuple(p) for p in box)
+            found[photo] = (rank, WordsFound(text, corners))
     return [(photo, w) for photo, (_, w) in sorted(found.items(), key=lambda x: x[1][0])][:limit]
