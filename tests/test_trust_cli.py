@@ -70,8 +70,9 @@ def test_a_folder_a_thousand_levels_deep_is_indexed(tiny, tmp_path):
 
 
 def test_the_walk_keeps_its_order_and_its_warnings_are_one_line(tmp_path):
-    """Depth-first, by name within each folder (a subfolder's photos where its name falls);
-    a symlink loop and a library folder skipped with one line each, whatever their names."""
+    """Depth-first, in byte order of the full paths (the order the catalog streams its rows in:
+    a.jpg before a/x.jpg); a symlink loop and a library folder skipped with one line each,
+    whatever their names."""
     for name in ("a/x.jpg", "a/y/z.png", "a.jpg", "b/c.jpg", "b.jpg", ".h/no.jpg", "n.txt"):
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_bytes(b"x")
@@ -83,8 +84,9 @@ def test_the_walk_keeps_its_order_and_its_warnings_are_one_line(tmp_path):
     said: list[str] = []
     found = [e.path for e in scan([tmp_path], warn=said.append)]
     assert found == [
-        str(tmp_path / n) for n in ("a/x.jpg", "a/y/z.png", "a.jpg", "b/c.jpg", "b.jpg")
+        str(tmp_path / n) for n in ("a.jpg", "a/x.jpg", "a/y/z.png", "b.jpg", "b/c.jpg")
     ]
+    assert found == sorted(found, key=os.fsencode)
     assert sorted(said) == [
         f"skipped {tmp_path}/a/y/loop\\u202e: a symlink loop or a folder already scanned",
         f"skipped {tmp_path}/e\\x1b[2K\\rwarning: all photos deleted\\n: "
