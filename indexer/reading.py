@@ -14,6 +14,7 @@ one more line, without a box (`named`): a moved or renamed file is a new row, re
 
 from __future__ import annotations
 
+import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -72,7 +73,12 @@ def named(path: str) -> tuple[str, None, float]:
     lookup finds names through the same bigram index as words (a LIKE over every path took
     0.5 s at a million photos)."""
     where = Path(path)
-    return f"{where.parent.name}/{where.stem}", None, 0.0  # not ".jpg": every photo has one
+    said = f"{where.parent.name}/{where.stem}"  # bytes that are not UTF-8 as U+FFFD
+    return (
+        os.fsencode(said).decode("utf-8", "replace"),
+        None,
+        0.0,
+    )  # not ".jpg": every photo has one
 
 
 def lines(read: Read) -> list[tuple[str, list, float]]:
