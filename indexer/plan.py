@@ -33,6 +33,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 from search.catalog import OK, Catalog, Known, under
+from search.schema import utf8
 
 from .scan import Entry, Rules, scan
 
@@ -225,7 +226,7 @@ def _walk(source, tree: str, rebuild: bool, rules: Rules, warn, diff: _Diff) -> 
             diff.unseen(path, row, unreadable)
 
     for entry in walk:
-        if _utf8(entry.path):
+        if utf8(entry.path):
             for path, row in rows.before(entry.path):
                 unseen(path, row)
             row = rows.take(entry.path)
@@ -346,10 +347,10 @@ class _Loaded:
         self.rows = rows
 
     def rows_under(self, place: str, rebuild: bool = False):
-        return sorted((p, k) for p, k in self.rows.items() if under(p, [place]) and _utf8(p))
+        return sorted((p, k) for p, k in self.rows.items() if under(p, [place]) and utf8(p))
 
     def odd_rows_under(self, place: str, rebuild: bool = False) -> dict[str, Known]:
-        return {p: k for p, k in self.rows.items() if under(p, [place]) and not _utf8(p)}
+        return {p: k for p, k in self.rows.items() if under(p, [place]) and not utf8(p)}
 
     def rows_in(self, folder: str, rebuild: bool = False) -> dict[str, Known]:
         return {p: k for p, k in self.rows.items() if os.path.dirname(p) == folder}
@@ -367,14 +368,6 @@ class _Loaded:
 def _root(path: str, roots: list[str]) -> str:
     """The innermost of `roots` that `path` lies under ("/" where none: no rules but MARKER)."""
     return max((r for r in roots if under(path, [r]) and r != path), key=len, default=os.sep)
-
-
-def _utf8(path: str) -> bool:
-    try:
-        path.encode("utf-8")
-        return True
-    except UnicodeEncodeError:
-        return False
 
 
 def _moved(old: str, new: str) -> bool:

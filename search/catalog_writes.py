@@ -39,6 +39,7 @@ from search.schema import (
     photo_table,
     rebuild_model,
     sound,
+    utf8,
 )
 
 CHUNK = 20_000  # rows per read when checking vectors: 60 MB of 768-d float32
@@ -71,7 +72,7 @@ class CatalogWrites:
         """(path, Known) of the rows at `place` or under it with UTF-8 paths, in byte order,
         ROWS at a time, each read a short transaction of its own."""
         table = photo_table(rebuild)
-        if _utf8(place):
+        if utf8(place):
             where = self._within(table.path, [place], odd=False)
             for rows in self._by_path(table, _known_columns(table), where):
                 yield from ((r[0], Known(*r[1:])) for r in rows)
@@ -201,7 +202,7 @@ class CatalogWrites:
         c, terms = self._bytewise(column), []
         for p in places:
             terms.append(or_(c == p, and_(c >= p + "/", c < p + "0")))
-            if odd and _utf8(p):
+            if odd and utf8(p):
                 stored = "hex:" + os.fsencode(p).hex()
                 terms.append(and_(c >= stored + "2f", c < stored + "30"))  # "/" and "0"
         return or_(false(), *terms)
@@ -390,11 +391,3 @@ class CatalogWrites:
 
 def _known_columns(table) -> tuple:
     return (table.path, table.size, table.mtime_ns, table.sha256, table.status, table.offline)
-
-
-def _utf8(path: str) -> bool:
-    try:
-        path.encode("utf-8")
-        return True
-    except UnicodeEncodeError:
-        return False

@@ -52,16 +52,21 @@ class FsPath(TypeDecorator):
     def process_bind_param(self, value, dialect):
         if value is None:
             return None
-        try:
-            value.encode("utf-8")
-            return value
-        except UnicodeEncodeError:
-            return "hex:" + os.fsencode(value).hex()
+        return value if utf8(value) else "hex:" + os.fsencode(value).hex()
 
     def process_result_value(self, value, dialect):
         if value is not None and value.startswith("hex:"):
             return os.fsdecode(bytes.fromhex(value[4:]))
         return value
+
+
+def utf8(path: str) -> bool:
+    """Whether a path is stored as written (else as `hex:` + its bytes, see FsPath)."""
+    try:
+        path.encode("utf-8")
+        return True
+    except UnicodeEncodeError:
+        return False
 
 
 class Base(DeclarativeBase):
