@@ -11,6 +11,7 @@ from tests.photos import GOOD, make_photos
 
 
 def test_postgres_catalog_matches_sqlite(postgres_url, tiny, tmp_path):
+    postgres_url = new_database(postgres_url)  # its own: other tests write to the server too
     root = make_photos(tmp_path / "photos")
     Indexer(library=tmp_path / "pg", model=str(tiny), catalog_url=postgres_url).run([root])
     Indexer(library=tmp_path / "sqlite", model=str(tiny)).run([root])

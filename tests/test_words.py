@@ -22,6 +22,7 @@ from indexer.summary import IndexerError  # noqa: E402
 from search import words  # noqa: E402
 from search.catalog import Catalog  # noqa: E402
 from tests import textworld  # noqa: E402
+from tests.conftest import new_database  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 SIGNS = {  # file name: (font, lines)
@@ -194,8 +195,9 @@ def test_a_schema_3_catalog_migrates(library, tmp_path):
 
 
 def test_postgresql_lookup(postgres_url, photos, tiny, tmp_path):
-    Indexer(library=tmp_path, model=str(tiny), catalog_url=postgres_url).run([photos])
-    catalog = Catalog.open(tmp_path, postgres_url)
+    url = new_database(postgres_url)  # its own: other tests write to the server too
+    Indexer(library=tmp_path, model=str(tiny), catalog_url=url).run([photos])
+    catalog = Catalog.open(tmp_path, url)
     found = words.lookup(catalog, "發票號碼", 10)
     assert [Path(catalog.photos([i])[i].path).name for i, _ in found] == ["receipt.jpg"]
     assert words.lookup(catalog, "royal", 10)
