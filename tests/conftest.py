@@ -4,10 +4,16 @@ import atexit
 import glob
 import os
 import shutil
+import signal
 import socket
 import subprocess
+import sys
 import tempfile
+import time
+import urllib.request
 import uuid
+from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 
@@ -89,9 +95,7 @@ class PostgresServer:
         self.home = tempfile.mkdtemp(prefix="altclip-pg-")
         if os.geteuid() == 0:
             shutil.chown(self.home, "postgres")
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
+        port = free_port()
         data = os.path.join(self.home, "db")
         subprocess.run(
             [*as_postgres, f"{bindir}/initdb", "-D", data, "-A", "trust", "-U", "postgres"],
@@ -129,3 +133,42 @@ def new_database(server_url: str) -> str:
         conn.execute(text(f"CREATE DATABASE {name}"))
     admin.dispose()
     return server_url.rsplit("/", 1)[0] + "/" + name
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def serve(library: Path, log: Path, password: str | None = None):
+    """`altclip-ui` as a person starts it (`--password` where one is given), on a free loopback
+    port; its URL once healthy."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k != "ALTCLIP_PASSWORD"}
+    command = [sys.executable, "-m", "ui.launch", "--library", str(library), "--port", str(port)]
+    ui = subprocess.Popen(
+        command + (["--password", password] if password else []),
+        cwd=Path(__file__).resolve().parents[1],
+        env=env,
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    url = f"http://localhost:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=1).read() == b"ok":
+                    break
+            except OSError:
+                pass
+            if ui.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"altclip-ui did not come up: {log.read_text()[-2000:]}")
+            time.sleep(0.2)
+        yield url
+    finally:
+        os.killpg(ui.pid, signal.SIGTERM)
+        ui.wait(timeout=30)

@@ -12,18 +12,14 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import signal
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 
+from tests.conftest import serve
 from tests.photos import GOOD
 from tests.test_parity import photo
 from tests.test_ui import HOSTILE, WORDS, hostile_library, many_library
@@ -39,43 +35,6 @@ if CHROMIUM is None:
     pytest.skip(
         "no chromium on PATH: apt-get install chromium (.ci/run does)", allow_module_level=True
     )
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@contextmanager
-def serve(library: Path, log: Path):
-    """`altclip-ui` as a person starts it, on a free loopback port; its URL once healthy."""
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if k != "ALTCLIP_PASSWORD"}
-    ui = subprocess.Popen(
-        [sys.executable, "-m", "ui.launch", "--library", str(library), "--port", str(port)],
-        cwd=ROOT,
-        env=env,
-        stdout=log.open("w"),
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    url = f"http://localhost:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=1).read() == b"ok":
-                    break
-            except OSError:
-                pass
-            if ui.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"altclip-ui did not come up: {log.read_text()[-2000:]}")
-            time.sleep(0.2)
-        yield url
-    finally:
-        os.killpg(ui.pid, signal.SIGTERM)
-        ui.wait(timeout=30)
 
 
 @pytest.fixture(scope="module")

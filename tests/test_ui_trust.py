@@ -11,10 +11,6 @@ import io
 import os
 import re
 import shutil
-import signal
-import socket
-import subprocess
-import sys
 import time
 import unicodedata
 import urllib.error
@@ -27,51 +23,13 @@ import pytest
 from PIL import Image
 
 from search import MAX_QUERY_CHARS, Library
+from tests.conftest import serve
 from tests.photos import GOOD
 from tests.test_parity import photo
 from tests.test_ui import LOCALES, WORDS, app, open_photo, search, texts, tiles, viewed, viewer
 
 ROOT = Path(__file__).resolve().parents[1]
 PASSWORD = "correct horse"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@contextmanager
-def serve(library: Path, log: Path, password: str | None = None):
-    """`altclip-ui` as a person starts it (`--password` where one is given), on a free loopback
-    port; its URL once healthy. (tests/test_browser.py holds the same without a password.)"""
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if k != "ALTCLIP_PASSWORD"}
-    command = [sys.executable, "-m", "ui.launch", "--library", str(library), "--port", str(port)]
-    ui = subprocess.Popen(
-        command + (["--password", password] if password else []),
-        cwd=ROOT,
-        env=env,
-        stdout=log.open("w"),
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    url = f"http://localhost:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=1).read() == b"ok":
-                    break
-            except OSError:
-                pass
-            if ui.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"altclip-ui did not come up: {log.read_text()[-2000:]}")
-            time.sleep(0.2)
-        yield url
-    finally:
-        os.killpg(ui.pid, signal.SIGTERM)
-        ui.wait(timeout=30)
 
 
 class Client:
