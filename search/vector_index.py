@@ -228,18 +228,16 @@ def refreshed(index: VectorIndex | None, folder: Path, catalog: Catalog) -> Vect
     """`index` caught up with the catalog (a new object; `index` is left as it is), or opened
     again where the indexer has published a newer base since, or a rebuild replaced the
     library."""
+    now = catalog.generation()
     if (
         index is None
         or max(published(folder), default=-1) > index.newest
         or catalog.floor() != index.floor
         or catalog.index_stamp() != index.stamp
+        or now < index.generation  # rewound under us: a backup restored
     ):
         return VectorIndex.open(folder, catalog)
-    if catalog.generation() < index.generation:  # rewound under us: a backup restored
-        return VectorIndex.open(folder, catalog)
-    if catalog.generation() != index.generation:
-        return index.updated(catalog)
-    return index
+    return index.updated(catalog) if now != index.generation else index
 
 
 def best_positions(scores: np.ndarray, k: int) -> np.ndarray:
