@@ -31,10 +31,12 @@ from search.library_folder import (
     remove_leftovers,
     writer_lock,
 )
+from search.vector_index import VectorIndex
 
 from .decode import Decoder
 from .embed import Embedder
 from .plan import Place, Plan
+from .reading import Reading
 from .runner import Runner
 from .scan import Entry
 from .store import Store, publish, remove
@@ -84,7 +86,8 @@ class Indexer(Runner):
                 embedder = self.embedder(folder)
                 self._check_model(catalog, name, folder, embedder, rebuild)
                 roots = [os.path.abspath(r) for r in roots]
-                yield Job(self, catalog, decoder, embedder, name, folder, roots, rebuild)
+                reading = self.reading()
+                yield Job(self, catalog, decoder, embedder, name, folder, roots, rebuild, reading)
             finally:
                 catalog.close()
 
@@ -178,7 +181,9 @@ class Job:
     folder: Path
     roots: list[str]
     rebuild: bool
+    reading: Reading | None = None  # the reading pass, its reader loaded once
     plan: Plan | None = None  # the last one (the watcher asks what it left for later)
+    vectors: VectorIndex | None = None  # the vector index, caught up at each plan's end
 
     def index(
         self,
@@ -216,7 +221,7 @@ class Job:
                 store.finish()
             catalog.record_folders(plan.trees, plan.folders)  # listed, and now all stored
             self.rebuild = False  # a watcher's next plans add to the rebuilt library
-        publish(catalog, runner.library, runner.reading())
+        self.vectors = publish(catalog, runner.library, self.reading, self.vectors)
         summary.seconds = time.perf_counter() - start
         summary.int8_cosine = self.embedder.int8_cosine
         return summary

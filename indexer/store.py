@@ -26,6 +26,7 @@ from search import copies, publishing
 from search.catalog import Catalog
 from search.images import stored_picture
 from search.library_folder import drop_unused_pictures, index_folder
+from search.vector_index import VectorIndex, refreshed
 
 from .decode import Decoded, Decoder
 from .plan import Plan
@@ -90,17 +91,38 @@ def remove(
     drop_unused_pictures(library, catalog.hashes_in_use())
 
 
-def publish(catalog: Catalog, library: Path, reading: Reading | None = None) -> None:
+def publish(
+    catalog: Catalog,
+    library: Path,
+    reading: Reading | None = None,
+    index: VectorIndex | None = None,
+) -> VectorIndex | None:
     """The end of every run that wrote: a new vector index where enough changed since the last
     (stamped with the catalog it came from), the groups of copies brought up to the catalog
     (search/copies.py: the photos changed placed, a block per transaction), and every write
     folded into the catalog's main file and read back, so that the run reports only rows that
     are there. Before that, the words of photos removed or changed are dropped and, with
-    `reading`, the photos not read yet are read (indexer/reading.py)."""
+    `reading`, the photos not read yet are read (indexer/reading.py).
+
+    `index`: the vector index the last call returned (a watcher's last round), caught up with
+    the catalog rather than loaded again. Returns the catalog's vector index where one was
+    opened (else None), for the next call."""
     catalog.drop_stale_words()
     if reading is not None:
         reading.run(catalog)
     folder = index_folder(library)
-    publishing.publish_if_stale(folder, catalog)
-    copies.regroup(catalog, folder, lambda sha: stored_picture(library, sha, "thumbs"))
+    if index is not None:
+        index = refreshed(index, folder, catalog)
+    if publishing.stale(folder, catalog, index):
+        publishing.publish(folder, catalog)
+        index = None
+    held = [index]
+
+    def opened() -> VectorIndex:
+        if held[0] is None:
+            held[0] = VectorIndex.open(folder, catalog)
+        return held[0]
+
+    copies.regroup(catalog, opened, lambda sha: stored_picture(library, sha, "thumbs"))
     catalog.make_durable()
+    return held[0]

@@ -166,13 +166,18 @@ class State:
     every: bool = False  # it places every photo (the groups made anew)
 
 
-def regroup(catalog: Catalog, folder: Path, thumbnail: Thumbnail, block: int | None = None):
+def regroup(
+    catalog: Catalog,
+    index: Callable[[], VectorIndex],
+    thumbnail: Thumbnail,
+    block: int | None = None,
+):
     """Bring the stored groups up to the catalog: finish a pass a kill interrupted, then place
     the photos changed since (the module's docstring says how), `block` photos (default BLOCK)
-    per transaction, their candidates from the vector index in `folder` (opened where photos
-    are to be placed). Writes only where the catalog changed."""
+    per transaction, their candidates from the vector index of the catalog as it is now
+    (`index()`, asked only where photos are to be placed). Writes only where the catalog
+    changed."""
     model = catalog.model()
-    index = functools.cache(lambda: VectorIndex.open(folder, catalog))
     while model is not None:
         stored = catalog.copies_state()
         state = State(**stored) if stored else None

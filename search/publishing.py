@@ -14,7 +14,14 @@ import faiss
 import numpy as np
 
 from search.catalog import Catalog
-from search.vector_index import ROWS, Published, best_positions, crc32, published
+from search.vector_index import (
+    ROWS,
+    Published,
+    VectorIndex,
+    best_positions,
+    crc32,
+    published,
+)
 
 EXACT_LIMIT = 100_000  # below this, brute force answers in ~15 ms and is exact
 REBUILD_FRACTION = 0.05  # changes, as a share of the base, past which the indexer rebuilds it
@@ -27,11 +34,13 @@ K_FACTORS = (8, 16, 32, 64, 128, 256)
 MARGIN = 4
 
 
-def stale(folder: Path, catalog: Catalog) -> bool:
-    """Whether the indexer should build a new base: none usable, or too much changed since."""
+def stale(folder: Path, catalog: Catalog, index: VectorIndex | None = None) -> bool:
+    """Whether the indexer should build a new base: none usable, or too much changed since.
+    `index`: the catalog's, caught up (`refreshed`), where the caller holds one: its base is
+    not loaded again."""
     if catalog.model() is None:
         return False
-    base = Published.load(folder, catalog)
+    base = index.base if index is not None else Published.load(folder, catalog)
     if base is None:
         return catalog.vector_count() > 0 or any(published(folder))
     return catalog.change_count(base.generation) > REBUILD_FRACTION * max(len(base), 1)

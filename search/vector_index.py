@@ -23,6 +23,7 @@ answers in ~9 ms at recall@10 >= 0.99, where brute force takes ~145 ms (bench/se
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import os
 import zlib
@@ -257,6 +258,15 @@ def published(folder: Path) -> list[int]:
 
 
 def crc32(path: Path) -> int:
+    """The file's CRC-32, read once per process while the file stays as it is (the same inode,
+    size and modification time): a base is checked when it is written or first loaded, not again
+    on every load."""
+    st = os.stat(path)
+    return _crc32(str(path), (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns))
+
+
+@functools.lru_cache(64)
+def _crc32(path: str, identity: tuple) -> int:
     crc = 0
     with open(path, "rb") as f:
         while chunk := f.read(1 << 24):

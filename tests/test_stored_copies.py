@@ -26,6 +26,7 @@ from search import duplicates as near
 from search.catalog import Catalog
 from search.cli import main as search_main
 from search.images import stored_picture
+from search.vector_index import VectorIndex
 from tests import toydup, toyworld
 from tests.conftest import new_database
 
@@ -147,7 +148,9 @@ def test_a_library_made_before_gets_its_groups_on_the_next_run(photos, toy_model
         db.execute("DELETE FROM copies")
         db.execute("DELETE FROM meta WHERE key = 'copies'")
     thumbnail = lambda sha: stored_picture(library, sha, "thumbs")  # noqa: E731
-    copies.regroup(catalog, library / "index", thumbnail, block=16)
+    copies.regroup(
+        catalog, lambda: VectorIndex.open(library / "index", catalog), thumbnail, block=16
+    )
     assert partition(stored(catalog)) == partition(groups)
 
 
