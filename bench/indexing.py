@@ -7,6 +7,8 @@ built it, per number of decode workers, and the rerun time on an unchanged 10 00
     python bench/indexing.py --device cuda --runs float32 --photos 4000 --workers 16
         (on a GPU: the full-size model in bf16, batches sized to the card; enough photos for
         several batches, since the first is left out)
+    python bench/indexing.py --words 64 [--share 0.3]
+        (only what reading the words costs: `words_cost`)
 
 Each end-to-end line names the stage that limits the pipeline: decoding alone with as many
 threads, or the model alone, whichever is slower.
@@ -108,6 +110,33 @@ def end_to_end(work: Path, tiny: Path, big: Path, args: argparse.Namespace) -> N
             )
 
 
+def words_cost(work: Path, args: argparse.Namespace) -> None:
+    """Wall time of indexing --words photos of the text world (tests/textworld.py), --share of
+    them with words, with the full-size model in its default dtype on this device (float32 on
+    CPU), with reading and without, each into a new library, in turns (without, with, without,
+    with): the best of each, and their ratio against the 1.25x target (issue 29)."""
+    from bench.model import build
+    from tests import textworld
+
+    build("altclip", "full", FULL)
+    photos = work / "text-world"
+    photos.mkdir()
+    texts = round(args.words * args.share)
+    for p in textworld.world(0, texts, args.words - texts):
+        (photos / p.name).write_bytes(p.jpeg)
+    best = {False: float("inf"), True: float("inf")}
+    for turn, words in enumerate((False, True, False, True)):
+        library = work / f"lib-words-{turn}"
+        start = time.perf_counter()
+        Indexer(library=library, model=str(FULL), device=args.device, words=words).run([photos])
+        best[words] = min(best[words], time.perf_counter() - start)
+    print(
+        f"{args.words} photos ({texts} with words), full-size model, {args.device or 'default'} "
+        f"device: indexed in {best[False]:.1f} s without words, {best[True]:.1f} s with "
+        f"({best[True] / best[False]:.2f}x; target <= 1.25x)"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--photos", type=int, default=48)
@@ -118,9 +147,13 @@ def main() -> None:
     )
     parser.add_argument("--files", type=int, default=10_000)
     parser.add_argument("--device", help="cuda, mps or cpu (default: the fastest available)")
+    parser.add_argument("--words", type=int, help="only the cost of reading, on this many photos")
+    parser.add_argument("--share", type=float, default=0.3, help="of --words, photos with words")
     args = parser.parse_args()
     hold_freed_memory()  # as altclip-index does
     work = Path(tempfile.mkdtemp(prefix="bench-index-"))
+    if args.words:
+        return words_cost(work, args)
     tiny = work / "tiny"
     checkpoints.build(tiny, checkpoints.train_sentencepiece(work / "spm.model"))
 
