@@ -1,5 +1,5 @@
 """The search filters as SQL conditions on a photo's row: in a folder, taken before or after a
-date; and whether a path lies under some roots."""
+date, with words read in it; and whether a path lies under some roots."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import os
 import unicodedata
 from datetime import datetime
 
-from sqlalchemy import and_, false, or_
+from sqlalchemy import and_, false, or_, select
 
-from search.schema import Photo
+from search.schema import Photo, WordLine
 
 
 def under(path: str, roots: list[str]) -> bool:
@@ -64,3 +64,11 @@ def _ns(when: datetime) -> int:
     except (ValueError, OverflowError, OSError):
         ns = -(2**63) if when.year < 1970 else 2**63 - 1
     return min(max(ns, -(2**63)), 2**63 - 1)
+
+
+def has_text():
+    """Words were read in the photo: it has a line with a box. Its file and folder name are a
+    line too, without one (box "null"), so a photo is not "with text" by its name alone. An
+    EXISTS that the index on word_lines.photo answers for each photo."""
+    read = select(WordLine.id).where(WordLine.photo == Photo.id, WordLine.box != "null")
+    return read.exists()
