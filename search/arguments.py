@@ -69,15 +69,18 @@ def photo_ids(ids) -> np.ndarray:
     return ids
 
 
-def check_search(k, min_score=None, kinds=None, folder=None) -> None:
+def check_search(k, min_score=None, kinds=None, folder=None, with_text=False) -> None:
     """A SearchError for a search's `k` (a whole number from 1), `min_score` (a number), `kinds`
-    (a list of extensions, not one string) or `folder` (`check_folder`) that is none such."""
+    (a list of extensions, not one string), `folder` (`check_folder`) or `with_text` (True,
+    False or None) that is none such."""
     if not whole(k) or k < 1:
         raise SearchError(f"k must be a whole number of at least 1, not {k!r:.40}")
     if min_score is not None and not number(min_score):
         raise SearchError(f"min_score is a number, not {min_score!r:.40}")
     if isinstance(kinds, str):
         raise SearchError(f"kinds is a list of extensions, e.g. ['jpg'], not {kinds!r:.40}")
+    if not (with_text is None or isinstance(with_text, (bool, np.bool_))):
+        raise SearchError(f"with_text is True or False, not {with_text!r:.40}")
     check_folder(folder)
 
 

@@ -34,6 +34,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--after", help="only photos taken on or after this date (2023-06-01)")
     p.add_argument("--before", help="only photos taken before this date")
     p.add_argument(
+        "--with-text",
+        action="store_true",
+        help="only photos with words read in them (signs, receipts, screenshots), not by their "
+        "file name alone",
+    )
+    p.add_argument(
         "--no-dates",
         action="store_true",
         help="read date words in the query (2023年夏天, last summer) as words, not as a filter",
@@ -68,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--int8", action="store_true", help=argparse.SUPPRESS)  # the default now
     args = p.parse_args(argv)
     searched = [args.query, args.image, args.negative, args.folder, args.after, args.before]
-    if args.duplicates and (any(a is not None for a in searched) or args.matches):
+    if args.duplicates and (any(a is not None for a in searched) or args.matches or args.with_text):
         p.error(
             "--duplicates lists the whole library's groups: "
             "give it without a query, --image, --matches or a filter"
@@ -90,6 +96,7 @@ def main(argv: list[str] | None = None) -> int:
             before=args.before,
             matches_only=args.matches,
             dates=not args.no_dates,
+            with_text=args.with_text,
         )
         said = None  # the dates the query names, unless --after or --before say others
         explicit = args.after is not None or args.before is not None
@@ -107,10 +114,12 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
     elif not hits:
-        filtered = said is not None or args.folder or args.after or args.before
+        filtered = said is not None or args.folder or args.after or args.before or args.with_text
         where = (
             "nothing here shows it" if args.matches and not filtered else "a filter may leave none"
         )
+        if args.with_text:  # none where the library was indexed with --no-words
+            where += ": --with-text leaves only the photos whose words were read"
         words = args.query is not None and (said is None or said.text)  # not a date alone
         if args.negative is not None and args.matches and words:
             where += ", or the negative rules them out"

@@ -192,18 +192,19 @@ class Library:
         dates: bool = True,
         matches_only: bool = False,
         group: bool = False,
+        with_text: bool = False,
     ) -> list[Hit]:
         """Photos best first, for `text` in any language the model knows, `image` (a path, a
         file's bytes or a PIL image) and/or `like` (a photo's id: "more like this", from its
         stored vector). The query photo is left out: `like`, and the library's photos with the
         very bytes of `image`, named by path or given as bytes (a PIL image has none to compare).
         `negative` pushes a concept away (and with a text, what it describes is no match);
-        `folder`, `after`/`before` (capture date, else file time) and `kinds` (extensions)
-        filter; `min_score` drops weak matches. `exact` scans every vector, even where the
-        library is large enough for the ANN index. With `dates`, date phrases in `text`
-        (「2023年夏天 海边」, "cats from last year": `search.query.parse`) filter by capture date
-        (several: the photos of any of them), unless `after` or `before` is given, and are not
-        embedded.
+        `folder`, `after`/`before` (capture date, else file time), `kinds` (extensions) and
+        `with_text` (words were read in it, not only its name) filter; `min_score` drops weak
+        matches. `exact` scans every vector, even where the library is large enough for the ANN
+        index. With `dates`, date phrases in `text` (「2023年夏天 海边」, "cats from last year":
+        `search.query.parse`) filter by capture date (several: the photos of any of them),
+        unless `after` or `before` is given, and are not embedded.
 
         Each hit's `match` says whether it shows what the query asks for, decided among the `k`
         results and the library's `k` best (so that a filter never changes it): for a text
@@ -212,19 +213,19 @@ class Library:
         the query with a number it names changed ("three dogs" for "two dogs"); where a picture
         or a negative comes with the text, the text decides (and the negative, by the same
         rules, rules out) and the picture only ranks; for a picture alone, it stands out of a
-        fixed sample of the library (`search.relevance`, whose docstring lists where this
-        fails). With `matches_only`, only the matches among the `k` best are returned, so a
-        query that matches nothing returns nothing; a library too small to decide (match None)
-        keeps them all.
+        fixed sample of the library (`search.relevance`, whose docstring lists where this fails).
+        With `matches_only`, only the matches among the `k` best are returned, so a query that
+        matches nothing returns nothing; a library too small to decide (match None) keeps them all.
 
         With `group`, near-duplicates (bursts, copies: the groups the indexer stored,
         `search.copies`) come as one hit, the best-scoring of them, with the others in its
         `duplicates`: up to `k` such hits, folded from the `copies.pool` x `k` best results, or
         more where fewer than `k` groups come of them (a copy ranked below is not found)."""
-        check_search(k, min_score, kinds, folder)
+        check_search(k, min_score, kinds, folder, with_text)
         index = self.refresh()  # first: a rebuild may have changed the model
         asked = self._ask(text, image, like, negative, dates)
-        among = passing(self.catalog, asked.said, folder, as_date(after), as_date(before), kinds)
+        after, before = as_date(after), as_date(before)
+        among = passing(self.catalog, asked.said, folder, after, before, kinds, with_text)
 
         def ranked(n: int) -> list[Hit]:
             return self._ranked(index, asked, n, among, exact, min_score, matches_only)
@@ -368,11 +369,10 @@ class Library:
         labels: list[str],
         template: str | list[str] | None = None,
     ) -> list[tuple[str, float]]:
-        """Zero-shot label probabilities for a photo, best first, summing to 1. A catalogued
-        photo (a Hit, its id, or its path) is classified by its stored vector, with no
-        re-embedding; any other image (a path, a file's bytes, a PIL image) is embedded. Only
-        the labels' text is embedded, `template` ("a photo of {}", "一张{}的照片", or several
-        to average) around each."""
+        """Zero-shot label probabilities for a photo, best first, summing to 1. A catalogued photo
+        (a Hit, its id, or its path) is classified by its stored vector, with no re-embedding; any
+        other image (a path, a file's bytes, a PIL image) is embedded. Only the labels' text is
+        embedded, `template` ("a photo of {}", "一张{}的照片", or several, averaged) around each."""
         labels = seeing.checked_labels(labels)
         stored = seeing.stored_vector(self.catalog, photo)
         vector = stored if stored is not None else self.embed_image(photo)

@@ -27,8 +27,8 @@ KINDS = {
 
 
 def filters_ui(lib: Library, tr: Strings) -> dict:
-    """Folder (the library's own, type to find), dates, file types, a concept to leave out,
-    matches only: `Library.search`'s keywords for them."""
+    """Folder (the library's own, type to find), dates, file types, photos with text, a concept
+    to leave out, matches only: `Library.search`'s keywords for them."""
     folders = folder_names(lib)
     with st.expander(tr("filters")):
         st.selectbox(
@@ -46,6 +46,7 @@ def filters_ui(lib: Library, tr: Strings) -> dict:
             key="dates",
         )
         st.multiselect(tr("types"), list(KINDS), placeholder=tr("types_placeholder"), key="kinds")
+        st.toggle(tr("with_text"), help=tr("with_text_help"), key="with_text")
         st.text_input(tr("negative"), placeholder=tr("negative_placeholder"), key="negative")
         st.toggle(tr("matches_only"), help=tr("matches_only_help"), key="matches_only")
     s = st.session_state
@@ -59,6 +60,7 @@ def filters_ui(lib: Library, tr: Strings) -> dict:
         after=after,
         before=before,
         kinds=[ext for kind in s.kinds for ext in KINDS[kind]] or None,
+        with_text=s.with_text,
         matches_only=s.matches_only,
     )
 
@@ -78,6 +80,7 @@ def chips_ui(lib: Library, query: str, tr: Strings) -> None:
         "folder": lambda v: tr("chip_folder", folder=v),
         "dates": lambda v: tr("chip_dates", start=tr.date(v[0]), end=tr.date(v[1])),
         "kinds": lambda v: tr("chip_types", types=v),
+        "with_text": lambda v: tr("chip_with_text"),
         "negative": lambda v: tr("chip_negative", text=v),
         "like": lambda v: tr("chip_like", name=v),
         "upload": lambda v: tr("chip_upload"),
@@ -111,6 +114,8 @@ def current_filters(lib: Library, query: str) -> dict[str, object]:
         found["dates"] = s.dates
     if s.get("kinds"):
         found["kinds"] = ", ".join(s.kinds)
+    if s.get("with_text"):
+        found["with_text"] = ""
     if plain(s.get("negative", "")):
         found["negative"] = plain(s.negative)
     if s.get("matches_only"):
@@ -132,6 +137,8 @@ def remove(chip: str, query: str) -> None:
         s.dates = ()
     elif chip == "kinds":
         s.kinds = []
+    elif chip == "with_text":
+        s.with_text = False
     elif chip == "negative":
         s.negative = ""
     elif chip == "like":

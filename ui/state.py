@@ -1,7 +1,7 @@
 """The session's keys that more than one part of the page reads or writes (`st.session_state`).
 
-The filters' own widgets (`folder`, `dates`, `kinds`, `negative`, `matches_only`) and the search
-box (`query`) keep their values under their keys; besides them:
+The filters' own widgets (`folder`, `dates`, `kinds`, `with_text`, `negative`, `matches_only`)
+and the search box (`query`) keep their values under their keys; besides them:
 
 - `signed_in`: the password was given (header).
 - `uploads`: how many uploaders there have been; the one on the page is `upload_key()`
