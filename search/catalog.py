@@ -25,7 +25,7 @@ from search.catalog_copies import CatalogCopies
 from search.catalog_words import CatalogWords
 from search.catalog_writes import CatalogWrites
 from search.database import CatalogError, NoCatalog, advice, catalog_url, connect, shown
-from search.filters import in_folder, taken, under
+from search.filters import has_text, in_folder, taken, under
 from search.schema import (
     ERROR,
     OK,
@@ -206,11 +206,15 @@ class Catalog(CatalogWrites, CatalogCopies, CatalogWords):
         after: datetime | None = None,
         before: datetime | None = None,
         kinds: list[str] | None = None,
+        with_text: bool = False,
     ) -> np.ndarray:
         """Ids of the photos with a vector that pass the filters. `folder`: a folder name or part
         of one anywhere in the path (`旅行` finds …/旅行 2023/…), or an absolute path (that
-        subtree); `after`/`before`: the capture date, else the file's time; `kinds`: extensions."""
+        subtree); `after`/`before`: the capture date, else the file's time; `kinds`: extensions;
+        `with_text`: only photos with words read in them (not their name alone)."""
         where = [Photo.status == OK]
+        if with_text:
+            where.append(has_text())
         if folder:
             where.append(in_folder(folder))
         if after is not None:

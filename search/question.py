@@ -86,17 +86,19 @@ def passing(
     after: datetime | None,
     before: datetime | None,
     kinds: list[str] | None,
+    with_text: bool = False,
 ) -> np.ndarray | None:
     """The ids of the photos a search's filters leave, or None where there is no filter: under
-    `folder`, of `kinds` (extensions), taken in [`after`, `before`) or, where neither is given,
-    in any of the ranges the text names (`said`: 2019年和2021年 is two years)."""
+    `folder`, of `kinds` (extensions), with words read in them (`with_text`), taken in
+    [`after`, `before`) or, where neither is given, in any of the ranges the text names
+    (`said`: 2019年和2021年 is two years)."""
     if after and before and after >= before:
         wrong = f"{after:%Y-%m-%d} is not before {before:%Y-%m-%d}"
         raise SearchError(f"the dates are the wrong way round: {wrong}")
     ranges = [(after, before)]
     if said is not None and after is None and before is None:
         ranges = list(said.ranges)
-    if not (folder or kinds or any(a or b for a, b in ranges)):
+    if not (folder or kinds or with_text or any(a or b for a, b in ranges)):
         return None
-    found = [catalog.passing(folder, a, b, kinds) for a, b in ranges]
+    found = [catalog.passing(folder, a, b, kinds, with_text) for a, b in ranges]
     return found[0] if len(found) == 1 else np.unique(np.concatenate(found))
