@@ -40,9 +40,11 @@ class ToyLibrary:
         return {i for i, s in self.scenes.items() if q.describes(s)}
 
 
-def build_library(root: Path, model: Path, n: int = 300, seed: int = HELD_OUT["library"]):
+def build_library(
+    root: Path, model: Path, n: int = 300, seed: int = HELD_OUT["library"], words: bool = True
+):
     """`n` toy photos with capture dates over 2015-2025 written under `root`/photos and indexed
-    into `root`/library."""
+    into `root`/library, their words read unless `words` is False (`Indexer.words`)."""
     from indexer import Indexer
     from search import Library
 
@@ -50,7 +52,7 @@ def build_library(root: Path, model: Path, n: int = 300, seed: int = HELD_OUT["l
     scenes = [toyworld.random_scene(rng, **PRESENT) for _ in range(n)]
     dates = [toyworld.random_date(rng) for _ in scenes]
     paths = toyworld.write_library(root / "photos", scenes, seed=seed + 1, dates=dates)
-    Indexer(library=root / "library", model=str(model)).run([root / "photos"])
+    Indexer(library=root / "library", model=str(model), words=words).run([root / "photos"])
     lib = Library.open(root / "library")
     catalogued = np.concatenate([ids for ids, _ in lib.catalog.vectors()]).tolist()
     ids = {photo.path: i for i, photo in lib.catalog.photos(catalogued).items()}
