@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.pool import QueuePool
 
 from altclip_core.errors import AltCLIPError
-from search.schema import MIGRATIONS, SCHEMA_VERSION, Base, Meta, Photo
+from search.schema import MIGRATIONS, SCHEMA_VERSION, Base, Meta, PendingPhoto, Photo
 
 
 def catalog_url(library: Path, url: str | None = None) -> str:
@@ -215,8 +215,9 @@ def _prepare(engine: Engine) -> Engine:
                     s.execute(text(statement))
             s.get(Meta, "schema_version").value = str(SCHEMA_VERSION)
     Base.metadata.create_all(engine)
-    for index in Photo.__table__.indexes:  # catalogs made before an index was added gain it
-        index.create(engine, checkfirst=True)
+    for table in (Photo, PendingPhoto):  # catalogs made before an index was added gain it
+        for index in table.__table__.indexes:
+            index.create(engine, checkfirst=True)
     with Session(engine) as s, s.begin():
         if s.get(Meta, "schema_version") is None:
             s.add(Meta(key="schema_version", value=str(SCHEMA_VERSION)))

@@ -76,3 +76,37 @@ with one_writer(sys.argv[1]):
     time.sleep(120)
 """
 ROOT = str(Path(__file__).resolve().parents[1])
+
+
+def test_a_plans_range_reads_use_an_index_in_postgresql(postgres_url, tmp_path):
+    """Paths are compared as bytes (COLLATE "C"), which the unique index on path, in the
+    database's collation, cannot answer: without an index of their own every folder a plan
+    reads was a scan of every row. A catalog made before that index gains it when opened."""
+    from sqlalchemy import create_engine, text
+
+    from search.catalog import Catalog
+
+    url = new_database(postgres_url)
+    Catalog.open(tmp_path / "lib", url)
+    engine = create_engine(url)
+    with engine.begin() as db:
+        db.execute(text("DROP INDEX ix_photos_path_bytes"))  # as a catalog made before
+    catalog = Catalog.open(tmp_path / "lib", url)
+    with engine.begin() as db:
+        db.execute(
+            text(
+                "INSERT INTO photos (path, size, mtime_ns, sha256, status, offline, generation, "
+                "indexed_at) SELECT '/p/f' || g || '/x.jpg', 1, 1, lpad(to_hex(g), 64, '0'), "
+                "'ok', false, 1, 1 FROM generate_series(1, 20000) g"
+            )
+        )
+        db.execute(text("ANALYZE photos"))
+        plan = db.execute(
+            text(
+                """EXPLAIN SELECT path FROM photos WHERE path COLLATE "C" >= '/p/f5/' """
+                """AND path COLLATE "C" < '/p/f50' ORDER BY path COLLATE "C" LIMIT 100"""
+            )
+        ).all()
+    engine.dispose()
+    assert "ix_photos_path_bytes" in " ".join(row[0] for row in plan)
+    assert [p for p, _ in catalog.rows_under("/p/f5")] == ["/p/f5/x.jpg"]
