@@ -1,21 +1,36 @@
 """The statements of words in photos (search/words.py, indexer/reading.py): which photos need
 reading, a batch of read photos stored (one transaction, the next generation), the words of
-photos removed or changed dropped, and the lookup's two queries."""
+photos removed or changed dropped, and the lookup's: how many photos hold a bigram (estimated),
+and the lines of the photos a lookup's bigrams choose."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
-from sqlalchemy import and_, delete, func, insert, not_, select
+from sqlalchemy import (
+    Integer,
+    and_,
+    any_,
+    bindparam,
+    delete,
+    exists,
+    func,
+    insert,
+    intersect,
+    literal,
+    not_,
+    or_,
+    select,
+    text,
+    union_all,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from search.schema import OK, Photo, Reading, WordGram, WordLine, in_chunks, next_generation
 from search.words import fold, grams
 
-PAGE = 500  # bigram candidates read at a time
-# Candidate photos checked at most: a query whose bigrams every photo holds ("img") is answered
-# from the 1000 holding the most of them, not by checking a million lines.
-CANDIDATES = 1000
+WINDOWS, WIDTH = 32, 64  # where a bigram's share is estimated: 32 stretches of 64 ids
+MERGE = 8  # SQLite: the two rarest bigrams' ranges merged if the second's is at most 8x longer
 
 
 class CatalogWords:
@@ -87,45 +102,140 @@ class CatalogWords:
             )
             return [tuple(r) for r in rows]
 
-    def gram_counts(self, wanted: list[str], cap: int) -> dict[str, int]:
-        """How many photos hold each bigram, counted up to `cap` (a bounded range of the index)."""
+    def gram_shares(self, wanted: list[str]) -> dict[str, float]:
+        """The share of the photos holding each bigram, estimated from WINDOWS stretches of WIDTH
+        ids spread over the photos' (exact in a catalog of fewer): which bigram to intersect
+        first, not a count to show. A few thousand index entries a bigram at most, where a count
+        of one every photo holds reads a million."""
         with self._session() as s:
-            return {
-                g: s.scalar(
-                    select(func.count()).select_from(
-                        select(WordGram.photo).where(WordGram.gram == g).limit(cap).subquery()
-                    )
-                )
-                for g in wanted
-            }
+            top = s.scalar(select(func.max(Photo.id))) or 0
+            if top > WINDOWS * WIDTH:
+                # each window at a scattered place in its stretch: ids at round numbers are
+                # names at round numbers too, in a library named IMG_0001... in order
+                step, width, windows = top // WINDOWS, WIDTH, WINDOWS
+                starts = [k * step + k * 7919 % max(step - width, 1) for k in range(WINDOWS)]
+            else:  # every photo, in the first window; the others empty
+                width, windows = top + 1, 1
+                starts = [0] + [-width] * (WINDOWS - 1)
+            bounds = {f"lo{k}": lo for k, lo in enumerate(starts)}
+            counted = dict(s.execute(_SHARES, dict(bounds, wanted=wanted, width=width)).all())
+            return {g: counted.get(g, 0) / (width * windows) for g in wanted}
 
-    def word_candidates(self, wanted: list[str], least: int) -> Iterator[tuple]:
-        """The lines of the OK photos holding at least `least` of the bigrams `wanted`, those
-        holding the most first, a photo's lines together: (photo, text, folded, box as JSON,
-        confidence); the B-tree on (gram, photo) does the choosing."""
+    def words_lines(
+        self, rounds: list[list[tuple[list, list[int]]]], most: int, needle: str, halves: list[str]
+    ) -> list[tuple]:
+        """The lines holding `needle` or, a file's or folder's name left out, one of `halves`,
+        of the OK photos holding every bigram of a side ([(bigram, share)], rarest first): the
+        first `most` by id a side. `rounds` are of narrower sides: [(side, its parents: indexes
+        in the round before)]; one is asked for where its parents were all cut at `most`, past
+        the last photo of any (up to there, each parent holds it); a side None stands for its
+        parent, as cut. The B-tree on (gram, photo) chooses; a LIKE reads.
+
+        Returns:
+            [(photo, text, folded, box as JSON, confidence)], in no order.
+        """
         with self._session() as s:
-            photos = s.scalars(
-                select(WordGram.photo)
-                .where(WordGram.gram.in_(wanted))
-                .group_by(WordGram.photo)
-                .having(func.count() >= least)
-                .order_by(func.count().desc(), WordGram.photo)
-                .limit(CANDIDATES)
-            ).all()
-            for chunk in in_chunks(list(photos), PAGE):
-                place = {photo: i for i, photo in enumerate(chunk)}
-                rows = s.execute(
-                    select(
-                        WordLine.photo,
-                        WordLine.text,
-                        WordLine.folded,
-                        WordLine.box,
-                        WordLine.confidence,
-                    )
-                    .join(Photo, Photo.id == WordLine.photo)
-                    .where(WordLine.photo.in_(chunk), Photo.status == OK)
-                ).all()
-                yield from sorted(rows, key=lambda r: (place[r[0]], r[3] == "null"))
+            dialect = s.get_bind().dialect.name
+            if dialect == "postgresql":
+                # Workers (two planned for a range of 50 000 photos) take 10 ms to start, more
+                # than the merge they share on a few cores: none, for this transaction only.
+                s.execute(text("SET LOCAL max_parallel_workers_per_gather = 0"))
+            photos: set[int] = set()
+            cut: list[int | None] = []  # the round before's: each side's last photo, if cut
+            for sides in rounds:
+                after = [
+                    max((cut[p] for p in parents), default=0)
+                    if all(cut[p] is not None for p in parents)
+                    else None
+                    for _, parents in sides
+                ]
+                asked = [i for i, (side, _) in enumerate(sides) if side and after[i] is not None]
+                held = _each_holding(s, [(sides[i][0], after[i]) for i in asked], most, dialect)
+                cut = [
+                    a if side is None else None for (side, _), a in zip(sides, after, strict=True)
+                ]
+                for i, found in zip(asked, held, strict=True):
+                    photos.update(found)
+                    cut[i] = max(found) if len(found) >= most else None
+                if all(c is None for c in cut):
+                    break
+            holds = [WordLine.folded.contains(needle, autoescape=True)]
+            if halves:
+                half = or_(*(WordLine.folded.contains(h, autoescape=True) for h in halves))
+                holds.append(and_(WordLine.box != "null", half))
+            if dialect == "postgresql":  # one array, not 3000 parameters
+                among = WordLine.photo == any_(bindparam("photos", sorted(photos), ARRAY(Integer)))
+            else:
+                among = WordLine.photo.in_(sorted(photos))
+            rows = s.execute(
+                select(
+                    WordLine.photo,
+                    WordLine.text,
+                    WordLine.folded,
+                    WordLine.box,
+                    WordLine.confidence,
+                )
+                .join(Photo, Photo.id == WordLine.photo)
+                .where(among, Photo.status == OK, or_(*holds))
+            )
+            return [tuple(r) for r in rows]
+
+
+def _each_holding(s, asked: list[tuple[list, int]], most: int, dialect: str) -> list[list[int]]:
+    # [(side, after)]: one statement, each side's photos labelled with its index
+    each = [_holding(side, dialect == "sqlite", most, after) for side, after in asked]
+    each = [select(literal(i), c.c.photo).select_from(c) for i, c in enumerate(each)]
+    found: list[list[int]] = [[] for _ in asked]
+    if each:
+        for i, photo in s.execute(union_all(*each) if len(each) > 1 else each[0]).all():
+            found[i].append(photo)
+    return found
+
+
+def _shares():
+    # One statement for every lookup (a constant shape, compiled once): a range of the B-tree
+    # for each window, whose bounds each database plans with (a join to a list of windows is
+    # planned as a million rows, and PostgreSQL then compiles it by JIT for 50 ms).
+    wanted, width = bindparam("wanted", expanding=True), bindparam("width")
+    held = union_all(
+        *(
+            select(WordGram.gram).where(
+                WordGram.gram.in_(wanted),
+                WordGram.photo >= bindparam(f"lo{k}"),
+                WordGram.photo < bindparam(f"lo{k}") + width,
+            )
+            for k in range(WINDOWS)
+        )
+    ).subquery()
+    return select(held.c.gram, func.count()).group_by(held.c.gram)
+
+
+_SHARES = _shares()
+
+
+def _holding(side: list[tuple[str, float]], merge: bool, most: int, after: int):
+    """The photos past `after` holding every bigram of `side`, in id order, `most` at most.
+    The rarest bigram's photos are read from the B-tree and each looked up under the others:
+    PostgreSQL's planner merges them instead where that is cheaper; SQLite merges only a
+    compound SELECT in order, used for the two rarest where the second is not much more held
+    (stepping through both ranges costs a tenth of a lookup an entry, but all the second's)."""
+    (first, least), rest = side[0], side[1:]
+    held = select(WordGram.photo).where(WordGram.gram == first, WordGram.photo > after)
+    merged = merge and rest and rest[0][1] <= MERGE * max(least, 1e-9)
+    if merged:
+        other = select(WordGram.photo).where(WordGram.gram == rest[0][0], WordGram.photo > after)
+        held, rest = intersect(held, other).order_by("photo"), rest[1:]
+    held = held.subquery()
+    probes = []
+    for g, _ in rest:
+        also = WordGram.__table__.alias()  # a Core alias: an ORM one costs 0.3 ms to set up
+        probes.append(
+            exists().where(also.c.gram == g, also.c.photo == held.c.photo, also.c.photo > after)
+        )
+    chosen = select(held.c.photo).where(*probes)
+    # An outer ORDER BY would make SQLite drop the merge's (and sort the lot): its rows are
+    # read in the merge's order, so the limit keeps the first by id all the same.
+    return (chosen if merged else chosen.order_by(held.c.photo)).limit(most).subquery()
 
 
 def _drop(s, ids: list[int]) -> None:

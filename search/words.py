@@ -6,18 +6,23 @@ Chinese characters to simplified (發票 is 发票; a table of the common ones b
 converter such as OpenCC is a C++ build or a 2 MB dictionary for what a photo's print needs of
 it), and spaces dropped (OCR reads "INVOICE  NO" and "INVOICENO" alike).
 
-`lookup`: the query's folded bigrams select the photos holding all of them from `word_grams` (a
-B-tree in SQLite and PostgreSQL alike: an index query, not a scan); for a phrase of four
-characters or more, all but one (OCR's one-character slip touches two bigrams, so the query's
-bigrams found are at least n - 2: the candidates are those holding n - 2, checked after). Each
-candidate's lines are then checked by a substring match allowing one edit for four characters or
-more. A name matches too: the indexer stores a photo's file and folder name as a line without a
-box (indexer/reading.py), so a query found in it is a words hit, through the same index.
+`lookup`: the query's folded bigrams choose the photos from `word_grams` (a B-tree on (gram,
+photo) in SQLite and PostgreSQL alike: index ranges, not a scan), the rarest first: how many
+photos hold each is estimated from a few stretches of the index (Catalog.gram_shares), and
+bigrams most photos hold ("im", "mg" of every IMG_ name) choose nothing. A phrase of four
+characters or more may hold one OCR slip (an edit), which leaves one of its halves whole: the
+candidates are the photos holding every bigram of either half, the first CANDIDATES by id a
+half, narrowed where a half is held by more (search/catalog_words.py: words_lines). Their lines
+holding the phrase or a half (a LIKE in the database) are then checked whole, by a substring
+match allowing one edit. A name matches too: the indexer stores a photo's file and folder name
+as a line without a box (indexer/reading.py), so a query found in it is a words hit, through
+the same index; a name has no OCR slip.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import unicodedata
 from dataclasses import dataclass
 
@@ -32,7 +37,13 @@ _TRADITIONAL = (
 )
 TO_SIMPLIFIED = {ord(_TRADITIONAL[i]): _TRADITIONAL[i + 1] for i in range(0, len(_TRADITIONAL), 2)}
 SLIP_FROM = 4  # characters from which one OCR slip (an edit) is allowed
-COMMON = 200_000  # photos holding a bigram past which it chooses nothing
+COMMON = 0.2  # the share of the photos holding a bigram past which it chooses nothing
+# Candidate photos checked at most, a half (or the limit, if greater): a query whose bigrams
+# every photo holds ("img") is answered from the first 500 holding them, not by checking a
+# million lines.
+CANDIDATES = 500
+CHOSEN = 3  # bigrams a side is chosen by at most, the rarest
+NARROW = 0.02  # a half is narrowed where its two rarest bigrams' photos are 2 % of all at most
 
 
 def fold(text: str) -> str:
@@ -55,23 +66,39 @@ def near(needle: str, line: str) -> int | None:
         return 0
     if len(needle) < SLIP_FROM:
         return None
-    n = len(needle)
-    for size in (n - 1, n, n + 1):  # a character lost, changed or added
-        for start in range(0, len(line) - size + 1):
-            if _one_edit(needle, line[start : start + size]):
-                return 1
-    return None
+    return 1 if _slipped(needle, line) else None
+
+
+def _slipped(needle: str, line: str) -> bool:
+    # One edit leaves one of the needle's halves whole (a change, loss or gain falls in one half,
+    # or between them): found by str.find, then the other half checked beside it, at the three
+    # lengths one edit allows. A line holding neither half costs two finds.
+    h = len(needle) // 2
+    head, tail = needle[:h], needle[h:]
+    at = line.find(tail)
+    while at >= 0:
+        if any(_one_edit(head, line[at - k : at]) for k in (h - 1, h, h + 1) if k <= at):
+            return True
+        at = line.find(tail, at + 1)
+    at = line.find(head)
+    while at >= 0:
+        rest = line[at + h : at + len(needle) + 1]
+        if any(_one_edit(tail, rest[:k]) for k in range(len(tail) - 1, len(rest) + 1)):
+            return True
+        at = line.find(head, at + 1)
+    return False
 
 
 def _one_edit(a: str, b: str) -> bool:
-    if len(a) == len(b):
-        return sum(x != y for x, y in zip(a, b, strict=True)) <= 1
     if len(a) < len(b):
         a, b = b, a
-    if len(a) - len(b) != 1:
+    if len(a) - len(b) > 1:
         return False
-    i = next((k for k in range(len(b)) if a[k] != b[k]), len(b))
-    return a[i + 1 :] == b[i:]
+    i = 0
+    while i < len(b) and a[i] == b[i]:
+        i += 1
+    # past the first difference: the rest alike after a change (same lengths) or a loss
+    return a[i + 1 :] == b[i + (len(a) == len(b)) :]
 
 
 @dataclass(frozen=True)
@@ -93,28 +120,59 @@ def lookup(catalog, query: str, limit: int = 200) -> list[tuple[int, WordsFound]
     needle = fold(query)
     if not needle:
         return []
-    wanted = grams(needle)
-    least = len(wanted) - 2 if len(needle) >= SLIP_FROM else len(wanted)
-    found: dict[int, tuple[tuple, WordsFound]] = {}
-    exact: set[int] = set()
-    # Bigrams most photos hold ("im", "mg" of every IMG_ name) choose nothing and cost a scan of
-    # their rows: left out of the choosing (the lines are checked whole after), the rarest kept.
-    held = catalog.gram_counts(sorted(wanted), COMMON)
-    chosen = sorted(g for g in wanted if held[g] < COMMON) or sorted(wanted)
-    need = max(least - (len(wanted) - len(chosen)), 1)
-    for photo, text, folded, box, confidence in catalog.word_candidates(chosen, need):
-        if len(exact) >= limit and photo not in exact:
-            break  # the photos holding the most bigrams come first: none later is exact
-        if needle in folded:
-            edits = 0
-            exact.add(photo)
-        elif photo in exact or box == "null" or len(wanted & grams(folded)) < least:
-            continue  # a name has no OCR slip; a slip leaves out two of the query's bigrams
-        elif (edits := near(needle, folded)) is None:
+    shares = catalog.gram_shares(sorted(grams(needle)))
+    whole = _chosen(needle, shares)
+    if len(needle) < SLIP_FROM:
+        rounds, halves = [[(whole, [])]], []
+    else:
+        # One slip leaves one half whole: the photos holding every bigram of either half (split
+        # where the halves are rarest) hold the slips and the exact finds. A half held by more
+        # than CANDIDATES photos is narrowed by the bigram between the halves (only a slip
+        # beside it loses that) where that is cheap, and where both are still cut, by every
+        # bigram: the exact finds past them.
+        halves = _halves(needle, shares)
+        head, tail = halves
+        narrowed = [_chosen(head + tail[0], shares), _chosen(head[-1] + tail, shares)]
+        rounds = [
+            [(_chosen(head, shares), []), (_chosen(tail, shares), [])],
+            [(side if _cheap(side) else None, [i]) for i, side in enumerate(narrowed)],
+            [(whole, [0, 1])],
+        ]
+    found: dict[int, tuple[tuple, str, str]] = {}
+    most = max(CANDIDATES, limit)
+    for photo, text, folded, box, confidence in catalog.words_lines(rounds, most, needle, halves):
+        if needle in folded:  # SQLite's LIKE ignores ASCII case; fold keeps none anyway
+            rank = (0, -confidence, photo)
+        elif box != "null" and near(needle, folded):  # a file's name has no OCR slip
+            rank = (1, -confidence, photo)
+        else:
             continue
-        rank = (edits, -confidence, photo)
         if photo not in found or rank < found[photo][0]:
-            box = json.loads(box)
-            corners = None if box is None else tuple(tuple(p) for p in box)
-            found[photo] = (rank, WordsFound(text, corners))
-    return [(photo, w) for photo, (_, w) in sorted(found.items(), key=lambda x: x[1][0])][:limit]
+            found[photo] = (rank, text, box)
+    best = sorted(found.items(), key=lambda x: x[1][0])[:limit]
+    return [(photo, WordsFound(text, _corners(box))) for photo, (_, text, box) in best]
+
+
+def _chosen(text: str, shares: dict[str, float]) -> list[tuple[str, float]]:
+    # The rarest CHOSEN: past them the candidates are few, and each bigram more costs a lookup
+    # a candidate (or PostgreSQL a scan of its photos). Bigrams most photos hold ("im", "mg" of
+    # every IMG_ name) choose nothing: left out (the lines are checked whole after).
+    ranked = sorted((shares[g], g) for g in grams(text))
+    return [(g, share) for share, g in ranked if share < COMMON][:CHOSEN] or [ranked[0][::-1]]
+
+
+def _cheap(side: list[tuple[str, float]]) -> bool:
+    return sum(share for _, share in side[:2]) <= NARROW
+
+
+def _halves(needle: str, shares: dict[str, float]) -> tuple[str, str]:
+    def held(text: str) -> float:  # the share holding every bigram, were they independent
+        return math.prod(share for _, share in _chosen(text, shares))
+
+    cut = min(range(2, len(needle) - 1), key=lambda i: held(needle[:i]) + held(needle[i:]))
+    return needle[:cut], needle[cut:]
+
+
+def _corners(box: str) -> tuple[tuple[float, float], ...] | None:
+    corners = json.loads(box)
+    return None if corners is None else tuple(tuple(p) for p in corners)

@@ -5,6 +5,7 @@ photos with words (tests/textworld.py's fonts) and a few without, with the real 
 from __future__ import annotations
 
 import json
+import random
 import signal
 import sqlite3
 import subprocess
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from PIL import Image, ImageDraw
+from sqlalchemy import insert
 
 pytest.importorskip("onnxruntime")
 from indexer import Indexer  # noqa: E402
@@ -21,6 +23,7 @@ from indexer.ocr import model_folder  # noqa: E402
 from indexer.summary import IndexerError  # noqa: E402
 from search import words  # noqa: E402
 from search.catalog import Catalog  # noqa: E402
+from search.schema import Photo  # noqa: E402
 from tests import textworld  # noqa: E402
 from tests.conftest import new_database  # noqa: E402
 
@@ -242,3 +245,81 @@ def test_the_viewer_outlines_the_words():
     )
     assert photo.getpixel((200, 150)) != (255, 255, 255), "the box's top edge drawn"
     assert photo.getpixel((200, 165)) == (255, 255, 255), "inside left as it was"
+
+
+BOX = [[0.1, 0.4], [0.9, 0.4], [0.9, 0.5], [0.1, 0.5]]
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def words_url(request) -> str | None:
+    """No URL (SQLite in the library folder), then a new PostgreSQL database."""
+    if request.param == "sqlite":
+        return None
+    return new_database(request.getfixturevalue("postgres_url"))
+
+
+def named_catalog(folder: Path, url: str | None, photos: int, read: dict[int, list[str]]):
+    """A catalog of `photos` photos, IMG_0000001.jpg on, each name a line as the indexer stores
+    it, and in some the lines `read` (confidence 0.9): no photo is read, no model run."""
+    from indexer.reading import named
+
+    catalog = Catalog.open(folder, url)
+    paths = {i: f"/photos/{i // 1000:04d}/IMG_{i:07d}.jpg" for i in range(1, photos + 1)}
+    rows = [
+        dict(id=i, path=p, size=1, mtime_ns=1, status="ok", indexed_at=0.0)
+        for i, p in paths.items()
+    ]
+    with catalog.engine.begin() as c:
+        c.execute(insert(Photo), rows)
+    catalog.store_readings(
+        [
+            (i, "0" * 64, None, [named(p)] + [(t, BOX, 0.9) for t in read.get(i, [])])
+            for i, p in paths.items()
+        ]
+    )
+    return catalog
+
+
+def test_a_file_name_among_names_sharing_its_prefix(words_url, tmp_path):
+    # 2500 names sharing "IMG_000", more than a half's CANDIDATES: the name, a photo whose words
+    # say it, one whose words say it with an O for a 0 (a slip); no other name (a name has no
+    # slip: IMG_0002344 and IMG_0002346 are one edit away)
+    read = {700: ["IMG_0002345"], 1900: ["IMG_O002345"]}
+    catalog = named_catalog(tmp_path, words_url, 2500, read)
+    found = words.lookup(catalog, "IMG_0002345", 10)
+    assert [i for i, _ in found] == [700, 2345, 1900], "exact (words, then the name), then a slip"
+    assert found[1][1] == words.WordsFound("0002/IMG_0002345", None)
+    assert found[2][1].text == "IMG_O002345" and len(found[2][1].box) == 4
+    assert [i for i, _ in words.lookup(catalog, "img_000240", 20)] == list(range(2400, 2410))
+
+
+def test_a_slip_among_many_photos_holding_its_bigrams(words_url, tmp_path):
+    # 号码 in 1400 photos' words and 发票 in 600, each more than a half's CANDIDATES; the
+    # phrase in one (traditional), with its last character slipped in another
+    read = {i: [f"电话号码 138{i:08d}"] for i in range(1, 1401)}
+    read |= {i: [f"发票 {i}"] for i in range(1401, 2001)}
+    read |= {2300: ["发票号玛 88"], 2400: ["發票號碼 99"]}
+    catalog = named_catalog(tmp_path, words_url, 2500, read)
+    found = words.lookup(catalog, "发票号码", 10)
+    assert [(i, w.text) for i, w in found] == [(2400, "發票號碼 99"), (2300, "发票号玛 88")]
+    assert [i for i, _ in words.lookup(catalog, "电话号码", 2000)] == list(range(1, 1401))
+
+
+def test_near_is_one_edit_anywhere():
+    def brute(needle: str, line: str) -> int | None:  # every window, every one-edit spelling
+        if needle in line:
+            return 0
+        edits = {
+            needle[:i] + c + needle[j:]
+            for i in range(len(needle) + 1)
+            for j in (i, i + 1)
+            for c in "abcd"
+        }
+        edits |= {needle[:i] + needle[i + 1 :] for i in range(len(needle))}
+        return 1 if len(needle) >= words.SLIP_FROM and any(e in line for e in edits) else None
+
+    rng = random.Random(7)
+    for _ in range(3000):
+        needle = "".join(rng.choices("abc", k=rng.randint(2, 7)))
+        line = "".join(rng.choices("abcd", k=rng.randint(0, 12)))
+        assert words.near(needle, line) == brute(needle, line), (needle, line)
