@@ -6,17 +6,17 @@ Chinese characters to simplified (發票 is 发票; a table of the common ones b
 converter such as OpenCC is a C++ build or a 2 MB dictionary for what a photo's print needs of
 it), and spaces dropped (OCR reads "INVOICE  NO" and "INVOICENO" alike).
 
-`lookup`: the query's folded bigrams choose the photos from `word_grams` (a B-tree on (gram,
-photo) in SQLite and PostgreSQL alike: index ranges, not a scan), the rarest first: how many
-photos hold each is estimated from a few stretches of the index (Catalog.gram_shares), and
-bigrams most photos hold ("im", "mg" of every IMG_ name) choose nothing. A phrase of four
-characters or more may hold one OCR slip (an edit), which leaves one of its halves whole: the
-candidates are the photos holding every bigram of either half, the first CANDIDATES by id a
-half, narrowed where a half is held by more (search/catalog_words.py: words_lines). Their lines
-holding the phrase or a half (a LIKE in the database) are then checked whole, by a substring
-match allowing one edit. A name matches too: the indexer stores a photo's file and folder name
-as a line without a box (indexer/reading.py), so a query found in it is a words hit, through
-the same index; a name has no OCR slip.
+`lookup`: the query's folded bigrams choose the photos from `word_grams` (a B-tree on (gram, photo)
+in SQLite and PostgreSQL alike: index ranges, not a scan), the rarest first: how many photos hold
+each is estimated from a few stretches of the index (Catalog.gram_shares), and bigrams most photos
+hold ("im", "mg" of every IMG_ name) choose nothing. A phrase of four characters or more (six
+without Chinese) may hold one OCR slip (an edit), which leaves one of its halves whole: the
+candidates are the photos holding every bigram of either half, the first CANDIDATES by id a half,
+narrowed where a half is held by more (search/catalog_words.py: words_lines). Their lines holding
+the phrase or a half (a LIKE in the database) are then checked whole, by a substring match allowing
+one edit. A name matches too: the indexer stores a photo's file and folder name as a line without a
+box (indexer/reading.py), so a query found in it is a words hit, through the same index; a name has
+no OCR slip.
 """
 
 from __future__ import annotations
@@ -36,7 +36,12 @@ _TRADITIONAL = (
     "總总額额稅税貨货幣币與与為为無无餘余處处廠厂灣湾島岛鄉乡縣县區区號号證证驗验"
 )
 TO_SIMPLIFIED = {ord(_TRADITIONAL[i]): _TRADITIONAL[i + 1] for i in range(0, len(_TRADITIONAL), 2)}
-SLIP_FROM = 4  # characters from which one OCR slip (an edit) is allowed
+SLIP_FROM = (
+    4  # characters from which one OCR slip (an edit) is allowed, where Chinese is among them
+)
+# Without Chinese, from 6: a word of 4-5 letters is one edit from too many others ("Free" in
+# "Green", "Today" in "birthday": 15 of 1014 words hits on the text world were such, at 4).
+SLIP_FROM_LATIN = 6
 COMMON = 0.2  # the share of the photos holding a bigram past which it chooses nothing
 # Candidate photos checked at most, a half (or the limit, if greater): a query whose bigrams
 # every photo holds ("img") is answered from the first 500 holding them, not by checking a
@@ -59,12 +64,19 @@ def grams(folded: str) -> set[str]:
     return {folded[i : i + 2] for i in range(len(folded) - 1)} or ({folded} if folded else set())
 
 
+def slips(needle: str) -> bool:
+    """Whether a folded query may match with one OCR slip: SLIP_FROM characters with Chinese
+    among them, else SLIP_FROM_LATIN."""
+    chinese = any("\u3400" <= c <= "\u9fff" for c in needle)
+    return len(needle) >= (SLIP_FROM if chinese else SLIP_FROM_LATIN)
+
+
 def near(needle: str, line: str) -> int | None:
-    """The edits (0 or 1) by which `needle` occurs in `line` (one allowed from SLIP_FROM
-    characters on), or None."""
+    """The edits (0 or 1) by which `needle` occurs in `line` (one allowed where it `slips`),
+    or None."""
     if needle in line:
         return 0
-    if len(needle) < SLIP_FROM:
+    if not slips(needle):
         return None
     return 1 if _slipped(needle, line) else None
 
@@ -122,7 +134,7 @@ def lookup(catalog, query: str, limit: int = 200) -> list[tuple[int, WordsFound]
         return []
     shares = catalog.gram_shares(sorted(grams(needle)))
     whole = _chosen(needle, shares)
-    if len(needle) < SLIP_FROM:
+    if not slips(needle):
         rounds, halves = [[(whole, [])]], []
     else:
         # One slip leaves one half whole: the photos holding every bigram of either half (split
