@@ -22,6 +22,7 @@ from sqlalchemy import (
     or_,
     select,
     text,
+    tuple_,
     union_all,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -239,10 +240,13 @@ def _holding(side: list[tuple[str, float]], merge: bool, most: int, after: int):
 
 
 def _drop(s, ids: list[int]) -> None:
+    """The words of the photos `ids` gone: `word_grams` is keyed by gram first, so their rows are
+    found by (gram, photo) from the lines' folded text (by photo, each chunk was a scan of the
+    whole table: quadratic over a first reading of a library)."""
     for chunk in in_chunks(ids):
-        for table, column in (
-            (Reading, Reading.photo),
-            (WordLine, WordLine.photo),
-            (WordGram, WordGram.photo),
-        ):
-            s.execute(delete(table).where(column.in_(chunk)))
+        lines = s.execute(select(WordLine.photo, WordLine.folded).where(WordLine.photo.in_(chunk)))
+        keys = sorted({(g, photo) for photo, folded in lines for g in grams(folded)})
+        for part in in_chunks(keys):
+            s.execute(delete(WordGram).where(tuple_(WordGram.gram, WordGram.photo).in_(part)))
+        s.execute(delete(WordLine).where(WordLine.photo.in_(chunk)))
+        s.execute(delete(Reading).where(Reading.photo.in_(chunk)))

@@ -332,3 +332,17 @@ def test_a_slip_needs_four_characters_with_chinese_and_six_without():
     assert words.near("nobody", "nob0dy") == 1 and words.near("sunset", "sunsat cafe") == 1
     assert words.near("发票号码", "发票号玛") == 1 and words.near("号码ab", "号玛ab") == 1
     assert words.near("发票号", "发栗号") is None
+
+
+def test_read_again_a_photos_old_words_and_their_bigrams_go(words_url, tmp_path):
+    from sqlalchemy import func, select
+
+    from search.schema import WordGram
+
+    catalog = named_catalog(tmp_path, words_url, 3, {1: ["发票号码 12"], 2: ["发票 34"]})
+    catalog.store_readings([(1, "1" * 64, None, [("欢迎光临", BOX, 0.9)])])
+    assert [i for i, _ in words.lookup(catalog, "发票", 10)] == [2]
+    assert [i for i, _ in words.lookup(catalog, "欢迎光临", 10)] == [1]
+    with catalog.engine.connect() as db:
+        held = db.scalar(select(func.count()).where(WordGram.photo == 1))
+    assert held == len(words.grams("欢迎光临")), "no bigram of the old words or name is left"
