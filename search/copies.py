@@ -217,6 +217,7 @@ def _pass(
     later = catalog.changed_after(state.to)  # placed by the next pass
     hashes: dict[int, str] = {}
     looks = functools.lru_cache(LOOKS_KEPT)(read_look)
+    thumbnail = functools.lru_cache(LOOKS_KEPT)(thumbnail)  # a stat per pair, else
     is_copy = near.Judge(lambda i: _look(looks, thumbnail, hashes.get(i)), state.threshold)
     for start in range(0, max(len(pending), 1), block):
         ids = pending[start : start + block]

@@ -193,24 +193,28 @@ class VectorIndex:
         searches those photos only, exactly."""
         queries = np.atleast_2d(np.asarray(queries, np.float32))
         k = max(1, min(k, len(self)))
-        found = [self._one(q, k, exact, among) for q in queries]
+        base, near = self.base, [None] * len(queries)
+        if base is not None and len(base) and base.pq is not None and not exact and among is None:
+            # The PQ codes' candidates of every query at once (FAISS runs a batch in threads).
+            wanted = min(len(base), k * base.k_factor + int((~self.alive).sum()))
+            near = base.pq.search(queries, wanted)[1]
+        found = [self._one(q, k, exact, among, rows) for q, rows in zip(queries, near, strict=True)]
         scores = np.full((len(queries), k), -np.inf, np.float32)
         ids = np.full((len(queries), k), -1, np.int64)
         for row, (s, i) in enumerate(found):
             scores[row, : len(s)], ids[row, : len(i)] = s, i
         return scores, ids
 
-    def _one(self, q: np.ndarray, k: int, exact: bool, among: np.ndarray | None):
+    def _one(self, q: np.ndarray, k: int, exact: bool, among: np.ndarray | None, near=None):
+        """The k best for one query; `near`: the base rows its PQ codes chose (approximate)."""
         keep = slice(None) if among is None else np.isin(self.delta_ids, among)
         scores, ids = [self.delta[keep] @ q], [self.delta_ids[keep]]
         base = self.base
         if base is not None and len(base):
             if among is not None:
                 pos = base.positions(np.unique(np.asarray(among, np.int64)))
-            elif base.pq is not None and not exact:
-                wanted = min(len(base), k * base.k_factor + int((~self.alive).sum()))
-                _, pos = base.pq.search(q[None], wanted)
-                pos = np.sort(pos[0][pos[0] >= 0])  # in file order: fewer pages to read
+            elif near is not None:
+                pos = np.sort(near[near >= 0])  # in file order: fewer pages to read
             else:
                 pos = np.arange(len(base))
             pos = pos[self.alive[pos]]
