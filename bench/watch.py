@@ -6,8 +6,9 @@
 - CPU while idle: the watcher's CPU time over --idle seconds, as a share of one core;
 - a photo copied in -> found by a running searcher (a Library open in this process, asking
   with the photo itself), in seconds, the settle time (2 s) included;
-- --events new photos (10 000) written in bursts of 1 000: seconds until every one is in the
-  catalog, and the watcher's RSS after each burst (flat, or not);
+- --events new photos (10 000) written in bursts of 1 000: for each, seconds until it is in the
+  catalog and the watcher idle again, and the watcher's RSS then (flat, or not);
+- a folder moved, 1 000 photos renamed and 1 000 deleted (with --events of 3 000 or more);
 - a polling rescan with nothing changed over the tree (the folders' times, scan.changed_folders,
   then the plan of what they name), against a full pass that stats every file.
 
@@ -16,7 +17,7 @@ written straight into the catalog (sizes and times as on disk, random unit vecto
 is indexed without decoding 200 000 images; the photos copied in and the bursts are real JPEGs.
 Timings mean something only on an otherwise idle machine.
 
-    python bench/watch.py [--files 200000] [--events 10000] [--idle 30]
+    python bench/watch.py [--files 200000] [--events 10000] [--idle 30] [--work DIR]
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -81,12 +83,13 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def until(condition, timeout: float = 3600) -> float:
+def until(condition, timeout: float = 3600, every: float = 0.02) -> float:
+    """Seconds until `condition()` holds, asked `every` seconds."""
     start = time.perf_counter()
     while not condition():
         if time.perf_counter() - start > timeout:
             raise SystemExit(f"not within {timeout} s")
-        time.sleep(0.02)
+        time.sleep(every)
     return time.perf_counter() - start
 
 
@@ -99,29 +102,39 @@ def count(library: Path) -> int:
     return Catalog.open(library, create=False).counts()["ok"]
 
 
+def prepare(work: Path, files: int) -> None:
+    """The tiny model, a seed photo, the tree of `files` stand-ins, and a first run over them."""
+    tiny, photos, library = work / "tiny", work / "photos", work / "lib"
+    checkpoints.build(tiny, checkpoints.train_sentencepiece(work / "spm.model"))
+    (photos / "seed").mkdir(parents=True)
+    photo(64, 64, 1).save(photos / "seed" / "first.jpg")
+    Indexer(library=library, model=str(tiny)).run([photos])
+    start = time.perf_counter()
+    stand_ins(photos / "tree", files, library)
+    print(f"tree: {files} files and rows made in {time.perf_counter() - start:.1f} s")
+    start = time.perf_counter()
+    Indexer(library=library, model=str(tiny)).run([photos])
+    print(
+        f"the indexer's first run over them (the index published, copy groups found, "
+        f"names read): {time.perf_counter() - start:.1f} s"
+    )
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--files", type=int, default=200_000)
     p.add_argument("--events", type=int, default=10_000)
     p.add_argument("--idle", type=float, default=30)
+    p.add_argument("--work", type=Path, help="its folder, kept: a second run reuses its tree")
     args = p.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="altclip-watch-"))
+    work = args.work or Path(tempfile.mkdtemp(prefix="altclip-watch-"))
+    tiny, photos, library = work / "tiny", work / "photos", work / "lib"
     try:
-        tiny = work / "tiny"
-        checkpoints.build(tiny, checkpoints.train_sentencepiece(work / "spm.model"))
-        photos, library = work / "photos", work / "lib"
-        (photos / "seed").mkdir(parents=True)
-        photo(64, 64, 1).save(photos / "seed" / "first.jpg")
+        if not (photos / "tree").is_dir():
+            prepare(work, args.files)
+        shutil.rmtree(photos / "bursts", ignore_errors=True)  # a run before's, forgotten
+        (photos / "seed" / "copied.jpg").unlink(missing_ok=True)
         Indexer(library=library, model=str(tiny)).run([photos])
-        start = time.perf_counter()
-        stand_ins(photos / "tree", args.files, library)
-        print(f"tree: {args.files} files and rows made in {time.perf_counter() - start:.1f} s")
-        start = time.perf_counter()
-        Indexer(library=library, model=str(tiny)).run([photos])
-        print(
-            f"the indexer's first run over them (the index published, copy groups found, "
-            f"names read): {time.perf_counter() - start:.1f} s"
-        )
         cmd = [sys.executable, "-m", "indexer", str(photos), "--library", str(library), "--watch"]
         for label in ("start", "restart"):
             proc = subprocess.Popen(cmd, cwd=ROOT, stdout=sys.stderr)
@@ -148,29 +161,51 @@ def main() -> None:
         target = photos / "seed" / "copied.jpg"
         start = time.perf_counter()
         shutil.copy(source, target)
-        found = until(lambda: [h.path for h in lib.search(image=str(source), k=1)] == [str(target)])
+        with Image.open(source) as asked:  # an image without a path: the photo is not left out
+            asked.load()
+        found = until(lambda: [h.path for h in lib.search(image=asked, k=1)] == [str(target)])
         print(
             f"a photo copied in: found by a running searcher after {found:.2f} s "
             "(2 s of settle included)"
         )
 
-        held, rss = count(library), []
-        start = time.perf_counter()
+        held, rss, seconds = count(library), [], []
         for burst in range(args.events // 1000):
             folder = photos / "bursts" / f"b{burst:03d}"
             folder.mkdir(parents=True)
+            start = time.perf_counter()
             for i in range(1000):
                 photo(64, 48, 1000 * burst + i + 100).save(folder / f"e{i:04d}.jpg", quality=80)
+            held += 1000
+            until(lambda: count(library) == held, every=0.5)  # a poll of its own costs CPU
+            until(lambda: current(library), every=0.5)
+            seconds.append(time.perf_counter() - start)
             rss.append(proc_status(proc.pid, "VmRSS"))
-            time.sleep(1)
-        until(lambda: count(library) == held + 1000 * (args.events // 1000))
-        until(lambda: current(library))
-        rss.append(proc_status(proc.pid, "VmRSS"))
         print(
-            f"{args.events} events in bursts of 1000: all in the catalog after "
-            f"{time.perf_counter() - start:.1f} s; watcher RSS (MB) after each burst and at "
-            f"the end: {' '.join(f'{r:.0f}' for r in rss)}"
+            f"{args.events} new photos in bursts of 1000, each in the catalog and the watcher "
+            f"idle again after (s): {' '.join(f'{s:.0f}' for s in seconds)}; its RSS then (MB): "
+            f"{' '.join(f'{r:.0f}' for r in rss)}; peak {proc_status(proc.pid, 'VmHWM'):.0f} MB"
         )
+        if args.events >= 3000:  # a folder moved, 1000 photos renamed, 1000 deleted
+            start = time.perf_counter()
+            bursts = photos / "bursts"
+            (bursts / "b000").rename(bursts / "moved")
+            for path in sorted((bursts / "b001").iterdir()):
+                path.rename(path.with_name("renamed-" + path.name))
+            for path in sorted((bursts / "b002").iterdir()):
+                path.unlink()
+            held -= 1000
+            until(lambda: count(library) == held, every=0.5)
+            until(lambda: current(library), every=0.5)
+            catalog = Catalog.open(library, create=False)
+            moved = catalog.rows_in(str(bursts / "moved"))
+            renamed = catalog.rows_in(str(bursts / "b001"))
+            print(
+                f"a folder of 1000 moved, 1000 photos renamed, 1000 deleted: in the catalog "
+                f"after {time.perf_counter() - start:.1f} s ({len(moved)} rows under the moved "
+                f"folder, {sum('renamed-' in p for p in renamed)} renamed); RSS then "
+                f"{proc_status(proc.pid, 'VmRSS'):.0f} MB"
+            )
         proc.terminate()
         proc.wait()
 
@@ -187,7 +222,8 @@ def main() -> None:
                 f"pass that stats every file: {time.perf_counter() - start:.1f} s"
             )
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        if args.work is None:
+            shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":
