@@ -248,7 +248,7 @@ def answer(page, text: str) -> None:
     box = page.get_by_label("Search your photos")
     box.fill(text)
     box.press("Enter")
-    page.wait_for_function(SHOWN, arg=f"photos for “{text}” (")
+    page.wait_for_function(SHOWN, arg=f"photos for “{text}”")
 
 
 def main() -> None:

@@ -105,6 +105,7 @@ def count(library: Path) -> int:
 def prepare(work: Path, files: int) -> None:
     """The tiny model, a seed photo, the tree of `files` stand-ins, and a first run over them."""
     tiny, photos, library = work / "tiny", work / "photos", work / "lib"
+    work.mkdir(parents=True, exist_ok=True)
     checkpoints.build(tiny, checkpoints.train_sentencepiece(work / "spm.model"))
     (photos / "seed").mkdir(parents=True)
     photo(64, 64, 1).save(photos / "seed" / "first.jpg")
