@@ -178,7 +178,7 @@ def main() -> None:
             for i in range(1000):
                 photo(64, 48, 1000 * burst + i + 100).save(folder / f"e{i:04d}.jpg", quality=80)
             held += 1000
-            until(lambda: count(library) == held, every=0.5)  # a poll of its own costs CPU
+            until(lambda n=held: count(library) == n, every=0.5)  # a poll of its own costs CPU
             until(lambda: current(library), every=0.5)
             seconds.append(time.perf_counter() - start)
             rss.append(proc_status(proc.pid, "VmRSS"))

@@ -36,6 +36,7 @@ import numpy as np
 from search.catalog import Catalog, Changes
 
 ROWS = 20_000  # rows scored or read at a time
+CANDIDATES = 4_000_000  # PQ candidates asked of FAISS at once (48 MB), over a batch of queries
 
 
 @dataclass
@@ -193,12 +194,17 @@ class VectorIndex:
         searches those photos only, exactly."""
         queries = np.atleast_2d(np.asarray(queries, np.float32))
         k = max(1, min(k, len(self)))
-        base, near = self.base, [None] * len(queries)
-        if base is not None and len(base) and base.pq is not None and not exact and among is None:
-            # The PQ codes' candidates of every query at once (FAISS runs a batch in threads).
+        base, step, found = self.base, len(queries), []
+        pq = None if base is None or not len(base) or exact or among is not None else base.pq
+        if pq is not None:
+            # The PQ codes' candidates of many queries at once (FAISS runs a batch in threads),
+            # as many as CANDIDATES allows: k_factor may be large (1 024 for random 16-d vectors).
             wanted = min(len(base), k * base.k_factor + int((~self.alive).sum()))
-            near = base.pq.search(queries, wanted)[1]
-        found = [self._one(q, k, exact, among, rows) for q, rows in zip(queries, near, strict=True)]
+            step = max(1, CANDIDATES // wanted)
+        for start in range(0, len(queries), step):
+            batch = queries[start : start + step]
+            near = pq.search(batch, wanted)[1] if pq is not None else [None] * len(batch)
+            found += [self._one(q, k, exact, among, n) for q, n in zip(batch, near, strict=True)]
         scores = np.full((len(queries), k), -np.inf, np.float32)
         ids = np.full((len(queries), k), -1, np.int64)
         for row, (s, i) in enumerate(found):

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from search import publishing
+from search import publishing, vector_index
 from search.catalog import Catalog, Model, Record
 from search.vector_index import refreshed
 from tests.conftest import AS_USER, new_database
@@ -121,6 +121,9 @@ def test_a_searcher_sees_changes_without_a_new_base(new_catalog):
         ]
     )
     assert recall >= 9.5
+    with pytest.MonkeyPatch.context() as patch:  # the PQ candidates asked a few queries at a time
+        patch.setattr(vector_index, "CANDIDATES", 3 * 10 * searcher.base.k_factor)
+        assert (searcher.search(queries, 10)[1] == found).all()
     changed = catalog.photos([101])[101]  # found by its new vector
     assert searcher.search(changed.vector, 1)[1][0][0] == 101
     some = np.array([3049, 101, 7, 2999, 3000, 120])  # new, changed and base photos, any order
