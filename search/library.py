@@ -122,6 +122,7 @@ class Library:
         def load():
             try:
                 self.matching.warm_up(self.refresh().dim)
+                self.towers.tower("text")  # captions read from the cache load none
             except Exception:  # the query that needs them says what failed
                 pass
 

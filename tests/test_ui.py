@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import streamlit as st
 from PIL import Image
 from sqlalchemy import create_engine, select, update
 from sqlalchemy.orm import Session
@@ -736,3 +737,26 @@ def test_launch(monkeypatch, tmp_path, address, password):
     assert os.environ.get("ALTCLIP_PASSWORD") == password and password not in cmd
     assert cmd[cmd.index("--client.showErrorDetails") + 1] == "none"
     assert cmd[cmd.index("--server.enableStaticServing") + 1] == "false"
+
+
+def test_the_library_opened_while_the_server_starts_serves_the_first_page(
+    monkeypatch, photo_library, tmp_path
+):
+    """altclip-ui opens the library beside Streamlit's start (ui/early.py): the page's first
+    open takes that one, its text tower already loaded, once; a library that cannot open
+    leaves the page to say so."""
+    from ui import early
+
+    early.begin(str(photo_library), None)
+    opened = early.take(str(photo_library), None)
+    assert opened is not None and "text" in opened.towers.loaded()
+    assert early.take(str(photo_library), None) is None  # taken once
+    early.begin(str(tmp_path / "none"), None)
+    assert early.take(str(tmp_path / "none"), None) is None
+
+    st.cache_resource.clear()  # no library a test before opened
+    early.begin(str(photo_library), None)
+    at = app(monkeypatch, photo_library)
+    assert early.take(str(photo_library), None) is None  # the page took it
+    search(at, "sunset at the beach")
+    assert photos(at) > 0

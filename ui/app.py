@@ -31,7 +31,7 @@ from search import (
     QueryTooLong,
 )
 from search.settings import Settings
-from ui import state
+from ui import early, state
 from ui.demo import is_demo
 from ui.filters import chips_ui, filters_ui
 from ui.grid import results_ui
@@ -48,6 +48,8 @@ from ui.viewer import viewer_ui
 def open_library(folder: str, catalog: str | None) -> Library:
     """The library, opened once per server. An error is not cached: once the person has built
     the library, reloading the page finds it."""
+    if lib := early.take(folder, catalog):  # opened while the server started
+        return lib
     env = Settings.from_env()
     lib = Library.open(folder, catalog, int8=not env.exact, hemisphere=env.hemisphere)
     lib.warm_up()  # index and text tower load while the person types

@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     cmd = [
         sys.executable,
         "-m",
-        "streamlit",
+        "ui.serve",  # Streamlit, with the library opening beside its start
         "run",
         str(APP),
         "--server.headless",
