@@ -116,13 +116,13 @@ class Library:
             self.matching.forget_captions()  # after: embedding them takes the tower lock
 
     def warm_up(self) -> threading.Thread:
-        """Load the index and the text tower, and embed the generic captions, in a background
-        thread, so that the first query finds them ready; an error is left for that query."""
+        """Load the index and the text tower, and embed the generic captions, in a thread, so
+        that the first query finds them ready; an error is left for that query."""
 
         def load():
             try:
                 self.matching.warm_up(self.refresh().dim)
-                self.towers.tower("text")  # captions read from the cache load none
+                self.towers.tower("text")
             except Exception:  # the query that needs them says what failed
                 pass
 
@@ -131,8 +131,7 @@ class Library:
         return thread
 
     def status(self) -> Status:
-        """Counts and last indexing time, recounted only when the catalog has changed, not on
-        each page refresh (~60 ms at a million photos)."""
+        """Counts and last indexing time, recounted only when the catalog has changed (60 ms)."""
         return self.holdings.status(self.model_name)
 
     def folders(self) -> list[str]:
