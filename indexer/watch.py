@@ -358,9 +358,9 @@ class _Changes(logging.Handler):
 
 
 def _give_back_memory() -> None:
-    """Hand the heap a round freed back to the system (glibc's malloc_trim): a round's many
-    small arrays (the copy groups' prepared looks, decoded pictures) leave the heap fragmented,
-    and a long-running watcher's RSS would climb to its busiest round's and stay there."""
+    """Hand the heap a round freed back to the system (glibc's malloc_trim), between rounds:
+    altclip-index holds up to 512 MB of freed heap for the next batch (hold_freed_memory), so a
+    long-running watcher's RSS climbed to its busiest round's and stayed there."""
     try:
         ctypes.CDLL(None).malloc_trim(0)
     except (OSError, AttributeError):  # not glibc (musl, macOS): nothing to do

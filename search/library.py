@@ -131,7 +131,7 @@ class Library:
         return thread
 
     def status(self) -> Status:
-        """Counts and last indexing time, recounted only when the catalog has changed (60 ms)."""
+        """Counts and last indexing time, recounted only when the catalog changes, not per page."""
         return self.holdings.status(self.model_name)
 
     def folders(self) -> list[str]:

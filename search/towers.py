@@ -12,12 +12,13 @@ the checkpoint. Elsewhere (CUDA, MPS), where the check fails, or with int8=False
 
 from __future__ import annotations
 
+import functools
 import threading
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 from altclip_core import hub
 from search.catalog import Model
@@ -86,11 +87,7 @@ class Towers:
                 else:
                     tower = altclip_core.load(folder, device=self.device, towers=(name,))
                 self._towers[name] = tower
-                # numpy's BLAS (OpenBLAS) threads spin for a while after each call, taking the
-                # cores the tower's next query needs: a query's numpy work (a vector times
-                # candidates) is small, so one thread. An 8-token text query at a million
-                # photos, Zen 4 (2 cores): p50 64 -> 40 ms.
-                threadpool_limits(1, user_api="blas")
+                _numpy_blas_on_one_thread()
             return self._towers[name]
 
     def loaded(self) -> frozenset[str]:
@@ -181,3 +178,15 @@ class Towers:
             return exact
         del exact, int8  # before the prepared tower is made: one tower in memory at a time
         return load("int8", prepared=True)
+
+
+@functools.cache
+def _numpy_blas_on_one_thread() -> None:
+    """numpy's BLAS (OpenBLAS: not FAISS's own, nor torch's) on one thread from now on, in this
+    process: its threads spin for a while after each call and took the cores a tower's next
+    query needed, where a query's numpy work (a vector times its candidates) is small. README,
+    bench/live.py: an 8-token query at a million photos, p95 151 -> 64 ms on the Zen 4."""
+    controller = ThreadpoolController()
+    mine = [c.filepath for c in controller.lib_controllers if "numpy" in c.filepath]
+    if mine:
+        controller.select(user_api="blas", filepath=mine).limit(limits=1)

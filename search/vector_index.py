@@ -194,7 +194,7 @@ class VectorIndex:
         searches those photos only, exactly."""
         queries = np.atleast_2d(np.asarray(queries, np.float32))
         k = max(1, min(k, len(self)))
-        base, step, found = self.base, len(queries), []
+        base, step, found = self.base, max(1, len(queries)), []
         pq = None if base is None or not len(base) or exact or among is not None else base.pq
         if pq is not None:
             # The PQ codes' candidates of many queries at once (FAISS runs a batch in threads),

@@ -48,12 +48,7 @@ from ui.viewer import viewer_ui
 def open_library(folder: str, catalog: str | None) -> Library:
     """The library, opened once per server. An error is not cached: once the person has built
     the library, reloading the page finds it."""
-    if lib := early.take(folder, catalog):  # opened while the server started
-        return lib
-    env = Settings.from_env()
-    lib = Library.open(folder, catalog, int8=not env.exact, hemisphere=env.hemisphere)
-    lib.warm_up()  # index and text tower load while the person types
-    return lib
+    return early.take(folder, catalog) or early.open_library(folder, catalog)
 
 
 def main() -> None:

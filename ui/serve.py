@@ -3,6 +3,8 @@ password given on its command line): `streamlit` with those arguments, in a proc
 library meanwhile (`ui.early`), for the page's first search to find it ready.
 """
 
+from __future__ import annotations
+
 import sys
 
 from streamlit.web import cli
