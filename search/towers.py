@@ -189,4 +189,4 @@ def _numpy_blas_on_one_thread() -> None:
     controller = ThreadpoolController()
     mine = [c.filepath for c in controller.lib_controllers if "numpy" in c.filepath]
     if mine:
-        controller.select(user_api="blas", filepath=mine).limit(limits=1)
+        controller.select(filepath=mine).limit(limits=1)  # select ORs its arguments
