@@ -115,20 +115,20 @@ class Library:
         if model is not None and self.towers.follow(model):
             self.matching.forget_captions()  # after: embedding them takes the tower lock
 
-    def warm_up(self) -> threading.Thread:
-        """Load the index and the text tower, and embed the generic captions, in a thread, so
-        that the first query finds them ready; an error is left for that query."""
+    def warm_up(self) -> None:
+        """Load the text tower, and the index with the generic captions' vectors, each in a
+        thread, so that the first query finds them ready; an error is left for that query."""
 
-        def load():
+        def load(tower: bool):
             try:
-                self.matching.warm_up(self.refresh().dim)
-                self.towers.tower("text")
-            except Exception:  # the query that needs them says what failed
+                self.towers.tower("text") if tower else self.matching.warm_up(self.refresh().dim)
+            except Exception:  # the query that needs it says what failed
                 pass
 
-        thread = threading.Thread(target=load, name="altclip-warm-up", daemon=True)
-        thread.start()
-        return thread
+        for tower in (True, False):  # the tower first: the longer of the two
+            threading.Thread(
+                target=load, args=(tower,), name="altclip-warm-up", daemon=True
+            ).start()
 
     def status(self) -> Status:
         """Counts and last indexing time, recounted only when the catalog changes, not per page."""

@@ -8,9 +8,12 @@ share this module.
 from __future__ import annotations
 
 import threading
+from typing import TYPE_CHECKING
 
-from search import Library
 from search.settings import Settings
+
+if TYPE_CHECKING:
+    from search import Library
 
 _opening: dict[tuple[str, str | None], tuple[threading.Thread, list]] = {}
 
@@ -32,6 +35,8 @@ def begin(folder: str, catalog: str | None) -> None:
 
 def open_library(folder: str, catalog: str | None) -> Library:
     """The library as the page opens it, its index and text tower loading in a thread."""
+    from search import Library  # here: in `begin`'s thread, beside Streamlit's imports
+
     env = Settings.from_env()
     lib = Library.open(folder, catalog, int8=not env.exact, hemisphere=env.hemisphere)
     lib.warm_up()  # while the person types

@@ -85,6 +85,8 @@ def main(argv: list[str] | None = None) -> int:
         "false",  # serve only what the app shows, whatever a config.toml says
         "--browser.gatherUsageStats",
         "false",
+        "--server.fileWatcherType",
+        "none",  # a person's page does not reload its own source when it changes
         "--client.toolbarMode",
         "viewer",  # no "Deploy" button or developer menu on a person's photo page
         "--client.showErrorDetails",

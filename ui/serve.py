@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import sys
 
-from streamlit.web import cli
-
 from search.settings import Settings
 from ui import early
 
 if __name__ == "__main__":
     env = Settings.from_env()
-    early.begin(str(env.library), env.catalog)
+    early.begin(str(env.library), env.catalog)  # first: its imports run beside Streamlit's
+    from streamlit.web import cli
+
     sys.exit(cli.main(sys.argv[1:], prog_name="streamlit"))
