@@ -15,7 +15,6 @@ layer 6x and the 2056-row one 1.6x as fast as `F.linear`; oneDNN's 2.3x and 1.75
 
 from __future__ import annotations
 
-import ctypes
 import hashlib
 import json
 import platform
@@ -174,22 +173,6 @@ def choose(
         kernel = _fastest(probe, rows, candidates)
         _write(cache, {**_read(cache), verdict: kernel})
     return kernel
-
-
-def hold_freed_memory() -> bool:
-    """Serve allocations under 64 MB from the heap and keep up to 512 MB of freed memory there,
-    instead of returning it to the OS. An image batch of 8 through a ViT-L allocates 34 MB
-    hidden activations in every layer, over glibc's 32 MB ceiling for reusing freed blocks, so
-    each one is mapped and page-faulted anew: held, a Zen 3 ran 1.02 instead of 0.86 images/s
-    in float32 and 1.63 instead of 1.23 in int8. It changes the whole process, so programs
-    call it at their entry point (altclip-index does), never the library. Returns whether the
-    C library took it (glibc does)."""
-    try:
-        mallopt = ctypes.CDLL(None).mallopt
-    except (OSError, AttributeError):
-        return False
-    m_trim_threshold, m_mmap_threshold = -1, -3
-    return bool(mallopt(m_mmap_threshold, 64 << 20) and mallopt(m_trim_threshold, 512 << 20))
 
 
 def cache_path() -> Path:

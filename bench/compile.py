@@ -16,7 +16,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import altclip_core  # noqa: E402
-from altclip_core import kernels  # noqa: E402
+from altclip_core import kernels, memory  # noqa: E402
 
 QUERY = "a photo of a sunset over the sea at the beach"
 
@@ -42,7 +42,7 @@ def main() -> None:
     parser.add_argument("--model", type=Path, default=Path("/tmp/clip-full"))
     parser.add_argument("--batch", type=int, default=8)
     args = parser.parse_args()
-    kernels.hold_freed_memory()
+    memory.hold_freed_memory()
     kernels.fit = lambda tower, rows, quantize=None, cache=None: "plain"  # what inductor lowers
     model = altclip_core.load(args.model, device="cpu")
     size = model.config.vision_config.image_size

@@ -31,7 +31,7 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 import altclip_core  # noqa: E402
-from altclip_core.kernels import hold_freed_memory  # noqa: E402
+from altclip_core.memory import hold_freed_memory  # noqa: E402
 from altclip_core.preprocess import ImagePreprocessor  # noqa: E402
 from indexer import Indexer  # noqa: E402
 from indexer.scan import Entry, scan  # noqa: E402

@@ -97,7 +97,7 @@ def main() -> None:
     if not args.dtypes:
         default = altclip_core.default_dtype(torch.device(args.device))
         args.dtypes = [name for name, dtype in DTYPES.items() if dtype == default]
-    from altclip_core.kernels import hold_freed_memory
+    from altclip_core.memory import hold_freed_memory
 
     hold_freed_memory()  # as altclip-index runs: transformers, in this process, gains as much
     print(f"{cpu()}; torch {torch.__version__}, {torch.get_num_threads()} threads, {args.device}")

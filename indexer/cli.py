@@ -18,6 +18,7 @@ from pathlib import Path
 
 from PIL import Image
 
+from altclip_core import memory
 from altclip_core.errors import AltCLIPError
 from altclip_core.preprocess import MAX_FILE_MB, MAX_MEGAPIXELS
 from search import publishing
@@ -185,9 +186,7 @@ def main(argv: list[str] | None = None) -> int:
             name = "altclip-index: name at least one photo folder, e.g. altclip-index ~/Pictures"
             print(name, file=sys.stderr)
             return 2
-        from altclip_core.kernels import hold_freed_memory
-
-        hold_freed_memory()  # this process embeds images in a loop (kernels.py says why)
+        memory.hold_freed_memory()  # this process embeds images in a loop (memory.py says why)
         kind = Indexer
         if args.ray is not None:
             kind = _needs("ray", "ray").RayIndexer

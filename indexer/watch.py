@@ -27,7 +27,6 @@ It tells the page what it does in LIBRARY/watch.json (`Status`, `read_status`), 
 
 from __future__ import annotations
 
-import ctypes
 import errno
 import json
 import logging
@@ -38,6 +37,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from altclip_core import memory
 from altclip_core.preprocess import image_extensions
 from search.catalog import under
 from search.library_folder import MARKER, temporary
@@ -199,7 +199,7 @@ class Watcher:
         changed = summary.added + summary.updated + summary.moved + summary.removed
         if places is None or changed or summary.failed or summary.interrupted:
             self.say(f"{time.strftime('%H:%M:%S')} {summary}")
-        _give_back_memory()
+        memory.give_back()  # altclip-index holds freed heap for its next batch
         return summary
 
     def _settled(self, entry: Entry) -> bool:
@@ -355,16 +355,6 @@ class _Changes(logging.Handler):
             if isinstance(arg, OSError) and arg.errno in (errno.ENOSPC, errno.EMFILE):
                 self.out_of_watches = arg.errno
                 self.wake.set()
-
-
-def _give_back_memory() -> None:
-    """Hand the heap a round freed back to the system (glibc's malloc_trim), between rounds:
-    altclip-index holds up to 512 MB of freed heap for the next batch (hold_freed_memory), so a
-    long-running watcher's RSS climbed to its busiest round's and stayed there."""
-    try:
-        ctypes.CDLL(None).malloc_trim(0)
-    except (OSError, AttributeError):  # not glibc (musl, macOS): nothing to do
-        pass
 
 
 def _limit(code: int) -> str:

@@ -85,7 +85,7 @@ def test_programs_can_hold_freed_memory_on_glibc():
     import subprocess
     import sys
 
-    code = "from altclip_core.kernels import hold_freed_memory; print(hold_freed_memory())"
+    code = "from altclip_core.memory import hold_freed_memory; print(hold_freed_memory())"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == str(platform.libc_ver()[0] == "glibc")
 
