@@ -90,8 +90,8 @@ class Library:
                 f"no library in {folder}: build one with  altclip-index PHOTOS --library {folder}"
             )
         catalog = Catalog.open(folder, catalog_url, create=False)
-        model = catalog.model()
-        if model is None:
+        if (model := catalog.model()) is None:
+            catalog.close()
             raise NoLibrary(f"the library in {folder} is empty: run  altclip-index PHOTOS")
         return cls(folder, catalog, model, device, int8, hemisphere)
 
