@@ -111,6 +111,7 @@ class Watcher:
         self.changes = _Changes(Path(indexer.library).resolve(), self.roots, self.wake)
         self.later: dict[str, float] = {}  # files not settled yet: when to look again
         self.looks: dict[str, tuple[tuple[int, int], float]] = {}  # file: (size, mtime), since
+        self.due: dict[str, float] = {}  # file not settled yet: when it may be
         self.mode, self.observer = "events", None
         self.said: Status | None = None  # the status last written, and when
         self.said_at = 0.0
@@ -194,8 +195,9 @@ class Watcher:
 
         summary = job.index(places, self._settled, self.stopped, progress)
         for path in job.plan.unsettled:
-            self.later.setdefault(path, time.monotonic() + self.settle)
+            self.later.setdefault(path, self.due.get(path, time.monotonic() + self.settle))
         self.looks = {p: v for p, v in self.looks.items() if p in self.later}
+        self.due.clear()
         changed = summary.added + summary.updated + summary.moved + summary.removed
         if places is None or changed or summary.failed or summary.interrupted:
             self.say(f"{time.strftime('%H:%M:%S')} {summary}")
@@ -215,7 +217,12 @@ class Watcher:
         if seen is not None and seen[0] == key and now - seen[1] >= self.settle:
             return True  # unchanged for SETTLE seconds, whatever its clock says
         if seen is None or seen[0] != key:
-            self.looks[entry.path] = key, now
+            seen = self.looks[entry.path] = key, now
+        # Looked at again as soon as either way could say settled: its time SETTLE old, or
+        # SETTLE since it was first seen so; not SETTLE from this look, which comes QUIET (and
+        # a round) after the last write.
+        age = max(time.time_ns() - st.st_mtime_ns, 0) / 1e9
+        self.due[entry.path] = now + min(self.settle - age, seen[1] + self.settle - now)
         return False
 
     def _rescan(self, job: Job, full: bool) -> list:

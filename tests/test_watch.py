@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from indexer import Indexer
+from indexer.scan import Entry
 from indexer.watch import Watcher, read_status
 from search import catalog
 from tests.test_indexer import rows, state, stored
@@ -113,6 +114,24 @@ def test_copied_in_found_half_written_waits_rename_move_delete(tiny, tmp_path):
         until(lambda: "copied.jpg" not in ok(library), what="a delete")
         shutil.move(photos / "b", tmp_path / "elsewhere")  # out of the watched folder: gone
         until(lambda: not rows(library), what="a folder moved out")
+
+
+def test_a_file_not_settled_is_looked_at_again_when_it_may_be(tiny, tmp_path):
+    """When its time is SETTLE old, not SETTLE after the look that found it too new (which
+    comes a round after the last write); a time that cannot be trusted (ahead of this clock)
+    waits SETTLE from when it was first seen so."""
+    watcher = Watcher(Indexer(library=tmp_path / "lib", model=str(tiny)), [tmp_path], settle=2)
+    recent, ahead = jpeg(tmp_path / "recent.jpg", 1), jpeg(tmp_path / "ahead.jpg", 2)
+    now = time.time()
+    os.utime(recent, (now - 1.5, now - 1.5))
+    os.utime(ahead, (now + 60, now + 60))
+    for path, wait in ((recent, 0.5), (ahead, 2.0)):
+        st = path.stat()
+        assert not watcher._settled(Entry(str(path), st.st_size, st.st_mtime_ns))
+        assert watcher.due[str(path)] - time.monotonic() == pytest.approx(wait, abs=0.2)
+    os.utime(recent, (now - 2.5, now - 2.5))
+    st = recent.stat()
+    assert watcher._settled(Entry(str(recent), st.st_size, st.st_mtime_ns))
 
 
 def test_a_watched_folder_emptied_keeps_its_photos_until_it_is_back(tiny, tmp_path):
