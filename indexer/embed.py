@@ -17,6 +17,7 @@ What it guarantees:
 from __future__ import annotations
 
 import functools
+import gc
 from collections.abc import Callable
 from pathlib import Path
 
@@ -45,6 +46,7 @@ class Embedder:
     ):
         self.folder, self.device, self.warn, self.model = folder, device, warn, None
         self.check_int8, self.int8_cosine = int8, None
+        self.quantized: str | None = None  # "int8" once its check passed: loaded so again
         self.batch: int | None = None  # rows per forward pass; None: all it is given (CPU)
 
     def probe(self) -> int:
@@ -109,13 +111,21 @@ class Embedder:
     def preprocess(self) -> ImagePreprocessor:
         return ImagePreprocessor.from_folder(self.folder)
 
+    def release(self) -> None:
+        """Let the model go (a watcher idle for a while); the next batch loads it again."""
+        self.model = None
+        gc.collect()
+
     def _model(self, quantize: str | None = None):
         if self.model is None or quantize:
             import altclip_core
 
             try:
                 model = altclip_core.load(
-                    self.folder, device=self.device, towers=("vision",), quantize=quantize
+                    self.folder,
+                    device=self.device,
+                    towers=("vision",),
+                    quantize=quantize or self.quantized,
                 )
             except AltCLIPError:
                 raise
@@ -145,7 +155,7 @@ class Embedder:
                 f"{INT8_MIN_COSINE} on {len(pixels)} photos): indexing with the exact model"
             )
         else:
-            self.model = int8
+            self.model, self.quantized = int8, "int8"
 
 
 def cuda_batch(free_bytes: int, vision, itemsize: int, most: int = 1024) -> int:

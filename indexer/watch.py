@@ -18,8 +18,9 @@ lock, held for as long as it watches, with the model loaded once.
 - Killed at any moment, its next start's first pass finishes the job (rows keyed by path; a
   folder's time is recorded only once its files are stored). Stopped (Ctrl-C, SIGTERM), it
   ends after the batch in flight, at once when idle. Past MAX_PENDING changed paths, it folds
-  them into their folders, and after each round it hands the freed heap back: its memory stays
-  flat.
+  them into their folders, after each round it hands the freed heap back, and after RELEASE
+  seconds without one it lets the image tower go (loaded again for the next photo): its memory
+  stays flat, and small while nothing changes.
 
 It tells the page what it does in LIBRARY/watch.json (`Status`, `read_status`), written whole
 (a temporary file renamed) when its state changes, removed when it stops.
@@ -52,6 +53,7 @@ POLL = 60.0  # seconds between polling rescans, where events cannot be had
 FULL_EVERY = 10  # every this many polls, a full pass (files rewritten in place)
 QUIET = 0.5  # seconds without events before the changes gathered are planned
 MAX_PENDING = 50_000  # changed paths held; past it, folded into their folders
+RELEASE = 600.0  # seconds without a round after which the image tower is let go
 WATCHES = "/proc/sys/fs/inotify/max_user_watches"
 INSTANCES = "/proc/sys/fs/inotify/max_user_instances"
 
@@ -116,6 +118,7 @@ class Watcher:
         self.said: Status | None = None  # the status last written, and when
         self.said_at = 0.0
         self.rounds = 0  # plans run, the first pass included
+        self.release, self.idle_since = RELEASE, time.monotonic()
         self.away: set[str] = set()  # photo folders gone or empty (unmounted?), said once
 
     def stop(self) -> None:
@@ -151,12 +154,17 @@ class Watcher:
             waits = [min(self.later.values(), default=now + 3600) - now]
             if self.observer is None:
                 waits.append(next_poll - now)
+            if job.embedder.model is not None:  # a home server's memory: let it go when idle
+                waits.append(self.idle_since + self.release - now)
             if self.wake.wait(max(min(waits), 0)):
                 gathering = time.monotonic() + 5 * QUIET  # a steady stream is planned anyway
                 while self.wake.wait(QUIET) and time.monotonic() < gathering:
                     self.wake.clear()
                     if self.stopped.is_set():
                         return
+            elif time.monotonic() >= self.idle_since + self.release:
+                job.embedder.release()
+                memory.give_back()
             self.wake.clear()
             if self.observer is not None and self.changes.out_of_watches:
                 self._fall_back(_limit(self.changes.out_of_watches))
@@ -202,6 +210,7 @@ class Watcher:
         if places is None or changed or summary.failed or summary.interrupted:
             self.say(f"{time.strftime('%H:%M:%S')} {summary}")
         memory.give_back()  # altclip-index holds freed heap for its next batch
+        self.idle_since = time.monotonic()
         return summary
 
     def _settled(self, entry: Entry) -> bool:
@@ -218,9 +227,8 @@ class Watcher:
             return True  # unchanged for SETTLE seconds, whatever its clock says
         if seen is None or seen[0] != key:
             seen = self.looks[entry.path] = key, now
-        # Looked at again as soon as either way could say settled: its time SETTLE old, or
-        # SETTLE since it was first seen so; not SETTLE from this look, which comes QUIET (and
-        # a round) after the last write.
+        # Looked at again once either way may say settled, not SETTLE after this look (which
+        # comes QUIET and a round after the last write): its time SETTLE old, or seen so SETTLE.
         age = max(time.time_ns() - st.st_mtime_ns, 0) / 1e9
         self.due[entry.path] = now + min(self.settle - age, seen[1] + self.settle - now)
         return False
@@ -242,10 +250,8 @@ class Watcher:
         where events cannot be had: a network share, or the kernel's limits."""
         for root in self.roots:
             if kind := network_share(root):
-                why = (
-                    f"{root} is on a network share ({kind}): changes made elsewhere send no events"
-                )
-                return self._fall_back(why)
+                share = f"{root} is on a network share ({kind})"
+                return self._fall_back(f"{share}: changes made elsewhere send no events")
         if self.make_observer is None:
             from watchdog.observers import Observer
 
@@ -345,11 +351,8 @@ class _Changes(logging.Handler):
                     ("folder", os.path.dirname(p)) if k == "file" else (k, p): None
                     for k, p in self.places
                 }
-                self.places = (
-                    folded
-                    if len(folded) <= MAX_PENDING
-                    else {("tree", r): None for r in self.roots}
-                )
+                everything = {("tree", r): None for r in self.roots}
+                self.places = folded if len(folded) <= MAX_PENDING else everything
         self.wake.set()
 
     def take(self) -> list:

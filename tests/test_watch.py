@@ -134,6 +134,29 @@ def test_a_file_not_settled_is_looked_at_again_when_it_may_be(tiny, tmp_path):
     assert watcher._settled(Entry(str(recent), st.st_size, st.st_mtime_ns))
 
 
+def test_idle_it_lets_the_image_tower_go_and_loads_it_for_the_next_photo(
+    tiny, tmp_path, monkeypatch
+):
+    made = []
+    embedder = Indexer.embedder
+    monkeypatch.setattr(Indexer, "embedder", lambda *a: made.append(embedder(*a)) or made[-1])
+    photos, library = tmp_path / "photos", tmp_path / "lib"
+    jpeg(photos / "first.jpg", 1)
+    with watching(library, tiny, [photos]) as (watcher, said):
+        (held,) = made
+        assert held.model is not None  # the first pass embedded a photo
+        watcher.release = 0.5
+        shutil.copy(jpeg(tmp_path / "new.jpg", 2), photos / "second.jpg")
+        until(lambda: "second.jpg" in ok(library), what="a photo copied in")
+        until(lambda: held.model is None, what="the image tower let go, once idle")
+        watcher.release = 3600.0
+        shutil.copy(jpeg(tmp_path / "other.jpg", 3), photos / "third.jpg")
+        until(lambda: "third.jpg" in ok(library), what="a photo after it")
+        assert held.model is not None
+    Indexer(library=tmp_path / "clean", model=str(tiny), max_megapixels=4).run([photos])
+    assert state(library) == state(tmp_path / "clean")  # the model loaded again is the same
+
+
 def test_a_watched_folder_emptied_keeps_its_photos_until_it_is_back(tiny, tmp_path):
     """An unmounted drive leaves its mount point empty: its photos are not removed."""
     photos, library = tmp_path / "photos", tmp_path / "lib"
