@@ -136,6 +136,7 @@ def main() -> None:
     try:
         stamp = work / "prepared"  # written last: a tree of another size, or half made, is not
         if not stamp.is_file() or stamp.read_text() != str(args.files):
+            stamp.unlink(missing_ok=True)
             for part in (tiny, photos, library):
                 shutil.rmtree(part, ignore_errors=True)
             prepare(work, args.files)

@@ -113,7 +113,7 @@ class Watcher:
         self.changes = _Changes(Path(indexer.library).resolve(), self.roots, self.wake)
         self.later: dict[str, float] = {}  # files not settled yet: when to look again
         self.looks: dict[str, tuple[tuple[int, int], float]] = {}  # file: (size, mtime), since
-        self.due: dict[str, float] = {}  # file not settled yet: when it may be
+        self.due: dict[str, float] = {}  # a round's unsettled files (`_settled`): when they may be
         self.mode, self.observer = "events", None
         self.said: Status | None = None  # the status last written, and when
         self.said_at = 0.0

@@ -90,10 +90,13 @@ class Library:
                 f"no library in {folder}: build one with  altclip-index PHOTOS --library {folder}"
             )
         catalog = Catalog.open(folder, catalog_url, create=False)
-        if (model := catalog.model()) is None:
+        try:
+            if (model := catalog.model()) is None:
+                raise NoLibrary(f"the library in {folder} is empty: run  altclip-index PHOTOS")
+            return cls(folder, catalog, model, device, int8, hemisphere)
+        except BaseException:  # no library comes of it: its catalog is not left open
             catalog.close()
-            raise NoLibrary(f"the library in {folder} is empty: run  altclip-index PHOTOS")
-        return cls(folder, catalog, model, device, int8, hemisphere)
+            raise
 
     # The model queried with (another after a rebuild), and the text tower it chose.
     model_name = property(lambda self: self.towers.model_name)
@@ -119,16 +122,14 @@ class Library:
         """Load the text tower, and the index with the generic captions' vectors, each in a
         thread, so that the first query finds them ready; an error is left for that query."""
 
-        def load(tower: bool):
+        def load(tower: bool) -> None:
             try:
                 self.towers.tower("text") if tower else self.matching.warm_up(self.refresh().dim)
             except Exception:  # the query that needs it says what failed
                 pass
 
-        for tower in (True, False):  # the tower first: the longer of the two
-            threading.Thread(
-                target=load, args=(tower,), name="altclip-warm-up", daemon=True
-            ).start()
+        for t in (True, False):  # the tower first: the longer of the two
+            threading.Thread(target=load, args=(t,), name="altclip-warm-up", daemon=True).start()
 
     def status(self) -> Status:
         """Counts and last indexing time, recounted only when the catalog changes, not per page."""
@@ -354,8 +355,7 @@ class Library:
         key = photo.id if isinstance(photo, Hit) else photo
         if not whole(key):
             raise SearchError(f"explain a Hit or a photo id, not {key!r:.40}")
-        image = self.open_photo(key, edge=EXPLAIN_EDGE)  # first: no tower loaded in vain
-        if image is None:
+        if (image := self.open_photo(key, edge=EXPLAIN_EDGE)) is None:  # before any tower
             raise SearchError(f"photo {key!r:.40} is not in this library or no longer a file")
         if isinstance(query, str):
             vector = self.query_vector(query)

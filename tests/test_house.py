@@ -1,5 +1,6 @@
 """The house's rules, checked: the layers and forbidden imports of pyproject.toml's import-linter
-contracts, rooms of a readable size, and no module reaching into another's private names."""
+contracts, rooms of a readable size, no module reaching into another's private names, and
+commands that import at their start only what they need there."""
 
 from __future__ import annotations
 
@@ -43,3 +44,16 @@ def test_no_module_imports_another_modules_private_names():
                         f"{path.relative_to(ROOT)}: from {node.module} import {private}"
                     )
     assert not reaching, reaching
+
+
+def test_commands_import_at_their_start_only_what_they_need():
+    """altclip-index imports torch for the first photo it embeds, not at its start (a watcher
+    with nothing to embed stays small); altclip-ui's launcher, which only reads its settings
+    before it hands over to the server, imports no FAISS, SQLAlchemy, torch or Streamlit."""
+    for module, unwanted in (
+        ("indexer.cli", ["torch"]),
+        ("ui.launch", ["faiss", "sqlalchemy", "torch", "streamlit"]),
+    ):
+        code = f"import sys, {module}; print(*[m for m in {unwanted} if m in sys.modules])"
+        out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+        assert out.returncode == 0 and out.stdout.strip() == "", (module, out.stdout, out.stderr)

@@ -34,8 +34,8 @@ def begin(folder: str, catalog: str | None) -> None:
 
 
 def open_library(folder: str, catalog: str | None) -> Library:
-    """The library as the page opens it, its index and text tower loading in a thread."""
-    from search import Library  # here: in `begin`'s thread, beside Streamlit's imports
+    """The library as the page opens it, its index and text tower loading in threads."""
+    from search import Library  # on first open: in `begin`'s thread, beside Streamlit's imports
 
     env = Settings.from_env()
     lib = Library.open(folder, catalog, int8=not env.exact, hemisphere=env.hemisphere)
