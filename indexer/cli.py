@@ -190,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
         kind = Indexer
         if args.ray is not None:
             kind = _needs("ray", "ray").RayIndexer
-        elif args.device:
+        elif args.device not in (None, "cpu"):  # a CPU needs no check: torch waits for a photo
             from altclip_core.model import usable_device
 
             usable_device(args.device)  # here, before anything: a run may have nothing to embed

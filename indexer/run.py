@@ -221,7 +221,7 @@ class Job:
                 store.finish()
             catalog.record_folders(plan.trees, plan.folders)  # listed, and now all stored
             self.rebuild = False  # a watcher's next plans add to the rebuilt library
-        self.vectors = publish(catalog, runner.library, self.reading, self.vectors)
+        self.vectors = publish(catalog, runner.library, self.reading, self.vectors, stop)
         summary.seconds = time.perf_counter() - start
         summary.int8_cosine = self.embedder.int8_cosine
         return summary

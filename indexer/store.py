@@ -20,6 +20,7 @@ What it guarantees:
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 from search import copies, publishing
@@ -96,6 +97,7 @@ def publish(
     library: Path,
     reading: Reading | None = None,
     index: VectorIndex | None = None,
+    stop: threading.Event | None = None,
 ) -> VectorIndex | None:
     """The end of every run that wrote: a new vector index where enough changed since the last
     (stamped with the catalog it came from), the groups of copies brought up to the catalog
@@ -105,11 +107,12 @@ def publish(
     `reading`, the photos not read yet are read (indexer/reading.py).
 
     `index`: the vector index the last call returned (a watcher's last round), caught up with
-    the catalog rather than loaded again. Returns the catalog's vector index where one was
+    the catalog rather than loaded again. `stop` ends the reading after the batch in flight (the
+    next run reads the rest). Returns the catalog's vector index where one was
     opened (else None), for the next call."""
     catalog.drop_stale_words()
     if reading is not None:
-        reading.run(catalog)
+        reading.run(catalog, stop)
     folder = index_folder(library)
     if index is not None:
         index = refreshed(index, folder, catalog)

@@ -157,7 +157,8 @@ class Watcher:
             if job.embedder.model is not None:  # a home server's memory: let it go when idle
                 waits.append(self.idle_since + self.release - now)
             if self.wake.wait(max(min(waits), 0)):
-                gathering = time.monotonic() + 5 * QUIET  # a steady stream is planned anyway
+                # A steady stream is planned anyway, and a file due is not kept waiting.
+                gathering = min([time.monotonic() + 5 * QUIET, *self.later.values()])
                 while self.wake.wait(QUIET) and time.monotonic() < gathering:
                     self.wake.clear()
                     if self.stopped.is_set():

@@ -9,6 +9,7 @@ import errno
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -286,3 +287,10 @@ def test_the_page_command_says_a_bad_port_or_folder_in_one_line(capsys):
     assert exit.value.code == 2 and "'99999' is not a port" in err and "Traceback" not in err
     assert main(["--watch", "/nowhere/photos"]) == 2
     assert capsys.readouterr().err == "altclip-ui: --watch /nowhere/photos is not a folder\n"
+    with socket.socket() as taken:  # a port another program listens on; an address not here
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        for args in (["--port", str(taken.getsockname()[1])], ["--address", "192.0.2.1"]):
+            assert main([*args, "--password", "x"]) == 2
+            err = capsys.readouterr().err
+            assert err.startswith("altclip-ui: cannot serve on ") and err.count("\n") == 1, err

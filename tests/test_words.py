@@ -10,6 +10,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -119,6 +120,27 @@ def test_no_words_then_words_without_reembedding(photos, tiny, tmp_path, monkeyp
     summary = Indexer(library=tmp_path, model=str(tiny)).run([photos])
     assert summary.added == summary.updated == 0 and vectors(tmp_path) == before
     assert readings(tmp_path) == 6 and "receipt.jpg" in lines_of(tmp_path)
+
+
+def test_a_stop_while_reading_ends_it_after_the_batch_the_next_run_reads_the_rest(
+    photos, tiny, tmp_path, monkeypatch
+):
+    import indexer.reading
+
+    Indexer(library=tmp_path, model=str(tiny), words=False).run([photos])
+    stop, read = threading.Event(), indexer.reading.read_photo
+
+    def read_then_stopped(*args):
+        stop.set()  # Ctrl-C while the first batch is read
+        return read(*args)
+
+    monkeypatch.setattr(indexer.reading, "BATCH", 2)
+    monkeypatch.setattr(indexer.reading, "read_photo", read_then_stopped)
+    Indexer(library=tmp_path, model=str(tiny)).run([photos], stop=stop)
+    assert readings(tmp_path) == 2
+    monkeypatch.setattr(indexer.reading, "read_photo", read)
+    Indexer(library=tmp_path, model=str(tiny)).run([photos])
+    assert readings(tmp_path) == 6
 
 
 def test_kill_while_reading_then_the_rerun_finishes(photos, tiny, tmp_path, library):

@@ -15,6 +15,7 @@ import ctypes
 import ipaddress
 import os
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -61,6 +62,13 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if missing := [p for p in args.watch or [] if not p.is_dir()]:
         print(f"altclip-ui: --watch {missing[0]} is not a folder", file=sys.stderr)
+        return 2
+    if why := unbindable(args.address, args.port):
+        print(
+            f"altclip-ui: cannot serve on {args.address}:{args.port} ({why}): name another "
+            "--address or --port",
+            file=sys.stderr,
+        )
         return 2
     os.environ["ALTCLIP_LIBRARY"] = str(args.library.expanduser().resolve())
     if args.catalog:
@@ -118,6 +126,19 @@ def port(text: str) -> int:
     if not text.isdigit() or not 1 <= int(text) <= 65535:
         raise argparse.ArgumentTypeError(f"{text!r} is not a port (1 to 65535)")
     return int(text)
+
+
+def unbindable(address: str, port: int) -> str | None:
+    """Why the page cannot listen on `address`:`port` (no such address here, the port taken),
+    in the system's words; None where it can. Streamlit would say it in a traceback."""
+    try:
+        family, kind, _, _, where = socket.getaddrinfo(address, port, type=socket.SOCK_STREAM)[0]
+        with socket.socket(family, kind) as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.bind(where)
+    except OSError as e:  # socket.gaierror too: a name that does not resolve
+        return e.strerror or str(e)
+    return None
 
 
 def loopback(address: str) -> bool:
