@@ -170,6 +170,14 @@ def test_no_library_says_what_to_run(monkeypatch, tmp_path, lang):
     assert not at.title and [h.value for h in at.subheader] == [words["title"]]
 
 
+def test_a_library_that_is_a_file_is_said_so(monkeypatch, tmp_path):
+    """Not "index your photos into it": that command would fail the same way."""
+    (tmp_path / "afile").write_text("not a library")
+    at = app(monkeypatch, tmp_path / "afile")
+    assert [w.value for w in at.warning] == [WORDS["en"]["library_is_file"]]
+    assert texts(at) == [str(tmp_path / "afile")]
+
+
 def test_damaged_catalog_says_what_to_do(monkeypatch, tmp_path):
     (tmp_path / "catalog.sqlite").write_bytes(b"not a database")
     at = app(monkeypatch, tmp_path, locale="zh-CN")

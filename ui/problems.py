@@ -39,7 +39,11 @@ def problem_ui(e: AltCLIPError, tr: Strings, opening: bool = False) -> None:
 
 def no_library_ui(folder: Path, tr: Strings) -> None:
     """There is no library (or an empty one) in `folder`: the command that makes it, in the
-    page's language, and the demo that needs no model download."""
+    page's language, and the demo that needs no model download; where `folder` is a file, that."""
+    if folder.is_file():  # the command would fail the same way: what to fix instead
+        st.warning(tr("library_is_file"))
+        text(name(str(folder)))
+        return
     st.warning(tr("no_library"))
     text(tr("no_library_command", folder=name(shlex.quote(str(folder)))))
     st.caption(tr("reload"))
