@@ -131,10 +131,10 @@ def import_shards(
         _check_model(catalog, files, fingerprint, model or named or hub.DEFAULT_MODEL)
         publishing.reserve_ids(index_folder(library), catalog)
         dim = catalog.model().dim
-        known = catalog.known()
         for part in files:
             for batch in pq.ParquetFile(part).iter_batches(IMPORT_BATCH, columns=list(COLUMNS)):
                 records = to_records(pa.Table.from_batches([batch]), dim)
+                known = catalog.rows_at([r.path for r in records])  # not every row at once
                 fresh = [r for r in records if not _same(known.get(r.path), r)]
                 summary.unchanged += len(records) - len(fresh)
                 if not fresh:
@@ -145,7 +145,6 @@ def import_shards(
                     kind = "updated" if r.path in known else "added"
                     kind = "failed" if r.embedding is None else kind
                     setattr(summary, kind, getattr(summary, kind) + 1)
-                    known[r.path] = Known(r.size, r.mtime_ns, r.sha256, _status(r), False)
         publish(catalog, library)
     summary.seconds = time.perf_counter() - start
     return summary
