@@ -4,13 +4,14 @@ at a time.
 
 Which photos: the OK photos with no `readings` row for their bytes (Catalog.needing_reading), so
 a library indexed before (or with --no-words) gets its words on its next run without a photo
-embedded again, and a photo whose bytes changed is read again. What is read: the library's
-preview of the photo (1600 px, the reader's own size), else the original within the run's
-decode limits. A batch of BATCH photos is one transaction (Catalog.store_readings): a kill loses
-at most that batch, and the rerun reads what has no row. A photo that cannot be read now (the
-file gone meanwhile, unreadable) gets a row with its reason as `cut`, so that it is not tried on
-every run; a change to its bytes brings it back. The file's name and its folder's are stored as
-one more line, without a box (`named`): a moved or renamed file is a new row, read again.
+embedded again, and a photo whose bytes changed is read again. A photo whose bytes were read
+before (moved, renamed: a new row; a copy) gets those words, not read again (read_before). What
+is read: the library's preview of the photo (1600 px, the reader's own size), else the original
+within the run's decode limits. A batch of BATCH photos is one transaction
+(Catalog.store_readings): a kill loses at most that batch, and the rerun reads what has no row. A
+photo that cannot be read now (the file gone meanwhile, unreadable) gets a row with its reason
+as `cut`, so that it is not tried on every run; a change to its bytes brings it back. The file's
+name and its folder's are stored as one more line, without a box (`named`).
 """
 
 from __future__ import annotations
@@ -54,9 +55,16 @@ class Reading:
                 todo = catalog.needing_reading(after, BATCH)
                 if not todo:
                     break
-                if self.reader is None:
+                known = catalog.read_before([sha256 for _, sha256, _ in todo])
+                fresh = [row for row in todo if row[1] not in known]
+                if fresh and self.reader is None:
                     self.reader = Reader()
-                catalog.store_readings(list(pool.map(lambda row: self._read(*row), todo)))
+                read = {r[0]: r for r in pool.map(lambda row: self._read(*row), fresh)}
+                for photo, sha256, path in todo:
+                    if photo not in read:  # its bytes were read before: their words, its name
+                        cut, lines = known[sha256]
+                        read[photo] = photo, sha256, cut, [*lines, named(path)]
+                catalog.store_readings(list(read.values()))
                 done, after = done + len(todo), todo[-1][0]
         return done
 

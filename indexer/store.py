@@ -103,16 +103,16 @@ def publish(
     (stamped with the catalog it came from), the groups of copies brought up to the catalog
     (search/copies.py: the photos changed placed, a block per transaction), and every write
     folded into the catalog's main file and read back, so that the run reports only rows that
-    are there. Before that, the words of photos removed or changed are dropped and, with
-    `reading`, the photos not read yet are read (indexer/reading.py).
+    are there. Before that, with `reading`, the photos not read yet are read (indexer/reading.py),
+    and the words of photos removed or changed are dropped.
 
     `index`: the vector index the last call returned (a watcher's last round), caught up with
     the catalog rather than loaded again. `stop` ends the reading after the batch in flight (the
     next run reads the rest). Returns the catalog's vector index where one was
     opened (else None), for the next call."""
-    catalog.drop_stale_words()
-    if reading is not None:
+    if reading is not None:  # first: a photo moved gets the words its old row still holds
         reading.run(catalog, stop)
+    catalog.drop_stale_words()
     folder = index_folder(library)
     if index is not None:
         index = refreshed(index, folder, catalog)

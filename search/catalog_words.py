@@ -51,6 +51,26 @@ class CatalogWords:
             )
             return [tuple(r) for r in rows]
 
+    def read_before(self, hashes: list[str]) -> dict[str, tuple[str | None, list]]:
+        """{sha256: (cut, [(text, box, confidence)])}: the words already read in a photo with
+        these bytes (a photo moved or renamed is a new row; a copy is the same picture), the
+        file names left out; none where its reading failed (the cause may be the file's)."""
+        found: dict[str, tuple[str | None, list]] = {}
+        usable = or_(Reading.cut.is_(None), not_(Reading.cut.startswith("not read:")))
+        with self._session() as s:
+            for chunk in in_chunks(sorted(set(hashes))):
+                query = select(Reading.photo, Reading.sha256, Reading.cut)
+                query = query.where(Reading.sha256.in_(chunk), usable).order_by(Reading.photo)
+                chosen = {}  # the first photo read with each sha256
+                for photo, sha, cut in s.execute(query):
+                    if sha not in found:
+                        found[sha], chosen[photo] = (cut, []), sha
+                lines = select(WordLine.photo, WordLine.text, WordLine.box, WordLine.confidence)
+                lines = lines.where(WordLine.photo.in_(chosen), WordLine.box != "null")
+                for photo, said, box, confidence in s.execute(lines.order_by(WordLine.id)):
+                    found[chosen[photo]][1].append((said, json.loads(box), confidence))
+        return found
+
     def store_readings(self, readings: list[tuple[int, str, str | None, list]]) -> None:
         """Store a batch of photos' lines in one transaction, replacing older ones: each
         (photo id, sha256 read, cut, [(text, box, confidence)])."""

@@ -20,7 +20,15 @@ from sqlalchemy.orm import Session
 from sqlalchemy.pool import QueuePool
 
 from altclip_core.errors import AltCLIPError
-from search.schema import MIGRATIONS, SCHEMA_VERSION, Base, Meta, PendingPhoto, Photo
+from search.schema import (
+    MIGRATIONS,
+    SCHEMA_VERSION,
+    Base,
+    Meta,
+    PendingPhoto,
+    Photo,
+    Reading,
+)
 
 
 def catalog_url(library: Path, url: str | None = None) -> str:
@@ -215,7 +223,7 @@ def _prepare(engine: Engine) -> Engine:
                     s.execute(text(statement))
             s.get(Meta, "schema_version").value = str(SCHEMA_VERSION)
     Base.metadata.create_all(engine)
-    for table in (Photo, PendingPhoto):  # catalogs made before an index was added gain it
+    for table in (Photo, PendingPhoto, Reading):  # catalogs made before an index gain it
         for index in table.__table__.indexes:
             index.create(engine, checkfirst=True)
     with Session(engine) as s, s.begin():

@@ -179,7 +179,7 @@ class Reading(Base):
     __tablename__ = "readings"
 
     photo: Mapped[int] = mapped_column(Integer, primary_key=True)  # the photo's id
-    sha256: Mapped[str] = mapped_column(String(64))
+    sha256: Mapped[str] = mapped_column(String(64), index=True)  # a copy's words are the same
     cut: Mapped[str | None] = mapped_column(Text)
     generation: Mapped[int] = mapped_column(BigInteger, index=True)
 

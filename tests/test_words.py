@@ -204,6 +204,35 @@ def test_removed_and_changed_photos_lose_their_words(photos, tiny, tmp_path):
     assert words.lookup(Catalog.open(tmp_path / "lib"), "发票号码", 10) == []
 
 
+def test_moved_renamed_and_copied_photos_keep_the_words_without_a_reading(
+    photos, tiny, tmp_path, monkeypatch
+):
+    """New rows whose bytes were read before get those words, and their own names."""
+    import shutil
+
+    import indexer.reading
+
+    root = tmp_path / "p"
+    shutil.copytree(photos, root)
+    Indexer(library=tmp_path / "lib", model=str(tiny)).run([root])
+    before = lines_of(tmp_path / "lib")
+    read = []
+    monkeypatch.setattr(indexer.reading, "read_photo", lambda *a: read.append(a))
+    (root / "signs").mkdir()
+    (root / "receipt.jpg").rename(root / "signs" / "receipt.jpg")  # moved
+    (root / "cafe.jpg").rename(root / "cafe-2024.jpg")  # renamed
+    shutil.copy(root / "station.jpg", root / "signs" / "station-copy.jpg")  # a copy
+    Indexer(library=tmp_path / "lib", model=str(tiny)).run([root])
+    after = lines_of(tmp_path / "lib")
+    assert read == []
+    assert after["receipt.jpg"] == before["receipt.jpg"]
+    assert after["cafe-2024.jpg"] == before["cafe.jpg"]
+    assert after["station-copy.jpg"] == after["station.jpg"] == before["station.jpg"]
+    catalog = Catalog.open(tmp_path / "lib")
+    assert [h for h in words.lookup(catalog, "cafe-2024", 10)], "found by its new name"
+    assert Path(catalog.path_of(words.lookup(catalog, "12345678", 10)[0][0])).parent.name == "signs"
+
+
 def test_a_schema_3_catalog_migrates(library, tmp_path):
     import shutil
 
