@@ -21,8 +21,9 @@ What it guarantees:
 - A rebuild also takes in the library's photos outside the places, so that none is lost.
 - A file that failed before is tried again when planned; a row whose vector or hash is damaged is
   made again from its photo (checked on a run's full pass, not on a watcher's events).
-- A file still being written (`settled` says no) is left for a later plan (`unsettled`), and its
-  folder's time is not recorded, so that no rescan passes it by.
+- A file still being written (`settled` says no) is left for a later plan (`settled`, the
+  watcher's, says when to look again), and its folder's time is not recorded, so that no rescan
+  passes it by.
 """
 
 from __future__ import annotations
@@ -73,7 +74,6 @@ class Plan:
     damaged: dict[str, str] = field(default_factory=dict)  # path: what is wrong with its row
     folders: dict[str, int] = field(default_factory=dict)  # folders listed: their mtime_ns
     trees: list[str] = field(default_factory=list)  # folders walked whole
-    unsettled: list[str] = field(default_factory=list)  # files still changing: plan them later
     scope: list[str] = field(default_factory=list)  # the places' paths
     source: Catalog | None = None  # asked where a file new here moved from (None: no moves)
     taken: set[str] = field(default_factory=set)  # rows outside already counted as moved
@@ -145,7 +145,7 @@ def make_plan(
         len(moved),
         damaged,
     )
-    plan.folders, plan.trees, plan.unsettled, plan.scope = diff.folders, trees, diff.later, scope
+    plan.folders, plan.trees, plan.scope = diff.folders, trees, scope
     plan.source = None if rebuild or not isinstance(source, Catalog) else source
     plan.taken = set(moved)
     return plan
@@ -156,7 +156,7 @@ class _Diff:
 
     def __init__(self, damaged: dict[str, str], settled: Callable[[Entry], bool]):
         self.damaged, self.settled = damaged, settled
-        self.todo, self.gone, self.later, self.offline, self.known = [], [], [], {}, {}
+        self.todo, self.gone, self.offline, self.known = [], [], {}, {}
         self.folders: dict[str, int] = {}
         self.rows: dict[str, Known] = {}
         self.done: set[str] = set()  # the file places diffed (a tree found later passes them)
@@ -172,8 +172,7 @@ class _Diff:
             and entry.path not in self.damaged  # made again from the photo
         ):
             self.unchanged += 1
-        elif not self.settled(entry):
-            self.later.append(entry.path)
+        elif not self.settled(entry):  # left for a later plan (the caller's `settled` keeps it)
             self.folders[os.path.dirname(entry.path)] = -1  # to be listed again
         else:
             self.todo.append(entry)

@@ -113,7 +113,6 @@ class Watcher:
         self.changes = _Changes(Path(indexer.library).resolve(), self.roots, self.wake)
         self.later: dict[str, float] = {}  # files not settled yet: when to look again
         self.looks: dict[str, tuple[tuple[int, int], float]] = {}  # file: (size, mtime), since
-        self.due: dict[str, float] = {}  # a round's unsettled files (`_settled`): when they may be
         self.mode, self.observer = "events", None
         self.said: Status | None = None  # the status last written, and when
         self.said_at = 0.0
@@ -202,11 +201,8 @@ class Watcher:
                 told(done, total)
             self._status("indexing", done, total)
 
-        summary = job.index(places, self._settled, self.stopped, progress)
-        for path in job.plan.unsettled:
-            self.later.setdefault(path, self.due.get(path, time.monotonic() + self.settle))
+        summary = job.index(places, self._settled, self.stopped, progress)  # unsettled: later
         self.looks = {p: v for p, v in self.looks.items() if p in self.later}
-        self.due.clear()
         changed = summary.added + summary.updated + summary.moved + summary.removed
         if places is None or changed or summary.failed or summary.interrupted:
             self.say(f"{time.strftime('%H:%M:%S')} {summary}")
@@ -215,7 +211,8 @@ class Watcher:
         return summary
 
     def _settled(self, entry: Entry) -> bool:
-        """Whether the file has stopped changing (see the module's docstring)."""
+        """Whether the file has stopped changing (see the module's docstring); where not, it is
+        put in `later`, for when it may have."""
         try:
             st = os.stat(entry.path)
         except OSError:
@@ -231,7 +228,7 @@ class Watcher:
         # Looked at again once either way may say settled, not SETTLE after this look (which
         # comes QUIET and a round after the last write): its time SETTLE old, or seen so SETTLE.
         age = max(time.time_ns() - st.st_mtime_ns, 0) / 1e9
-        self.due[entry.path] = now + min(self.settle - age, seen[1] + self.settle - now)
+        self.later.setdefault(entry.path, now + min(self.settle - age, seen[1] + self.settle - now))
         return False
 
     def _rescan(self, job: Job, full: bool) -> list:

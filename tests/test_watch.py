@@ -129,7 +129,7 @@ def test_a_file_not_settled_is_looked_at_again_when_it_may_be(tiny, tmp_path):
     for path, wait in ((recent, 0.5), (ahead, 2.0)):
         st = path.stat()
         assert not watcher._settled(Entry(str(path), st.st_size, st.st_mtime_ns))
-        assert watcher.due[str(path)] - time.monotonic() == pytest.approx(wait, abs=0.2)
+        assert watcher.later[str(path)] - time.monotonic() == pytest.approx(wait, abs=0.2)
     os.utime(recent, (now - 2.5, now - 2.5))
     st = recent.stat()
     assert watcher._settled(Entry(str(recent), st.st_size, st.st_mtime_ns))
