@@ -6,8 +6,9 @@ published checkpoints by their own parameter names, embed text and images into o
     model.embed_text(["一只猫", "a photo of a dog"]) @ model.embed_images([image]).T
     model.classify([image], ["猫", "狗", "海滩"], template="一张{}的照片")  # [1, 3] probabilities
     model.encode_patches(model.preprocess([image]))  # [1, grid, grid, dim]: where things are
-    # A search's text tower: int8, kept in the cache folder on first load, mapped from there.
-    altclip_core.load("BAAI/AltCLIP", "cpu", towers=("text",), quantize="int8", prepared=True)
+    # A search's text tower: int8, run by ONNX Runtime without torch, kept in the cache folder.
+    from altclip_core import prepared
+    prepared.keep(prepared.make(folder, hub.fingerprint(folder)))  # then prepared.load(...)
 
 A model is `load`ed with one or both towers; besides the verbs above it has `tokenizer`,
 `preprocess` and `dim`. What differs between families is one `Family` record each (`families.py`).

@@ -5,11 +5,20 @@ tower prepared for search under prepared/), each file written whole or not at al
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import json
 import os
+import platform
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
+
+# int8 embeddings must stay this close to the exact ones on a check's inputs, or the exact model
+# is used. A cosine c leaves an error vector of length sqrt(2 - 2c) (0.14 at 0.99) spread over the
+# embedding's ~768 dimensions, so it moves a query's score by about 0.14 / sqrt(768) = 0.005: a
+# tenth of the gaps between the scores of matching and unrelated photos.
+INT8_MIN_COSINE = 0.99
 
 
 def folder() -> Path:
@@ -35,3 +44,46 @@ def write(path: Path, fill: Callable[[BinaryIO], object]) -> None:
             os.unlink(f.name)
         if not isinstance(e, OSError):
             raise
+
+
+def remembered(name: str, *fields) -> float | None:
+    """The value `remember` kept for `name` on this machine and `fields`, if any."""
+    value = _read(verdicts()).get(key(name, *fields))
+    return value if isinstance(value, float | str) else None
+
+
+def remember(name: str, value: float | str, *fields) -> None:
+    """Keep a check's result (int8's minimum cosine for a model, a kernel timed) for this
+    machine and `fields` (the library versions it depends on, say)."""
+    _write(verdicts(), {**_read(verdicts()), key(name, *fields): value})
+
+
+def verdicts() -> Path:
+    """Where remembered verdicts are kept: kernels.json, its name from when kernels were all."""
+    return folder() / "kernels.json"
+
+
+def key(*fields) -> str:
+    """What a verdict on this machine depends on, as a short hash: the CPU (model and flags) and
+    `fields`."""
+    try:
+        cpu = [
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith(("model name", "flags"))
+        ][:2]
+    except OSError:
+        cpu = [platform.processor()]
+    return hashlib.sha256(json.dumps([*cpu, *fields]).encode()).hexdigest()[:16]
+
+
+def _read(path: Path) -> dict:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _write(path: Path, data: dict) -> None:
+    write(path, lambda f: f.write(json.dumps(data).encode()))

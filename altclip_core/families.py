@@ -10,10 +10,17 @@ built.
 from __future__ import annotations
 
 import importlib
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from .config import AltCLIPTextConfig, ChineseCLIPTextConfig, CLIPTextConfig, VisionConfig
+from .config import (
+    AltCLIPTextConfig,
+    ChineseCLIPTextConfig,
+    CLIPConfig,
+    CLIPTextConfig,
+    VisionConfig,
+)
 from .errors import CheckpointError
 
 
@@ -27,6 +34,8 @@ class Family:
         projection_dim: transformers' default, where config.json names none.
         text_tower: "module:Class" in altclip_core: the text tower, built with
             `(text_config, pooling)`, returning the pooled features `text_projection` takes.
+        text_graph: "module:function" in altclip_core: the same tower as an ONNX graph, written
+            with `(text_onnx.Graph, text_config)` (`text_onnx.py`), for the prepared tower.
         pooling: which token's last state stands for the text (`layers.pool`): "first" (<s> or
             [CLS]) or "end_of_text" (OpenAI CLIP's end-of-text token).
         tokenizer: "module:Class.reader" in altclip_core, called with `(folder, max_tokens)`.
@@ -42,6 +51,7 @@ class Family:
     text_config: type
     projection_dim: int
     text_tower: str
+    text_graph: str
     pooling: str
     tokenizer: str
     tokenizer_files: tuple[str, ...]
@@ -55,6 +65,11 @@ class Family:
     def build_text(self, config):
         """The text tower for `config` (on the current default device: meta while loading)."""
         return _find(self.text_tower)(config, self.pooling)
+
+    def build_text_graph(self, graph, config) -> str:
+        """The text tower for `config` written into `graph` (a `text_onnx.Graph`): the name of
+        its pooled features."""
+        return _find(self.text_graph)(graph, config)
 
     def build_vision(self, config):
         return _find(self.vision_tower)(config)
@@ -76,6 +91,7 @@ FAMILIES: dict[str, Family] = {
             "altclip",
             text_config=AltCLIPTextConfig,
             projection_dim=768,
+            text_graph="text_onnx:altclip",
             text_tower="text_altclip:AltCLIPTextTower",
             pooling="first",
             tokenizer="tokenizer:TextTokenizer.xlm_roberta",
@@ -85,6 +101,7 @@ FAMILIES: dict[str, Family] = {
             "clip",
             text_config=CLIPTextConfig,
             projection_dim=512,
+            text_graph="text_onnx:clip",
             text_tower="text_clip:CLIPTextTower",
             pooling="end_of_text",
             tokenizer="tokenizer:TextTokenizer.clip",
@@ -100,6 +117,7 @@ FAMILIES: dict[str, Family] = {
             "chinese_clip",
             text_config=ChineseCLIPTextConfig,
             projection_dim=512,
+            text_graph="text_onnx:chinese_clip",
             text_tower="text_chinese_clip:ChineseCLIPTextTower",
             pooling="first",
             tokenizer="tokenizer:TextTokenizer.bert",
@@ -121,6 +139,16 @@ def family(model_type: str | None) -> Family:
             f"config.json names model_type {model_type!r}; supported: {', '.join(FAMILIES)}"
         )
     return FAMILIES[model_type]
+
+
+def read_config(folder: Path) -> CLIPConfig:
+    """The checkpoint's config.json, its family's fields filled; a CheckpointError where it
+    cannot be read."""
+    try:
+        raw = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+        return CLIPConfig.from_dict(raw, family(raw.get("model_type")))
+    except (OSError, json.JSONDecodeError, TypeError) as e:
+        raise CheckpointError(f"unreadable config.json in {folder}: {e}") from e
 
 
 def _find(ref: str):

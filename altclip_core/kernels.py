@@ -15,23 +15,14 @@ layer 6x and the 2056-row one 1.6x as fast as `F.linear`; oneDNN's 2.3x and 1.75
 
 from __future__ import annotations
 
-import hashlib
-import json
-import platform
 import time
 import warnings
-from pathlib import Path
 
 import torch
 from torch import nn
 
 from . import cache
 
-# int8 embeddings must stay this close to the exact ones on a check's inputs, or the exact model
-# is used. A cosine c leaves an error vector of length sqrt(2 - 2c) (0.14 at 0.99) spread over the
-# embedding's ~768 dimensions, so it moves a query's score by about 0.14 / sqrt(768) = 0.005: a
-# tenth of the gaps between the scores of matching and unrelated photos.
-INT8_MIN_COSINE = 0.99
 EXACT = ("plain", "packed")
 INT8 = ("fbgemm", "onednn")
 FASTER = 1.05  # a kernel other than the first candidate must win by this much
@@ -146,38 +137,30 @@ def make(linear: nn.Linear, kernel: str, memo: Memo | None = None) -> nn.Module:
     return Int8Linear(*int8_weight(linear.weight), bias, kernel, memo)
 
 
-def fit(tower: nn.Module, rows: int, quantize: str | None = None, cache: Path | None = None) -> str:
+def fit(tower: nn.Module, rows: int, quantize: str | None = None) -> str:
     """Swap every `nn.Linear` under `tower` (on CPU) for the fastest kernel on this machine at
     `rows` input rows per call (`choose`); returns its name."""
-    kernel = choose(tower, rows, quantize, cache)
+    kernel = choose(tower, rows, quantize)
     _swap(tower, kernel)
     return kernel
 
 
-def choose(
-    tower: nn.Module, rows: int, quantize: str | None = None, cache: Path | None = None
-) -> str:
+def choose(tower: nn.Module, rows: int, quantize: str | None = None) -> str:
     """The fastest kernel for `tower`'s linear layers on this machine at `rows` input rows per
     call, int8 ones only with quantize="int8". Timed on the tower's largest layer the first
-    time, then read from `cache` (default: cache_path())."""
+    time, then remembered in the cache folder."""
     linears = [m for m in tower.modules() if isinstance(m, nn.Linear)]
     if not linears:
         return "plain"
     probe = max(linears, key=lambda m: m.weight.numel())
     candidates = INT8 if quantize == "int8" else EXACT
-    cache = cache or cache_path()
-    w = probe.weight
-    verdict = key(*candidates, probe.in_features, probe.out_features, str(w.dtype), rows)
-    kernel = _read(cache).get(verdict)
+    shape = (probe.in_features, probe.out_features, str(probe.weight.dtype), rows)
+    machine = (torch.__version__, torch.get_num_threads(), *candidates, *shape)
+    kernel = cache.remembered("kernel", *machine)
     if kernel not in candidates:
         kernel = _fastest(probe, rows, candidates)
-        _write(cache, {**_read(cache), verdict: kernel})
+        cache.remember("kernel", kernel, *machine)
     return kernel
-
-
-def cache_path() -> Path:
-    """$ALTCLIP_CACHE/kernels.json, else ~/.cache/altclip/kernels.json."""
-    return cache.folder() / "kernels.json"
 
 
 def _swap(module: nn.Module, kernel: str, memo: Memo | None = None) -> None:
@@ -218,40 +201,6 @@ def _fastest(linear: nn.Linear, rows: int, candidates: tuple[str, ...]) -> str:
     return winner if best[first] > FASTER * best[winner] else first
 
 
-def remembered(name: str, cache: Path | None = None) -> float | None:
-    """The value `remember` kept for `name` on this machine (CPU, torch, threads), if any."""
-    value = _read(cache or cache_path()).get(key(name))
-    return value if isinstance(value, float) else None
-
-
-def remember(name: str, value: float, cache: Path | None = None) -> None:
-    """Keep a check's result, such as int8's minimum cosine for a model, for this machine."""
-    cache = cache or cache_path()
-    _write(cache, {**_read(cache), key(name): value})
-
-
 def key(*fields) -> str:
-    """What a verdict on this machine depends on, as a short hash: the CPU (model and flags),
-    torch, threads, and `fields`."""
-    try:
-        cpu = [
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.startswith(("model name", "flags"))
-        ][:2]
-    except OSError:
-        cpu = [platform.processor()]
-    fields = [*cpu, torch.__version__, torch.get_num_threads(), *fields]
-    return hashlib.sha256(json.dumps(fields).encode()).hexdigest()[:16]
-
-
-def _read(path: Path) -> dict:
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
-def _write(path: Path, data: dict) -> None:
-    cache.write(path, lambda f: f.write(json.dumps(data).encode()))
+    """What a verdict on this machine depends on (`cache.key`), with torch and its threads."""
+    return cache.key(torch.__version__, torch.get_num_threads(), *fields)

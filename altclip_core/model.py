@@ -7,7 +7,6 @@ config.json's `model_type`.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -17,18 +16,16 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import nn
 
-from . import hub, kernels, prepared
+from . import hub, kernels, texts
 from .config import CLIPConfig
-from .errors import CheckpointError, DeviceError
-from .families import family
+from .errors import DeviceError
+from .families import family, read_config
 from .preprocess import ImagePreprocessor
 from .tokenizer import TextTokenizer
 from .weights import load_into, read_tensors
 
 TOWERS = ("text", "vision")
 TEXT_ROWS = 16  # the rows of a text query (~16 tokens): the workload text kernels are timed at
-# Family.logits -> how classify turns logits [N, L] into probabilities.
-PROBABILITIES = {"softmax": lambda logits: logits.softmax(dim=1)}
 
 
 class CLIP(nn.Module):
@@ -101,15 +98,13 @@ class CLIP(nn.Module):
         return x.view(len(x), grid, grid, self.dim)  # [N, grid, grid, dim]
 
     @torch.inference_mode()
-    def embed_text(self, texts: str | Sequence[str], batch_size: int = 32) -> torch.Tensor:
+    def embed_text(self, strings: str | Sequence[str], batch_size: int = 32) -> torch.Tensor:
         """Texts -> [N, dim] float32 on the CPU, embedded in batches of texts of like length (a
         batch is padded to its longest)."""
-        texts = [texts] if isinstance(texts, str) else list(texts)
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        out = torch.empty(len(texts), self.dim)
-        for i in range(0, len(texts), batch_size):
-            batch = order[i : i + batch_size]
-            ids, mask = self.tokenizer([texts[j] for j in batch])
+        strings = [strings] if isinstance(strings, str) else list(strings)
+        out = torch.empty(len(strings), self.dim)
+        for batch in texts.batches(strings, batch_size):
+            ids, mask = self.tokenizer([strings[j] for j in batch])
             out[batch] = self.encode_text(ids, mask).cpu()
         return out
 
@@ -131,11 +126,8 @@ class CLIP(nn.Module):
     ) -> torch.Tensor:
         """Labels -> [L, dim] float32 on the CPU. With several templates, each label's normalised
         embeddings are averaged and normalised again (CLIP's prompt ensembling)."""
-        templates = [template or "{}"] if isinstance(template, str | None) else list(template)
-        if not templates or any("{}" not in t for t in templates):
-            raise ValueError(f"each template needs a {{}} where the label goes, not {template!r}")
-        texts = [t.replace("{}", label) for label in labels for t in templates]
-        emb = self.embed_text(texts).view(len(labels), len(templates), self.dim)
+        strings, count = texts.labelled(labels, template)
+        emb = self.embed_text(strings).view(len(labels), count, self.dim)
         return F.normalize(emb.mean(dim=1), dim=-1)
 
     @torch.inference_mode()
@@ -164,7 +156,7 @@ class CLIP(nn.Module):
             image_emb = self.embed_images(images)
         scale = self.logit_scale.float().exp().item()
         logits = scale * image_emb @ self.embed_labels(labels, template).T  # [N, L]
-        return PROBABILITIES[self.family.logits](logits)
+        return torch.from_numpy(texts.PROBABILITIES[self.family.logits](logits.numpy()))
 
 
 AltCLIP = CLIP  # its name while AltCLIP was the only family
@@ -238,7 +230,6 @@ def load(
     dtype: torch.dtype | None = None,
     towers: Sequence[str] = TOWERS,
     quantize: str | None = None,
-    prepared: bool = False,
 ) -> CLIP:
     """Build a model of the CLIP family (config.json's `model_type`: a record of `families.py`)
     from a checkpoint folder or hub repo id, reading only the chosen towers' tensors.
@@ -251,11 +242,7 @@ def load(
         towers: ("text",), ("vision",) or both.
         quantize: "int8" runs the linear layers in int8 (CPU only): faster, embeddings within
             a cosine of ~0.999 of the exact ones on random weights; check yours (the indexer's
-            --int8 does, and so do a library's text queries).
-        prepared: with towers=("text",) and quantize="int8": the text tower kept in the cache
-            folder (`prepared.py`), made there from the checkpoint on the first load and
-            memory-mapped on later ones, the same numbers; the checkpoint's weights are then
-            not read, and the word-embedding matrix stays in the file's pages.
+            --int8 does). A search's text tower runs in int8 without torch: `prepared.py`.
 
     On CPU each tower's linear layers run the kernel `kernels.fit` measured fastest on this
     machine (`model.kernels` names them), which may pack their weights: to use another device or
@@ -265,24 +252,15 @@ def load(
         raise ValueError(f"towers must be a non-empty subset of {TOWERS}, not {towers!r}")
     if quantize not in (None, "int8"):
         raise ValueError(f'quantize must be None or "int8", not {quantize!r}')
-    if prepared and (tuple(towers) != ("text",) or quantize != "int8"):
-        raise ValueError('prepared is the int8 text tower: towers=("text",), quantize="int8"')
     folder = hub.resolve(name)
-    try:
-        raw = json.loads((folder / "config.json").read_text(encoding="utf-8"))
-        config = CLIPConfig.from_dict(raw, family(raw.get("model_type")))
-    except (OSError, json.JSONDecodeError, TypeError) as e:
-        raise CheckpointError(f"unreadable config.json in {folder}: {e}") from e
+    config = read_config(folder)
     device = usable_device(device) if device is not None else default_device()
     if quantize and device.type != "cpu":
         raise ValueError(f"int8 runs on CPU only; on {device.type}, leave quantize=None")
     dtype = dtype or default_dtype(device)
-    if prepared:
-        model = _prepared_text(folder, config, dtype)
-    else:
-        model = _read(folder, config, towers, device, dtype)
-        if device.type == "cpu":
-            _fit_kernels(model, quantize)
+    model = _read(folder, config, towers, device, dtype)
+    if device.type == "cpu":
+        _fit_kernels(model, quantize)
     if "text" in towers:
         model.tokenizer = model.family.read_tokenizer(folder, config.text_config.max_tokens)
     if "vision" in towers:
@@ -302,24 +280,3 @@ def _read(
         model = CLIP(config, towers)
     load_into(model, read_tensors(folder, model.family.tensors(tuple(towers))), dtype)
     return model.to(device).eval().requires_grad_(False)
-
-
-def _prepared_text(folder: Path, config: CLIPConfig, dtype: torch.dtype) -> CLIP:
-    """The int8 text tower from its prepared file, made first where it is missing, stale or
-    damaged; quantised in memory, as without `prepared`, where the cache cannot be written
-    (`model`, built on the meta device, is left as it was where a file cannot be read)."""
-    fingerprint = hub.fingerprint(folder)
-    kept = prepared.path(fingerprint, dtype)
-    with torch.device("meta"):
-        model = CLIP(config, ("text",))
-    kernel = prepared.read(kept, model, fingerprint, dtype)
-    if kernel is None:
-        exact = _read(folder, config, ("text",), torch.device("cpu"), dtype)
-        kernel = kernels.choose(exact.text_model, TEXT_ROWS, "int8")
-        if kernel in kernels.INT8:  # else no int8 kernel runs here: nothing to keep
-            prepared.write(kept, exact, fingerprint, kernel, folder)
-        if kernel not in kernels.INT8 or prepared.read(kept, model, fingerprint, dtype) is None:
-            _fit_kernels(exact, "int8")
-            return exact
-    model.kernels = {"text": kernel}
-    return model

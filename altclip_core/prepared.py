@@ -1,144 +1,186 @@
-"""A text tower prepared for search and kept in the cache folder: a checkpoint's int8 text tower
-saved once as safetensors (each linear layer as its int8 weight and per-channel scales, as
-`kernels.int8_weight` makes them; the rest as loaded) and memory-mapped on later loads. A search
-process then reads neither the checkpoint nor the word-embedding matrix (1 GB of XLM-R's 2.2 GB
-in float32) beyond the rows its queries look up: the matrix stays in the file's pages, which the
-kernel shares and may drop, not in the process's own memory.
+"""A text tower prepared for search and kept in the cache folder: the checkpoint's text tower as an
+ONNX graph in int8 (`text_onnx.py`), run by ONNX Runtime. A search process then needs neither
+torch (a second to import) nor the checkpoint: `load` maps one file and hands its tensors to ONNX
+Runtime, which packs the int8 weights for this CPU; the word-embedding matrix (1 GB of XLM-R's in
+float32) stays in the file's pages, which the kernel shares and may drop, not in the process's
+own memory. No torch here: `make`, which writes the file from a loaded tower, imports it.
 
-A prepared file records what it was made from (its `__metadata__`: the checkpoint's fingerprint,
-the dtype, the CPU kernel chosen for it, the format) and is used only where that is the model in
-front of it; one that is missing, stale or damaged (a header, size, tensor list or kernel unlike
-what it should be) is made again, never trusted. The bytes are not hashed on loading, which would
-read the whole file that mapping spares; files are written whole or not at all (cache.write).
-Files are named by the fingerprint, the dtype and this machine (CPU, torch, threads: as `kernels`
-keys its verdicts and a library its int8 check, so that the kernel a file records is the one
-checked); making one removes those made from the same folder for another fingerprint.
+A file is safetensors: the graph's tensors by name, and in its `__metadata__` the graph, what it
+was made from (the checkpoint's fingerprint and folder), the weights' kind (int8, or uint8 around
+128 on a CPU without VNNI) and the format. It is used only where that is the model and format in
+front of it; one that is missing, stale or damaged (a header, size or tensor unlike its graph's:
+ONNX Runtime checks each tensor's name, dtype and shape) is made again, never trusted. The bytes
+are not hashed on loading, which would read the whole file that mapping spares; files are written
+whole or not at all (cache.write). Making one removes those made from the same folder for another
+fingerprint.
 """
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import json
+import math
+from collections.abc import Sequence
 from pathlib import Path
 
-import torch
-from safetensors import SafetensorError, safe_open
-from safetensors.torch import save_file
-from torch import nn
+import numpy as np
+import onnxruntime as ort
 
-from . import cache, kernels
+from . import cache, texts
+from .families import family, read_config
+from .texts import IDS, MASK, WORDS
 
-FORMAT = "1"
-SCALE = ".weight_scale"  # beside a linear layer's int8 `.weight`: its float32 scales [out]
+FORMAT = "onnx-1"
+DTYPES = {"F32": np.float32, "I64": np.int64, "I8": np.int8, "U8": np.uint8}
+KERNEL = "onnxruntime-int8"  # what `kernels` reports for a prepared tower
 
 
-def path(fingerprint: str, dtype: torch.dtype) -> Path:
-    """Where the text tower of the checkpoint `fingerprint` in `dtype` is kept on this machine."""
-    key = kernels.key("prepared text", FORMAT, fingerprint, str(dtype))
+class PreparedText:
+    """The prepared text tower: `embed_text`, `embed_labels` and `classify` as `model.CLIP`'s, in
+    numpy; `tokenizer`, `dim`, `kernels`. `graph` and `tensors`: `text_onnx.build`'s; `meta`:
+    what a file of it records."""
+
+    def __init__(self, graph: bytes, tensors: dict[str, np.ndarray], folder: Path, meta: dict):
+        self.graph, self.tensors, self.folder, self.meta = graph, tensors, folder, meta
+        options = ort.SessionOptions()
+        self.words = tensors[WORDS]  # looked up here, in the file's pages (text_onnx.words)
+        fed = {k: ort.OrtValue.ortvalue_from_numpy(a) for k, a in tensors.items() if k != WORDS}
+        options.add_external_initializers(list(fed), list(fed.values()))
+        self.session = ort.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
+        config = read_config(folder)
+        self.family = family(config.model_type)
+        self.tokenizer = self.family.read_tokenizer(folder, config.text_config.max_tokens)
+        self.logit_scale = float(meta["logit_scale"])
+        self.dim = self.session.get_outputs()[0].shape[1]
+        self.kernels = {"text": KERNEL}
+
+    def embed_text(self, strings: str | Sequence[str], batch_size: int = 32) -> np.ndarray:
+        """Texts -> [N, dim] float32, normalised."""
+        strings = [strings] if isinstance(strings, str) else list(strings)
+        out = np.empty((len(strings), self.dim), np.float32)
+        for batch in texts.batches(strings, batch_size):
+            ids, mask = self.tokenizer.encode([strings[j] for j in batch])
+            inputs = {IDS: ids, MASK: mask, WORDS: self.words[ids]}
+            (features,) = self.session.run(None, inputs)
+            out[batch] = texts.normalised(features)
+        return out
+
+    def embed_labels(self, labels: Sequence[str], template=None) -> np.ndarray:
+        strings, count = texts.labelled(labels, template)
+        emb = self.embed_text(strings).reshape(len(labels), count, self.dim)
+        return texts.normalised(emb.mean(axis=1))
+
+    def classify(self, vectors: np.ndarray, labels: Sequence[str], template=None) -> np.ndarray:
+        """[N, L] probabilities of image embeddings `vectors` [N, dim] for `labels`."""
+        images = texts.normalised(np.asarray(vectors, np.float32))
+        logits = math.exp(self.logit_scale) * images @ self.embed_labels(labels, template).T
+        return texts.PROBABILITIES[self.family.logits](logits)
+
+
+def made_of(fingerprint: str) -> dict[str, str]:
+    """What a tower prepared here from the checkpoint `fingerprint` depends on: the format, the
+    checkpoint, the weights' kind (`signed_weights`) and ONNX Runtime's version (whose kernels
+    the int8 check measured)."""
+    signed = str(signed_weights())
+    return {"format": FORMAT, "fingerprint": fingerprint, "signed": signed, "ort": ort.__version__}
+
+
+def path(fingerprint: str) -> Path:
+    """Where the text tower of the checkpoint `fingerprint` is kept on this machine."""
+    key = cache.key("prepared text", *made_of(fingerprint).values())
     return cache.folder() / "prepared" / f"text-{key}.safetensors"
 
 
-def write(target: Path, model: nn.Module, fingerprint: str, kernel: str, source: Path) -> None:
-    """Save `model` (on the CPU, its linear layers still `nn.Linear`) to `target`, whole or not
-    at all, its linear weights quantised for `kernel`; then remove the files prepared from the
-    checkpoint folder `source` for another fingerprint (the model there has changed: they would
-    never be used again)."""
-    linears = {name for name, m in model.named_modules() if isinstance(m, nn.Linear)}
-    tensors = {}
-    for name, t in model.state_dict().items():
-        owner, _, leaf = name.rpartition(".")
-        if owner in linears and leaf == "weight":
-            tensors[name], tensors[owner + SCALE] = kernels.int8_weight(t)
-        elif owner in linears:  # the bias, which an Int8Linear adds in float32
-            tensors[name] = t.float().contiguous()
-        else:
-            tensors[name] = t.contiguous()
-    metadata = {
-        "format": FORMAT,
-        "fingerprint": fingerprint,
-        "dtype": str(model.dtype),  # a CLIP's: its tensors' but the linear layers'
-        "kernel": kernel,
-        "source": str(source.resolve()),
-    }
+def signed_weights() -> bool:
+    """int8 weights where the CPU has VNNI (or is not x86), uint8 around 128 elsewhere."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return True
+    return "avx2" not in flags or "avx512_vnni" in flags or "avx_vnni" in flags
 
-    def fill(f) -> None:
-        # save_file writes by path, from the tensors' own memory (no copy of the whole file in
-        # memory): into the temporary file that cache.write then renames into place.
-        try:
-            save_file(tensors, f.name, metadata)
-        except SafetensorError as e:  # a full disk, say: no tower kept, as any cache failure
-            raise OSError(str(e)) from e
+
+def load(folder: Path, fingerprint: str) -> PreparedText | None:
+    """The tower kept from the checkpoint in `folder` (of `fingerprint`) on this machine; None
+    where there is none, or it is stale or damaged."""
+    found = _read(path(fingerprint))
+    if found is None:
+        return None
+    meta, tensors = found
+    if any(meta.get(k) != v for k, v in made_of(fingerprint).items()):
+        return None
+    try:
+        return PreparedText(base64.b64decode(meta["graph"]), tensors, folder, meta)
+    except Exception:  # onnxruntime's own errors: a tensor unlike its graph's, a damaged graph
+        return None
+
+
+def make(folder: Path, fingerprint: str) -> PreparedText:
+    """The text tower of the checkpoint in `folder` (of `fingerprint`) prepared, in memory
+    (`keep` keeps it)."""
+    from .text_onnx import build
+
+    graph, tensors, logit_scale = build(folder, int8=True, signed=signed_weights())
+    meta = made_of(fingerprint) | {
+        "source": str(folder.resolve()),
+        "logit_scale": repr(logit_scale),
+        "graph": base64.b64encode(graph).decode(),
+    }
+    return PreparedText(graph, tensors, folder, meta)
+
+
+def keep(tower: PreparedText) -> PreparedText:
+    """Write `tower` (`make`'s) to its file and return it mapped from there (its tensors no
+    longer in the process's memory); `tower` itself where the cache folder cannot be written.
+    Files prepared from the same folder for another fingerprint are removed."""
+    from safetensors.numpy import save_file
+
+    fingerprint = tower.meta["fingerprint"]
+    target = path(fingerprint)
+
+    def fill(f) -> None:  # by path, from the arrays' own memory, into the file cache.write renames
+        save_file(tower.tensors, f.name, tower.meta)
 
     cache.write(target, fill)
     for other in target.parent.glob("text-*.safetensors"):
-        known = _metadata(other)
-        if other != target and known.get("source") == metadata["source"]:
+        known = _header(other).get("__metadata__", {})
+        if other != target and known.get("source") == tower.meta["source"]:
             if known.get("fingerprint") != fingerprint:
                 with contextlib.suppress(OSError):
                     other.unlink()
+    return load(tower.folder, fingerprint) or tower
 
 
-def read(target: Path, model: nn.Module, fingerprint: str, dtype: torch.dtype) -> str | None:
-    """Fill `model` (built on the meta device, its linear layers `nn.Linear`) from `target`,
-    memory-mapped: its linear layers become `kernels.Int8Linear`s of the recorded kernel, one
-    `kernels.Memo` per top-level child as `kernels.fit` shares them. Returns the kernel, or None
-    (`model` untouched) where the file is missing, damaged, or made from another checkpoint,
-    dtype or format."""
-    known = _metadata(target)
-    kernel = known.get("kernel")
-    if (
-        known.get("format") != FORMAT
-        or known.get("fingerprint") != fingerprint
-        or known.get("dtype") != str(dtype)
-        or kernel not in kernels.INT8
-    ):
-        return None
+def _read(target: Path) -> tuple[dict, dict[str, np.ndarray]] | None:
+    """A safetensors file's metadata and tensors, mapped; None where it is missing or its
+    header, size or alignment is not what safetensors writes."""
     try:
-        with safe_open(target, framework="pt") as f:
-            tensors = {k: f.get_tensor(k) for k in f.keys()}  # views of the file's mapping
-    except (OSError, SafetensorError):
+        data = np.memmap(target, np.uint8, "r")
+        header = _header(target)
+        start = 8 + int.from_bytes(data[:8].tobytes(), "little")
+        meta = header.pop("__metadata__", {})
+        tensors, end = {}, start
+        for name, spec in header.items():
+            dtype, (begin, stop) = np.dtype(DTYPES[spec["dtype"]]), spec["data_offsets"]
+            if (
+                stop - begin != math.prod(spec["shape"]) * dtype.itemsize
+                or (start + begin) % dtype.alignment
+            ):
+                return None
+            tensors[name] = data[start + begin : start + stop].view(dtype).reshape(spec["shape"])
+            end = max(end, start + stop)
+    except (OSError, ValueError, KeyError, TypeError):
         return None
-    linears = {name: m for name, m in model.named_modules() if isinstance(m, nn.Linear)}
-    if _expected(model, linears, dtype) != {k: (t.dtype, t.shape) for k, t in tensors.items()}:
-        return None
-    memos = {name.split(".")[0]: kernels.Memo() for name in linears}
+    return (meta, tensors) if end == len(data) and isinstance(meta, dict) else None
+
+
+def _header(target: Path) -> dict:
+    """A safetensors file's header ({} where it cannot be read)."""
     try:
-        int8 = {
-            name: kernels.Int8Linear(
-                tensors[f"{name}.weight"],
-                tensors[name + SCALE],
-                tensors.get(f"{name}.bias"),
-                kernel,
-                memos[name.split(".")[0]],
-            )
-            for name in linears
-        }
-    except RuntimeError:  # a kernel this torch or CPU cannot run: made again, for this one
-        return None
-    for name, layer in int8.items():
-        owner, _, leaf = name.rpartition(".")
-        setattr(model.get_submodule(owner), leaf, layer)
-    rest = {k: t for k, t in tensors.items() if k.rpartition(".")[0] not in linears}
-    model.load_state_dict(rest, assign=True)
-    model.eval().requires_grad_(False)
-    return kernel
-
-
-def _expected(model: nn.Module, linears: dict, dtype: torch.dtype) -> dict:
-    """Each tensor a prepared file of `model` holds: name -> (dtype, shape)."""
-    expected = {}
-    for name, t in model.state_dict().items():
-        owner, _, leaf = name.rpartition(".")
-        if owner in linears and leaf == "weight":
-            expected[name] = (torch.int8, t.shape)
-            expected[owner + SCALE] = (torch.float32, t.shape[:1])
-        else:
-            expected[name] = (torch.float32 if owner in linears else dtype, t.shape)
-    return expected
-
-
-def _metadata(target: Path) -> dict[str, str]:
-    try:
-        with safe_open(target, framework="pt") as f:
-            return f.metadata() or {}
-    except (OSError, SafetensorError):
+        with target.open("rb") as f:
+            size = int.from_bytes(f.read(8), "little")
+            header = json.loads(f.read(size)) if size < 1 << 26 else {}
+    except (OSError, ValueError):
         return {}
+    return header if isinstance(header, dict) else {}

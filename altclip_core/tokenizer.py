@@ -23,8 +23,9 @@ import json
 import struct
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import torch
+import numpy as np
 from tokenizers import (
     AddedToken,
     Regex,
@@ -37,6 +38,9 @@ from tokenizers import (
 from tokenizers.models import BPE, Unigram, WordPiece
 
 from .errors import CheckpointError
+
+if TYPE_CHECKING:
+    import torch
 
 BOS, PAD, EOS, UNK, MASK = "<s>", "<pad>", "</s>", "<unk>", "<mask>"
 # CLIPTokenizer's split before byte-level BPE: its special tokens, English contractions, letter
@@ -161,10 +165,16 @@ class TextTokenizer:
         return self.backend.get_vocab_size()
 
     def __call__(self, texts: str | Sequence[str]) -> tuple[torch.Tensor, torch.Tensor]:
+        import torch  # here: a search's prepared text tower runs without torch (`encode`)
+
+        return tuple(map(torch.from_numpy, self.encode(texts)))
+
+    def encode(self, texts: str | Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """As calling it, as int64 arrays."""
         texts = [texts] if isinstance(texts, str) else list(texts)
         encodings = self.backend.encode_batch(texts)
-        ids = torch.tensor([e.ids for e in encodings], dtype=torch.long)
-        mask = torch.tensor([e.attention_mask for e in encodings], dtype=torch.long)
+        ids = np.array([e.ids for e in encodings], dtype=np.int64)
+        mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
         return ids, mask
 
 

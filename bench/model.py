@@ -10,7 +10,7 @@ Prints the CPU with the flags that decide its kernels, then per family and dtype
 device's default dtype) images/s (one batch) and one text query's latency, ours (exact, and int8
 on CPU) against transformers measured in the same rounds, the kernels each tower chose, one
 tower's load time from safetensors (and, on CPU, the int8 text tower's as a library loads it:
-prepared in the cache folder on its first load, $ALTCLIP_CACHE, mapped from there later), and
+prepared for ONNX Runtime in the cache folder, $ALTCLIP_CACHE, mapped from there later), and
 how close each variant's embeddings stay to ours in the first dtype. Needs transformers.
 """
 
@@ -120,16 +120,18 @@ def bench(family: str, folder: Path, args: argparse.Namespace) -> None:
             start = time.perf_counter()
             altclip_core.load(folder, device=args.device, dtype=DTYPES[name], towers=(tower,))
             print(f"load {tower} tower ({name}, safetensors): {time.perf_counter() - start:.2f} s")
-        if args.device == "cpu" and not args.no_int8:
-            for when in ("first", "later"):  # first: made in the cache, unless kept already
-                start = time.perf_counter()
-                altclip_core.load(
-                    folder, "cpu", DTYPES[name], ("text",), quantize="int8", prepared=True
-                )
-                print(
-                    f"load text tower ({name}, int8, prepared, {when} load): "
-                    f"{time.perf_counter() - start:.2f} s"
-                )
+    if args.device == "cpu" and not args.no_int8:  # as a library's first and later opens
+        from altclip_core import hub, prepared
+
+        fingerprint = hub.fingerprint(folder)
+        for when, load in [
+            ("first", lambda: prepared.keep(prepared.make(folder, fingerprint))),
+            ("later", lambda: prepared.load(folder, fingerprint)),
+        ]:
+            start = time.perf_counter()
+            load()
+            print(f"text tower prepared (int8, ONNX Runtime), {when} load: "
+                  f"{time.perf_counter() - start:.2f} s")  # fmt: skip
 
     ref = AutoModel.from_pretrained(folder, dtype=torch.float32).to(args.device).eval()
     base = None

@@ -7,7 +7,7 @@ What it guarantees:
 - Identical files in a batch are computed once.
 - --int8 never degrades a library silently: the first batch's first INT8_CHECKED photos are
   embedded both ways, and the int8 tower is used only where its minimum cosine to the exact one
-  is at least kernels.INT8_MIN_COSINE (random test weights cannot tell how far int8 moves a
+  is at least cache.INT8_MIN_COSINE (random test weights cannot tell how far int8 moves a
   model: the error depends on the weights); otherwise a warning, and the exact tower.
 - On CUDA, in the model's default dtype (bf16, else fp16), from pinned host memory, in batches
   sized to a quarter of the card's free memory (`cuda_batch`), capped so that what a kill loses
@@ -137,9 +137,9 @@ class Embedder:
         return self.model
 
     def _to_int8(self, pixels) -> None:
-        """Switch to the int8 model if it embeds these photos within kernels.INT8_MIN_COSINE of
+        """Switch to the int8 model if it embeds these photos within cache.INT8_MIN_COSINE of
         the exact one: int8 error depends on the weights, which random test weights cannot tell."""
-        from altclip_core.kernels import INT8_MIN_COSINE
+        from altclip_core.cache import INT8_MIN_COSINE
 
         self.check_int8 = False
         try:

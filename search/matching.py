@@ -285,7 +285,7 @@ class Matching:
                 path = cache.folder() / "captions" / f"{name}.npy"
                 vectors = _read_array(path, (len(texts), dim))
                 if vectors is None:
-                    vectors = towers.text.embed_text(texts).numpy()
+                    vectors = np.asarray(towers.text.embed_text(texts))
                     if towers.fingerprint == fingerprint:  # no rebuild's new model meanwhile
                         cache.write(path, lambda f: np.save(f, vectors))
                 embedded[language] = vectors

@@ -50,7 +50,7 @@ class Towers:
         self.device, self.int8 = device, int8
         self.int8_cosine: float | None = None  # the int8 text tower's check, once it has run
         # The cosine the int8 text tower must reach, to be set before the text tower loads;
-        # None: altclip_core.kernels.INT8_MIN_COSINE.
+        # None: altclip_core.cache.INT8_MIN_COSINE.
         self.int8_min_cosine: float | None = None
         self._towers: dict[str, object] = {}
         self._texts: dict[str, np.ndarray] = {}  # recent texts' vectors, oldest first
@@ -118,7 +118,7 @@ class Towers:
         new = list(dict.fromkeys(t for t in texts if t not in known))
         if new:
             fingerprint = self.fingerprint
-            vectors = self.text.embed_text(new).numpy()
+            vectors = np.asarray(self.text.embed_text(new))
             known |= dict(zip(new, vectors, strict=True))
             with self._text_lock:
                 if self.fingerprint == fingerprint:  # no rebuild's new model meanwhile
@@ -146,38 +146,35 @@ class Towers:
         return self.vision.embed_images([image])[0].numpy()
 
     def _int8_text(self, folder: Path):
-        """The int8 text tower if it embeds INT8_PROBES within `int8_min_cosine` of the exact
-        one, else the exact one: how far int8 moves embeddings depends on the weights. The check
-        loads both once per model and machine and keeps its verdict; a tower that passes is
-        prepared in the cache folder (the same numbers), from where later opens map it."""
+        """The prepared int8 text tower (altclip_core's `prepared`: ONNX Runtime, no torch) if
+        it embeds INT8_PROBES within `int8_min_cosine` of the exact one, else the exact one: how
+        far int8 moves embeddings depends on the weights. The check runs when the tower is first
+        prepared, once per model and machine, against the exact tower in float32; its verdict is
+        kept, and so is a tower that passes, from where later opens map it."""
         import altclip_core
-        from altclip_core import kernels
+        from altclip_core import cache, prepared
 
-        def load(quantize=None, prepared=False):
-            return altclip_core.load(
-                folder, self.device, towers=("text",), quantize=quantize, prepared=prepared
-            )
-
-        check = f"int8 text {self.fingerprint}"
+        made_of = prepared.made_of(self.fingerprint).values()
         bar = self.int8_min_cosine
-        bar = kernels.INT8_MIN_COSINE if bar is None else bar
-        self.int8_cosine = kernels.remembered(check)
-        if self.int8_cosine is not None and self.int8_cosine < bar:
-            return load()
-        try:
-            if self.int8_cosine is not None:
-                return load("int8", prepared=True)
-            int8 = load("int8")
-        except ValueError:  # int8 runs on CPU only; it says so before reading any weight
-            return load()
-        exact = load()
-        pairs = exact.embed_text(INT8_PROBES) * int8.embed_text(INT8_PROBES)
-        self.int8_cosine = float(pairs.sum(-1).min())
-        kernels.remember(check, self.int8_cosine)
-        if self.int8_cosine < bar:
-            return exact
-        del exact, int8  # before the prepared tower is made: one tower in memory at a time
-        return load("int8", prepared=True)
+        bar = cache.INT8_MIN_COSINE if bar is None else bar
+        self.int8_cosine = cache.remembered("int8 text", *made_of)
+        if self.int8_cosine is None or self.int8_cosine >= bar:
+            kept = self.int8_cosine is not None and prepared.load(folder, self.fingerprint)
+            if kept:
+                return kept
+            import torch
+
+            device = torch.device(self.device) if self.device else altclip_core.default_device()
+            if device.type == "cpu":  # int8 runs on CPU only
+                exact = altclip_core.load(folder, device, torch.float32, towers=("text",))
+                want = exact.embed_text(INT8_PROBES).numpy()
+                del exact  # one tower in memory at a time
+                tower = prepared.make(folder, self.fingerprint)
+                self.int8_cosine = float((want * tower.embed_text(INT8_PROBES)).sum(-1).min())
+                cache.remember("int8 text", self.int8_cosine, *made_of)
+                if self.int8_cosine >= bar:
+                    return prepared.keep(tower)
+        return altclip_core.load(folder, self.device, towers=("text",))
 
 
 @functools.cache

@@ -424,13 +424,13 @@ def test_indexes_on_an_explicit_device(photos, tiny, tmp_path, device):
 def test_int8_checks_itself_and_falls_back_to_the_exact_model(
     photos, tiny, tmp_path, monkeypatch, capsys
 ):
-    from altclip_core import kernels
+    from altclip_core import cache
 
     exact = indexer(tmp_path / "exact", tiny)
     exact.run([photos])
     warnings = []
     summary = indexer(tmp_path / "int8", tiny, int8=True, warn=warnings.append).run([photos])
-    assert summary.int8_cosine >= kernels.INT8_MIN_COSINE and not warnings
+    assert summary.int8_cosine >= cache.INT8_MIN_COSINE and not warnings
     assert "int8 checked: minimum cosine" in str(summary)
     want = {Path(p).name: r.vector for p, r in rows(tmp_path / "exact").items() if r.embedding}
     got = {Path(p).name: r.vector for p, r in rows(tmp_path / "int8").items() if r.embedding}
@@ -439,7 +439,7 @@ def test_int8_checks_itself_and_falls_back_to_the_exact_model(
     assert any(not np.array_equal(want[n], got[n]) for n in ok)
 
     # A model int8 would move too far (here: any model, with the bar above 1) is used exactly.
-    monkeypatch.setattr(kernels, "INT8_MIN_COSINE", 1.01)
+    monkeypatch.setattr(cache, "INT8_MIN_COSINE", 1.01)
     summary = indexer(tmp_path / "strict", tiny, int8=True, warn=warnings.append).run([photos])
     assert "indexing with the exact model" in warnings[0]
     got = {Path(p).name: r.vector for p, r in rows(tmp_path / "strict").items() if r.embedding}

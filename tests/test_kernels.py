@@ -31,25 +31,24 @@ def test_each_kernel_computes_the_linear(linear, kernel):
         assert F.cosine_similarity(got, want, dim=-1).min() > 0.999
 
 
-def test_the_verdict_is_cached_per_machine_and_shape(linear, tmp_path):
+def test_the_verdict_is_cached_per_machine_and_shape(linear, tmp_path, monkeypatch):
+    monkeypatch.setenv("ALTCLIP_CACHE", str(tmp_path))
     cache = tmp_path / "kernels.json"
     tower = torch.nn.Sequential(linear)
-    chosen = kernels.fit(tower, rows=8, cache=cache)
+    chosen = kernels.fit(tower, rows=8)
     assert chosen in kernels.EXACT and len(json.loads(cache.read_text())) == 1
     # A verdict in the cache is used as it stands: no timing, the cached kernel swapped in.
     (key,) = json.loads(cache.read_text())
     other = "packed" if chosen == "plain" else "plain"
     cache.write_text(json.dumps({key: other}))
     tower = torch.nn.Sequential(torch.nn.Linear(64, 96))
-    assert kernels.fit(tower, rows=8, cache=cache) == other
+    assert kernels.fit(tower, rows=8) == other
     assert isinstance(tower[0], kernels.PackedLinear) == (other == "packed")
     # Another row count is another workload; a damaged cache is measured again.
-    kernels.fit(torch.nn.Sequential(torch.nn.Linear(64, 96)), rows=512, cache=cache)
+    kernels.fit(torch.nn.Sequential(torch.nn.Linear(64, 96)), rows=512)
     assert len(json.loads(cache.read_text())) == 2
     cache.write_text("{not json")
-    assert (
-        kernels.fit(torch.nn.Sequential(torch.nn.Linear(64, 96)), 8, cache=cache) in kernels.EXACT
-    )
+    assert kernels.fit(torch.nn.Sequential(torch.nn.Linear(64, 96)), 8) in kernels.EXACT
 
 
 def test_int8_model_stays_close_to_the_exact_one(tiny):

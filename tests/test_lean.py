@@ -1,7 +1,8 @@
-"""The lean text tower (issue 28): int8 by default on CPU where it checks itself, prepared once in
-the cache folder and memory-mapped from there (the checkpoint's weights not read again, the
-word-embedding matrix in the file's pages), the same numbers as the int8 tower quantised at load,
-and made again, never trusted, for another model or a damaged file."""
+"""The lean text tower (issue 28): on CPU, the text tower written as an ONNX graph in int8 and run
+by ONNX Runtime, where it checks itself against the exact one; prepared once in the cache folder
+and mapped from there (the checkpoint's weights not read again, the word-embedding matrix in the
+file's pages, torch not imported); made again, never trusted, for another model or a damaged
+file."""
 
 from __future__ import annotations
 
@@ -18,12 +19,14 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 
 import altclip_core
-from altclip_core import hub, kernels, prepared
+from altclip_core import cache, hub, prepared, text_onnx
 from search import Library
+from search.schema import Model
 from search.settings import Settings
 from search.towers import Towers
+from tests import checkpoints
 
-TEXTS = ["海边的日落", "a dog running on the grass", "家人在公园里的合影", "snow"]
+TEXTS = ["海边的日落", "a dog running on the grass", "家人在公园里的合影", "snow", "an " * 40]
 VOCAB = 250_002  # XLM-R's: its word-embedding matrix is what a query must not hold in memory
 EMBEDDINGS = "text_model.roberta.embeddings.word_embeddings.weight"
 
@@ -57,18 +60,18 @@ def full_vocab(tiny, tmp_path_factory):
     return folder
 
 
-def load(folder: Path, **kw) -> altclip_core.CLIP:
-    """The int8 text tower, in float32 (exact comparisons need one dtype on every machine)."""
-    return altclip_core.load(folder, "cpu", torch.float32, towers=("text",), quantize="int8", **kw)
+def exact(folder: Path) -> altclip_core.CLIP:
+    return altclip_core.load(folder, "cpu", torch.float32, towers=("text",))
 
 
-def kept(folder: Path) -> Path:
-    return prepared.path(hub.fingerprint(folder), torch.float32)
+def towers(folder: Path) -> Towers:
+    """A library's towers for the checkpoint in `folder`, as a search process has them."""
+    return Towers(Model(str(folder), hub.fingerprint(folder), 0), "cpu")
 
 
-def mapped_from(t: torch.Tensor) -> str | None:
-    """The file whose mapping holds `t`'s first byte, None where it is anonymous memory."""
-    address = t.data_ptr()
+def mapped_from(a: np.ndarray) -> str | None:
+    """The file whose mapping holds `a`'s first byte, None where it is anonymous memory."""
+    address = a.__array_interface__["data"][0]
     for line in Path("/proc/self/maps").read_text().splitlines():
         span, *rest = line.split(maxsplit=5)
         low, high = (int(x, 16) for x in span.split("-"))
@@ -77,25 +80,37 @@ def mapped_from(t: torch.Tensor) -> str | None:
     return None
 
 
-def test_the_prepared_tower_runs_the_numbers_of_the_one_quantised_at_load(tiny, own_cache):
-    fresh = load(tiny).embed_text(TEXTS)
-    made, mapped = load(tiny, prepared=True), load(tiny, prepared=True)
-    assert torch.equal(made.embed_text(TEXTS), fresh)
-    assert torch.equal(mapped.embed_text(TEXTS), fresh)
-    assert mapped.kernels == made.kernels == load(tiny).kernels
-    assert [p.name for p in (own_cache / "prepared").iterdir()] == [kept(tiny).name]
-    # In the default dtype of this machine too (bfloat16 where the CPU has bf16 units).
-    default = altclip_core.load(tiny, "cpu", towers=("text",), quantize="int8")
-    lean = altclip_core.load(tiny, "cpu", towers=("text",), quantize="int8", prepared=True)
-    assert lean.dtype == default.dtype and torch.equal(
-        lean.embed_text(TEXTS), default.embed_text(TEXTS)
-    )
+@pytest.mark.parametrize("family", ["altclip", "clip", "clip legacy", "chinese_clip"])
+def test_the_graph_is_the_tower_of_every_family(family, spm_path, tmp_path):
+    folder = tmp_path / family
+    if family == "altclip":
+        checkpoints.build(folder, spm_path, "altclip", pytorch_bin=False)
+    elif family == "chinese_clip":
+        checkpoints.build_chinese_clip(folder)
+    else:  # "clip legacy" pools by the largest id (eos_token_id 2), "clip" by its end token
+        checkpoints.build_clip(folder, legacy=family == "clip legacy")
+    model = exact(folder)
+    want = model.embed_text(TEXTS).numpy()
+    graph, tensors, logit_scale = text_onnx.build(folder, int8=False)
+    meta = {"logit_scale": repr(logit_scale)}
+    same = prepared.PreparedText(graph, tensors, folder, meta)
+    assert np.abs(same.embed_text(TEXTS) - want).max() < 1e-5  # float32 elsewhere: the same
+    labels, template = ["dog", "海边"], ["a photo of {}", "{}"]
+    probabilities = model.classify(torch.from_numpy(want[:2]), labels, template).numpy()
+    assert np.allclose(same.classify(want[:2], labels, template), probabilities, atol=1e-5)
+    int8 = [
+        prepared.PreparedText(*text_onnx.build(folder, signed=signed)[:2], folder, meta)
+        for signed in (True, False)
+    ]
+    signed, unsigned = (t.embed_text(TEXTS) for t in int8)
+    assert np.abs(signed - unsigned).max() < 1e-6  # uint8 around 128: the same numbers
+    assert (signed * want).sum(-1).min() > 0.99 and not np.allclose(signed, want, atol=1e-4)
 
 
-def test_a_later_load_reads_no_weight_of_the_checkpoint(full_vocab, tmp_path):
+def test_a_later_open_reads_no_weight_of_the_checkpoint_nor_imports_torch(full_vocab, tmp_path):
     folder = tmp_path / "model"
     shutil.copytree(full_vocab, folder)
-    first = load(folder, prepared=True).embed_text(TEXTS)
+    first = towers(folder).embed_texts(TEXTS)  # checked, prepared, kept
     # Damage every text tensor in the checkpoint, leaving the bytes hub.fingerprint reads.
     fingerprint = hub.fingerprint(folder)
     with safe_open(folder / "model.safetensors", framework="pt") as f:
@@ -110,15 +125,27 @@ def test_a_later_load_reads_no_weight_of_the_checkpoint(full_vocab, tmp_path):
         data[begin:end] = bytes(end - begin)
     (folder / "model.safetensors").write_bytes(data)
     assert hub.fingerprint(folder) == fingerprint
-    assert not torch.allclose(load(folder).embed_text(TEXTS), first, atol=1e-3)  # it matters
-    assert torch.equal(load(folder, prepared=True).embed_text(TEXTS), first)
+    assert not np.allclose(exact(folder).embed_text(TEXTS).numpy(), first, atol=1e-3)
+    code = """
+import sys, numpy as np
+from search.schema import Model
+from search.towers import Towers
+towers = Towers(Model(sys.argv[1], sys.argv[2], 0), "cpu")
+np.save(sys.argv[3], towers.embed_texts(sys.argv[4:]))
+print(towers.int8_cosine, "torch" in sys.modules)
+"""
+    out = tmp_path / "vectors.npy"
+    run = [sys.executable, "-c", code, str(folder), fingerprint, str(out), *TEXTS]
+    said = subprocess.run(run, capture_output=True, text=True, check=True).stdout.split()
+    assert float(said[0]) >= cache.INT8_MIN_COSINE and said[1] == "False", said
+    assert np.array_equal(np.load(out), first)
 
 
 def test_another_model_or_a_damaged_file_is_prepared_again(tiny, tmp_path, own_cache):
     folder = tmp_path / "model"
     shutil.copytree(tiny, folder)
-    load(folder, prepared=True)
-    old = kept(folder)
+    towers(folder).tower("text")
+    old = prepared.path(hub.fingerprint(folder))
     old_copy = tmp_path / "old.safetensors"
     shutil.copy(old, old_copy)
     # The model at the same folder changes: a file of its own, the old one gone.
@@ -126,61 +153,79 @@ def test_another_model_or_a_damaged_file_is_prepared_again(tiny, tmp_path, own_c
         tensors = {k: f.get_tensor(k) for k in f.keys()}
     tensors["text_projection.weight"] = tensors["text_projection.weight"].flip(0).contiguous()
     save_file(tensors, folder / "model.safetensors", metadata={"format": "pt"})
-    new = kept(folder)
-    want = load(folder).embed_text(TEXTS)
-    assert torch.equal(load(folder, prepared=True).embed_text(TEXTS), want)
+    new = prepared.path(hub.fingerprint(folder))
+    want = towers(folder).embed_texts(TEXTS)
     assert new != old and new.is_file() and not old.exists()
+    fingerprint = hub.fingerprint(folder)
+    assert prepared.load(folder, fingerprint) is not None
     # A file made from another model is not trusted under this one's name.
     shutil.copy(old_copy, new)
-    assert torch.equal(load(folder, prepared=True).embed_text(TEXTS), want)
+    assert prepared.load(folder, fingerprint) is None
+    assert np.array_equal(towers(folder).embed_texts(TEXTS), want)
     assert new.read_bytes() != old_copy.read_bytes()
-    # Nor a damaged one: cut short, or its header broken.
+    # Nor a damaged one: cut short, its header broken, or a tensor's shape changed.
     size = new.stat().st_size
     with new.open("r+b") as f:
         f.truncate(size - 100)
-    assert torch.equal(load(folder, prepared=True).embed_text(TEXTS), want)
+    assert prepared.load(folder, fingerprint) is None
+    assert np.array_equal(towers(folder).embed_texts(TEXTS), want)
     assert new.stat().st_size == size
     new.write_bytes(b"\xff" * 64 + new.read_bytes()[64:])
-    assert torch.equal(load(folder, prepared=True).embed_text(TEXTS), want)
+    assert prepared.load(folder, fingerprint) is None
+    assert np.array_equal(towers(folder).embed_texts(TEXTS), want)
+    raw = new.read_bytes()
+    start = 8 + int.from_bytes(raw[:8], "little")
+    header = json.loads(raw[8:start])
+    name = "text_projection.weight"
+    header[name]["shape"] = header[name]["shape"][::-1]  # the same bytes, another shape
+    head = json.dumps(header).encode().ljust(start - 8)
+    new.write_bytes(raw[:8] + head + raw[start:])
+    assert prepared.load(folder, fingerprint) is None
+    assert np.array_equal(towers(folder).embed_texts(TEXTS), want)
     assert new.stat().st_size == size and len(list(new.parent.iterdir())) == 1
+    assert not np.allclose(want, towers(tiny).embed_texts(TEXTS), atol=1e-3)  # it mattered
 
 
 def test_the_word_embeddings_stay_in_the_files_pages(full_vocab):
-    load(full_vocab, prepared=True)  # made
-    lean = load(full_vocab, prepared=True)
-    words = lean.text_model.roberta.embeddings.word_embeddings.weight
-    assert words.shape == (VOCAB, 32) and mapped_from(words) == str(kept(full_vocab))
-    # The process's own memory does not grow by the matrix (32 MB) to load the tower and ask.
-    # Loading it quantised in memory in another dtype copies the matrix: the measure sees that.
+    made = towers(full_vocab).text
+    assert made.kernels == {"text": prepared.KERNEL}
+    lean = prepared.load(full_vocab, hub.fingerprint(full_vocab))
+    words = lean.words
+    kept = prepared.path(hub.fingerprint(full_vocab))
+    assert words.shape == (VOCAB, 32) and mapped_from(words) == str(kept)
+    # The process's own memory does not grow by the matrix (32 MB) to load the tower and ask;
+    # ONNX Runtime's copy of it would: the measure sees that.
     code = """
-import sys, torch, altclip_core
+import sys, numpy as np
+from altclip_core import hub, prepared
 def anon():
     with open("/proc/self/status") as f:
         return int(next(x for x in f if x.startswith("RssAnon")).split()[1]) // 1024
-def grows(**kw):
+def grows(copy):
     before = anon()
-    tower = altclip_core.load(sys.argv[1], "cpu", towers=("text",), quantize="int8", **kw)
+    tower = prepared.load(hub.resolve(sys.argv[1]), hub.fingerprint(hub.resolve(sys.argv[1])))
+    if copy:
+        copies = {k: np.array(v) for k, v in tower.tensors.items()}
+        tower = prepared.PreparedText(tower.graph, copies, tower.folder, tower.meta)
     tower.embed_text(["a dog running on the grass", "海边的日落"])
     return anon() - before, tower
-grows(dtype=torch.float32, prepared=True)  # what a first load sets up once, whichever
-lean, kept = grows(dtype=torch.float32, prepared=True)
-copied, _ = grows(dtype=torch.bfloat16)
+grows(False)  # what a first load sets up once
+lean, kept = grows(False)
+copied, _ = grows(True)
 print(lean, copied)
 """
     out = subprocess.run(
         [sys.executable, "-c", code, str(full_vocab)], capture_output=True, text=True, check=True
     )
     lean_mb, copied_mb = map(int, out.stdout.split())
-    assert lean_mb < 4 and copied_mb >= 12, out.stdout  # the bf16 copy: 16 MB
+    assert lean_mb < 4 and copied_mb >= 30, out.stdout
 
 
 def test_int8_is_the_default_on_cpu_where_it_checks_itself(photo_library, own_cache):
     lib = Library.open(photo_library, device="cpu")
     model = lib.catalog.model()
     towers = Towers(model, "cpu")  # int8 unless asked otherwise
-    assert towers.text.kernels["text"] in kernels.INT8 and towers.int8_cosine >= 0.99
-    words = towers.text.text_model.roberta.embeddings.word_embeddings.weight
-    assert mapped_from(words).startswith(str(own_cache / "prepared"))
+    assert towers.text.kernels["text"] == prepared.KERNEL and towers.int8_cosine >= 0.99
     # A later open maps the prepared tower, the same numbers, and knows the verdict.
     again = Towers(model, "cpu")
     assert np.array_equal(again.embed_texts(TEXTS), towers.embed_texts(TEXTS))
@@ -190,13 +235,13 @@ def test_int8_is_the_default_on_cpu_where_it_checks_itself(photo_library, own_ca
     # A tower that misses the bar is not used, nor kept: the exact one answers.
     strict = Towers(model, "cpu")
     strict.int8_min_cosine = 1.01
-    assert strict.text.kernels["text"] in kernels.EXACT
+    assert strict.text.kernels["text"] != prepared.KERNEL
     exact = Towers(model, "cpu", int8=False)
     assert np.array_equal(strict.embed_texts(TEXTS), exact.embed_texts(TEXTS))
     shutil.rmtree(own_cache)
     fails = Towers(model, "cpu")
     fails.int8_min_cosine = 1.01
-    assert fails.text.kernels["text"] in kernels.EXACT and fails.int8_cosine < 1.01
+    assert fails.text.kernels["text"] != prepared.KERNEL and fails.int8_cosine < 1.01
     assert not (own_cache / "prepared").exists()
 
 
@@ -205,27 +250,10 @@ def test_exact_is_a_setting():
     assert not Settings.from_env({}).exact and not Settings.from_env({"ALTCLIP_EXACT": "0"}).exact
 
 
-def test_prepared_is_the_int8_text_tower_alone(tiny):
-    with pytest.raises(ValueError, match="prepared"):
-        altclip_core.load(tiny, "cpu", towers=("text",), prepared=True)
-    with pytest.raises(ValueError, match="prepared"):
-        altclip_core.load(tiny, "cpu", quantize="int8", prepared=True)
-
-
 def test_a_cache_that_cannot_be_written_costs_time_not_answers(tiny, tmp_path, monkeypatch):
+    want = towers(tiny).embed_texts(TEXTS)
     (tmp_path / "a file").write_bytes(b"")
     monkeypatch.setenv("ALTCLIP_CACHE", str(tmp_path / "a file"))
-    lean = load(tiny, prepared=True)  # quantised in memory, as without `prepared`
-    assert torch.equal(lean.embed_text(TEXTS), load(tiny).embed_text(TEXTS))
-    assert lean.kernels["text"] in kernels.INT8
-
-
-@pytest.mark.parametrize("family", ["clip", "chinese_clip"])
-def test_every_family_text_tower_is_prepared_alike(family, tmp_path):
-    from tests import checkpoints
-
-    build = checkpoints.build_clip if family == "clip" else checkpoints.build_chinese_clip
-    build(tmp_path / family, family)
-    fresh = load(tmp_path / family).embed_text(TEXTS)
-    load(tmp_path / family, prepared=True)
-    assert torch.equal(load(tmp_path / family, prepared=True).embed_text(TEXTS), fresh)
+    lean = towers(tiny)  # prepared in memory
+    assert np.array_equal(lean.embed_texts(TEXTS), want)
+    assert lean.text.kernels["text"] == prepared.KERNEL

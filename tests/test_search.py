@@ -421,13 +421,13 @@ def test_int8_text_queries_check_themselves(photo_library, monkeypatch):
     """With int8, text queries use the int8 text tower once it agrees with the exact one on the
     probe sentences; a tower that does not (here: any, with the bar above 1) is not used."""
     import altclip_core
-    from altclip_core import kernels
+    from altclip_core import cache, kernels, prepared
 
     exact = Library.open(photo_library, int8=False).search("a dog", k=50)
     lib = Library.open(photo_library, int8=True)
     int8 = lib.search("a dog", k=50)
-    assert lib.int8_cosine >= kernels.INT8_MIN_COSINE
-    assert lib.towers.text.kernels["text"] in kernels.INT8
+    assert lib.int8_cosine >= cache.INT8_MIN_COSINE
+    assert lib.towers.text.kernels["text"] == prepared.KERNEL
     assert {h.id for h in int8} == {h.id for h in exact}
     assert max(abs(a.score - b.score) for a, b in zip(exact, int8, strict=True)) < 0.05
     assert any(a.score != b.score for a, b in zip(exact, int8, strict=True))
@@ -436,11 +436,11 @@ def test_int8_text_queries_check_themselves(photo_library, monkeypatch):
     loads = []
     load = altclip_core.load
     monkeypatch.setattr(altclip_core, "load", lambda *a, **kw: loads.append(kw) or load(*a, **kw))
-    monkeypatch.setattr(kernels, "INT8_MIN_COSINE", 1.01)
+    monkeypatch.setattr(cache, "INT8_MIN_COSINE", 1.01)
     strict = Library.open(photo_library, int8=True)
     assert [h.score for h in strict.search("a dog", k=50)] == [h.score for h in exact]
     assert strict.int8_cosine < 1.01 and strict.towers.text.kernels["text"] in kernels.EXACT
-    assert strict.int8_cosine == lib.int8_cosine and [kw["quantize"] for kw in loads] == [None]
+    assert strict.int8_cosine == lib.int8_cosine and [kw.get("quantize") for kw in loads] == [None]
     assert search_main(["a dog", "--library", str(photo_library), "--int8", "--json"]) == 0
 
 
