@@ -75,11 +75,9 @@ class Library:
         hemisphere: str = "north",
     ) -> Library:
         """Open the library in `folder` (catalog at `catalog_url` if given). Text queries go
-        through the int8 text tower on CPU (`int8`, the default; prepared once in the cache
-        folder, memory-mapped after) where it embeds a few probe sentences within
-        cache.INT8_MIN_COSINE of the exact one; `int8=False` (ALTCLIP_EXACT=1) for the exact
-        tower, which also answers wherever the check fails or the device is not a CPU. Seasons
-        said in a query ("last summer") fall in the `hemisphere`'s ("north" or "south")."""
+        through the int8 text tower on CPU (`int8`, the default: `towers.py`), or the exact one
+        (`int8=False`, ALTCLIP_EXACT=1). Seasons said in a query ("last summer") fall in the
+        `hemisphere`'s ("north" or "south")."""
         if hemisphere not in ("north", "south"):
             raise SearchError(
                 f'hemisphere (ALTCLIP_HEMISPHERE) is "north" or "south", not {hemisphere!r:.40}'

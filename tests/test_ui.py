@@ -756,15 +756,18 @@ def test_launch(monkeypatch, tmp_path, address, password):
 def test_the_library_opened_while_the_server_starts_serves_the_first_page(
     monkeypatch, photo_library, tmp_path
 ):
-    """altclip-ui opens the library beside Streamlit's start (ui/early.py): the page's first
-    open takes that one, once, its text tower loading; a library that cannot open leaves the
-    page to open it and say why."""
-    from ui import early
+    """altclip-ui opens the library once Streamlit listens (ui/early.py, ui/serve.py): the
+    page's first open takes that one, once, its text tower loading; a library that cannot open
+    leaves the page to open it and say why."""
+    from ui import early, serve
 
     monkeypatch.setattr(early, "_opening", {})
-    early.begin(str(photo_library), None)
+    asked = []
+    early.begin(str(photo_library), None, after=lambda: asked.append(1) or len(asked) == 3)
     opened = early.take(str(photo_library), None)
     assert opened is not None and early.take(str(photo_library), None) is None  # taken once
+    assert len(asked) == 3  # opened once `after` said so, not before
+    assert serve.listening() is False  # no Streamlit server in this process
     for thread in threading.enumerate():
         if thread.name == "altclip-warm-up":
             thread.join()

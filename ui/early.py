@@ -8,6 +8,8 @@ share this module.
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from search.settings import Settings
@@ -15,14 +17,19 @@ from search.settings import Settings
 if TYPE_CHECKING:
     from search import Library
 
+WAIT = 10.0  # seconds `begin` waits for its `after` at most
 _opening: dict[tuple[str, str | None], tuple[threading.Thread, list]] = {}
 
 
-def begin(folder: str, catalog: str | None) -> None:
-    """Open the library at `folder` (and `catalog`) in a thread of its own."""
+def begin(folder: str, catalog: str | None, after: Callable[[], bool] | None = None) -> None:
+    """Open the library at `folder` (and `catalog`) in a thread of its own, once `after()` is
+    true (asked every 20 ms, for at most WAIT seconds)."""
     found: list[Library] = []
 
     def run() -> None:
+        deadline = time.monotonic() + WAIT
+        while after is not None and not after() and time.monotonic() < deadline:
+            time.sleep(0.02)
         try:
             found.append(open_library(folder, catalog))
         except Exception:  # no library yet, a catalog down: the page's own open says so

@@ -10,9 +10,24 @@ import sys
 from search.settings import Settings
 from ui import early
 
+
+def listening() -> bool:
+    """Whether Streamlit's server has started: its runtime out of its first state."""
+    runtime = sys.modules.get("streamlit.runtime.runtime")  # Streamlit's import, not this one's
+    try:
+        started = runtime.Runtime.exists() and runtime.Runtime.instance().state
+        return started not in (False, runtime.RuntimeState.INITIAL)
+    except AttributeError:  # not imported yet, or still being imported
+        return False
+
+
 if __name__ == "__main__":
     env = Settings.from_env()
-    early.begin(str(env.library), env.catalog)  # first: its imports run beside Streamlit's
+    # The library opens once the server listens: its imports and the text tower's load would
+    # hold the interpreter lock Streamlit's start needs, and the browser has the page to load
+    # first (start to the first answer, browser open, Zen 4: median 2.93 -> 2.80 s in five
+    # alternating runs).
+    early.begin(str(env.library), env.catalog, after=listening)
     from streamlit.web import cli
 
     sys.exit(cli.main(sys.argv[1:], prog_name="streamlit"))
