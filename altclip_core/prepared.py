@@ -37,9 +37,9 @@ KERNEL = "onnxruntime-int8"  # what `kernels` reports for a prepared tower
 
 
 class PreparedText:
-    """The prepared text tower: `embed_text`, `embed_labels` and `classify` as `model.CLIP`'s, in
-    numpy; `tokenizer`, `dim`, `kernels`. `graph` and `tensors`: `text_onnx.build`'s; `meta`:
-    what a file of it records."""
+    """The prepared text tower: `embed_text`, `encode_text`, `embed_labels` and `classify` as
+    `model.CLIP`'s, in numpy; `tokenizer`, `dim`, `kernels`. `graph` and `tensors`:
+    `text_onnx.build`'s; `meta`: what a file of it records."""
 
     def __init__(self, graph: bytes, tensors: dict[str, np.ndarray], folder: Path, meta: dict):
         self.graph, self.tensors, self.folder, self.meta = graph, tensors, folder, meta
@@ -60,11 +60,13 @@ class PreparedText:
         strings = [strings] if isinstance(strings, str) else list(strings)
         out = np.empty((len(strings), self.dim), np.float32)
         for batch in texts.batches(strings, batch_size):
-            ids, mask = self.tokenizer.encode([strings[j] for j in batch])
-            inputs = {IDS: ids, MASK: mask, WORDS: self.words[ids]}
-            (features,) = self.session.run(None, inputs)
-            out[batch] = texts.normalised(features)
+            out[batch] = self.encode_text(*self.tokenizer.encode([strings[j] for j in batch]))
         return out
+
+    def encode_text(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
+        """Token ids and mask, int64 [N, L] -> [N, dim] float32, normalised."""
+        inputs = {IDS: input_ids, MASK: attention_mask, WORDS: self.words[input_ids]}
+        return texts.normalised(self.session.run(None, inputs)[0])
 
     def embed_labels(self, labels: Sequence[str], template=None) -> np.ndarray:
         strings, count = texts.labelled(labels, template)

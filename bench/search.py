@@ -31,7 +31,6 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from altclip_core import hub  # noqa: E402
-from bench.model import build  # noqa: E402
 from search import Library, copies, publishing  # noqa: E402
 from search.catalog import Catalog, Model, Record  # noqa: E402
 
@@ -262,6 +261,8 @@ def main() -> None:
     args = parser.parse_args()
     library = args.library or Path(tempfile.gettempdir()) / f"altclip-lib-{args.photos}"
     args.model.mkdir(exist_ok=True)
+    from bench.model import build  # torch: not imported by the searcher this process is
+
     build("altclip", "full", args.model)
     library.mkdir(exist_ok=True)
     start = time.perf_counter()

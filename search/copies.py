@@ -40,7 +40,7 @@ from search.hits import Hit, SearchError, hits_from
 from search.relevance import Background
 from search.vector_index import VectorIndex
 
-GROUP_POOL = 4  # results searched per hit asked for, when near-duplicates are grouped
+GROUP_POOL = 2  # results searched per hit asked for, when near-duplicates are grouped
 LOOKS_KEPT = 2048  # thumbnails' looks remembered for near-duplicate checks, 10 KB each
 BLOCK = 2048  # photos placed per transaction
 Thumbnail = Callable[[str | None], Path | None]  # a photo's sha256 -> its thumbnail file, or None
