@@ -46,7 +46,7 @@ def write(path: Path, fill: Callable[[BinaryIO], object]) -> None:
             raise
 
 
-def remembered(name: str, *fields) -> float | None:
+def remembered(name: str, *fields) -> float | str | None:
     """The value `remember` kept for `name` on this machine and `fields`, if any."""
     value = _read(verdicts()).get(key(name, *fields))
     return value if isinstance(value, float | str) else None
@@ -66,15 +66,17 @@ def verdicts() -> Path:
 def key(*fields) -> str:
     """What a verdict on this machine depends on, as a short hash: the CPU (model and flags) and
     `fields`."""
+    return hashlib.sha256(json.dumps([*cpu(), *fields]).encode()).hexdigest()[:16]
+
+
+def cpu() -> list[str]:
+    """This machine's CPU: its model name and flags as /proc/cpuinfo has them (the flags last);
+    elsewhere what `platform.processor()` says."""
     try:
-        cpu = [
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.startswith(("model name", "flags"))
-        ][:2]
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
     except OSError:
-        cpu = [platform.processor()]
-    return hashlib.sha256(json.dumps([*cpu, *fields]).encode()).hexdigest()[:16]
+        return [platform.processor()]
+    return [x.split(":", 1)[1].strip() for x in lines if x.startswith(("model name", "flags"))][:2]
 
 
 def _read(path: Path) -> dict:

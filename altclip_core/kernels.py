@@ -60,8 +60,7 @@ class PackedLinear(FrozenLinear):
 class Int8Linear(FrozenLinear):
     """`nn.Linear` in int8: weights quantised symmetrically per output channel (`int8_weight`),
     each call's input quantised per tensor from its own range (dynamic quantisation); float out.
-    Built from the int8 weight and its scales, so that a tower saved that way (altclip_core's
-    prepared text tower) runs the very numbers of one quantised at load."""
+    (A search's text tower runs the same weights on ONNX Runtime: `prepared.py`.)"""
 
     def __init__(
         self,
@@ -199,8 +198,3 @@ def _fastest(linear: nn.Linear, rows: int, candidates: tuple[str, ...]) -> str:
     first, *others = runs
     winner = min(others, key=best.get)
     return winner if best[first] > FASTER * best[winner] else first
-
-
-def key(*fields) -> str:
-    """What a verdict on this machine depends on (`cache.key`), with torch and its threads."""
-    return cache.key(torch.__version__, torch.get_num_threads(), *fields)

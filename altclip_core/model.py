@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import nn
 
-from . import hub, kernels, texts
+from . import cache, hub, kernels, texts
 from .config import CLIPConfig
 from .errors import DeviceError
 from .families import family, read_config
@@ -215,12 +215,9 @@ def _fit_kernels(model: CLIP, quantize: str | None) -> None:
 
 
 def _cpu_has_bf16() -> bool:
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except (
-        OSError
-    ):  # not Linux: Apple silicon and others run bf16 matmuls slower than fp32 in torch
-        return False
+    """Whether the CPU has bf16 matrix units: elsewhere (Apple silicon and others, whose flags
+    this cannot read) torch runs bf16 matmuls slower than fp32."""
+    flags = cache.cpu()[-1].split()
     return "avx512_bf16" in flags or "amx_bf16" in flags
 
 

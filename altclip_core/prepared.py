@@ -3,16 +3,16 @@ ONNX graph in int8 (`text_onnx.py`), run by ONNX Runtime. A search process then 
 torch (a second to import) nor the checkpoint: `load` maps one file and hands its tensors to ONNX
 Runtime, which packs the int8 weights for this CPU; the word-embedding matrix (1 GB of XLM-R's in
 float32) stays in the file's pages, which the kernel shares and may drop, not in the process's
-own memory. No torch here: `make`, which writes the file from a loaded tower, imports it.
+own memory. No torch here: `make`, which reads the checkpoint, imports it.
 
 A file is safetensors: the graph's tensors by name, and in its `__metadata__` the graph, what it
 was made from (the checkpoint's fingerprint and folder), the weights' kind (int8, or uint8 around
-128 on a CPU without VNNI) and the format. It is used only where that is the model and format in
-front of it; one that is missing, stale or damaged (a header, size or tensor unlike its graph's:
-ONNX Runtime checks each tensor's name, dtype and shape) is made again, never trusted. The bytes
-are not hashed on loading, which would read the whole file that mapping spares; files are written
-whole or not at all (cache.write). Making one removes those made from the same folder for another
-fingerprint.
+128 on an x86 CPU without VNNI), ONNX Runtime's version and the format. It is used only where
+that is what is in front of it; one that is missing, stale or damaged (a header, size or tensor
+unlike its graph's: ONNX Runtime checks each tensor it is fed, `PreparedText` the word
+embeddings) is made again, never trusted. The bytes are not hashed on loading, which would read
+the whole file that mapping spares; files are written whole or not at all (cache.write). Making
+one removes the others made from the same checkpoint folder.
 """
 
 from __future__ import annotations
@@ -21,6 +21,8 @@ import base64
 import contextlib
 import json
 import math
+import platform
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -28,12 +30,14 @@ import numpy as np
 import onnxruntime as ort
 
 from . import cache, texts
+from .errors import AltCLIPError
 from .families import family, read_config
 from .texts import IDS, MASK, WORDS
 
 FORMAT = "onnx-1"
 DTYPES = {"F32": np.float32, "I64": np.int64, "I8": np.int8, "U8": np.uint8}
 KERNEL = "onnxruntime-int8"  # what `kernels` reports for a prepared tower
+STALE_S = 3600  # a part-written file this much older than its last write is a killed write's
 
 
 class PreparedText:
@@ -46,8 +50,11 @@ class PreparedText:
         options = ort.SessionOptions()
         self.words = tensors[WORDS]  # looked up here, in the file's pages (text_onnx.words)
         fed = {k: ort.OrtValue.ortvalue_from_numpy(a) for k, a in tensors.items() if k != WORDS}
-        options.add_external_initializers(list(fed), list(fed.values()))
+        options.add_external_initializers(list(fed), list(fed.values()))  # checked by the graph
         self.session = ort.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
+        width = next(i.shape[2] for i in self.session.get_inputs() if i.name == WORDS)
+        if self.words.dtype != np.float32 or self.words.shape[1:] != (width,):
+            raise ValueError(f"the word embeddings are {self.words.dtype} {self.words.shape}")
         config = read_config(folder)
         self.family = family(config.model_type)
         self.tokenizer = self.family.read_tokenizer(folder, config.text_config.max_tokens)
@@ -95,12 +102,12 @@ def path(fingerprint: str) -> Path:
 
 
 def signed_weights() -> bool:
-    """int8 weights where the CPU has VNNI (or is not x86), uint8 around 128 elsewhere."""
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
+    """int8 weights where the CPU multiplies them exactly by uint8 inputs (x86 with VNNI, or not
+    x86); uint8 around 128 on other x86 CPUs, which sum such pairs in int16."""
+    if platform.machine().lower() not in ("x86_64", "amd64", "i386", "i686"):
         return True
-    return "avx2" not in flags or "avx512_vnni" in flags or "avx_vnni" in flags
+    flags = cache.cpu()[-1].split()
+    return "avx512_vnni" in flags or "avx_vnni" in flags
 
 
 def load(folder: Path, fingerprint: str) -> PreparedText | None:
@@ -114,7 +121,9 @@ def load(folder: Path, fingerprint: str) -> PreparedText | None:
         return None
     try:
         return PreparedText(base64.b64decode(meta["graph"]), tensors, folder, meta)
-    except Exception:  # onnxruntime's own errors: a tensor unlike its graph's, a damaged graph
+    except AltCLIPError:  # the checkpoint's own (its config, its tokenizer): said as they are
+        raise
+    except Exception:  # onnxruntime's (a tensor unlike its graph's, a damaged graph), base64's
         return None
 
 
@@ -135,10 +144,11 @@ def make(folder: Path, fingerprint: str) -> PreparedText:
 def keep(tower: PreparedText) -> PreparedText:
     """Write `tower` (`make`'s) to its file and return it mapped from there (its tensors no
     longer in the process's memory); `tower` itself where the cache folder cannot be written.
-    Files prepared from the same folder for another fingerprint are removed."""
+    Other files prepared from the same checkpoint folder are removed: made for another model
+    there, or in another format, ONNX Runtime or kind of weights, they would not be used again."""
     from safetensors.numpy import save_file
 
-    fingerprint = tower.meta["fingerprint"]
+    fingerprint, source = tower.meta["fingerprint"], tower.meta["source"]
     target = path(fingerprint)
 
     def fill(f) -> None:  # by path, from the arrays' own memory, into the file cache.write renames
@@ -146,11 +156,13 @@ def keep(tower: PreparedText) -> PreparedText:
 
     cache.write(target, fill)
     for other in target.parent.glob("text-*.safetensors"):
-        known = _header(other).get("__metadata__", {})
-        if other != target and known.get("source") == tower.meta["source"]:
-            if known.get("fingerprint") != fingerprint:
-                with contextlib.suppress(OSError):
-                    other.unlink()
+        if other != target and _header(other).get("__metadata__", {}).get("source") == source:
+            with contextlib.suppress(OSError):  # another model there, format, ORT or CPU kind
+                other.unlink()
+    for part in target.parent.glob("*.part"):  # a write killed midway (as large as a tower),
+        with contextlib.suppress(OSError):  # not one another process is writing now
+            if time.time() - part.stat().st_mtime > STALE_S:
+                part.unlink()
     return load(tower.folder, fingerprint) or tower
 
 

@@ -19,6 +19,7 @@ import torch
 from onnx import TensorProto, helper, numpy_helper
 
 from .families import family, read_config
+from .kernels import int8_weight
 from .texts import IDS, MASK, WORDS
 from .weights import read_tensors
 
@@ -42,15 +43,17 @@ class Graph:
         self.nodes.append(helper.make_node(kind, list(inputs), [out], domain=domain, **attributes))
         return out
 
-    def weight(self, name: str) -> str:
-        self.tensors[name] = self.state[name].detach().float().numpy()
+    def tensor(self, name: str, value: np.ndarray | None = None) -> str:
+        """The graph's tensor `name`: `value`, else the checkpoint's tensor of that name."""
+        value = self.state[name].detach().float().numpy() if value is None else value
+        self.tensors[name] = np.ascontiguousarray(value)
         return name
 
     def words(self, name: str) -> str:
         """The rows of the word-embedding matrix `name` that the ids pick: a graph input, which
         its runner looks up in the matrix itself (ONNX Runtime would copy the matrix, 1 GB of
         XLM-R's, into the process's memory)."""
-        self.tensors[WORDS] = self.state[name].detach().float().numpy()
+        self.tensor(WORDS, self.state[name].detach().float().numpy())
         return WORDS
 
     def constant(self, value, dtype=np.float32) -> str:
@@ -62,32 +65,26 @@ class Graph:
         """x @ W.T + b of the checkpoint's layer `name`."""
         w, bias = self.state[f"{name}.weight"], self.state.get(f"{name}.bias")
         if not self.int8:
-            wt = self.constant_tensor(f"{name}.weight", w.detach().float().numpy().T)
+            wt = self.tensor(f"{name}.weight", w.detach().float().numpy().T)
             y = self.op("MatMul", x, wt)
-            return y if bias is None else self.op("Add", y, self.weight(f"{name}.bias"))
-        from .kernels import int8_weight
-
+            return y if bias is None else self.op("Add", y, self.tensor(f"{name}.bias"))
         q, scale = (t.numpy() for t in int8_weight(w))
         q = q.T  # [in, out], as MatMul takes it
         zero = ""
         if not self.signed:
             q = (q.astype(np.int16) + 128).astype(np.uint8)
-            zero = self.constant_tensor(f"{name}.weight_zero", np.full(q.shape[1], 128, np.uint8))
+            zero = self.tensor(f"{name}.weight_zero", np.full(q.shape[1], 128, np.uint8))
         inputs = [
             x,
-            self.constant_tensor(f"{name}.weight", q),
-            self.constant_tensor(f"{name}.weight_scale", scale),
+            self.tensor(f"{name}.weight", q),
+            self.tensor(f"{name}.weight_scale", scale),
             zero,
-            "" if bias is None else self.weight(f"{name}.bias"),
+            "" if bias is None else self.tensor(f"{name}.bias"),
         ]
         return self.op("DynamicQuantizeMatMul", *inputs, domain="com.microsoft")
 
-    def constant_tensor(self, name: str, value: np.ndarray) -> str:
-        self.tensors[name] = np.ascontiguousarray(value)
-        return name
-
     def layer_norm(self, x: str, name: str, eps: float) -> str:
-        w, b = self.weight(f"{name}.weight"), self.weight(f"{name}.bias")
+        w, b = self.tensor(f"{name}.weight"), self.tensor(f"{name}.bias")
         return self.op("LayerNormalization", x, w, b, axis=-1, epsilon=eps)
 
     def activation(self, x: str, kind: str) -> str:
@@ -123,19 +120,19 @@ class Graph:
         a = self.op("Transpose", self.op("MatMul", p, v), perm=[0, 2, 1, 3])
         return self.op("Reshape", a, self.constant([0, 0, d], np.int64))
 
-    def positions(self, ids: str) -> str:
+    def positions(self) -> str:
         """0 .. L-1, [L]."""
-        length = self.op("Squeeze", self.op("Shape", ids, start=1, end=2))
+        length = self.op("Squeeze", self.op("Shape", IDS, start=1, end=2))
         zero, one = self.constant(0, np.int64), self.constant(1, np.int64)
         return self.op("Range", zero, length, one)
 
-    def key_mask(self, mask: str, causal_ids: str | None = None) -> str:
-        """The additive mask [B, 1, 1, L] (pads as keys) or, with `causal_ids`, [B, 1, L, L]."""
+    def key_mask(self, causal: bool = False) -> str:
+        """The additive mask [B, 1, 1, L] (pads as keys) or, `causal`, [B, 1, L, L]."""
         keep = self.op(
-            "Unsqueeze", self.op("Cast", mask, to=TensorProto.BOOL), self.constant([1, 2], np.int64)
+            "Unsqueeze", self.op("Cast", MASK, to=TensorProto.BOOL), self.constant([1, 2], np.int64)
         )
-        if causal_ids is not None:  # a token sees itself and those before it
-            at = self.positions(causal_ids)
+        if causal:  # a token sees itself and those before it
+            at = self.positions()
             rows = self.op("Unsqueeze", at, self.constant([1], np.int64))
             seen = self.op(
                 "GreaterOrEqual", rows, self.op("Unsqueeze", at, self.constant([0], np.int64))
@@ -187,23 +184,23 @@ def build(
 
 def bert(g: Graph, cfg, prefix: str, roberta_positions: bool) -> str:
     """BERT's embeddings and post-LN encoder (bert.py) -> the last hidden state [B, L, D]."""
-    emb, ids = f"{prefix}embeddings.", IDS
+    emb = f"{prefix}embeddings."
     if roberta_positions:  # real tokens count up from pad_id + 1, pads sit at pad_id
         pad = g.constant(cfg.pad_token_id, np.int64)
-        real = g.op("Cast", g.op("Not", g.op("Equal", ids, pad)), to=TensorProto.INT64)
+        real = g.op("Cast", g.op("Not", g.op("Equal", IDS, pad)), to=TensorProto.INT64)
         at = g.op("Add", g.op("Mul", g.op("CumSum", real, g.constant(1, np.int64)), real), pad)
     else:
-        at = g.positions(ids)
+        at = g.positions()
     x = g.op(
         "Add",
         g.words(f"{emb}word_embeddings.weight"),
-        g.op("Gather", g.weight(f"{emb}position_embeddings.weight"), at),
+        g.op("Gather", g.tensor(f"{emb}position_embeddings.weight"), at),
     )
     token_type = g.op(
-        "Gather", g.weight(f"{emb}token_type_embeddings.weight"), g.constant(0, np.int64)
+        "Gather", g.tensor(f"{emb}token_type_embeddings.weight"), g.constant(0, np.int64)
     )
     x = g.layer_norm(g.op("Add", x, token_type), f"{emb}LayerNorm", cfg.layer_norm_eps)
-    bias = g.key_mask(MASK)
+    bias = g.key_mask()
     d, eps = cfg.hidden_size, cfg.layer_norm_eps
     for i in range(cfg.num_hidden_layers):
         p = f"{prefix}encoder.layer.{i}."
@@ -238,14 +235,13 @@ def chinese_clip(g: Graph, cfg) -> str:
 
 def clip(g: Graph, cfg) -> str:
     """text_clip.py: the causal pre-LN transformer, its end-of-text token after the final norm."""
-    ids, mask = IDS, MASK
-    at = g.positions(ids)
+    at = g.positions()
     x = g.op(
         "Add",
         g.words("text_model.embeddings.token_embedding.weight"),
-        g.op("Gather", g.weight("text_model.embeddings.position_embedding.weight"), at),
+        g.op("Gather", g.tensor("text_model.embeddings.position_embedding.weight"), at),
     )
-    bias = g.key_mask(mask, causal_ids=ids)
+    bias = g.key_mask(causal=True)
     d, eps = cfg.hidden_size, cfg.layer_norm_eps
     for i in range(cfg.num_hidden_layers):
         p = f"text_model.encoder.layers.{i}."
@@ -258,9 +254,8 @@ def clip(g: Graph, cfg) -> str:
         )
         x = g.op("Add", x, g.linear(y, f"{p}mlp.fc2"))
     # The end-of-text token, by layers.pool's rule: the largest id where the config says 2.
-    ends = (
-        ids if cfg.eos_token_id == 2 else g.op("Equal", ids, g.constant(cfg.eos_token_id, np.int64))
-    )
+    eos = g.constant(cfg.eos_token_id, np.int64)
+    ends = IDS if cfg.eos_token_id == 2 else g.op("Equal", IDS, eos)
     end = g.op("ArgMax", g.op("Cast", ends, to=TensorProto.INT32), axis=1, keepdims=1)  # [B, 1]
     x = g.op("GatherND", x, end, batch_dims=1)  # [B, D]
     return g.layer_norm(x, "text_model.final_layer_norm", eps)

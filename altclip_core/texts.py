@@ -36,6 +36,8 @@ def normalised(x: np.ndarray) -> np.ndarray:
 
 
 def _softmax(logits: np.ndarray) -> np.ndarray:
+    if not logits.size:  # no labels, or no images
+        return logits
     e = np.exp(logits - logits.max(axis=1, keepdims=True))
     return e / e.sum(axis=1, keepdims=True)
 

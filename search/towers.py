@@ -3,11 +3,12 @@ a library loads neither; a text query never loads the image tower), the text tow
 where it checks itself against the exact one, and the vectors of recent text queries, so that a
 text asked again is not embedded again.
 
-The int8 text tower is the default on CPU. Its check embeds INT8_PROBES both ways once per model
-and machine (the verdict kept in the cache folder); a tower that passes is kept there too,
-prepared (altclip_core's `prepared`), so that later opens map it from that file instead of reading
-the checkpoint. Elsewhere (CUDA, MPS), where the check fails, or with int8=False, the exact
-(unquantised) tower answers.
+The int8 text tower is the default on CPU: the checkpoint's text tower prepared for ONNX Runtime
+(altclip_core's `prepared`), which a search process runs without importing torch. Its check
+embeds INT8_PROBES both ways once per model, machine and ONNX Runtime (the verdict kept in the
+cache folder); a tower that passes is kept there too, so that later opens map it from that file
+instead of reading the checkpoint. Elsewhere (CUDA, MPS), where the check fails, or with
+int8=False, the exact (unquantised) PyTorch tower answers.
 """
 
 from __future__ import annotations
@@ -149,11 +150,17 @@ class Towers:
         """The prepared int8 text tower (altclip_core's `prepared`: ONNX Runtime, no torch) if
         it embeds INT8_PROBES within `int8_min_cosine` of the exact one, else the exact one: how
         far int8 moves embeddings depends on the weights. The check runs when the tower is first
-        prepared, once per model and machine, against the exact tower in float32; its verdict is
-        kept, and so is a tower that passes, from where later opens map it."""
+        prepared, against the exact tower in float32, once per model, machine and ONNX Runtime;
+        its verdict is kept, and so is a tower that passes, from where later opens map it. On a
+        device other than the CPU (named, or the default where none is) the exact tower."""
         import altclip_core
         from altclip_core import cache, prepared
 
+        def exact(dtype=None):
+            return altclip_core.load(folder, self.device, dtype, towers=("text",))
+
+        if self.device is not None and str(self.device).partition(":")[0] != "cpu":
+            return exact()
         made_of = prepared.made_of(self.fingerprint).values()
         bar = self.int8_min_cosine
         bar = cache.INT8_MIN_COSINE if bar is None else bar
@@ -164,17 +171,14 @@ class Towers:
                 return kept
             import torch
 
-            device = torch.device(self.device) if self.device else altclip_core.default_device()
-            if device.type == "cpu":  # int8 runs on CPU only
-                exact = altclip_core.load(folder, device, torch.float32, towers=("text",))
-                want = exact.embed_text(INT8_PROBES).numpy()
-                del exact  # one tower in memory at a time
+            if self.device is not None or altclip_core.default_device().type == "cpu":
+                want = exact(torch.float32).embed_text(INT8_PROBES).numpy()  # then let go
                 tower = prepared.make(folder, self.fingerprint)
                 self.int8_cosine = float((want * tower.embed_text(INT8_PROBES)).sum(-1).min())
                 cache.remember("int8 text", self.int8_cosine, *made_of)
                 if self.int8_cosine >= bar:
                     return prepared.keep(tower)
-        return altclip_core.load(folder, self.device, towers=("text",))
+        return exact()
 
 
 @functools.cache

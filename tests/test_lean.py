@@ -7,9 +7,11 @@ file."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -178,11 +180,27 @@ def test_another_model_or_a_damaged_file_is_prepared_again(tiny, tmp_path, own_c
     header = json.loads(raw[8:start])
     name = "text_projection.weight"
     header[name]["shape"] = header[name]["shape"][::-1]  # the same bytes, another shape
-    head = json.dumps(header).encode().ljust(start - 8)
+    head = json.dumps(header, separators=(",", ":")).encode().ljust(start - 8)
+    assert len(head) == start - 8  # the same size: only the shape is wrong
     new.write_bytes(raw[:8] + head + raw[start:])
+    assert prepared.load(folder, fingerprint) is None
+    words = json.loads(raw[8:start])[prepared.WORDS]
+    words["shape"] = [words["shape"][0] * 2, words["shape"][1] // 2]  # not the graph's width
+    header[name]["shape"] = header[name]["shape"][::-1]
+    head = json.dumps(header | {prepared.WORDS: words}, separators=(",", ":")).encode()
+    assert len(head) <= start - 8
+    new.write_bytes(raw[:8] + head.ljust(start - 8) + raw[start:])
     assert prepared.load(folder, fingerprint) is None
     assert np.array_equal(towers(folder).embed_texts(TEXTS), want)
     assert new.stat().st_size == size and len(list(new.parent.iterdir())) == 1
+    # Making one removes the others made from the same folder (another format, ONNX Runtime,
+    # kind of weights): they would not be used again.
+    shutil.copy(new, new.with_name("text-older.safetensors"))
+    killed, writing = (new.with_name(f"{n}.part") for n in ("killed", "writing"))
+    killed.write_bytes(b"x"), writing.write_bytes(b"x")  # a write killed midway, one going on
+    os.utime(killed, (0, time.time() - prepared.STALE_S - 1))
+    prepared.keep(prepared.make(folder, fingerprint))
+    assert sorted(new.parent.iterdir()) == sorted([new, writing])
     assert not np.allclose(want, towers(tiny).embed_texts(TEXTS), atol=1e-3)  # it mattered
 
 
@@ -231,6 +249,19 @@ def test_int8_is_the_default_on_cpu_where_it_checks_itself(photo_library, own_ca
     assert np.array_equal(again.embed_texts(TEXTS), towers.embed_texts(TEXTS))
     assert again.int8_cosine == towers.int8_cosine
     assert again.loaded() == {"text"}  # text queries never load the image tower
+    # A search process imports no torch for a text query, grouped or not.
+    code = """
+import sys
+from search import Library
+lib = Library.open(sys.argv[1])
+hits = lib.search("a dog on the grass", k=5, group=True) + lib.search("海边", k=5)
+print(len(hits), lib.towers.text.kernels["text"], "torch" in sys.modules)
+"""
+    run = [sys.executable, "-c", code, str(photo_library)]
+    said = subprocess.run(run, capture_output=True, text=True, check=True).stdout.split()
+    assert said[1:] == [prepared.KERNEL, "False"] and int(said[0]) > 0, said
+    # Another device than the CPU gets the exact tower, whatever verdict is kept here.
+    assert isinstance(Towers(model, "meta").text, altclip_core.CLIP)
 
     # A tower that misses the bar is not used, nor kept: the exact one answers.
     strict = Towers(model, "cpu")

@@ -761,13 +761,19 @@ def test_the_library_opened_while_the_server_starts_serves_the_first_page(
     leaves the page to open it and say why."""
     from ui import early, serve
 
-    monkeypatch.setattr(early, "_opening", {})
+    opening = {}
+    monkeypatch.setattr(early, "_opening", opening)
     asked = []
     early.begin(str(photo_library), None, after=lambda: asked.append(1) or len(asked) == 3)
+    opening[str(photo_library), None][0].join()  # the open, on its own
     opened = early.take(str(photo_library), None)
     assert opened is not None and early.take(str(photo_library), None) is None  # taken once
     assert len(asked) == 3  # opened once `after` said so, not before
     assert serve.listening() is False  # no Streamlit server in this process
+    early.begin(str(photo_library), None, after=lambda: False)  # a server that never says so
+    start = time.monotonic()
+    assert early.take(str(photo_library), None) is not None  # the page asks: opened now
+    assert time.monotonic() - start < early.WAIT / 2
     for thread in threading.enumerate():
         if thread.name == "altclip-warm-up":
             thread.join()

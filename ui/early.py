@@ -1,8 +1,8 @@
 """The library opened while the server starts: `altclip-ui`'s server (ui/serve.py) runs `begin`
-in a thread beside Streamlit's start, so that the library opens, and its index and text tower
-load, before a browser connects; the page's first `take` gets that library (or None: the page
-opens it as before, and says what fails). Streamlit and the page share the process, so they
-share this module.
+in a thread as Streamlit starts, which opens the library once the server listens, so that its
+index and text tower load while a browser loads the page; the page's first `take` gets that
+library (or None: the page opens it as before, and says what fails). Streamlit and the page
+share the process, so they share this module.
 """
 
 from __future__ import annotations
@@ -18,31 +18,33 @@ if TYPE_CHECKING:
     from search import Library
 
 WAIT = 10.0  # seconds `begin` waits for its `after` at most
-_opening: dict[tuple[str, str | None], tuple[threading.Thread, list]] = {}
+_opening: dict[tuple[str, str | None], tuple[threading.Thread, list, threading.Event]] = {}
 
 
 def begin(folder: str, catalog: str | None, after: Callable[[], bool] | None = None) -> None:
     """Open the library at `folder` (and `catalog`) in a thread of its own, once `after()` is
-    true (asked every 20 ms, for at most WAIT seconds)."""
+    true (asked every 20 ms, for at most WAIT seconds, and no longer once the page `take`s it)."""
     found: list[Library] = []
+    taken = threading.Event()
 
     def run() -> None:
         deadline = time.monotonic() + WAIT
         while after is not None and not after() and time.monotonic() < deadline:
-            time.sleep(0.02)
+            if taken.wait(0.02):
+                break
         try:
             found.append(open_library(folder, catalog))
         except Exception:  # no library yet, a catalog down: the page's own open says so
             pass
 
     thread = threading.Thread(target=run, name="altclip-open-early", daemon=True)
-    _opening[folder, catalog] = thread, found
+    _opening[folder, catalog] = thread, found, taken
     thread.start()
 
 
 def open_library(folder: str, catalog: str | None) -> Library:
     """The library as the page opens it, its index and text tower loading in threads."""
-    from search import Library  # on first open: in `begin`'s thread, beside Streamlit's imports
+    from search import Library  # on first open: in `begin`'s thread
 
     env = Settings.from_env()
     lib = Library.open(folder, catalog, int8=not env.exact, hemisphere=env.hemisphere)
@@ -53,7 +55,8 @@ def open_library(folder: str, catalog: str | None) -> Library:
 def take(folder: str, catalog: str | None) -> Library | None:
     """The library `begin` opened for the same `folder` and `catalog` (waiting for the open, not
     its warm-up), once; None where it was not begun or could not open."""
-    thread, found = _opening.pop((folder, catalog), (None, []))
+    thread, found, taken = _opening.pop((folder, catalog), (None, [], None))
     if thread is not None:
+        taken.set()  # whatever `after` says: the page asks now
         thread.join()
     return found[0] if found else None
