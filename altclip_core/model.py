@@ -16,11 +16,12 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import nn
 
-from . import cache, hub, kernels, texts
+from . import cache, hub, kernels
 from .config import CLIPConfig
 from .errors import DeviceError
 from .families import family, read_config
 from .preprocess import ImagePreprocessor
+from .texts import PROBABILITIES, batches, labelled
 from .tokenizer import TextTokenizer
 from .weights import load_into, read_tensors
 
@@ -98,13 +99,13 @@ class CLIP(nn.Module):
         return x.view(len(x), grid, grid, self.dim)  # [N, grid, grid, dim]
 
     @torch.inference_mode()
-    def embed_text(self, strings: str | Sequence[str], batch_size: int = 32) -> torch.Tensor:
+    def embed_text(self, texts: str | Sequence[str], batch_size: int = 32) -> torch.Tensor:
         """Texts -> [N, dim] float32 on the CPU, embedded in batches of texts of like length (a
         batch is padded to its longest)."""
-        strings = [strings] if isinstance(strings, str) else list(strings)
-        out = torch.empty(len(strings), self.dim)
-        for batch in texts.batches(strings, batch_size):
-            ids, mask = self.tokenizer([strings[j] for j in batch])
+        texts = [texts] if isinstance(texts, str) else list(texts)
+        out = torch.empty(len(texts), self.dim)
+        for batch in batches(texts, batch_size):
+            ids, mask = self.tokenizer([texts[j] for j in batch])
             out[batch] = self.encode_text(ids, mask).cpu()
         return out
 
@@ -126,8 +127,8 @@ class CLIP(nn.Module):
     ) -> torch.Tensor:
         """Labels -> [L, dim] float32 on the CPU. With several templates, each label's normalised
         embeddings are averaged and normalised again (CLIP's prompt ensembling)."""
-        strings, count = texts.labelled(labels, template)
-        emb = self.embed_text(strings).view(len(labels), count, self.dim)
+        texts, count = labelled(labels, template)
+        emb = self.embed_text(texts).view(len(labels), count, self.dim)
         return F.normalize(emb.mean(dim=1), dim=-1)
 
     @torch.inference_mode()
@@ -156,7 +157,7 @@ class CLIP(nn.Module):
             image_emb = self.embed_images(images)
         scale = self.logit_scale.float().exp().item()
         logits = scale * image_emb @ self.embed_labels(labels, template).T  # [N, L]
-        return torch.from_numpy(texts.PROBABILITIES[self.family.logits](logits.numpy()))
+        return torch.from_numpy(PROBABILITIES[self.family.logits](logits.numpy()))
 
 
 AltCLIP = CLIP  # its name while AltCLIP was the only family

@@ -29,10 +29,10 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-from . import cache, texts
+from . import cache
 from .errors import AltCLIPError
 from .families import family, read_config
-from .texts import IDS, MASK, WORDS
+from .texts import IDS, MASK, PROBABILITIES, WORDS, batches, labelled, normalised
 
 FORMAT = "onnx-1"
 DTYPES = {"F32": np.float32, "I64": np.int64, "I8": np.int8, "U8": np.uint8}
@@ -62,29 +62,29 @@ class PreparedText:
         self.dim = self.session.get_outputs()[0].shape[1]
         self.kernels = {"text": KERNEL}
 
-    def embed_text(self, strings: str | Sequence[str], batch_size: int = 32) -> np.ndarray:
+    def embed_text(self, texts: str | Sequence[str], batch_size: int = 32) -> np.ndarray:
         """Texts -> [N, dim] float32, normalised."""
-        strings = [strings] if isinstance(strings, str) else list(strings)
-        out = np.empty((len(strings), self.dim), np.float32)
-        for batch in texts.batches(strings, batch_size):
-            out[batch] = self.encode_text(*self.tokenizer.encode([strings[j] for j in batch]))
+        texts = [texts] if isinstance(texts, str) else list(texts)
+        out = np.empty((len(texts), self.dim), np.float32)
+        for batch in batches(texts, batch_size):
+            out[batch] = self.encode_text(*self.tokenizer.encode([texts[j] for j in batch]))
         return out
 
     def encode_text(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
         """Token ids and mask, int64 [N, L] -> [N, dim] float32, normalised."""
         inputs = {IDS: input_ids, MASK: attention_mask, WORDS: self.words[input_ids]}
-        return texts.normalised(self.session.run(None, inputs)[0])
+        return normalised(self.session.run(None, inputs)[0])
 
     def embed_labels(self, labels: Sequence[str], template=None) -> np.ndarray:
-        strings, count = texts.labelled(labels, template)
-        emb = self.embed_text(strings).reshape(len(labels), count, self.dim)
-        return texts.normalised(emb.mean(axis=1))
+        texts, count = labelled(labels, template)
+        emb = self.embed_text(texts).reshape(len(labels), count, self.dim)
+        return normalised(emb.mean(axis=1))
 
     def classify(self, vectors: np.ndarray, labels: Sequence[str], template=None) -> np.ndarray:
         """[N, L] probabilities of image embeddings `vectors` [N, dim] for `labels`."""
-        images = texts.normalised(np.asarray(vectors, np.float32))
+        images = normalised(np.asarray(vectors, np.float32))
         logits = math.exp(self.logit_scale) * images @ self.embed_labels(labels, template).T
-        return texts.PROBABILITIES[self.family.logits](logits)
+        return PROBABILITIES[self.family.logits](logits)
 
 
 def made_of(fingerprint: str) -> dict[str, str]:
