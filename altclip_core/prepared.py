@@ -21,13 +21,18 @@ import base64
 import contextlib
 import json
 import math
+import os
 import platform
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-import onnxruntime as ort
+
+# ONNX Runtime queues a telemetry event per process for Microsoft's collector unless told not to
+# (~/.cache/Microsoft/DeveloperTools/.onnxruntime); so does indexer/ocr.py.
+os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
+import onnxruntime as ort  # noqa: E402
 
 from . import cache
 from .errors import AltCLIPError
@@ -52,13 +57,16 @@ class PreparedText:
         fed = {k: ort.OrtValue.ortvalue_from_numpy(a) for k, a in tensors.items() if k != WORDS}
         options.add_external_initializers(list(fed), list(fed.values()))  # checked by the graph
         self.session = ort.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
-        width = next(i.shape[2] for i in self.session.get_inputs() if i.name == WORDS)
-        if self.words.dtype != np.float32 or self.words.shape[1:] != (width,):
-            raise ValueError(f"the word embeddings are {self.words.dtype} {self.words.shape}")
         config = read_config(folder)
         self.family = family(config.model_type)
         self.tokenizer = self.family.read_tokenizer(folder, config.text_config.max_tokens)
+        width = next(i.shape[2] for i in self.session.get_inputs() if i.name == WORDS)
+        rows = config.text_config.vocab_size
+        if self.words.dtype != np.float32 or self.words.shape != (rows, width):
+            raise ValueError(f"the word embeddings are {self.words.dtype} {self.words.shape}")
         self.logit_scale = float(meta["logit_scale"])
+        if not math.isfinite(self.logit_scale):
+            raise ValueError(f"logit_scale {self.logit_scale}")
         self.dim = self.session.get_outputs()[0].shape[1]
         self.kernels = {"text": KERNEL}
 
@@ -112,8 +120,14 @@ def signed_weights() -> bool:
 
 def load(folder: Path, fingerprint: str) -> PreparedText | None:
     """The tower kept from the checkpoint in `folder` (of `fingerprint`) on this machine; None
-    where there is none, or it is stale or damaged."""
-    found = _read(path(fingerprint))
+    where there is none, or it is stale or damaged. Removes the part-written files of killed
+    writes."""
+    target = path(fingerprint)
+    for part in target.parent.glob("*.part"):  # a write killed midway (as large as a tower),
+        with contextlib.suppress(OSError):  # not one another process is writing now
+            if time.time() - part.stat().st_mtime > STALE_S:
+                part.unlink()
+    found = _read(target)
     if found is None:
         return None
     meta, tensors = found
@@ -146,29 +160,31 @@ def keep(tower: PreparedText) -> PreparedText:
     longer in the process's memory); `tower` itself where the cache folder cannot be written.
     Other files prepared from the same checkpoint folder are removed: made for another model
     there, or in another format, ONNX Runtime or kind of weights, they would not be used again."""
+    from safetensors import SafetensorError
     from safetensors.numpy import save_file
 
     fingerprint, source = tower.meta["fingerprint"], tower.meta["source"]
     target = path(fingerprint)
 
     def fill(f) -> None:  # by path, from the arrays' own memory, into the file cache.write renames
-        save_file(tower.tensors, f.name, tower.meta)
+        try:
+            save_file(tower.tensors, f.name, tower.meta)
+        except SafetensorError as e:  # a full disk, say: no tower kept, as any cache failure
+            raise OSError(str(e)) from e
 
     cache.write(target, fill)
     for other in target.parent.glob("text-*.safetensors"):
         if other != target and _header(other).get("__metadata__", {}).get("source") == source:
             with contextlib.suppress(OSError):  # another model there, format, ORT or CPU kind
                 other.unlink()
-    for part in target.parent.glob("*.part"):  # a write killed midway (as large as a tower),
-        with contextlib.suppress(OSError):  # not one another process is writing now
-            if time.time() - part.stat().st_mtime > STALE_S:
-                part.unlink()
     return load(tower.folder, fingerprint) or tower
 
 
 def _read(target: Path) -> tuple[dict, dict[str, np.ndarray]] | None:
     """A safetensors file's metadata and tensors, mapped; None where it is missing or its
     header, size or alignment is not what safetensors writes."""
+    if not target.is_file():  # nor a FIFO, which would block the open
+        return None
     try:
         data = np.memmap(target, np.uint8, "r")
         header = _header(target)
@@ -190,7 +206,9 @@ def _read(target: Path) -> tuple[dict, dict[str, np.ndarray]] | None:
 
 
 def _header(target: Path) -> dict:
-    """A safetensors file's header ({} where it cannot be read)."""
+    """A safetensors file's header ({} where it cannot be read, or is not a regular file)."""
+    if not target.is_file():
+        return {}
     try:
         with target.open("rb") as f:
             size = int.from_bytes(f.read(8), "little")

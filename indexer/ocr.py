@@ -18,14 +18,14 @@ which for a rectangle is exactly this: no polygon clipper); (3) `read_boxes`: ea
 along its rotated rectangle (Pillow's QUAD transform), a tall one turned 90°, then 180° where
 the classifier is sure (> 0.9); recognised at height 48, width by aspect (>= 320), in batches
 of like widths -> greedy CTC with the model's own character list (its ONNX metadata); lines of
-mean confidence < 0.5 dropped. Bounded: the `max_lines` largest lines and a time budget per
-photo; what was cut is said in `Read.cut`. indexer/read.py decides what to read and how.
-"""
+mean confidence < 0.5 dropped. Bounded: the `max_lines` largest lines and a time budget per photo;
+what was cut is said in `Read.cut`. indexer/read.py decides what to read and how."""
 
 from __future__ import annotations
 
 import importlib.util
 import math
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -99,6 +99,7 @@ class Reader:
         max_lines: int = MAX_LINES,
         budget_s: float = BUDGET_S,
     ):
+        os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")  # none for Microsoft's collector
         import onnxruntime as ort
 
         folder = Path(models) if models else model_folder()

@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 import torch
 from safetensors import safe_open
+from safetensors.numpy import save_file as save_numpy
 from safetensors.torch import save_file
 
 import altclip_core
@@ -193,6 +194,16 @@ def test_another_model_or_a_damaged_file_is_prepared_again(tiny, tmp_path, own_c
     assert prepared.load(folder, fingerprint) is None
     assert np.array_equal(towers(folder).embed_texts(TEXTS), want)
     assert new.stat().st_size == size and len(list(new.parent.iterdir())) == 1
+    # Whole and consistent, but with fewer word rows than the vocabulary, or a FIFO in its place
+    # (which would block whoever opens it): made again.
+    with safe_open(new, framework="numpy") as f:
+        tensors, meta = {k: f.get_tensor(k) for k in f.keys()}, f.metadata()
+    save_numpy(tensors | {prepared.WORDS: tensors[prepared.WORDS][:5]}, new, meta)
+    assert prepared.load(folder, fingerprint) is None
+    new.unlink()
+    os.mkfifo(new)
+    assert prepared.load(folder, fingerprint) is None
+    assert np.array_equal(towers(folder).embed_texts(TEXTS), want) and new.is_file()
     # Making one removes the others made from the same folder (another format, ONNX Runtime,
     # kind of weights): they would not be used again.
     shutil.copy(new, new.with_name("text-older.safetensors"))
@@ -288,3 +299,13 @@ def test_a_cache_that_cannot_be_written_costs_time_not_answers(tiny, tmp_path, m
     lean = towers(tiny)  # prepared in memory
     assert np.array_equal(lean.embed_texts(TEXTS), want)
     assert lean.text.kernels["text"] == prepared.KERNEL
+    # A full disk fails the write inside safetensors, which raises its own error.
+    import safetensors.numpy
+
+    def full(*args, **kwargs):
+        raise safetensors.SafetensorError("No space left on device (os error 28)")
+
+    monkeypatch.setenv("ALTCLIP_CACHE", str(tmp_path / "full"))
+    monkeypatch.setattr(safetensors.numpy, "save_file", full)
+    assert np.array_equal(towers(tiny).embed_texts(TEXTS), want)
+    assert not list((tmp_path / "full" / "prepared").iterdir())  # no part left
