@@ -52,9 +52,9 @@ class PreparedText:
 
     def __init__(self, graph: bytes, tensors: dict[str, np.ndarray], folder: Path, meta: dict):
         self.graph, self.tensors, self.folder, self.meta = graph, tensors, folder, meta
-        options = ort.SessionOptions()
         self.words = tensors[WORDS]  # looked up here, in the file's pages (text_onnx.words)
         fed = {k: ort.OrtValue.ortvalue_from_numpy(a) for k, a in tensors.items() if k != WORDS}
+        options = ort.SessionOptions()
         options.add_external_initializers(list(fed), list(fed.values()))  # checked by the graph
         self.session = ort.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
         config = read_config(folder)
