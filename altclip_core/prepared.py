@@ -10,15 +10,17 @@ was made from (the checkpoint's fingerprint and folder), the weights' kind (int8
 128 on an x86 CPU without VNNI), ONNX Runtime's version and the format. It is used only where
 that is what is in front of it; one that is missing, stale or damaged (a header, size or tensor
 unlike its graph's: ONNX Runtime checks each tensor it is fed, `PreparedText` the word
-embeddings) is made again, never trusted. The bytes are not hashed on loading, which would read
-the whole file that mapping spares; files are written whole or not at all (cache.write). Making
-one removes the others made from the same checkpoint folder.
+embeddings; a hash of a few pages of each tensor, `sample`) is made again, never trusted. The
+bytes are not all hashed on loading, which would read the whole file that mapping spares; files
+are written whole or not at all (cache.write). Making one removes the others made from the same
+checkpoint folder.
 """
 
 from __future__ import annotations
 
 import base64
 import contextlib
+import hashlib
 import json
 import math
 import os
@@ -133,6 +135,8 @@ def load(folder: Path, fingerprint: str) -> PreparedText | None:
     meta, tensors = found
     if any(meta.get(k) != v for k, v in made_of(fingerprint).items()):
         return None
+    if meta.get("sample") != sample(tensors):  # another model's tensors, or moved bytes
+        return None
     try:
         return PreparedText(base64.b64decode(meta["graph"]), tensors, folder, meta)
     except AltCLIPError:  # the checkpoint's own (its config, its tokenizer): said as they are
@@ -151,8 +155,22 @@ def make(folder: Path, fingerprint: str) -> PreparedText:
         "source": str(folder.resolve()),
         "logit_scale": repr(logit_scale),
         "graph": base64.b64encode(graph).decode(),
+        "sample": sample(tensors),
     }
     return PreparedText(graph, tensors, folder, meta)
+
+
+def sample(tensors: dict[str, np.ndarray]) -> str:
+    """A hash of each tensor's first, middle and last 4 KB (all of a smaller one): what tells a
+    file's tensors from another model's, or from bytes moved, at the cost of a few pages where
+    hashing the whole file would read it all (a flipped byte elsewhere is not seen)."""
+    digest = hashlib.sha256()
+    for name in sorted(tensors):
+        raw = tensors[name].reshape(-1).view(np.uint8)
+        for start in sorted({0, max(0, len(raw) // 2 - 2048), max(0, len(raw) - 4096)}):
+            digest.update(raw[start : start + 4096].tobytes())
+        digest.update(name.encode())
+    return digest.hexdigest()
 
 
 def keep(tower: PreparedText) -> PreparedText:

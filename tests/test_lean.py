@@ -194,12 +194,17 @@ def test_another_model_or_a_damaged_file_is_prepared_again(tiny, tmp_path, own_c
     assert prepared.load(folder, fingerprint) is None
     assert np.array_equal(towers(folder).embed_texts(TEXTS), want)
     assert new.stat().st_size == size and len(list(new.parent.iterdir())) == 1
-    # Whole and consistent, but with fewer word rows than the vocabulary, or a FIFO in its place
-    # (which would block whoever opens it): made again.
+    # Whole and consistent, but with fewer word rows than the vocabulary, or the tensors of the
+    # model made before under this one's metadata, or a FIFO in its place (which would block
+    # whoever opens it): made again.
     with safe_open(new, framework="numpy") as f:
         tensors, meta = {k: f.get_tensor(k) for k in f.keys()}, f.metadata()
-    save_numpy(tensors | {prepared.WORDS: tensors[prepared.WORDS][:5]}, new, meta)
-    assert prepared.load(folder, fingerprint) is None
+    with safe_open(old_copy, framework="numpy") as f:
+        others = {k: f.get_tensor(k) for k in f.keys()}
+    fewer = tensors | {prepared.WORDS: tensors[prepared.WORDS][:5]}
+    for changed, sampled in ((fewer, fewer), (others, tensors)):
+        save_numpy(changed, new, meta | {"sample": prepared.sample(sampled)})
+        assert prepared.load(folder, fingerprint) is None
     new.unlink()
     os.mkfifo(new)
     assert prepared.load(folder, fingerprint) is None
