@@ -5,6 +5,7 @@ tower prepared for search under prepared/), each file written whole or not at al
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import os
@@ -69,14 +70,16 @@ def key(*fields) -> str:
     return hashlib.sha256(json.dumps([*cpu(), *fields]).encode()).hexdigest()[:16]
 
 
-def cpu() -> list[str]:
+@functools.cache
+def cpu() -> tuple[str, ...]:
     """This machine's CPU: its model name and flags as /proc/cpuinfo has them (the flags last);
-    elsewhere what `platform.processor()` says."""
+    elsewhere what `platform.processor()` says. Read once per process."""
     try:
         lines = Path("/proc/cpuinfo").read_text().splitlines()
     except OSError:
-        return [platform.processor()]
-    return [x.split(":", 1)[1].strip() for x in lines if x.startswith(("model name", "flags"))][:2]
+        return (platform.processor(),)
+    found = [x.split(":", 1)[1].strip() for x in lines if x.startswith(("model name", "flags"))]
+    return tuple(found[:2])
 
 
 def _read(path: Path) -> dict:

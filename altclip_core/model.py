@@ -65,8 +65,9 @@ class CLIP(nn.Module):
         return self.logit_scale.dtype
 
     def encode_text(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        """Token ids and mask [N, L] (on any device) -> [N, dim] float32 on the model's device."""
-        ids, mask = input_ids.to(self.device), attention_mask.to(self.device)
+        """Token ids and mask [N, L] (tensors on any device, or arrays as the tokenizer's
+        `encode` makes them) -> [N, dim] float32 on the model's device."""
+        ids, mask = (torch.as_tensor(t, device=self.device) for t in (input_ids, attention_mask))
         x = self.text_projection(self.text_model(ids, mask))
         return F.normalize(x.float(), dim=-1)
 

@@ -44,6 +44,7 @@ from .texts import IDS, MASK, PROBABILITIES, WORDS, batches, labelled, normalise
 FORMAT = "onnx-1"
 DTYPES = {"F32": np.float32, "I64": np.int64, "I8": np.int8, "U8": np.uint8}
 KERNEL = "onnxruntime-int8"  # what `kernels` reports for a prepared tower
+HEADER_MAX = 1 << 26  # bytes: a header longer than this is a damaged size, not read
 STALE_S = 3600  # a part-written file this much older than its last write is a killed write's
 
 
@@ -204,9 +205,11 @@ def _read(target: Path) -> tuple[dict, dict[str, np.ndarray]] | None:
     if not target.is_file():  # nor a FIFO, which would block the open
         return None
     try:
-        data = np.memmap(target, np.uint8, "r")
-        header = _header(target)
-        start = 8 + int.from_bytes(data[:8].tobytes(), "little")
+        data = np.memmap(target, np.uint8, "r")  # the header read from it too: one file, even
+        start = 8 + int.from_bytes(data[:8].tobytes(), "little")  # if another replaces it now
+        if start - 8 > HEADER_MAX:
+            return None
+        header = json.loads(data[8:start].tobytes())
         meta = header.pop("__metadata__", {})
         tensors, end = {}, start
         for name, spec in header.items():
@@ -218,7 +221,7 @@ def _read(target: Path) -> tuple[dict, dict[str, np.ndarray]] | None:
                 return None
             tensors[name] = data[start + begin : start + stop].view(dtype).reshape(spec["shape"])
             end = max(end, start + stop)
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):  # a header not a dict
         return None
     return (meta, tensors) if end == len(data) and isinstance(meta, dict) else None
 
@@ -230,7 +233,7 @@ def _header(target: Path) -> dict:
     try:
         with target.open("rb") as f:
             size = int.from_bytes(f.read(8), "little")
-            header = json.loads(f.read(size)) if size < 1 << 26 else {}
+            header = json.loads(f.read(size)) if size <= HEADER_MAX else {}
     except (OSError, ValueError):
         return {}
     return header if isinstance(header, dict) else {}

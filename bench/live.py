@@ -36,7 +36,6 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from altclip_core import prepared  # noqa: E402
 from bench.search import queries, records  # noqa: E402
 from search import Library  # noqa: E402
 from search.catalog import Catalog  # noqa: E402
@@ -170,10 +169,6 @@ def eight_tokens(lib: Library, rounds: int) -> list[float]:
     tower = lib.towers.text
     ids, mask = tower.tokenizer.encode(["a photo of my grandmother at the beach in Paris at night"])
     ids, mask = np.concatenate([ids[:, :7], ids[:, -1:]], axis=1), mask[:, :8]  # [1, 8]
-    if tower.kernels["text"] != prepared.KERNEL:  # a PyTorch tower takes tensors
-        import torch
-
-        ids, mask = torch.from_numpy(ids), torch.from_numpy(mask)
     seconds = []
     for _ in range(rounds):
         start = time.perf_counter()
