@@ -86,8 +86,8 @@ def library_ui(lib: Library, tr: Strings) -> None:
     s = st.session_state
     if is_demo(lib.status().model):
         st.info(tr("demo"))
-    status_ui(lib, tr)
-    query, image = query_ui(lib, tr)
+    query, image = query_ui(lib, tr)  # first: the browser loads each kind of widget's code
+    status_ui(lib, tr)  # when it arrives, over six connections, and the box is asked for
     options = filters_ui(lib, tr)
     for what, said in (("query", query), ("negative", options["negative"] or "")):
         if len(said) > MAX_QUERY_CHARS:  # refused before anything reads it (dates, the model)

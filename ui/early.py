@@ -21,9 +21,15 @@ WAIT = 10.0  # seconds `begin` waits for its `after` at most
 _opening: dict[tuple[str, str | None], tuple[threading.Thread, list, threading.Event]] = {}
 
 
-def begin(folder: str, catalog: str | None, after: Callable[[], bool] | None = None) -> None:
+def begin(
+    folder: str,
+    catalog: str | None,
+    after: Callable[[], bool] | None = None,
+    then: Callable[[], None] | None = None,
+) -> None:
     """Open the library at `folder` (and `catalog`) in a thread of its own, once `after()` is
-    true (asked every 20 ms, for at most WAIT seconds, and no longer once the page `take`s it)."""
+    true (asked every 20 ms, for at most WAIT seconds, and no longer once the page `take`s it);
+    `then()` after it, in that thread."""
     found: list[Library] = []
     taken = threading.Event()
 
@@ -36,6 +42,8 @@ def begin(folder: str, catalog: str | None, after: Callable[[], bool] | None = N
             found.append(open_library(folder, catalog))
         except Exception:  # no library yet, a catalog down: the page's own open says so
             pass
+        if then is not None:
+            then()
 
     thread = threading.Thread(target=run, name="altclip-open-early", daemon=True)
     _opening[folder, catalog] = thread, found, taken
