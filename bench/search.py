@@ -199,7 +199,9 @@ def ui(library: Path, texts: list[str]) -> None:
         page = browser.new_page(locale="en-US")
         page.set_default_timeout(120_000)
         server, first = started(page, library, port, texts[0])  # all of Streamlit's code fetched
+        page.goto("about:blank")  # the tab closed: its page would reconnect to the next server
         stop(server)
+        time.sleep(1)  # the machine settles: nobody reloads the page the moment a server stops
         # Started again: the browser has Streamlit's code from the first visit (served immutable
         # for a year), as a person's browser has that opened the page before.
         server, again = started(page, library, port, texts[1])
@@ -227,8 +229,6 @@ def ui(library: Path, texts: list[str]) -> None:
 
 def started(page, library: Path, port: int, text: str) -> tuple[subprocess.Popen, float]:
     """`altclip-ui` started on `port`, and the seconds from its start to `text`'s answer."""
-    from playwright.sync_api import Error
-
     start = time.perf_counter()
     server = subprocess.Popen(
         [sys.executable, "-m", "ui.launch", "--library", str(library), "--port", str(port)],
@@ -237,14 +237,11 @@ def started(page, library: Path, port: int, text: str) -> tuple[subprocess.Popen
         stderr=subprocess.DEVNULL,
     )
     try:
-        while True:  # the page is there once the server listens
-            try:
-                page.goto(f"http://localhost:{port}")
-                break
-            except Error:  # connection refused while Streamlit starts
-                if server.poll() is not None:
-                    raise SystemExit("altclip-ui exited; run it by hand to see why") from None
-                time.sleep(0.05)
+        while not listening(port):  # a failed navigation costs the browser more than a connect
+            if server.poll() is not None:
+                raise SystemExit("altclip-ui exited; run it by hand to see why")
+            time.sleep(0.02)
+        page.goto(f"http://localhost:{port}")
         answer(page, text)
     except BaseException:
         stop(server)
@@ -252,20 +249,29 @@ def started(page, library: Path, port: int, text: str) -> tuple[subprocess.Popen
     return server, time.perf_counter() - start
 
 
+def listening(port: int) -> bool:
+    import socket
+
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
 def stop(server: subprocess.Popen) -> None:
     server.terminate()
     server.wait()
 
 
+BOX = """() => !!document.querySelector('input[aria-label="Search your photos"]')"""
 SHOWN = """t => document.body.innerText.includes(t) &&
   [...document.querySelectorAll(".st-key-grid [data-testid='stImage'] img")]
     .every(i => i.complete && i.naturalWidth > 0)"""
 
 
 def answer(page, text: str) -> None:
-    """Type `text`; wait for the line the app writes once the whole grid for it is on the page,
-    and for every thumbnail to have loaded (checked each animation frame: a locator's wait polls
-    at up to 500 ms)."""
+    """Type `text` once the box is there; wait for the line the app writes once the whole grid
+    for it is on the page, and for every thumbnail to have loaded (each checked every animation
+    frame: a locator's wait polls at up to 500 ms)."""
+    page.wait_for_function(BOX)
     box = page.get_by_label("Search your photos")
     box.fill(text)
     box.press("Enter")
