@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import os
+import socket
 import subprocess
 import sys
 import tempfile
@@ -185,7 +186,6 @@ def ui(library: Path, texts: list[str]) -> None:
     """Start of `altclip-ui` to the first answer in Chromium, on a first visit and on a return
     visit, then five warm queries."""
     import shutil
-    import socket
 
     from playwright.sync_api import sync_playwright
 
@@ -199,8 +199,10 @@ def ui(library: Path, texts: list[str]) -> None:
         page = browser.new_page(locale="en-US")
         page.set_default_timeout(120_000)
         server, first = started(page, library, port, texts[0])  # all of Streamlit's code fetched
-        page.goto("about:blank")  # the tab closed: its page would reconnect to the next server
-        stop(server)
+        try:
+            page.goto("about:blank")  # the tab closed: its page would reconnect to the next server
+        finally:
+            stop(server)
         time.sleep(1)  # the machine settles: nobody reloads the page the moment a server stops
         # Started again: the browser has Streamlit's code from the first visit (served immutable
         # for a year), as a person's browser has that opened the page before.
@@ -250,8 +252,6 @@ def started(page, library: Path, port: int, text: str) -> tuple[subprocess.Popen
 
 
 def listening(port: int) -> bool:
-    import socket
-
     with socket.socket() as s:
         return s.connect_ex(("127.0.0.1", port)) == 0
 
@@ -261,7 +261,8 @@ def stop(server: subprocess.Popen) -> None:
     server.wait()
 
 
-BOX = """() => !!document.querySelector('input[aria-label="Search your photos"]')"""
+LABEL = "Search your photos"  # the search box's, in English
+BOX = f"""() => !!document.querySelector('input[aria-label="{LABEL}"]')"""
 SHOWN = """t => document.body.innerText.includes(t) &&
   [...document.querySelectorAll(".st-key-grid [data-testid='stImage'] img")]
     .every(i => i.complete && i.naturalWidth > 0)"""
@@ -272,7 +273,7 @@ def answer(page, text: str) -> None:
     for it is on the page, and for every thumbnail to have loaded (each checked every animation
     frame: a locator's wait polls at up to 500 ms)."""
     page.wait_for_function(BOX)
-    box = page.get_by_label("Search your photos")
+    box = page.get_by_label(LABEL)
     box.fill(text)
     box.press("Enter")
     page.wait_for_function(SHOWN, arg=f"photos for “{text}”")

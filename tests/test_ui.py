@@ -719,10 +719,13 @@ def test_password_guesses_are_one_a_second(monkeypatch):
     assert page.right_password("secret", "secret") and not page.right_password("secre", "secret")
 
 
+GC = "STREAMLIT_RUNNER_POST_SCRIPT_GC"
+
+
 def launch_env(monkeypatch) -> None:
     """launch.main sets these for the app it starts: they must not outlive the test (delenv of
     a variable that is absent records nothing to undo, hence the setenv first)."""
-    for name in ("ALTCLIP_PASSWORD", "ALTCLIP_LIBRARY", "ALTCLIP_CATALOG"):
+    for name in ("ALTCLIP_PASSWORD", "ALTCLIP_LIBRARY", "ALTCLIP_CATALOG", GC):
         monkeypatch.setenv(name, "")
         monkeypatch.delenv(name)
 
@@ -751,6 +754,7 @@ def test_launch(monkeypatch, tmp_path, address, password):
     assert os.environ.get("ALTCLIP_PASSWORD") == password and password not in cmd
     assert cmd[cmd.index("--client.showErrorDetails") + 1] == "none"
     assert cmd[cmd.index("--server.enableStaticServing") + 1] == "false"
+    assert os.environ[GC] == "false"  # no full collection after every run of the page
 
 
 def test_the_library_opened_while_the_server_starts_serves_the_first_page(
@@ -765,7 +769,7 @@ def test_the_library_opened_while_the_server_starts_serves_the_first_page(
     monkeypatch.setattr(early, "_opening", opening)
     asked = []
     early.begin(str(photo_library), None, after=lambda: asked.append(1) or len(asked) == 3)
-    opening[str(photo_library), None][0].join()  # the open, on its own
+    opening[str(photo_library), None][2].wait()  # the open, on its own
     opened = early.take(str(photo_library), None)
     assert opened is not None and early.take(str(photo_library), None) is None  # taken once
     assert len(asked) == 3  # opened once `after` said so, not before

@@ -52,8 +52,9 @@ def open_library(folder: str, catalog: str | None) -> Library:
 
 
 def main() -> None:
-    # 🔎 drawn in an SVG, spelled in ASCII: Streamlit tells an emoji by importing its catalog of
-    # them (0.2 s of the page's first run), and a Material icon fetches Google's font.
+    # 🔎 drawn in an SVG, spelled in ASCII: Streamlit tells an emoji by its catalog of them (an
+    # import of 0.05-0.2 s, ui/serve.py's before the page asks), and a Material icon fetches
+    # Google's font.
     icon = "data:image/svg+xml,<svg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 100 100'>"
     icon += "<text y='.9em' font-size='90'>%F0%9F%94%8E</text></svg>"
     st.set_page_config(page_title="Photo search · 照片搜索", page_icon=icon, layout="wide")
@@ -82,12 +83,13 @@ def main() -> None:
 
 
 def library_ui(lib: Library, tr: Strings) -> None:
-    """The page once the library is open: its status, the question, and the answer."""
+    """The page once the library is open: the question, its status, and the answer."""
     s = st.session_state
     if is_demo(lib.status().model):
         st.info(tr("demo"))
-    query, image = query_ui(lib, tr)  # first: the browser loads each kind of widget's code
-    status_ui(lib, tr)  # when it arrives, over six connections, and the box is asked for
+    # The box first: the browser fetches each kind of widget's code as it arrives, six at once.
+    query, image = query_ui(lib, tr)
+    status_ui(lib, tr)
     options = filters_ui(lib, tr)
     for what, said in (("query", query), ("negative", options["negative"] or "")):
         if len(said) > MAX_QUERY_CHARS:  # refused before anything reads it (dates, the model)

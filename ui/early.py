@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from search import Library
 
 WAIT = 10.0  # seconds `begin` waits for its `after` at most
-_opening: dict[tuple[str, str | None], tuple[threading.Thread, list, threading.Event]] = {}
+_opening: dict[tuple[str, str | None], tuple[list, threading.Event, threading.Event]] = {}
 
 
 def begin(
@@ -29,9 +29,9 @@ def begin(
 ) -> None:
     """Open the library at `folder` (and `catalog`) in a thread of its own, once `after()` is
     true (asked every 20 ms, for at most WAIT seconds, and no longer once the page `take`s it);
-    `then()` after it, in that thread."""
+    `then()` after it, in that thread (an error in it is that thread's alone)."""
     found: list[Library] = []
-    taken = threading.Event()
+    taken, opened = threading.Event(), threading.Event()
 
     def run() -> None:
         deadline = time.monotonic() + WAIT
@@ -42,12 +42,13 @@ def begin(
             found.append(open_library(folder, catalog))
         except Exception:  # no library yet, a catalog down: the page's own open says so
             pass
+        finally:
+            opened.set()
         if then is not None:
             then()
 
-    thread = threading.Thread(target=run, name="altclip-open-early", daemon=True)
-    _opening[folder, catalog] = thread, found, taken
-    thread.start()
+    _opening[folder, catalog] = found, taken, opened
+    threading.Thread(target=run, name="altclip-open-early", daemon=True).start()
 
 
 def open_library(folder: str, catalog: str | None) -> Library:
@@ -63,8 +64,8 @@ def open_library(folder: str, catalog: str | None) -> Library:
 def take(folder: str, catalog: str | None) -> Library | None:
     """The library `begin` opened for the same `folder` and `catalog` (waiting for the open, not
     its warm-up), once; None where it was not begun or could not open."""
-    thread, found, taken = _opening.pop((folder, catalog), (None, [], None))
-    if thread is not None:
+    found, taken, opened = _opening.pop((folder, catalog), ([], None, None))
+    if opened is not None:
         taken.set()  # whatever `after` says: the page asks now
-        thread.join()
+        opened.wait()
     return found[0] if found else None

@@ -77,6 +77,10 @@ def main(argv: list[str] | None = None) -> int:
         os.environ["ALTCLIP_PASSWORD"] = args.password
     if args.watch:
         watch(args.watch, Path(os.environ["ALTCLIP_LIBRARY"]), args.catalog)
+    # No full collection after every run of the page (0.06 s of the interpreter lock at 100 000
+    # photos, while the browser waits for the page's code; Python still collects as it goes),
+    # by its variable: a Streamlit without that hidden option ignores it, a flag would stop it.
+    os.environ.setdefault("STREAMLIT_RUNNER_POST_SCRIPT_GC", "false")
     cmd = [
         sys.executable,
         "-m",
@@ -99,9 +103,6 @@ def main(argv: list[str] | None = None) -> int:
         "viewer",  # no "Deploy" button or developer menu on a person's photo page
         "--client.showErrorDetails",
         "none",  # an unexpected error is one generic line: no traceback, no server path
-        "--runner.postScriptGC",
-        "false",  # a full collection after every run held the interpreter lock 0.06 s at
-        # 100 000 photos, while the browser waits for the page's code (Python still collects)
     ]
     os.execv(sys.executable, cmd)
 

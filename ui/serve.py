@@ -25,11 +25,11 @@ def before_the_page() -> None:
     """Import what the page's first run would, while the browser still loads the page: the
     page's own modules, and Streamlit's emoji catalog, which it reads the first time a label is
     not ASCII, as 中文 is (0.05 s of the interpreter lock)."""
+    import ui.app  # noqa: F401
+
     try:
         import streamlit.emojis  # noqa: F401
-
-        import ui.app  # noqa: F401
-    except ImportError:  # a Streamlit without the catalog: the page runs as it would
+    except ImportError:  # a Streamlit without that catalog: the page runs as it would
         pass
 
 
