@@ -17,6 +17,8 @@ What it guarantees:
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import hashlib
 import itertools
 import os
@@ -44,6 +46,7 @@ from altclip_core.preprocess import (
 from search.catalog import Record
 from search.library_folder import PICTURES, PREVIEW_EDGE, THUMB_EDGE, picture, temporary
 
+from .errors import IndexerError
 from .scan import Entry
 
 
@@ -131,6 +134,8 @@ class Decoder:
             d.pixels = self.preprocess.cropped(rgb)
         except ImageError as e:
             d.error = str(e)
+        except IndexerError:
+            raise
         except Exception as e:  # one bad file must never stop the run: record why and go on
             d.error = image_problem(e)
         return d
@@ -142,11 +147,21 @@ class Decoder:
             path = picture(self.pictures, kind, sha)
             if path.exists():
                 continue
-            path.parent.mkdir(parents=True, exist_ok=True)
             small = rgb.copy()
             small.thumbnail((edge, edge), Image.BICUBIC)
             tmp = temporary(path)
-            small.save(tmp, "WEBP" if suffix == "webp" else "JPEG", quality=quality)
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                small.save(tmp, "WEBP" if suffix == "webp" else "JPEG", quality=quality)
+            except OSError as e:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
+                if e.errno in (errno.ENOSPC, errno.EDQUOT):  # the disk: so would the next photo
+                    raise IndexerError(
+                        f"the disk that holds {self.pictures} is full: free space and run again "
+                        "(a stopped run finishes where it stopped)"
+                    ) from None
+                raise
             os.replace(tmp, path)
 
 

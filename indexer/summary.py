@@ -1,19 +1,17 @@
-"""What a run reports: a Summary of what changed, or an IndexerError that says what to do. Every
-stage may raise the error and count into the summary; only the command line turns them into lines
-and exit codes (indexer/cli.py)."""
+"""What a run reports: a Summary of what changed, or an IndexerError (indexer/errors.py) that says
+what to do. Every stage may raise the error and count into the summary; only the command line
+turns them into lines and exit codes (indexer/cli.py)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from altclip_core.errors import AltCLIPError
 from search.terminal import escaped
 
 from .decode import Decoded
+from .errors import IndexerError
 
-
-class IndexerError(AltCLIPError):
-    """The run cannot start or finish; the message says what to do."""
+__all__ = ["IndexerError", "Summary"]
 
 
 @dataclass

@@ -3,6 +3,7 @@ incremental runs, model mismatch, locking and crash safety."""
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
 import random
@@ -379,6 +380,33 @@ def test_a_bad_library_or_device_is_one_line(photos, tiny, tmp_path, capsys):
         err = capsys.readouterr().err.strip()
         assert err.startswith("altclip-index: ") and "this machine has" in err
         assert "\n" not in err and "model" not in err
+
+
+def test_a_full_disk_stops_the_run_in_one_line_and_loses_nothing(
+    photos, tiny, tmp_path, capsys, monkeypatch
+):
+    """No space for a thumbnail is the library's disk, not the photo's fault: one line, no
+    photo recorded as failed, no part-written picture left; the next run is a clean run."""
+    save = Image.Image.save
+
+    def full(image, fp, *args, **kwargs):
+        if "thumbs" in str(fp) or "previews" in str(fp):
+            Path(fp).write_bytes(b"part")  # as far as the disk let it write
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return save(image, fp, *args, **kwargs)
+
+    monkeypatch.setattr(Image.Image, "save", full)
+    args = [str(photos), "--library", str(tmp_path / "lib"), "--model", str(tiny)]
+    assert index_main(args) == 1
+    err = capsys.readouterr().err
+    assert err == (
+        f"altclip-index: the disk that holds {tmp_path / 'lib'} is full: free space and run "
+        "again (a stopped run finishes where it stopped)\n"
+    )
+    assert not [p for p in (tmp_path / "lib").rglob("*") if p.is_file() and ".tmp" in p.name]
+    monkeypatch.setattr(Image.Image, "save", save)
+    summary = indexer(tmp_path / "lib", tiny).run([photos])
+    assert (summary.added, summary.failed) == (GOOD, BAD)  # as a clean run's
 
 
 def test_kill_at_random_points_then_resume_equals_a_clean_run(photos, tiny, tmp_path):
