@@ -53,8 +53,8 @@ def open_library(folder: str, catalog: str | None) -> Library:
 
 def main() -> None:
     # 🔎 drawn in an SVG, spelled in ASCII: Streamlit tells an emoji by its catalog of them (an
-    # import of 0.05-0.2 s, ui/serve.py's before the page asks), and a Material icon fetches
-    # Google's font.
+    # import, which ui/serve.py makes before the page asks), and a Material icon fetches Google's
+    # font.
     icon = "data:image/svg+xml,<svg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 100 100'>"
     icon += "<text y='.9em' font-size='90'>%F0%9F%94%8E</text></svg>"
     st.set_page_config(page_title="Photo search · 照片搜索", page_icon=icon, layout="wide")
