@@ -33,6 +33,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 
+from altclip_core import cache
 from search.catalog import Catalog, Changes
 
 ROWS = 20_000  # rows scored or read at a time
@@ -85,7 +86,7 @@ class Published:
             raise ValueError("the manifest names another generation")
         files = {kind: folder / f"{generation}.{kind}" for kind in m["crc32"]}
         for kind, path in files.items():
-            if crc32(path) != m["crc32"][kind]:
+            if not intact(path, m["crc32"][kind]):
                 raise ValueError(f"{path} is damaged")
         ids = np.fromfile(files["ids"], np.int64)
         vectors = (
@@ -269,10 +270,24 @@ def published(folder: Path) -> list[int]:
 
 def crc32(path: Path) -> int:
     """The file's CRC-32, read once per process while the file stays as it is (the same inode,
-    size and modification time): a base is checked when it is written or first loaded, not again
-    on every load."""
+    size, modification and change times)."""
     st = os.stat(path)
-    return _crc32(str(path), (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns))
+    return _crc32(str(path), (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns))
+
+
+def intact(path: Path, crc: int) -> bool:
+    """Whether the file's CRC-32 is `crc`: read once per machine while the file stays as it was
+    found intact, the same inode, size, modification and change times (the change time is the
+    kernel's, no one sets it by hand), then remembered in the cache (`altclip_core.cache`): a
+    million photos' 3 GB took 0.63 s of CPU (Zen 4, in the page cache) at every searcher's start."""
+    st = os.stat(path)
+    seen = [str(path), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns, crc]
+    if cache.remembered("intact", *seen) == "yes":
+        return True
+    if crc32(path) != crc:
+        return False
+    cache.remember("intact", "yes", *seen)
+    return True
 
 
 @functools.lru_cache(64)

@@ -182,6 +182,31 @@ def test_damaged_or_foreign_bases_are_never_used(new_catalog, tmp_path):
     )
 
 
+def test_a_base_is_read_whole_once_per_machine_while_it_stays_as_it_was(new_catalog, monkeypatch):
+    """Its CRC-32s, once found intact, are remembered (in the cache) with each file's inode,
+    size, modification and change times: the next searcher reads no byte to trust it; a byte
+    changed in place, its modification time set back, is found still (the change time moved)."""
+    folder, catalog = new_catalog()
+    add(catalog, unit(np.random.default_rng(5), 300))
+    generation = publishing.publish(folder / "index", catalog)
+    vector_index._crc32.cache_clear()  # as a new process
+    assert refreshed(None, folder / "index", catalog).base is not None  # read, found intact
+    read = []
+    monkeypatch.setattr(vector_index, "crc32", lambda path: read.append(path) or 0)
+    assert refreshed(None, folder / "index", catalog).base is not None
+    assert read == []  # remembered: nothing read again
+    vectors = folder / "index" / f"{generation}.f32"
+    st = vectors.stat()
+    with open(vectors, "r+b") as f:
+        f.seek(st.st_size // 2)
+        byte = f.read(1)
+        f.seek(st.st_size // 2)
+        f.write(bytes([byte[0] ^ 1]))
+    os.utime(vectors, ns=(st.st_atime_ns, st.st_mtime_ns))  # as it was, to the nanosecond
+    monkeypatch.undo()
+    assert refreshed(None, folder / "index", catalog).base is None  # read again: damaged
+
+
 def test_folder_filter_matches_what_people_type(new_catalog):
     _, catalog = new_catalog()
     paths = [
