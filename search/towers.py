@@ -50,6 +50,9 @@ class Towers:
         self.model_name, self.fingerprint = model.name, model.fingerprint
         self.device, self.int8 = device, int8
         self.int8_cosine: float | None = None  # the int8 text tower's check, once it has run
+        # The cache folder the int8 text tower could not be kept in (read-only, full): each
+        # process prepares it again, seconds and GBs, until that is put right. None: kept.
+        self.unkept: Path | None = None
         # The cosine the int8 text tower must reach, to be set before the text tower loads;
         # None: altclip_core.cache.INT8_MIN_COSINE.
         self.int8_min_cosine: float | None = None
@@ -177,7 +180,9 @@ class Towers:
                 self.int8_cosine = float((want * tower.embed_text(INT8_PROBES)).sum(-1).min())
                 cache.remember("int8 text", self.int8_cosine, *made_of)
                 if self.int8_cosine >= bar:
-                    return prepared.keep(tower)
+                    kept = prepared.keep(tower)
+                    self.unkept = cache.folder() if kept is tower else None
+                    return kept
         return exact()
 
 

@@ -298,12 +298,15 @@ def test_exact_is_a_setting():
 
 
 def test_a_cache_that_cannot_be_written_costs_time_not_answers(tiny, tmp_path, monkeypatch):
-    want = towers(tiny).embed_texts(TEXTS)
+    kept = towers(tiny)
+    want = kept.embed_texts(TEXTS)
+    assert kept.unkept is None
     (tmp_path / "a file").write_bytes(b"")
     monkeypatch.setenv("ALTCLIP_CACHE", str(tmp_path / "a file"))
     lean = towers(tiny)  # prepared in memory
     assert np.array_equal(lean.embed_texts(TEXTS), want)
     assert lean.text.kernels["text"] == prepared.KERNEL
+    assert lean.unkept == tmp_path / "a file"  # which the CLI and the page say (below)
     # A full disk fails the write inside safetensors, which raises its own error.
     import safetensors.numpy
 
@@ -314,3 +317,34 @@ def test_a_cache_that_cannot_be_written_costs_time_not_answers(tiny, tmp_path, m
     monkeypatch.setattr(safetensors.numpy, "save_file", full)
     assert np.array_equal(towers(tiny).embed_texts(TEXTS), want)
     assert not list((tmp_path / "full" / "prepared").iterdir())  # no part left
+
+
+def test_a_tower_that_cannot_be_kept_is_said_once_by_the_cli_and_the_page(
+    photo_library, tmp_path, monkeypatch, capsys
+):
+    """Every start would prepare the text tower again (seconds, GBs): the person is told where
+    and what to do, in one line, in their language on the page."""
+    import streamlit as st
+    from streamlit.testing.v1 import AppTest
+
+    from search.cli import main as search_main
+
+    (tmp_path / "a file").write_bytes(b"")
+    monkeypatch.setenv("ALTCLIP_CACHE", str(tmp_path / "a file"))
+    assert search_main(["a dog", "--library", str(photo_library), "-k", "2"]) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert err == [
+        f"altclip-search: the search-ready text tower could not be kept in {tmp_path / 'a file'}"
+        ", so every search prepares it again (seconds, GBs of memory): make that folder "
+        "writable, or set ALTCLIP_CACHE to one that is"
+    ]
+    st.cache_resource.clear()  # the page's library, opened afresh
+    monkeypatch.setenv("ALTCLIP_LIBRARY", str(photo_library))
+    at = AppTest.from_file(str(Path(__file__).parents[1] / "ui" / "app.py"), default_timeout=120)
+    at.context = {"locale": "zh-CN"}
+    at.run()
+    at.text_input(key="query").input("一只狗").run()
+    at.run()  # the sidebar of the run after the tower was prepared
+    said = [t.value for t in at.sidebar.text]
+    assert any("无法在" in t and "a file" in t for t in said), said
+    st.cache_resource.clear()

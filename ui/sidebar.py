@@ -38,3 +38,5 @@ def status_ui(lib: Library, tr: Strings) -> None:
             for path, reason in lib.failures():
                 text(f"{name(path)}: {reason}")
     text(tr("model", name=s.model_short), bar)
+    if lib.unkept is not None:  # every start prepares the text tower again
+        text(tr("tower_unkept", folder=name(str(lib.unkept))), bar)
