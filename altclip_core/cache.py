@@ -1,10 +1,12 @@
 """This machine's cache folder, $ALTCLIP_CACHE, else ~/.cache/altclip: what is worked out once per
 machine and model (the kernels timed, the int8 check, the generic captions' vectors, the text
-tower prepared for search under prepared/), each file written whole or not at all."""
+tower prepared for search under prepared/, the index bases found intact this boot), each file
+written whole or not at all."""
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import functools
 import hashlib
 import json
@@ -54,9 +56,17 @@ def remembered(name: str, *fields) -> float | str | None:
 
 
 def remember(name: str, value: float | str, *fields) -> None:
-    """Keep a check's result (int8's minimum cosine for a model, a kernel timed) for this
-    machine and `fields` (the library versions it depends on, say)."""
-    _write(verdicts(), {**_read(verdicts()), key(name, *fields): value})
+    """Keep a check's result (int8's minimum cosine for a model, a kernel timed, an index found
+    intact) for this machine and `fields` (the library versions it depends on, say); one process
+    at a time, so that none drops another's."""
+    try:
+        verdicts().parent.mkdir(parents=True, exist_ok=True)
+        lock = open(verdicts().with_suffix(".lock"), "a")  # noqa: SIM115 (held while it writes)
+    except OSError:  # no cache to keep it in: worked out again next time
+        return
+    with lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        _write(verdicts(), {**_read(verdicts()), key(name, *fields): value})
 
 
 def verdicts() -> Path:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
+from .errors import IndexerError
 from .run import Indexer
-from .summary import IndexerError, Summary
+from .summary import Summary
 
 __all__ = ["Indexer", "IndexerError", "Summary"]

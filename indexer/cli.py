@@ -27,8 +27,8 @@ from search.library_folder import LibraryBusy, index_folder
 from search.settings import Settings
 from search.terminal import error_line, escaped, quiet_pipe
 
+from .errors import IndexerError
 from .run import Indexer, holder
-from .summary import IndexerError
 from .watch import POLL
 
 

@@ -19,11 +19,12 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import hashlib
 import itertools
 import os
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
@@ -149,20 +150,28 @@ class Decoder:
                 continue
             small = rgb.copy()
             small.thumbnail((edge, edge), Image.BICUBIC)
-            tmp = temporary(path)
-            try:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                small.save(tmp, "WEBP" if suffix == "webp" else "JPEG", quality=quality)
-            except OSError as e:
-                with contextlib.suppress(OSError):
-                    os.unlink(tmp)
-                if e.errno in (errno.ENOSPC, errno.EDQUOT):  # the disk: so would the next photo
-                    raise IndexerError(
-                        f"the disk that holds {self.pictures} is full: free space and run again "
-                        "(a stopped run finishes where it stopped)"
-                    ) from None
-                raise
-            os.replace(tmp, path)
+            fmt = "WEBP" if suffix == "webp" else "JPEG"
+            place(self.pictures, path, functools.partial(small.save, format=fmt, quality=quality))
+
+
+def place(pictures: Path, path: Path, write: Callable[[Path], object]) -> None:
+    """`write(tmp)` beside `path` (a picture under the library's `pictures`), then renamed onto
+    it. Where the library's disk cannot take it (full, over its quota, read-only), the run stops
+    in one line, an IndexerError: so would every next photo, each recorded as failed."""
+    tmp = temporary(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write(tmp)
+        os.replace(tmp, path)
+    except OSError as e:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        if e.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS):
+            raise IndexerError(
+                f"cannot write into {pictures} ({os.strerror(e.errno)}): free space there, or "
+                "make it writable, and run again (a stopped run finishes where it stopped)"
+            ) from None
+        raise
 
 
 def decode_all(

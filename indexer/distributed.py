@@ -38,9 +38,9 @@ from search.library_folder import recorded_name
 from . import shards
 from .decode import Decoded, Decoder
 from .embed import Embedder
+from .errors import IndexerError
 from .run import Indexer
 from .scan import Entry
-from .summary import IndexerError
 
 GPU_BATCH = 512  # rows per call of a GPU actor (it cuts them to what the card holds)
 DECODE_BLOCK = 32  # files per decode task

@@ -28,7 +28,7 @@ from altclip_core.errors import AltCLIPError
 from altclip_core.preprocess import ImagePreprocessor, image_problem
 
 from .decode import Decoded
-from .summary import IndexerError
+from .errors import IndexerError
 
 INT8_CHECKED = 4  # photos embedded both ways on the first batch
 

@@ -16,6 +16,7 @@ What they guarantee:
 
 from __future__ import annotations
 
+import functools
 import itertools
 import os
 import shutil
@@ -36,11 +37,11 @@ from search.library_folder import (
     picture,
     recorded_name,
     remove_leftovers,
-    temporary,
     writer_lock,
 )
 
-from .decode import Decoded
+from .decode import Decoded, place
+from .errors import IndexerError
 from .runner import Runner
 from .shards import (
     COLUMNS,
@@ -54,7 +55,7 @@ from .shards import (
     to_records,
 )
 from .store import publish
-from .summary import IndexerError, Summary
+from .summary import Summary
 
 IMPORT_BATCH = 500  # rows per catalog transaction on import
 
@@ -203,7 +204,4 @@ def _copy_pictures(source: Path, library: Path, records: list[Record]) -> None:
     for sha, kind in itertools.product(hashes, PICTURES):
         there, here = picture(source, kind, sha), picture(library, kind, sha)
         if there.is_file() and not here.exists():
-            here.parent.mkdir(parents=True, exist_ok=True)
-            tmp = temporary(here)
-            shutil.copyfile(there, tmp)
-            os.replace(tmp, here)
+            place(library, here, functools.partial(shutil.copyfile, there))

@@ -35,7 +35,7 @@ from PIL import Image, ImageDraw
 
 from altclip_core.preprocess import MAX_MEGAPIXELS, check_size, to_rgb
 
-from .summary import IndexerError
+from .errors import IndexerError
 
 PACKAGE = "rapidocr_onnxruntime"  # found, never imported: its __init__ imports cv2
 INSTALL = "pip install rapidocr-onnxruntime==1.4.4 onnxruntime"

@@ -35,12 +35,13 @@ from search.vector_index import VectorIndex
 
 from .decode import Decoder
 from .embed import Embedder
+from .errors import IndexerError
 from .plan import Place, Plan
 from .reading import Reading
 from .runner import Runner
 from .scan import Entry
 from .store import Store, publish, remove
-from .summary import IndexerError, Summary
+from .summary import Summary
 
 
 @dataclass

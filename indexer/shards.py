@@ -38,7 +38,7 @@ import pyarrow.parquet as pq
 
 from search.catalog import ERROR, OK, SHA256, Known, Record, damage
 
-from .summary import IndexerError
+from .errors import IndexerError
 
 COLUMNS = {
     "path": pa.binary(),

@@ -9,9 +9,6 @@ from dataclasses import dataclass, field
 from search.terminal import escaped
 
 from .decode import Decoded
-from .errors import IndexerError
-
-__all__ = ["IndexerError", "Summary"]
 
 
 @dataclass

@@ -140,11 +140,12 @@ def main(argv: list[str] | None = None) -> int:
         else:  # the words that found it, if any, after the path
             said = "" if hit.words is None else f"\t{escaped(hit.words.text)}"
             print(f"{hit.score:.4f}\t{escaped(hit.path)}{said}")
-    if library.unkept is not None:
+    if library.unwritable_cache is not None:
         print(
-            f"altclip-search: the search-ready text tower could not be kept in "
-            f"{escaped(str(library.unkept))}, so every search prepares it again (seconds, GBs of "
-            "memory): make that folder writable, or set ALTCLIP_CACHE to one that is",
+            "altclip-search: the search-ready text tower could not be kept in "
+            f"{escaped(str(library.unwritable_cache))}, so every search prepares it again "
+            "(seconds, GBs of memory): make that folder writable, or set ALTCLIP_CACHE to one "
+            "that is",
             file=sys.stderr,
         )
     return 0

@@ -102,7 +102,7 @@ class Library:
     device = property(lambda self: self.towers.device)
     int8 = property(lambda self: self.towers.int8)
     int8_cosine = property(lambda self: self.towers.int8_cosine, doc="the int8 check, once run")
-    unkept = property(lambda self: self.towers.unkept, doc="Towers.unkept: a cache not written")
+    unwritable_cache = property(lambda self: self.towers.unwritable_cache, doc="see Towers")
 
     # -- state ------------------------------------------------------------------------------------
 

@@ -50,9 +50,9 @@ class Towers:
         self.model_name, self.fingerprint = model.name, model.fingerprint
         self.device, self.int8 = device, int8
         self.int8_cosine: float | None = None  # the int8 text tower's check, once it has run
-        # The cache folder the int8 text tower could not be kept in (read-only, full): each
+        # The cache folder the int8 text tower could not be written to (read-only, full): each
         # process prepares it again, seconds and GBs, until that is put right. None: kept.
-        self.unkept: Path | None = None
+        self.unwritable_cache: Path | None = None
         # The cosine the int8 text tower must reach, to be set before the text tower loads;
         # None: altclip_core.cache.INT8_MIN_COSINE.
         self.int8_min_cosine: float | None = None
@@ -109,6 +109,7 @@ class Towers:
             self.model_name, self.fingerprint = model.name, model.fingerprint
             self._towers.clear()
             self._texts.clear()
+            self.int8_cosine = self.unwritable_cache = None  # the new model's, once it loads
         return True
 
     def embed_text(self, text: str) -> np.ndarray:
@@ -181,7 +182,8 @@ class Towers:
                 cache.remember("int8 text", self.int8_cosine, *made_of)
                 if self.int8_cosine >= bar:
                     kept = prepared.keep(tower)
-                    self.unkept = cache.folder() if kept is tower else None
+                    where = prepared.path(self.fingerprint).parent
+                    self.unwritable_cache = where if kept is tower else None  # keep's contract
                     return kept
         return exact()
 

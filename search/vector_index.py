@@ -1,7 +1,8 @@
 """The vector index: derived from the catalog, written by the indexer only, read by searchers.
 
 A published base lives in the library's `index/` folder, its files named by the catalog generation
-G they reflect, and checked on load (a damaged or foreign base is never used):
+G they reflect, and checked on load (a damaged or foreign base is never used; its CRC-32s once per
+boot, `intact`):
 
     G.ids    int64 [N]          photo ids, ascending
     G.f32    float32 [N, dim]   their vectors, memory-mapped: exact scores, never all in RAM
@@ -276,18 +277,31 @@ def crc32(path: Path) -> int:
 
 
 def intact(path: Path, crc: int) -> bool:
-    """Whether the file's CRC-32 is `crc`: read once per machine while the file stays as it was
-    found intact, the same inode, size, modification and change times (the change time is the
-    kernel's, no one sets it by hand), then remembered in the cache (`altclip_core.cache`): a
-    million photos' 3 GB took 0.63 s of CPU (Zen 4, in the page cache) at every searcher's start."""
+    """Whether the file's CRC-32 is `crc`: read whole once per boot of this machine while the
+    file stays as it was found intact (the same inode, size, modification and change times: the
+    change time moves with every write on a local Linux file system), then remembered in the
+    cache, one entry per index folder and kind of file. A million photos' 3 GB took 0.63 s of CPU
+    (Zen 4, in the page cache) at every searcher's start. A crash can leave a file's blocks
+    unwritten under unchanged times: the next boot reads it whole again."""
     st = os.stat(path)
-    seen = [str(path), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns, crc]
-    if cache.remembered("intact", *seen) == "yes":
+    seen = json.dumps([st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns, crc])
+    boot, where = _boot(), [str(path.parent), path.suffix]
+    if boot and cache.remembered("intact", boot, *where) == seen:
         return True
     if crc32(path) != crc:
         return False
-    cache.remember("intact", "yes", *seen)
+    if boot:
+        cache.remember("intact", seen, boot, *where)
     return True
+
+
+@functools.cache
+def _boot() -> str | None:
+    """This boot's id (Linux), or None: elsewhere nothing is remembered."""
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    except OSError:
+        return None
 
 
 @functools.lru_cache(64)

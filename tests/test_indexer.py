@@ -386,27 +386,32 @@ def test_a_full_disk_stops_the_run_in_one_line_and_loses_nothing(
     photos, tiny, tmp_path, capsys, monkeypatch
 ):
     """No space for a thumbnail is the library's disk, not the photo's fault: one line, no
-    photo recorded as failed, no part-written picture left; the next run is a clean run."""
-    save = Image.Image.save
+    photo recorded as failed, no part-written picture left; the next run finishes the job."""
+    save, written = Image.Image.save, []
 
     def full(image, fp, *args, **kwargs):
         if "thumbs" in str(fp) or "previews" in str(fp):
-            Path(fp).write_bytes(b"part")  # as far as the disk let it write
-            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+            if len(written) == 10:  # five photos' pictures fit, then the disk is full
+                Path(fp).write_bytes(b"part")  # as far as the disk let it write
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+            written.append(fp)
         return save(image, fp, *args, **kwargs)
 
     monkeypatch.setattr(Image.Image, "save", full)
     args = [str(photos), "--library", str(tmp_path / "lib"), "--model", str(tiny)]
     assert index_main(args) == 1
-    err = capsys.readouterr().err
-    assert err == (
-        f"altclip-index: the disk that holds {tmp_path / 'lib'} is full: free space and run "
-        "again (a stopped run finishes where it stopped)\n"
+    assert capsys.readouterr().err == (
+        f"altclip-index: cannot write into {tmp_path / 'lib'} (No space left on device): free "
+        "space there, or make it writable, and run again (a stopped run finishes where it "
+        "stopped)\n"
     )
     assert not [p for p in (tmp_path / "lib").rglob("*") if p.is_file() and ".tmp" in p.name]
+    assert not [r for r in rows(tmp_path / "lib").values() if r.status == catalog.ERROR]
     monkeypatch.setattr(Image.Image, "save", save)
-    summary = indexer(tmp_path / "lib", tiny).run([photos])
-    assert (summary.added, summary.failed) == (GOOD, BAD)  # as a clean run's
+    indexer(tmp_path / "lib", tiny).run([photos])
+    found = rows(tmp_path / "lib").values()
+    assert sum(r.status == catalog.OK for r in found) == GOOD  # as a clean run's
+    assert sum(r.status == catalog.ERROR for r in found) == BAD
 
 
 def test_kill_at_random_points_then_resume_equals_a_clean_run(photos, tiny, tmp_path):

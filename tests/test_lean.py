@@ -252,7 +252,7 @@ print(lean, copied)
         [sys.executable, "-c", code, str(full_vocab)], capture_output=True, text=True, check=True
     )
     lean_mb, copied_mb = map(int, out.stdout.split())
-    assert lean_mb < 4 and copied_mb >= 30, out.stdout
+    assert lean_mb < 8 and copied_mb >= 30, out.stdout  # 0-4 MB of the allocator's own, seen
 
 
 def test_int8_is_the_default_on_cpu_where_it_checks_itself(photo_library, own_cache):
@@ -300,13 +300,15 @@ def test_exact_is_a_setting():
 def test_a_cache_that_cannot_be_written_costs_time_not_answers(tiny, tmp_path, monkeypatch):
     kept = towers(tiny)
     want = kept.embed_texts(TEXTS)
-    assert kept.unkept is None
+    assert kept.unwritable_cache is None
     (tmp_path / "a file").write_bytes(b"")
     monkeypatch.setenv("ALTCLIP_CACHE", str(tmp_path / "a file"))
     lean = towers(tiny)  # prepared in memory
     assert np.array_equal(lean.embed_texts(TEXTS), want)
     assert lean.text.kernels["text"] == prepared.KERNEL
-    assert lean.unkept == tmp_path / "a file"  # which the CLI and the page say (below)
+    assert lean.unwritable_cache == tmp_path / "a file" / "prepared"  # said: see below
+    lean.follow(Model("another", "another fingerprint", 0))
+    assert lean.unwritable_cache is None  # the next model's tower may be kept
     # A full disk fails the write inside safetensors, which raises its own error.
     import safetensors.numpy
 
@@ -315,11 +317,13 @@ def test_a_cache_that_cannot_be_written_costs_time_not_answers(tiny, tmp_path, m
 
     monkeypatch.setenv("ALTCLIP_CACHE", str(tmp_path / "full"))
     monkeypatch.setattr(safetensors.numpy, "save_file", full)
-    assert np.array_equal(towers(tiny).embed_texts(TEXTS), want)
+    full = towers(tiny)
+    assert np.array_equal(full.embed_texts(TEXTS), want)
     assert not list((tmp_path / "full" / "prepared").iterdir())  # no part left
+    assert full.unwritable_cache == tmp_path / "full" / "prepared"
 
 
-def test_a_tower_that_cannot_be_kept_is_said_once_by_the_cli_and_the_page(
+def test_a_tower_that_cannot_be_kept_is_said_by_the_cli_and_the_page(
     photo_library, tmp_path, monkeypatch, capsys
 ):
     """Every start would prepare the text tower again (seconds, GBs): the person is told where
@@ -334,7 +338,8 @@ def test_a_tower_that_cannot_be_kept_is_said_once_by_the_cli_and_the_page(
     assert search_main(["a dog", "--library", str(photo_library), "-k", "2"]) == 0
     err = capsys.readouterr().err.splitlines()
     assert err == [
-        f"altclip-search: the search-ready text tower could not be kept in {tmp_path / 'a file'}"
+        "altclip-search: the search-ready text tower could not be kept in "
+        f"{tmp_path / 'a file' / 'prepared'}"
         ", so every search prepares it again (seconds, GBs of memory): make that folder "
         "writable, or set ALTCLIP_CACHE to one that is"
     ]
@@ -346,5 +351,5 @@ def test_a_tower_that_cannot_be_kept_is_said_once_by_the_cli_and_the_page(
     at.text_input(key="query").input("一只狗").run()
     at.run()  # the sidebar of the run after the tower was prepared
     said = [t.value for t in at.sidebar.text]
-    assert any("无法在" in t and "a file" in t for t in said), said
+    assert [t for t in said if "无法将准备好的文本模型保存到" in t and "prepared" in t], said
     st.cache_resource.clear()

@@ -15,9 +15,9 @@ import pytest
 from PIL import Image, ImageDraw
 
 pytest.importorskip("onnxruntime")
+from indexer.errors import IndexerError  # noqa: E402
 from indexer.ocr import Reader, model_folder  # noqa: E402
 from indexer.read import needs_reading, read_photo  # noqa: E402
-from indexer.summary import IndexerError  # noqa: E402
 from tests import textworld  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -182,10 +182,11 @@ def test_damaged_or_foreign_bases_are_never_used(new_catalog, tmp_path):
     )
 
 
-def test_a_base_is_read_whole_once_per_machine_while_it_stays_as_it_was(new_catalog, monkeypatch):
-    """Its CRC-32s, once found intact, are remembered (in the cache) with each file's inode,
-    size, modification and change times: the next searcher reads no byte to trust it; a byte
-    changed in place, its modification time set back, is found still (the change time moved)."""
+def test_a_base_is_read_whole_once_per_boot_while_it_stays_as_it_was(new_catalog, monkeypatch):
+    """Its CRC-32s, once found intact, are remembered (in the cache) for this boot with each
+    file's inode, size, modification and change times: the next searcher reads no byte to trust
+    it, one after a reboot reads it whole; a byte changed in place, its modification time set
+    back, is found still (the change time moved)."""
     folder, catalog = new_catalog()
     add(catalog, unit(np.random.default_rng(5), 300))
     generation = publishing.publish(folder / "index", catalog)
@@ -195,6 +196,8 @@ def test_a_base_is_read_whole_once_per_machine_while_it_stays_as_it_was(new_cata
     monkeypatch.setattr(vector_index, "crc32", lambda path: read.append(path) or 0)
     assert refreshed(None, folder / "index", catalog).base is not None
     assert read == []  # remembered: nothing read again
+    monkeypatch.setattr(vector_index, "_boot", lambda: "the next boot")  # a crash, say
+    assert refreshed(None, folder / "index", catalog).base is None and read  # read again
     vectors = folder / "index" / f"{generation}.f32"
     st = vectors.stat()
     with open(vectors, "r+b") as f:

@@ -20,8 +20,8 @@ from sqlalchemy import insert
 
 pytest.importorskip("onnxruntime")
 from indexer import Indexer  # noqa: E402
+from indexer.errors import IndexerError  # noqa: E402
 from indexer.ocr import model_folder  # noqa: E402
-from indexer.summary import IndexerError  # noqa: E402
 from search import words  # noqa: E402
 from search.catalog import Catalog  # noqa: E402
 from search.schema import Photo  # noqa: E402

@@ -15,7 +15,8 @@ from ui.show import name, text
 
 def status_ui(lib: Library, tr: Strings) -> None:
     """How many photos, when last updated, whether a watcher keeps them current (or how far it
-    is), how many files could not be read (the list one click away), and the model's name."""
+    is), how many files could not be read (the list one click away), the model's name, and a
+    cache folder the text tower could not be kept in."""
     s = lib.status()
     bar = st.sidebar
     if s.last_indexed is None:
@@ -38,5 +39,5 @@ def status_ui(lib: Library, tr: Strings) -> None:
             for path, reason in lib.failures():
                 text(f"{name(path)}: {reason}")
     text(tr("model", name=s.model_short), bar)
-    if lib.unkept is not None:  # every start prepares the text tower again
-        text(tr("tower_unkept", folder=name(str(lib.unkept))), bar)
+    if lib.unwritable_cache is not None:  # every start prepares the text tower again
+        text(tr("tower_not_kept", folder=name(str(lib.unwritable_cache))), bar)
