@@ -6,7 +6,6 @@ written whole or not at all."""
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import functools
 import hashlib
 import json
@@ -16,6 +15,11 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
+
+try:
+    import fcntl
+except ImportError:  # Windows: the engine runs there; its verdicts are written without a lock
+    fcntl = None
 
 # int8 embeddings must stay this close to the exact ones on a check's inputs, or the exact model
 # is used. A cosine c leaves an error vector of length sqrt(2 - 2c) (0.14 at 0.99) spread over the
@@ -65,7 +69,8 @@ def remember(name: str, value: float | str, *fields) -> None:
     except OSError:  # no cache to keep it in: worked out again next time
         return
     with lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+        if fcntl is not None:
+            fcntl.flock(lock, fcntl.LOCK_EX)
         _write(verdicts(), {**_read(verdicts()), key(name, *fields): value})
 
 
