@@ -97,6 +97,13 @@ def cpu() -> tuple[str, ...]:
     return tuple(found[:2])
 
 
+def cpu_flags() -> frozenset[str]:
+    """The CPU's flags as x86 Linux lists them ("avx512_vnni", "avx512_bf16", ...); none where
+    /proc/cpuinfo has no model name and flags (ARM's lists "Features"), or there is none."""
+    found = cpu()
+    return frozenset(found[1].split()) if len(found) == 2 else frozenset()
+
+
 def _read(path: Path) -> dict:
     try:
         data = json.loads(path.read_text())

@@ -219,8 +219,7 @@ def _fit_kernels(model: CLIP, quantize: str | None) -> None:
 def _cpu_has_bf16() -> bool:
     """Whether the CPU has bf16 matrix units: elsewhere (Apple silicon and others, whose flags
     this cannot read) torch runs bf16 matmuls slower than fp32."""
-    flags = cache.cpu()[-1].split()
-    return "avx512_bf16" in flags or "amx_bf16" in flags
+    return bool({"avx512_bf16", "amx_bf16"} & cache.cpu_flags())
 
 
 def load(

@@ -117,8 +117,7 @@ def signed_weights() -> bool:
     x86); uint8 around 128 on other x86 CPUs, which sum such pairs in int16."""
     if platform.machine().lower() not in ("x86_64", "amd64", "i386", "i686"):
         return True
-    flags = cache.cpu()[-1].split()
-    return "avx512_vnni" in flags or "avx_vnni" in flags
+    return bool({"avx512_vnni", "avx_vnni"} & cache.cpu_flags())
 
 
 def load(folder: Path, fingerprint: str) -> PreparedText | None:

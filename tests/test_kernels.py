@@ -113,3 +113,23 @@ def test_the_cache_writes_whole_files_or_none(tmp_path):
     assert (tmp_path / "a" / "x.bin").read_bytes() == b"whole"
     (tmp_path / "file").write_bytes(b"")
     cache.write(tmp_path / "file" / "x.bin", lambda f: f.write(b"x"))  # a file, not a folder
+
+
+@pytest.mark.parametrize(
+    "cpu, flags",
+    [
+        (
+            ("AMD EPYC", "fpu avx2 avx512_vnni avx512_bf16"),
+            {"fpu", "avx2", "avx512_vnni", "avx512_bf16"},
+        ),
+        (("ARMv8 Processor rev 1",), set()),  # ARM's /proc/cpuinfo lists "Features"
+        ((), set()),  # neither model name nor flags
+    ],
+)
+def test_the_cpus_flags_wherever_cpuinfo_lacks_them(monkeypatch, cpu, flags):
+    from altclip_core import cache, model, prepared
+
+    monkeypatch.setattr(cache, "cpu", lambda: cpu)
+    assert cache.cpu_flags() == flags
+    assert model._cpu_has_bf16() == ("avx512_bf16" in flags)  # no IndexError on a bare cpuinfo
+    assert isinstance(prepared.signed_weights(), bool)
