@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import threading
@@ -212,9 +213,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.ray:
             indexer.address = args.ray
         if args.watch:
-            return watch(indexer, args, previous)
+            return watch(indexer, args)
         stop = threading.Event()
-        signal.signal(signal.SIGINT, lambda *_: _interrupt(stop, previous))
+        signal.signal(signal.SIGINT, lambda *_: _interrupt(stop))
         with Progress() as progress:
             if args.export:
                 _needs("pyarrow", "parquet")
@@ -225,9 +226,6 @@ def main(argv: list[str] | None = None) -> int:
         if summary.failed and not args.export:
             print(f"see why with: altclip-index --report --library {escaped(str(args.library))}")
         return 130 if summary.interrupted else 0  # 130: stopped by Ctrl-C, as shells say
-    except KeyboardInterrupt:  # the second Ctrl-C: the batch in flight is lost, nothing else
-        print("altclip-index: stopped; run the same command again to finish", file=sys.stderr)
-        return 130
     except BrokenPipeError:
         raise  # the reader stopped early: quiet_pipe ends quietly
     except (AltCLIPError, OSError) as e:
@@ -239,7 +237,7 @@ def main(argv: list[str] | None = None) -> int:
         signal.signal(signal.SIGINT, previous)
 
 
-def watch(indexer: Indexer, args, previous) -> int:
+def watch(indexer: Indexer, args) -> int:
     """`--watch`: the first pass, then the changes, until Ctrl-C or SIGTERM (exit 0: the way a
     watcher ends). A second Ctrl-C stops at once; the next start finishes the job."""
     if args.ray is not None or args.export:
@@ -250,7 +248,7 @@ def watch(indexer: Indexer, args, previous) -> int:
     sys.stdout.reconfigure(line_buffering=True)  # a line a change, also into a journal
     watcher = Watcher(indexer, args.photos, poll=args.poll, max_watches=args.max_watches)
     terminate = signal.signal(signal.SIGTERM, lambda *_: watcher.stop())
-    signal.signal(signal.SIGINT, lambda *_: _interrupt(watcher.stopped, previous, watcher.stop))
+    signal.signal(signal.SIGINT, lambda *_: _interrupt(watcher.stopped, watcher.stop))
     try:
         with Progress() as progress:
             watcher.run(args.rebuild, progress)
@@ -274,10 +272,14 @@ def positive(kind: type) -> Callable[[str], int | float]:
     return parse
 
 
-def _interrupt(stop: threading.Event, previous, stopping: Callable[[], None] | None = None) -> None:
-    if stop.is_set():  # a second Ctrl-C: stop now (the batch in flight is lost, nothing else)
-        signal.signal(signal.SIGINT, previous)
-        raise KeyboardInterrupt
+def _interrupt(stop: threading.Event, stopping: Callable[[], None] | None = None) -> None:
+    """Ctrl-C: stop after this batch; a second one ends the process at once, as a kill would
+    (the batch in flight is lost, nothing else). A KeyboardInterrupt is not raised instead: it
+    lands in whatever runs, and a library's finalizer catches and prints it (SQLAlchemy's pool)."""
+    if stop.is_set():
+        print("\naltclip-index: stopped; run the same command again to finish", file=sys.stderr)
+        sys.stdout.flush()
+        os._exit(130)  # 130: stopped by Ctrl-C, as shells say
     (stopping or stop.set)()
     print("\nstopping after this batch (Ctrl-C again to stop now)", file=sys.stderr)
 
