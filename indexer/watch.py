@@ -21,6 +21,9 @@ lock, held for as long as it watches, with the model loaded once.
   them into their folders, after each round it hands the freed heap back, and after RELEASE
   seconds without one it lets the image tower go (loaded again for the next photo): its memory
   stays flat, and small while nothing changes.
+- A full disk (or quota) under the library or its catalog stops a round, not the watcher: said
+  once, the round's places and every change that comes meanwhile are tried again every POLL
+  seconds; nothing is marked failed for want of space.
 
 It tells the page what it does in LIBRARY/watch.json (`Status`, `read_status`), written whole
 (a temporary file renamed) when its state changes, removed when it stops.
@@ -39,10 +42,13 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from altclip_core import memory
-from altclip_core.preprocess import image_extensions
+from altclip_core.errors import AltCLIPError
 from search.catalog import under
-from search.library_folder import MARKER, temporary
+from search.database import CatalogError, shown
+from search.library_folder import temporary
 
+from .changes import MAX_PENDING, WATCHES, Changes, limit, watched_events
+from .errors import out_of_space
 from .run import Indexer, Job
 from .scan import Entry, changed_folders, network_share
 from .summary import Summary
@@ -52,16 +58,13 @@ SETTLE = 2.0  # seconds a file must go unchanged before it is read
 POLL = 60.0  # seconds between polling rescans, where events cannot be had
 FULL_EVERY = 10  # every this many polls, a full pass (files rewritten in place)
 QUIET = 0.5  # seconds without events before the changes gathered are planned
-MAX_PENDING = 50_000  # changed paths held; past it, folded into their folders
 RELEASE = 600.0  # seconds without a round after which the image tower is let go
-WATCHES = "/proc/sys/fs/inotify/max_user_watches"
-INSTANCES = "/proc/sys/fs/inotify/max_user_instances"
 
 
 @dataclass
 class Status:
-    """What the watcher of a library is doing: "indexing" `done` of `total` files, or
-    "current" (up to date); `mode`: "events" or "polling"."""
+    """What the watcher of a library is doing: "indexing" `done` of `total` files, "current"
+    (up to date), or "full" (waiting for space to write); `mode`: "events" or "polling"."""
 
     pid: int
     state: str
@@ -110,7 +113,7 @@ class Watcher:
         self.full_every = full_every
         self.say, self.make_observer = say, observer
         self.wake, self.stopped = threading.Event(), threading.Event()
-        self.changes = _Changes(Path(indexer.library).resolve(), self.roots, self.wake)
+        self.changes = Changes(Path(indexer.library).resolve(), self.roots, self.wake)
         self.later: dict[str, float] = {}  # files not settled yet: when to look again
         self.looks: dict[str, tuple[tuple[int, int], float]] = {}  # file: (size, mtime), since
         self.mode, self.observer = "events", None
@@ -119,6 +122,8 @@ class Watcher:
         self.rounds = 0  # plans run, the first pass included
         self.release, self.idle_since = RELEASE, time.monotonic()
         self.away: set[str] = set()  # photo folders gone or empty (unmounted?), said once
+        self.waiting: list | None = None  # out of space: the places to try again, and when
+        self.retry_at = 0.0
 
     def stop(self) -> None:
         """End after the batch in flight (at once, when idle)."""
@@ -148,9 +153,11 @@ class Watcher:
     def _watch(self, job: Job) -> None:
         polls, next_poll = 0, time.monotonic() + self.poll
         while not self.stopped.is_set():
-            self._status("indexing" if self.later else "current")  # files still being written
+            self._status("full" if self.waiting else "indexing" if self.later else "current")
             now = time.monotonic()
             waits = [min(self.later.values(), default=now + 3600) - now]
+            if self.waiting:
+                waits.append(self.retry_at - now)
             if self.observer is None:
                 waits.append(next_poll - now)
             if job.embedder.model is not None:  # a home server's memory: let it go when idle
@@ -167,7 +174,7 @@ class Watcher:
                 memory.give_back()
             self.wake.clear()
             if self.observer is not None and self.changes.out_of_watches:
-                self._fall_back(_limit(self.changes.out_of_watches))
+                self._fall_back(limit(self.changes.out_of_watches))
             places = self.changes.take()
             now = time.monotonic()
             places += [("file", p) for p, when in self.later.items() if when <= now]
@@ -175,6 +182,11 @@ class Watcher:
             if self.observer is None and now >= next_poll:
                 polls, next_poll = polls + 1, now + self.poll
                 places += self._rescan(job, full=polls % self.full_every == 0)
+            if self.waiting:  # out of space: every change kept until the next try
+                self.waiting = self._folded(self.waiting + places)
+                if now < self.retry_at:
+                    continue
+                places, self.retry_at = self.waiting, now + self.poll
             if (places := self._in_reach(places)) and not self.stopped.is_set():
                 self._round(job, places)
 
@@ -201,7 +213,15 @@ class Watcher:
                 told(done, total)
             self._status("indexing", done, total)
 
-        summary = job.index(places, self._settled, self.stopped, progress)  # unsettled: later
+        try:
+            summary = job.index(places, self._settled, self.stopped, progress)  # unsettled: later
+        except (AltCLIPError, OSError) as e:
+            if not out_of_space(e):
+                raise
+            return self._wait_for_space(job, e, places)
+        if self.waiting:
+            self.say(f"{time.strftime('%H:%M:%S')} space again: indexing goes on")
+            self.waiting = None
         self.looks = {p: v for p, v in self.looks.items() if p in self.later}
         changed = summary.added + summary.updated + summary.moved + summary.removed
         if places is None or changed or summary.failed or summary.interrupted:
@@ -209,6 +229,29 @@ class Watcher:
         memory.give_back()  # altclip-index holds freed heap for its next batch
         self.idle_since = time.monotonic()
         return summary
+
+    def _wait_for_space(self, job: Job, e: Exception, places: list | None) -> Summary:
+        """A full disk (or quota) stopped the round: said once; its places, and every change
+        that comes meanwhile, tried again every poll. What was stored stays (the plan of the next
+        try skips it); a photo's row is never marked failed for want of space."""
+        if not self.waiting:
+            where = shown(job.catalog.url) if isinstance(e, CatalogError) else job.indexer.library
+            self.say(
+                f"altclip-index: no space left to write into {where}: free some there (the "
+                f"watcher tries again every {self.poll:g} s; nothing is lost)"
+            )
+        self.waiting = self._folded((self.waiting or []) + (places or self._trees()))
+        self.retry_at = time.monotonic() + self.poll
+        self.idle_since = time.monotonic()
+        return Summary()
+
+    def _folded(self, places: list) -> list:
+        """The places once each; the roots walked whole past MAX_PENDING."""
+        places = list(dict.fromkeys(places))
+        return places if len(places) <= MAX_PENDING else self._trees()
+
+    def _trees(self) -> list:
+        return [("tree", r) for r in self.roots]
 
     def _settled(self, entry: Entry) -> bool:
         """Whether the file has stopped changing (see the module's docstring); where not, it is
@@ -235,7 +278,7 @@ class Watcher:
         """A polling rescan's places: the folders whose time changed, those gone, the roots
         never recorded (or all of them, on a full pass), and the files that failed."""
         if full:
-            return [("tree", r) for r in self.roots]
+            return self._trees()
         recorded = job.catalog.recorded(self.roots)
         places = [("tree", r) for r in self.roots if r not in recorded]
         for root in recorded:
@@ -258,12 +301,14 @@ class Watcher:
         logging.getLogger("watchdog.observers.inotify").addHandler(self.changes)
         try:
             for root in self.roots:
-                self.observer.schedule(self.changes, root, recursive=True, event_filter=_events())
+                self.observer.schedule(
+                    self.changes, root, recursive=True, event_filter=watched_events()
+                )
             self.observer.start()
         except OSError as e:
             if e.errno not in (errno.ENOSPC, errno.EMFILE):
                 raise
-            self._fall_back(_limit(e.errno))
+            self._fall_back(limit(e.errno))
 
     def _fall_back(self, why: str | None) -> None:
         """The observer stopped, and, with `why`, said once: polling from now on."""
@@ -288,95 +333,13 @@ class Watcher:
         self.said, self.said_at = Status(os.getpid(), state, self.mode, done, total, since), now
         path = Path(self.indexer.library) / STATUS
         tmp = temporary(path)
-        tmp.write_text(json.dumps(asdict(self.said)))
-        os.replace(tmp, path)
-
-
-class _Changes(logging.Handler):
-    """The events, as places to plan (a watchdog event handler, called on its thread), and
-    watchdog's word that it ran out of inotify watches for a new folder (a log record, the only
-    way it says so once it watches)."""
-
-    def __init__(self, library: Path, roots: list[str], wake: threading.Event):
-        super().__init__(logging.WARNING)
-        self.library, self.roots, self.wake = str(library), roots, wake
-        self.extensions = image_extensions()
-        self.places: dict[tuple[str, str], None] = {}
-        self.libraries: dict[str, bool] = {}  # folder: holds MARKER (another library)
-        self.guard = threading.Lock()
-        self.out_of_watches = 0  # the errno, once watchdog says it could not watch a folder
-
-    def dispatch(self, event) -> None:
-        kind = event.event_type
-        if kind in ("opened", "closed_no_write") or (event.is_directory and kind == "modified"):
-            return  # a read, or a folder's time: its entries' own events say what changed
-        if kind == "events_lost":  # the kernel's queue overflowed: the roots walked again
-            found = [("tree", r) for r in self.roots if under(os.fsdecode(event.src_path), [r])]
-            self._add(found or [("tree", r) for r in self.roots])
-            return
-        paths = [os.fsdecode(p) for p in (event.src_path, getattr(event, "dest_path", "")) if p]
-        self._add(
-            [
-                ("tree" if event.is_directory else "file", p)
-                for p in paths
-                if not self._ours(p)
-                and (event.is_directory or os.path.splitext(p)[1].lower() in self.extensions)
-            ]
-        )
-
-    def _ours(self, path: str) -> bool:
-        """Under this library or another one kept among the photos."""
-        if under(path, [self.library]):
-            return True
-        folder = os.path.dirname(path)
-        while under(folder, self.roots) and folder not in self.roots:
-            if folder not in self.libraries:
-                if len(self.libraries) > 10_000:
-                    self.libraries.clear()
-                self.libraries[folder] = os.path.lexists(os.path.join(folder, MARKER))
-            if self.libraries[folder]:
-                return True
-            folder = os.path.dirname(folder)
-        return False
-
-    def _add(self, places: list) -> None:
-        if not places:
-            return
-        with self.guard:
-            self.places.update(dict.fromkeys(places))
-            if len(self.places) > MAX_PENDING:  # folded into their folders
-                folded = {
-                    ("folder", os.path.dirname(p)) if k == "file" else (k, p): None
-                    for k, p in self.places
-                }
-                everything = {("tree", r): None for r in self.roots}
-                self.places = folded if len(folded) <= MAX_PENDING else everything
-        self.wake.set()
-
-    def take(self) -> list:
-        with self.guard:
-            places, self.places = list(self.places), {}
-        return places
-
-    def emit(self, record: logging.LogRecord) -> None:
-        for arg in record.args if isinstance(record.args, tuple) else ():
-            if isinstance(arg, OSError) and arg.errno in (errno.ENOSPC, errno.EMFILE):
-                self.out_of_watches = arg.errno
-                self.wake.set()
-
-
-def _limit(code: int) -> str:
-    """The kernel's inotify limit that was reached, in one line that names it."""
-    setting = WATCHES if code == errno.ENOSPC else INSTANCES
-    try:
-        value = Path(setting).read_text().strip()
-    except OSError:
-        value = "?"
-    more = max(int(value) * 4, 524288) if value.isdigit() else 524288
-    return (
-        f"the kernel's inotify limit is reached ({setting} is {value}, shared by this user's "
-        f"programs; raise it, e.g. sudo sysctl fs.inotify.{os.path.basename(setting)}={more})"
-    )
+        try:
+            tmp.write_text(json.dumps(asdict(self.said)))
+            os.replace(tmp, path)
+        except OSError:  # a full disk: no status (the page says nothing) rather than a stale one
+            tmp.unlink(missing_ok=True)
+            path.unlink(missing_ok=True)
+            self.said = None
 
 
 def _empty(folder: str) -> bool:
@@ -385,13 +348,3 @@ def _empty(folder: str) -> bool:
             return next(entries, None) is None
     except OSError:
         return True
-
-
-def _events() -> list:
-    """The events that say a photo changed: not a read (the indexer's own, or anyone's)."""
-    from watchdog import events
-
-    names = ["FileCreatedEvent", "FileModifiedEvent", "FileAttribEvent", "FileClosedEvent"]
-    names += ["FileDeletedEvent", "FileMovedEvent", "DirCreatedEvent", "DirDeletedEvent"]
-    names += ["DirMovedEvent", "DirAttribEvent", "EventsLostEvent"]  # a folder made unreadable
-    return [getattr(events, n) for n in names if hasattr(events, n)]

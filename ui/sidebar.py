@@ -32,7 +32,7 @@ def status_ui(lib: Library, tr: Strings) -> None:
             bar,
         )
     elif watching is not None:
-        text(tr("watch_current"), bar)
+        text(tr("watch_full" if watching.state == "full" else "watch_current"), bar)
     if s.failed:
         key = "failed_one" if s.failed == 1 else "failed"
         with bar.expander(tr(key, n=tr.number(s.failed))):
