@@ -169,7 +169,7 @@ def _check_model(catalog: Catalog, files: list[Path], fingerprint: str, name: st
     recorded = catalog.model()
     if recorded is None:
         folder = hub.resolve(name)
-        if hub.fingerprint(folder) != fingerprint:
+        if not hub.same_weights(folder, fingerprint):
             raise IndexerError(
                 f"these shards were embedded by another model than {name} (fingerprint "
                 f"{fingerprint}, not {hub.fingerprint(folder)}): name theirs with --model"

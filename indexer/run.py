@@ -142,17 +142,16 @@ class Indexer(Runner):
     ) -> None:
         """A model new to the library must load and embed an image first, so a damaged
         checkpoint changes nothing; one that differs from the library's needs `rebuild`."""
-        fingerprint = hub.fingerprint(folder)
         recorded = catalog.model()
-        if recorded is not None and recorded.fingerprint != fingerprint and not rebuild:
+        if recorded is not None and not rebuild:
+            if hub.same_weights(folder, recorded.fingerprint):
+                return
             raise IndexerError(
                 f"this library was built with another model ({recorded.name}); index with that "
                 "model, or re-embed every photo with this one: add --rebuild"
             )
-        if recorded is not None and not rebuild:
-            return
         dim = embedder.probe()
-        model = Model(recorded_name(name, folder), fingerprint, dim)
+        model = Model(recorded_name(name, folder), hub.fingerprint(folder), dim)
         if recorded is None and not rebuild:
             catalog.set_model(model)
         else:

@@ -81,7 +81,7 @@ class Towers:
                 import altclip_core
 
                 folder = hub.resolve(self.model_name)
-                if hub.fingerprint(folder) != self.fingerprint:
+                if not hub.same_weights(folder, self.fingerprint):
                     raise SearchError(
                         f"the model at {self.model_name} is not the one this library was built "
                         "with; re-index with  altclip-index --rebuild"

@@ -24,9 +24,10 @@ from PIL import Image
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from altclip_core import hub
 from indexer import Indexer, IndexerError
 from indexer.cli import main as index_main
-from search import catalog
+from search import Library, catalog
 from search.catalog import Catalog, Photo
 from search.library_folder import CATALOG, LibraryBusy
 from search.vector_index import VectorIndex
@@ -334,6 +335,19 @@ def test_another_model_needs_rebuild(photos, tiny, spm_path, tmp_path):
     summary = indexer(library, other).run([photos / "2023"], rebuild=True)
     assert summary.added == 3
     assert {len(r.vector) for r in rows(library).values()} == {20}
+
+
+def test_a_library_recorded_with_the_old_fingerprint_goes_on(photos, tiny, tmp_path):
+    """Libraries made before fingerprints hashed every byte recorded each file's size, first and
+    last MB: they index and search on with the same model, no --rebuild asked."""
+    library, mine = tmp_path / "lib", tmp_path / "photos"
+    shutil.copytree(photos / "2023", mine)
+    indexer(library, tiny).run([mine])
+    with closing(sqlite3.connect(library / CATALOG)) as db, db:
+        db.execute("UPDATE model SET fingerprint = ?", (hub._sampled(tiny),))
+    Image.new("RGB", (64, 48), "red").save(mine / "later.jpg")
+    assert indexer(library, tiny).run([mine]).added == 1
+    assert len(Library.open(library).search("a photo", k=10)) == 4
 
 
 def test_second_indexer_is_refused(photos, tiny, tmp_path):

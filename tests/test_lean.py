@@ -24,6 +24,7 @@ from safetensors.torch import save_file
 import altclip_core
 from altclip_core import cache, hub, prepared, text_onnx
 from search import Library
+from search.hits import SearchError
 from search.schema import Model
 from search.settings import Settings
 from search.towers import Towers
@@ -114,8 +115,27 @@ def test_a_later_open_reads_no_weight_of_the_checkpoint_nor_imports_torch(full_v
     folder = tmp_path / "model"
     shutil.copytree(full_vocab, folder)
     first = towers(folder).embed_texts(TEXTS)  # checked, prepared, kept
-    # Damage every text tensor in the checkpoint, leaving the bytes hub.fingerprint reads.
-    fingerprint = hub.fingerprint(folder)
+    code = """
+import sys, numpy as np
+opened = []
+sys.addaudithook(lambda event, args: event == "open" and opened.append(str(args[0])))
+from search.schema import Model
+from search.towers import Towers
+towers = Towers(Model(sys.argv[1], sys.argv[2], 0), "cpu")
+np.save(sys.argv[3], towers.embed_texts(sys.argv[4:]))
+weights = [p for p in opened if p.endswith((".safetensors", ".bin")) and p.startswith(sys.argv[1])]
+print(towers.int8_cosine, "torch" in sys.modules, weights)
+"""
+    out = tmp_path / "vectors.npy"
+    run = [sys.executable, "-c", code, str(folder), hub.fingerprint(folder), str(out), *TEXTS]
+    said = subprocess.run(run, capture_output=True, text=True, check=True).stdout.split()
+    assert float(said[0]) >= cache.INT8_MIN_COSINE and said[1:] == ["False", "[]"], said
+    assert np.array_equal(np.load(out), first)
+
+
+def damage_text(folder: Path) -> None:
+    """Zero every text tensor of the checkpoint in `folder`, all of them past its first and
+    before its last MB (full_vocab's padding puts them there), its size kept."""
     with safe_open(folder / "model.safetensors", framework="pt") as f:
         names = [k for k in f.keys() if k.startswith("text_model.")]
     raw = (folder / "model.safetensors").read_bytes()
@@ -127,21 +147,31 @@ def test_a_later_open_reads_no_weight_of_the_checkpoint_nor_imports_torch(full_v
         assert 1 << 20 <= begin and end <= len(raw) - (1 << 20)
         data[begin:end] = bytes(end - begin)
     (folder / "model.safetensors").write_bytes(data)
-    assert hub.fingerprint(folder) == fingerprint
-    assert not np.allclose(exact(folder).embed_text(TEXTS).numpy(), first, atol=1e-3)
-    code = """
-import sys, numpy as np
-from search.schema import Model
-from search.towers import Towers
-towers = Towers(Model(sys.argv[1], sys.argv[2], 0), "cpu")
-np.save(sys.argv[3], towers.embed_texts(sys.argv[4:]))
-print(towers.int8_cosine, "torch" in sys.modules)
-"""
-    out = tmp_path / "vectors.npy"
-    run = [sys.executable, "-c", code, str(folder), fingerprint, str(out), *TEXTS]
-    said = subprocess.run(run, capture_output=True, text=True, check=True).stdout.split()
-    assert float(said[0]) >= cache.INT8_MIN_COSINE and said[1] == "False", said
-    assert np.array_equal(np.load(out), first)
+
+
+def test_weights_changed_between_head_and_tail_are_another_model(full_vocab, tmp_path):
+    """A fine-tune merged into the middle layers keeps each file's size, first and last MB (all
+    that fingerprints read until 2026-12): every byte is hashed, once per file as it stands, and
+    a library recorded with the old fingerprint is still recognised by it."""
+    folder = tmp_path / "model"
+    shutil.copytree(full_vocab, folder)
+    fingerprint, sampled = hub.fingerprint(folder), hub._sampled(folder)
+    tower = towers(folder)
+    tower.tower("text")
+    damage_text(folder)
+    assert hub._sampled(folder) == sampled and hub.fingerprint(folder) != fingerprint
+    assert not hub.same_weights(folder, fingerprint)
+    with pytest.raises(SearchError, match="not the one this library was built with"):
+        Towers(Model(str(folder), fingerprint, 0), "cpu").tower("text")
+    assert hub.same_weights(folder, sampled)  # a library recorded before: its check as it was
+    # Remembered per file as it stands: a byte changed in place, its times set back, is read.
+    path = folder / "model.safetensors"
+    st, now = path.stat(), hub.fingerprint(folder)
+    with path.open("r+b") as f:
+        f.seek(st.st_size // 2)
+        f.write(b"\x01")
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert hub.fingerprint(folder) != now
 
 
 def test_another_model_or_a_damaged_file_is_prepared_again(tiny, tmp_path, own_cache):
