@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 
 # ONNX Runtime queues a telemetry event per process for Microsoft's collector unless told not to
-# (~/.cache/Microsoft/DeveloperTools/.onnxruntime); so does indexer/ocr.py.
+# (~/.cache/Microsoft/DeveloperTools/.onnxruntime); indexer/ocr.py imports it from here.
 os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
 import onnxruntime as ort  # noqa: E402
 

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import importlib.util
 import math
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -99,8 +98,7 @@ class Reader:
         max_lines: int = MAX_LINES,
         budget_s: float = BUDGET_S,
     ):
-        os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")  # none for Microsoft's collector
-        import onnxruntime as ort
+        from altclip_core.prepared import ort  # imported there with its telemetry off
 
         folder = Path(models) if models else model_folder()
         missing = [n for n in (DETECTOR, CLASSIFIER, RECOGNISER) if not (folder / n).is_file()]
