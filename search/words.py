@@ -4,7 +4,7 @@ alike on both sides, looked up by character bigram, then checked line by line.
 `fold`: NFKC (full-width Ａ１ is A1), casefold, accents stripped (café is cafe), traditional
 Chinese characters to simplified (發票 is 发票; a table of the common ones below: a full
 converter such as OpenCC is a C++ build or a 2 MB dictionary for what a photo's print needs of
-it), and spaces dropped (OCR reads "INVOICE  NO" and "INVOICENO" alike).
+it), and spaces dropped (OCR reads "INVOICE  NO" and "INVOICENO" alike), and double quotes.
 
 `lookup`: the query's folded bigrams choose the photos from `word_grams` (a B-tree on (gram, photo)
 in SQLite and PostgreSQL alike: index ranges, not a scan), the rarest first: how many photos hold
@@ -51,10 +51,14 @@ CHOSEN = 3  # bigrams a side is chosen by at most, the rarest
 NARROW = 0.02  # a half is narrowed where its two rarest bigrams' photos are 2 % of all at most
 
 
+QUOTES = str.maketrans("", "", '"“”')  # a query's quotes say "these words": not compared
+
+
 def fold(text: str) -> str:
     """`text` as lookups compare it (the module docstring): NFKC, casefolded, no accents,
-    simplified Chinese, no spaces."""
-    text = unicodedata.normalize("NFKD", unicodedata.normalize("NFKC", text).casefold())
+    simplified Chinese, no spaces, no double quotes (a query's "OPEN" is the word on a sign)."""
+    text = unicodedata.normalize("NFKC", text).casefold().translate(QUOTES)
+    text = unicodedata.normalize("NFKD", text)
     text = "".join(c for c in text if not unicodedata.combining(c) and not c.isspace())
     return unicodedata.normalize("NFC", text).translate(TO_SIMPLIFIED)
 

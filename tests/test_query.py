@@ -242,6 +242,14 @@ def test_southern_hemisphere_swaps_the_seasons():
         parse("2023", hemisphere="east")
 
 
+def test_a_date_phrase_in_quotes_is_words():
+    """ "today" in quotes is the word on a sign, not a filter; the phrases outside still are."""
+    assert parse('"today"', today=TODAY) == Query('"today"')
+    q = parse("招牌上写着“去年” 去年", today=TODAY)
+    assert q.text == "招牌上写着“去年”" and q.phrases == ("去年",)
+    assert parse('"today', today=TODAY).phrases == ("today",)  # no closing quote: a date
+
+
 def test_text_that_is_only_a_date_leaves_nothing_to_embed():
     for query in ["2023年", "去年", "last summer", "  2019到2021年 ", "from 2018 to 2020"]:
         q = parse(query, today=TODAY)

@@ -160,6 +160,7 @@ def test_fold():
     assert words.fold("發票號碼") == "发票号码"
     assert words.fold("ＣＡＦÉ  Royal") == "caferoyal"
     assert words.fold("Straße") == "strasse"
+    assert words.fold('"Royal" “南站”') == "royal南站"
 
 
 @pytest.mark.parametrize(
@@ -170,6 +171,7 @@ def test_fold():
         ("发栗号码", "receipt.jpg"),  # one OCR slip
         ("ｃａｆé", "cafe.jpg"),  # full width, accent
         ("ROYAL", "cafe.jpg"),
+        ('"Royal"', "cafe.jpg"),  # quotes: these words
         ("南站", "station.jpg"),  # a two-character word: one bigram
         ("beach", "sunset.jpg"),  # a folder's name
     ],

@@ -25,6 +25,7 @@ from search.dates.words import (
 # limit; search.library's clean_query refuses a longer one, with this number).
 MAX_QUERY_CHARS = 2000
 _FULL_WIDTH_DIGITS = str.maketrans("０１２３４５６７８９", "0123456789")
+QUOTED = re.compile(r'"[^"]*"|“[^”]*”')  # words in quotes are words: "today" on a sign
 _INSTANT = timedelta(microseconds=1)
 
 
@@ -68,7 +69,10 @@ def parse(text: str, today: date | datetime | None = None, hemisphere: str = "no
     today = today.date() if isinstance(today, datetime) else today or date.today()
     head = text[:MAX_QUERY_CHARS]  # dates are read this far (the rest, if any, stays text)
     ranges, cut, spans = [], [], []
+    quoted = [m.span() for m in QUOTED.finditer(head)]
     for start, end, after, before, ranged in groups(head, tokens(head, today), today, hemisphere):
+        if any(q < end and start < q_end for q, q_end in quoted):
+            continue
         lead = ending(OPEN_BEFORE, head, start)
         tail = OPEN_AFTER.match(head, end)
         word = " ".join(((lead or tail).group() if lead or tail else "").lower().split())
