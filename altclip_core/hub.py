@@ -119,10 +119,20 @@ def fingerprint(folder: Path) -> str:
 
 
 def same_weights(folder: Path, recorded: str) -> bool:
-    """Whether `recorded`, a library's fingerprint, names the weights in `folder`. One recorded
-    before fingerprints read every byte is compared as it was made, from each file's size and
-    first and last MB: such a library keeps that weaker check until it is rebuilt."""
+    """Whether `recorded` (a library's fingerprint, a rebuild's, a shard's) names the weights in
+    `folder`. One recorded before fingerprints read every byte is compared as it was made, from
+    each file's size and first and last MB: such a library keeps that weaker check until it is
+    rebuilt."""
     return fingerprint(folder) == recorded or _sampled(folder) == recorded
+
+
+def fingerprint_for(folder: Path, recorded: str | None) -> str:
+    """The fingerprint to record for the weights in `folder` beside `recorded` (a rebuild's
+    begun, shards written): `recorded` where it names them, so that an old one goes on, else
+    `fingerprint(folder)`."""
+    if recorded is not None and same_weights(folder, recorded):
+        return recorded
+    return fingerprint(folder)
 
 
 def _weights(folder: Path) -> list[Path]:

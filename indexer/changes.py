@@ -70,13 +70,8 @@ class Changes(logging.Handler):
             return
         with self.guard:
             self.places.update(dict.fromkeys(places))
-            if len(self.places) > MAX_PENDING:  # folded into their folders
-                folded = {
-                    ("folder", os.path.dirname(p)) if k == "file" else (k, p): None
-                    for k, p in self.places
-                }
-                everything = {("tree", r): None for r in self.roots}
-                self.places = folded if len(folded) <= MAX_PENDING else everything
+            if len(self.places) > MAX_PENDING:
+                self.places = dict.fromkeys(folded(list(self.places), self.roots))
         self.wake.set()
 
     def take(self) -> list:
@@ -89,6 +84,16 @@ class Changes(logging.Handler):
             if isinstance(arg, OSError) and arg.errno in (errno.ENOSPC, errno.EMFILE):
                 self.out_of_watches = arg.errno
                 self.wake.set()
+
+
+def folded(places: list, roots: list[str]) -> list:
+    """`places` once each, at most MAX_PENDING: past it, files folded into their folders, and
+    past that, the roots walked whole."""
+    places = list(dict.fromkeys(places))
+    if len(places) > MAX_PENDING:
+        up = (("folder", os.path.dirname(p)) if k == "file" else (k, p) for k, p in places)
+        places = list(dict.fromkeys(up))
+    return places if len(places) <= MAX_PENDING else [("tree", r) for r in roots]
 
 
 def limit(code: int) -> str:

@@ -9,11 +9,11 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import sys
 import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -29,8 +29,11 @@ from search.settings import Settings
 from search.terminal import error_line, escaped, quiet_pipe
 
 from .errors import IndexerError
+from .progress import Progress
 from .run import Indexer, holder
 from .watch import POLL
+
+STOPPED = "altclip-index: stopped; run the same command again to finish"
 
 
 def parser() -> argparse.ArgumentParser:
@@ -213,9 +216,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.ray:
             indexer.address = args.ray
         if args.watch:
-            return watch(indexer, args)
+            return watch(indexer, args, hard=argv is None)
         stop = threading.Event()
-        signal.signal(signal.SIGINT, lambda *_: _interrupt(stop))
+        signal.signal(signal.SIGINT, lambda *_: _interrupt(stop, argv is None))
         with Progress() as progress:
             if args.export:
                 _needs("pyarrow", "parquet")
@@ -226,6 +229,9 @@ def main(argv: list[str] | None = None) -> int:
         if summary.failed and not args.export:
             print(f"see why with: altclip-index --report --library {escaped(str(args.library))}")
         return 130 if summary.interrupted else 0  # 130: stopped by Ctrl-C, as shells say
+    except KeyboardInterrupt:  # a second Ctrl-C, called from Python (_interrupt)
+        print(STOPPED, file=sys.stderr)
+        return 130
     except BrokenPipeError:
         raise  # the reader stopped early: quiet_pipe ends quietly
     except (AltCLIPError, OSError) as e:
@@ -237,7 +243,7 @@ def main(argv: list[str] | None = None) -> int:
         signal.signal(signal.SIGINT, previous)
 
 
-def watch(indexer: Indexer, args) -> int:
+def watch(indexer: Indexer, args, hard: bool) -> int:
     """`--watch`: the first pass, then the changes, until Ctrl-C or SIGTERM (exit 0: the way a
     watcher ends). A second Ctrl-C stops at once; the next start finishes the job."""
     if args.ray is not None or args.export:
@@ -248,7 +254,7 @@ def watch(indexer: Indexer, args) -> int:
     sys.stdout.reconfigure(line_buffering=True)  # a line a change, also into a journal
     watcher = Watcher(indexer, args.photos, poll=args.poll, max_watches=args.max_watches)
     terminate = signal.signal(signal.SIGTERM, lambda *_: watcher.stop())
-    signal.signal(signal.SIGINT, lambda *_: _interrupt(watcher.stopped, watcher.stop))
+    signal.signal(signal.SIGINT, lambda *_: _interrupt(watcher.stopped, hard, watcher.stop))
     try:
         with Progress() as progress:
             watcher.run(args.rebuild, progress)
@@ -272,13 +278,17 @@ def positive(kind: type) -> Callable[[str], int | float]:
     return parse
 
 
-def _interrupt(stop: threading.Event, stopping: Callable[[], None] | None = None) -> None:
-    """Ctrl-C: stop after this batch; a second one ends the process at once, as a kill would
-    (the batch in flight is lost, nothing else). A KeyboardInterrupt is not raised instead: it
-    lands in whatever runs, and a library's finalizer catches and prints it (SQLAlchemy's pool)."""
+def _interrupt(stop: threading.Event, hard: bool, stopping: Callable[[], None] | None = None):
+    """Ctrl-C: stop after this batch; a second one stops now (the batch in flight is lost,
+    nothing else). As a command (`hard`), the process ends as a kill would: a KeyboardInterrupt
+    lands in whatever runs, and a library's finalizer catches and prints it (SQLAlchemy's pool).
+    Called from Python, it is raised, and the caller's process goes on."""
     if stop.is_set():
-        print("\naltclip-index: stopped; run the same command again to finish", file=sys.stderr)
-        sys.stdout.flush()
+        if not hard:
+            raise KeyboardInterrupt
+        with contextlib.suppress(OSError, ValueError):  # a closed pipe: still out at once
+            print(f"\n{STOPPED}", file=sys.stderr)
+            sys.stdout.flush()
         os._exit(130)  # 130: stopped by Ctrl-C, as shells say
     (stopping or stop.set)()
     print("\nstopping after this batch (Ctrl-C again to stop now)", file=sys.stderr)
@@ -343,57 +353,6 @@ def check(args) -> int:
     if not problems:
         print("altclip-index --check: the library is sound", file=sys.stderr)
     return 1 if problems else 0
-
-
-class Progress:
-    """A tqdm bar (files/s, ETA) on a terminal; a plain line every 10 s otherwise."""
-
-    def __enter__(self):
-        self.bar, self.last = None, 0.0
-        self.start = time.perf_counter()
-        self.first: tuple[int, float] | None = None  # after the first batch, which loads the model
-        self.estimated = False
-        return self
-
-    def __call__(self, done: int, total: int) -> None:
-        now = time.perf_counter()
-        if self.first is None:
-            self.first = done, now
-        elif not self.estimated and now - self.first[1] >= 5 and done < total:
-            self.estimated = True
-            rate = (done - self.first[0]) / (now - self.first[1])
-            self.say(
-                f"about {_duration((total - done) / rate)} to go for {total - done} files "
-                f"({rate:.2f} files/s); the photos indexed so far can be searched already"
-            )
-        if sys.stderr.isatty():
-            if self.bar is None:
-                from tqdm import tqdm
-
-                self.bar = tqdm(total=total, unit="file", desc="indexing")
-            self.bar.update(done - self.bar.n)
-        elif now - self.last >= 10 or done == total:
-            self.last = now
-            rate = done / max(now - self.start, 1e-9)
-            print(f"indexed {done}/{total} files ({rate:.1f} files/s)", file=sys.stderr, flush=True)
-
-    def say(self, line: str) -> None:
-        if self.bar is not None:
-            self.bar.write(line, file=sys.stderr)
-        else:
-            print(line, file=sys.stderr, flush=True)
-
-    def __exit__(self, *exc):
-        if self.bar is not None:
-            self.bar.close()
-
-
-def _duration(seconds: float) -> str:
-    """3 h 05 min, 12 min, 40 s."""
-    minutes = round(seconds / 60)
-    if minutes >= 60:
-        return f"{minutes // 60} h {minutes % 60:02d} min"
-    return f"{minutes} min" if minutes else f"{max(round(seconds), 1)} s"
 
 
 if __name__ == "__main__":

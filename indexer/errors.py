@@ -16,10 +16,12 @@ def out_of_space(e: BaseException | None) -> bool:
     """Whether `e`, or an error behind it, says that a disk is full or a quota used up (an
     OSError's errno; the words of SQLite's, PostgreSQL's or our own message)."""
     words = ("no space left", "disk is full", "disk quota exceeded")
-    while e is not None:
+    seen = set()
+    while e is not None and id(e) not in seen:
         if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT):
             return True
         if any(w in str(e).lower() for w in words):
             return True
+        seen.add(id(e))
         e = e.__cause__ or e.__context__
     return False

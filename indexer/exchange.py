@@ -29,6 +29,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from altclip_core import hub
+from altclip_core.errors import AltCLIPError
 from search import publishing
 from search.catalog import ERROR, OK, Catalog, Known, Model, Record
 from search.library_folder import (
@@ -85,7 +86,10 @@ def export(
         decoder = runner.decoder(model_folder, folder)
         plan = runner.plan(Exported(folder), [os.path.abspath(r) for r in roots], False)
         summary.unchanged = plan.unchanged
-        writer = Writer(folder, shown, hub.fingerprint(model_folder), runner.shard_rows)
+        shards = shard_files(folder)  # an export resumed: its shards' fingerprint, if it is ours
+        written = model_of(shards[-1:])[0] if shards else None
+        fingerprint = hub.fingerprint_for(model_folder, written)
+        writer = Writer(folder, shown, fingerprint, runner.shard_rows)
         done = 0
         embedder = runner.embedder(model_folder)
         try:
@@ -174,8 +178,9 @@ def _check_model(catalog: Catalog, files: list[Path], fingerprint: str, name: st
                 f"these shards were embedded by another model than {name} (fingerprint "
                 f"{fingerprint}, not {hub.fingerprint(folder)}): name theirs with --model"
             )
-        catalog.set_model(Model(recorded_name(name, folder), fingerprint, dim_of(files)))
-    elif recorded.fingerprint != fingerprint:
+        model = Model(recorded_name(name, folder), hub.fingerprint(folder), dim_of(files))
+        catalog.set_model(model)
+    elif recorded.fingerprint != fingerprint and not _one_model(recorded, fingerprint):
         raise IndexerError(
             f"these shards were embedded by another model (fingerprint {fingerprint}) than "
             f"this library's {recorded.name} ({recorded.fingerprint}): import them into a "
@@ -183,6 +188,16 @@ def _check_model(catalog: Catalog, files: list[Path], fingerprint: str, name: st
         )
     elif dim_of(files) not in (None, recorded.dim):
         raise IndexerError(f"the shards' vectors are not {recorded.dim}-dimensional")
+
+
+def _one_model(recorded: Model, fingerprint: str) -> bool:
+    """Whether the library's model and the shards' fingerprint name the same weights here, one
+    of them recorded before fingerprints read every byte."""
+    try:
+        folder = hub.resolve(recorded.name)
+    except AltCLIPError:  # not here: their fingerprints alone decide
+        return False
+    return hub.same_weights(folder, recorded.fingerprint) and hub.same_weights(folder, fingerprint)
 
 
 def _same(known: Known | None, r: Record) -> bool:

@@ -151,7 +151,9 @@ class Indexer(Runner):
                 "model, or re-embed every photo with this one: add --rebuild"
             )
         dim = embedder.probe()
-        model = Model(recorded_name(name, folder), hub.fingerprint(folder), dim)
+        pending = catalog.pending_model()  # a rebuild begun before fingerprints read every byte
+        fingerprint = hub.fingerprint_for(folder, pending.fingerprint if pending else None)
+        model = Model(recorded_name(name, folder), fingerprint, dim)
         if recorded is None and not rebuild:
             catalog.set_model(model)
         else:

@@ -22,8 +22,9 @@ lock, held for as long as it watches, with the model loaded once.
   seconds without one it lets the image tower go (loaded again for the next photo): its memory
   stays flat, and small while nothing changes.
 - A full disk (or quota) under the library or its catalog stops a round, not the watcher: said
-  once, the round's places and every change that comes meanwhile are tried again every POLL
-  seconds; nothing is marked failed for want of space.
+  once, the round's places and every change that comes meanwhile are kept and tried again once
+  the library's disk has more room (looked at every POLL seconds), or every FULL_EVERY polls
+  (a quota, a catalog elsewhere); nothing is marked failed for want of space.
 
 It tells the page what it does in LIBRARY/watch.json (`Status`, `read_status`), written whole
 (a temporary file renamed) when its state changes, removed when it stops.
@@ -31,10 +32,12 @@ It tells the page what it does in LIBRARY/watch.json (`Status`, `read_status`), 
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import logging
 import os
+import shutil
 import threading
 import time
 from collections.abc import Callable
@@ -47,7 +50,7 @@ from search.catalog import under
 from search.database import CatalogError, shown
 from search.library_folder import temporary
 
-from .changes import MAX_PENDING, WATCHES, Changes, limit, watched_events
+from .changes import WATCHES, Changes, folded, limit, watched_events
 from .errors import out_of_space
 from .run import Indexer, Job
 from .scan import Entry, changed_folders, network_share
@@ -122,8 +125,8 @@ class Watcher:
         self.rounds = 0  # plans run, the first pass included
         self.release, self.idle_since = RELEASE, time.monotonic()
         self.away: set[str] = set()  # photo folders gone or empty (unmounted?), said once
-        self.waiting: list | None = None  # out of space: the places to try again, and when
-        self.retry_at = 0.0
+        self.waiting: list = []  # out of space: the places to try again, when, and the room
+        self.retry_at, self.room, self.skipped = 0.0, 0, 0  # there was (see _space_again)
 
     def stop(self) -> None:
         """End after the batch in flight (at once, when idle)."""
@@ -183,10 +186,10 @@ class Watcher:
                 polls, next_poll = polls + 1, now + self.poll
                 places += self._rescan(job, full=polls % self.full_every == 0)
             if self.waiting:  # out of space: every change kept until the next try
-                self.waiting = self._folded(self.waiting + places)
-                if now < self.retry_at:
+                self.waiting = folded(self.waiting + places, self.roots)
+                if not self._space_again(now):
                     continue
-                places, self.retry_at = self.waiting, now + self.poll
+                places = self.waiting
             if (places := self._in_reach(places)) and not self.stopped.is_set():
                 self._round(job, places)
 
@@ -205,13 +208,14 @@ class Watcher:
 
     def _round(self, job: Job, places: list | None, told=None) -> Summary:
         """One plan run through the stages; what it left unsettled is looked at later."""
-        self._status("indexing")
+        state = "full" if self.waiting else "indexing"  # a try while full: the page says full
+        self._status(state)
         self.rounds += 1
 
         def progress(done: int, total: int) -> None:
             if told is not None:
                 told(done, total)
-            self._status("indexing", done, total)
+            self._status(state, done, total)
 
         try:
             summary = job.index(places, self._settled, self.stopped, progress)  # unsettled: later
@@ -221,7 +225,7 @@ class Watcher:
             return self._wait_for_space(job, e, places)
         if self.waiting:
             self.say(f"{time.strftime('%H:%M:%S')} space again: indexing goes on")
-            self.waiting = None
+            self.waiting = []
         self.looks = {p: v for p, v in self.looks.items() if p in self.later}
         changed = summary.added + summary.updated + summary.moved + summary.removed
         if places is None or changed or summary.failed or summary.interrupted:
@@ -232,23 +236,26 @@ class Watcher:
 
     def _wait_for_space(self, job: Job, e: Exception, places: list | None) -> Summary:
         """A full disk (or quota) stopped the round: said once; its places, and every change
-        that comes meanwhile, tried again every poll. What was stored stays (the plan of the next
-        try skips it); a photo's row is never marked failed for want of space."""
+        that comes meanwhile, are tried again once there may be room (`_space_again`). What was
+        stored stays (the next try's plan skips it); no row is marked failed for want of space."""
         if not self.waiting:
             where = shown(job.catalog.url) if isinstance(e, CatalogError) else job.indexer.library
             self.say(
                 f"altclip-index: no space left to write into {where}: free some there (the "
-                f"watcher tries again every {self.poll:g} s; nothing is lost)"
+                f"watcher looks every {self.poll:g} s and goes on once there is; nothing is lost)"
             )
-        self.waiting = self._folded((self.waiting or []) + (places or self._trees()))
+        self.waiting = folded(self.waiting + (places or self._trees()), self.roots)
+        self.room, self.skipped = _room(job.indexer.library), 0
         self.retry_at = time.monotonic() + self.poll
-        self.idle_since = time.monotonic()
         return Summary()
 
-    def _folded(self, places: list) -> list:
-        """The places once each; the roots walked whole past MAX_PENDING."""
-        places = list(dict.fromkeys(places))
-        return places if len(places) <= MAX_PENDING else self._trees()
+    def _space_again(self, now: float) -> bool:
+        """Whether to try again now: a poll has passed, and the library's disk has more room than
+        when it was full, or `full_every` polls have passed (a quota, a catalog elsewhere)."""
+        if now < self.retry_at:
+            return False
+        self.retry_at, self.skipped = now + self.poll, self.skipped + 1
+        return self.skipped >= self.full_every or _room(self.indexer.library) > self.room
 
     def _trees(self) -> list:
         return [("tree", r) for r in self.roots]
@@ -330,16 +337,26 @@ class Watcher:
             if (last.done, last.total) == (done, total) or (now - self.said_at < 1 < total - done):
                 return
         since = last.since if last is not None and last.state == state else now
-        self.said, self.said_at = Status(os.getpid(), state, self.mode, done, total, since), now
+        status = Status(os.getpid(), state, self.mode, done, total, since)
         path = Path(self.indexer.library) / STATUS
         tmp = temporary(path)
         try:
-            tmp.write_text(json.dumps(asdict(self.said)))
+            tmp.write_text(json.dumps(asdict(status)))
             os.replace(tmp, path)
+            self.said, self.said_at = status, now
         except OSError:  # a full disk: no status (the page says nothing) rather than a stale one
-            tmp.unlink(missing_ok=True)
-            path.unlink(missing_ok=True)
+            for leftover in (tmp, path):
+                with contextlib.suppress(OSError):
+                    leftover.unlink(missing_ok=True)
             self.said = None
+
+
+def _room(folder: Path) -> int:
+    """The bytes free to this user on the disk that holds `folder` (0 where it cannot be told)."""
+    try:
+        return shutil.disk_usage(folder).free
+    except OSError:
+        return 0
 
 
 def _empty(folder: str) -> bool:

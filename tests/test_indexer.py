@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import errno
 import fcntl
+import json
 import os
 import random
 import shutil
@@ -12,6 +13,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 import urllib.parse
 from contextlib import closing
@@ -348,6 +350,16 @@ def test_a_library_recorded_with_the_old_fingerprint_goes_on(photos, tiny, tmp_p
     Image.new("RGB", (64, 48), "red").save(mine / "later.jpg")
     assert indexer(library, tiny).run([mine]).added == 1
     assert len(Library.open(library).search("a photo", k=10)) == 4
+    # A rebuild begun then is resumed, not begun again.
+    stop = threading.Event()
+    stop.set()  # after the first batch
+    rebuild = Indexer(library=library, model=str(tiny), max_megapixels=4, batch_size=1)
+    assert rebuild.run([mine], rebuild=True, stop=stop).added == 1
+    with closing(sqlite3.connect(library / CATALOG)) as db, db:
+        (pending,) = db.execute("SELECT value FROM meta WHERE key = 'rebuild_model'").fetchone()
+        pending = json.loads(pending) | {"fingerprint": hub._sampled(tiny)}
+        db.execute("UPDATE meta SET value = ? WHERE key = 'rebuild_model'", (json.dumps(pending),))
+    assert rebuild.run([mine], rebuild=True).added == 3
 
 
 def test_second_indexer_is_refused(photos, tiny, tmp_path):
@@ -496,12 +508,12 @@ def test_int8_checks_itself_and_falls_back_to_the_exact_model(
 
 
 def test_the_time_left_is_estimated_after_the_model_has_loaded(monkeypatch, capsys):
-    from indexer import cli
+    from indexer import progress as shown
 
     clock = iter([0.0, 30.0, 40.0, 50.0])  # enter; the first batch at 30 s (model load); ...
-    monkeypatch.setattr(cli.time, "perf_counter", lambda: next(clock))
-    monkeypatch.setattr(cli.sys.stderr, "isatty", lambda: False)
-    with cli.Progress() as progress:
+    monkeypatch.setattr(shown.time, "perf_counter", lambda: next(clock))
+    monkeypatch.setattr(shown.sys.stderr, "isatty", lambda: False)
+    with shown.Progress() as progress:
         progress(16, 20_000)
         progress(32, 20_000)  # 16 files in 10 s after the first batch: 1.6 files/s
         progress(48, 20_000)

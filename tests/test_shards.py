@@ -4,6 +4,7 @@ missing a column and a missing pyarrow are each refused in one line."""
 
 from __future__ import annotations
 
+import shutil
 import sys
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from altclip_core import hub
 from indexer import Indexer, IndexerError
 from indexer.cli import main as index_main
 from search import catalog
@@ -21,7 +23,7 @@ from tests.photos import BAD, GOOD, make_hostile, make_photos
 
 pa = pytest.importorskip("pyarrow", reason="pip install pyarrow (ray[data], in the dev extra)")
 pq = pytest.importorskip("pyarrow.parquet")
-from indexer.exchange import import_shards  # noqa: E402
+from indexer.exchange import import_shards, model_of, shard_files  # noqa: E402
 
 
 def state(library: Path, url: str | None = None) -> dict:
@@ -113,6 +115,30 @@ def test_another_models_shards_are_refused(exported, tiny, tmp_path, capsys):
     assert state(library) == before
     with pytest.raises(IndexerError, match="another model"):  # a new library: the named model's
         import_shards(tmp_path / "new", other, model=str(tiny))
+
+
+def test_shards_of_the_old_fingerprint_are_the_same_model(exported, tiny, photos, tmp_path):
+    """Shards and libraries recorded before fingerprints read every byte (each file's size,
+    first and last MB) name the same model as new ones: an import takes either, a new library
+    records the new one, an export resumed keeps its shards' own."""
+    shards, _ = exported
+    old = tmp_path / "old"
+    old.mkdir()
+    for part in shards.glob("*.parquet"):
+        table = pq.read_table(part)
+        sampled = pa.array([hub._sampled(tiny)] * len(table), pa.string())
+        column = table.schema.get_field_index("model_fingerprint")
+        pq.write_table(table.set_column(column, "model_fingerprint", sampled), old / part.name)
+    library = tmp_path / "lib"
+    import_shards(library, shards)
+    assert import_shards(library, old).unchanged == GOOD + BAD
+    import_shards(tmp_path / "new", old, model=str(tiny))
+    assert Catalog.open(tmp_path / "new").model().fingerprint == hub.fingerprint(tiny)
+    more = tmp_path / "more"
+    shutil.copytree(photos / "2023", more)
+    exporter = Indexer(library=tmp_path / "x", model=str(tiny), max_megapixels=4)
+    assert exporter.export([photos, more], old).added == 3
+    assert model_of(shard_files(old))[0] == hub._sampled(tiny)  # one model: importable
 
 
 def test_unusable_rows_are_failures_not_a_broken_library(exported, tmp_path):
