@@ -350,6 +350,23 @@ def test_second_ctrl_c_exits_cleanly_and_the_rerun_finishes(tiny, tmp_path):
     assert sum(r.status == catalog.OK for r in rows(library).values()) == 240
 
 
+def test_called_from_python_a_second_ctrl_c_stops_the_run_not_the_process(
+    tiny, tmp_path, capsys, monkeypatch
+):
+    """In a notebook, the command's second Ctrl-C raises into the run, not os._exit."""
+    from indexer import Indexer
+
+    def interrupted(self, *args, **kwargs):
+        os.kill(os.getpid(), signal.SIGINT)  # stop after this batch
+        os.kill(os.getpid(), signal.SIGINT)  # now
+        time.sleep(5)
+
+    monkeypatch.setattr(Indexer, "run", interrupted)
+    args = [str(tmp_path), "--library", str(tmp_path / "lib"), "--model", str(tiny)]
+    assert index_main(args) == 130
+    assert capsys.readouterr().err.endswith("run the same command again to finish\n")
+
+
 def test_one_ctrl_c_finishes_the_batch_and_exits_130(tiny, tmp_path):
     """Stopped by Ctrl-C after its batch, a run keeps that batch and says so, and exits 130
     as shells do for an interrupted command: a script can tell it from a finished run."""
