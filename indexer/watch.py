@@ -125,8 +125,9 @@ class Watcher:
         self.rounds = 0  # plans run, the first pass included
         self.release, self.idle_since = RELEASE, time.monotonic()
         self.away: set[str] = set()  # photo folders gone or empty (unmounted?), said once
-        self.waiting: list = []  # out of space: the places to try again, when, and the room
-        self.retry_at, self.room, self.skipped = 0.0, 0, 0  # there was (see _space_again)
+        # Out of space: the places to try again; when; the room there was; the polls since.
+        self.waiting: list = []
+        self.retry_at, self.room, self.skipped = 0.0, 0, 0
 
     def stop(self) -> None:
         """End after the batch in flight (at once, when idle)."""
