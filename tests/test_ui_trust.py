@@ -11,6 +11,7 @@ import io
 import os
 import re
 import shutil
+import socket
 import time
 import unicodedata
 import urllib.error
@@ -171,6 +172,22 @@ def test_no_photo_is_served_without_the_password(photo_library, tmp_path):
     assert len(shown) == GOOD + 1  # the grid stays under the viewer
     (preview,) = [inlined(u) for u in shown if inlined(u)[0] == "image/jpeg"]
     assert preview[1] in previews
+
+
+def test_on_loopback_the_page_answers_only_to_this_machines_names(photo_library, tmp_path):
+    """Without a password, on loopback: a page elsewhere whose name resolves to 127.0.0.1 (DNS
+    rebinding) cannot open the page's websocket, which carries the photos."""
+    from websockets.exceptions import InvalidStatus
+    from websockets.sync.client import connect
+
+    with serve(photo_library, tmp_path / "ui.log") as url:
+        port = int(url.rsplit(":", 1)[1])
+        with tab(url, "q=sunset") as page:  # localhost: the page
+            assert pictures(page.run())
+        for name in ("evil.example", "attacker.localhost.example"):
+            sock = socket.create_connection(("127.0.0.1", port))
+            with pytest.raises(InvalidStatus, match="403"):
+                connect(f"ws://{name}:{port}/_stcore/stream", sock=sock, open_timeout=30)
 
 
 def picture(data: bytes) -> bool:

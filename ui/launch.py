@@ -104,6 +104,11 @@ def main(argv: list[str] | None = None) -> int:
         "--client.showErrorDetails",
         "none",  # an unexpected error is one generic line: no traceback, no server path
     ]
+    if loopback(args.address):
+        # The page's websocket answers only to this machine's names: a web page elsewhere whose
+        # name an attacker points at 127.0.0.1 (DNS rebinding) would read the photos otherwise.
+        for host in dict.fromkeys(["localhost", "127.0.0.1", "::1", args.address]):
+            cmd += ["--server.allowedHosts", host]
     os.execv(sys.executable, cmd)
 
 
