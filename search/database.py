@@ -64,6 +64,14 @@ def connect(url: str, read_only: bool = False) -> Engine:
         return _prepare(_engine(url))
     except SQLAlchemyError as e:
         raise CatalogError(f"cannot open the catalog {shown(url)}: {advice(e, url)}") from None
+    except ModuleNotFoundError as e:  # the URL's database driver
+        raise CatalogError(f"cannot open the catalog {shown(url)}: {no_driver(e)}") from None
+
+
+def no_driver(e: ModuleNotFoundError) -> str:
+    """What to do where a catalog URL's database driver is not installed."""
+    package = DRIVERS.get(e.name or "", e.name)
+    return f"its database driver {e.name} is not installed: pip install {package}"
 
 
 @contextmanager
@@ -75,7 +83,10 @@ def one_writer(url: str | None) -> Iterator[None]:
     if not (url or "").startswith("postgresql"):
         yield
         return
-    engine = create_engine(url)
+    try:
+        engine = create_engine(url)
+    except ModuleNotFoundError as e:
+        raise CatalogError(f"cannot open {shown(url)}: {no_driver(e)}") from None
     try:
         c = engine.connect()
         locked = c.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": WRITER_LOCK}).scalar()
@@ -101,6 +112,9 @@ def error_line(e: SQLAlchemyError) -> str:
     """A database error in one line, without SQLAlchemy's background link."""
     return f"{type(e).__name__}: {str(e).splitlines()[0]}"
 
+
+# A driver's module -> the package that installs it, where the names differ.
+DRIVERS = {"MySQLdb": "mysqlclient", "psycopg2": "psycopg2-binary", "pymysql": "PyMySQL"}
 
 # What the database says -> what to do about it (the first that the message holds).
 ADVICE = {

@@ -215,3 +215,14 @@ def test_postgresql_stopped_mid_run_is_one_line_and_the_rerun_finishes(tiny, tmp
     finally:
         server.stop()
         server.remove()
+
+
+def test_a_catalog_whose_driver_is_not_installed_is_one_line(tmp_path):
+    """ "any SQLAlchemy database": one whose driver is missing says which package to install."""
+    url = "mysql://someone@localhost/photos"
+    for tool, args in (("search", ["red"]), ("indexer", [str(tmp_path)])):
+        done = cli(tool, *args, "--library", tmp_path / "lib", "--catalog", url)
+        assert done.returncode == 1 and done.stderr.decode() == (
+            f"altclip-{'index' if tool == 'indexer' else tool}: cannot open the catalog {url}: "
+            "its database driver MySQLdb is not installed: pip install mysqlclient\n"
+        )
