@@ -103,6 +103,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.query is not None and not args.no_dates and not explicit:
             said = library.dates_said(args.query)
         photos = library.status().photos
+    except BrokenPipeError:
+        raise  # --duplicates read by `| head`: quiet_pipe ends quietly
     except (AltCLIPError, OSError) as e:
         print(f"altclip-search: {error_line(e)}", file=sys.stderr)
         return 1

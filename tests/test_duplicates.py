@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -299,6 +302,12 @@ def test_the_command_lists_the_groups(copies_library, capsys):
     with pytest.raises(SystemExit) as stop:
         main(["猫", "--duplicates", "--library", str(lib.folder)])
     assert stop.value.code == 2
+    read, write = os.pipe()
+    os.close(read)  # `| head -1` that has already read its line
+    cmd = [sys.executable, "-m", "search", "--duplicates", "--library", str(lib.folder)]
+    done = subprocess.run(cmd, stdout=write, stderr=subprocess.PIPE, text=True)
+    os.close(write)
+    assert (done.returncode, done.stderr) == (0, ""), "a reader gone early: quiet, as Unix tools"
 
 
 def test_search_folds_copies_into_one_hit(copies_library):
