@@ -127,15 +127,20 @@ class Indexer(Runner):
             held = sum(1 for _ in catalog.rows_under(place)) + len(catalog.odd_rows_under(place))
         except CatalogError:
             held = 0
+        if os.path.isfile(root):
+            return f"{root} is a file: name the folder that holds it"
         if not held:
             return f"{root} is not a folder"
-        command = f"altclip-index --forget {shlex.quote(str(root))}"
-        command += f" --library {shlex.quote(str(self.library))}"
-        also = " with the same --catalog" if self.catalog_url else ""
         return (
             f"{root} is not a folder; the library holds {held} photos from it: to forget them, "
-            f"run {command}{also}"
+            f"run {self.forget_command(root)}"
         )
+
+    def forget_command(self, root) -> str:
+        """The command that forgets the photos under `root`, for this library."""
+        command = f"altclip-index --forget {shlex.quote(str(root))}"
+        command += f" --library {shlex.quote(str(self.library))}"
+        return command + (" with the same --catalog" if self.catalog_url else "")
 
     def _check_model(
         self, catalog: Catalog, name: str, folder: Path, embedder: Embedder, rebuild: bool

@@ -201,7 +201,7 @@ class Watcher:
         for root in away - self.away:
             self.say(
                 f"altclip-index: {root} is gone or empty: its photos are kept until it is "
-                f"back (to forget them: altclip-index --forget {root})"
+                f"back (to forget them: {self.indexer.forget_command(root)})"
             )
         places += [("tree", r) for r in self.away - away]  # back: walked whole
         self.away = away

@@ -26,6 +26,7 @@ from search.catalog_words import CatalogWords
 from search.catalog_writes import CatalogWrites
 from search.database import CatalogError, NoCatalog, advice, catalog_url, connect, shown
 from search.filters import has_text, in_folder, taken, under
+from search.library_folder import has_catalog, no_library
 from search.schema import (
     ERROR,
     OK,
@@ -81,10 +82,8 @@ class Catalog(CatalogWrites, CatalogCopies, CatalogWords):
         """The catalog of `library` (or at `url`). Without `create` (searchers, reports), a
         library folder that holds no catalog is a CatalogError rather than a new empty catalog,
         and nothing is written."""
-        if not create and url is None and not (Path(library) / "catalog.sqlite").is_file():
-            raise NoCatalog(
-                f"no library in {library}: build one with  altclip-index PHOTOS --library {library}"
-            )
+        if not create and url is None and not has_catalog(library):
+            raise NoCatalog(no_library(Path(library)))
         url = catalog_url(Path(library), url)
         return cls(connect(url, read_only=not create), url)
 

@@ -31,7 +31,7 @@ from search.copies import Copies
 from search.fusion import fused
 from search.hits import Hit, NoLibrary, SearchError, Status, hits_from
 from search.holdings import Holdings
-from search.library_folder import has_catalog
+from search.library_folder import has_catalog, no_library
 from search.matching import Matching, Measured, vectors_of
 from search.query import Query
 from search.query import parse as parse_dates
@@ -84,9 +84,7 @@ class Library:
             )
         folder = Path(folder).expanduser()
         if catalog_url is None and not has_catalog(folder):
-            raise NoLibrary(
-                f"no library in {folder}: build one with  altclip-index PHOTOS --library {folder}"
-            )
+            raise NoLibrary(no_library(folder))
         catalog = Catalog.open(folder, catalog_url, create=False)
         try:
             if (model := catalog.model()) is None:

@@ -54,6 +54,13 @@ def has_catalog(library: Path) -> bool:
     return (Path(library) / CATALOG).is_file()
 
 
+def no_library(folder: Path) -> str:
+    """What to say where `folder` holds no library: a file, or a folder to build one in."""
+    if folder.exists() and not folder.is_dir():
+        return f"{folder} is a file; --library names a folder"
+    return f"no library in {folder}: build one with  altclip-index PHOTOS --library {folder}"
+
+
 def recorded_name(name: str, folder: Path) -> str:
     """How a library records its model: a hub name as given, a local folder as its absolute path
     (so searches from any directory find it)."""

@@ -31,6 +31,7 @@ from indexer import Indexer, IndexerError
 from indexer.cli import main as index_main
 from search import Library, catalog
 from search.catalog import Catalog, Photo
+from search.cli import main as search_main
 from search.library_folder import CATALOG, LibraryBusy
 from search.vector_index import VectorIndex
 from tests import checkpoints
@@ -382,6 +383,10 @@ def test_cli(photos, tiny, tmp_path, capsys):
     assert "empty.png\tempty file" in captured.out and f"{BAD} file(s)" in captured.err
     assert index_main([str(tmp_path / "nowhere"), "--library", str(library)]) == 1
     assert "is not a folder" in capsys.readouterr().err
+    one = next(p for p in photos.rglob("*.jpg"))  # a photo, not its folder: no --forget advice
+    assert index_main([str(one), "--library", str(library)]) == 1
+    said = capsys.readouterr().err
+    assert said == f"altclip-index: {one} is a file: name the folder that holds it\n"
     assert index_main(["--library", str(library)]) == 2
 
 
@@ -397,6 +402,11 @@ def test_a_bad_library_or_device_is_one_line(photos, tiny, tmp_path, capsys):
     assert (
         capsys.readouterr().err
         == f"altclip-index: {tmp_path / 'a-file'} is a file; --library names a folder\n"
+    )
+    assert search_main(["red", "--library", str(tmp_path / "a-file")]) == 1
+    assert (
+        capsys.readouterr().err
+        == f"altclip-search: {tmp_path / 'a-file'} is a file; --library names a folder\n"
     )
     args = [str(photos / "2023"), "--library", str(tmp_path / "lib"), "--model", str(tiny)]
     assert index_main(args) == 0  # then nothing is left to embed: only the first check can see

@@ -167,6 +167,8 @@ def test_a_watched_folder_emptied_keeps_its_photos_until_it_is_back(tiny, tmp_pa
         until(lambda: ok(library) == {"a.jpg"}, what="settled")
         (photos / "a.jpg").unlink()
         until(lambda: any("is gone or empty" in line for line in said), what="said")
+        forget = f"altclip-index --forget {photos} --library {library}"
+        assert [line for line in said if "is gone or empty" in line][0].endswith(f"{forget})")
         assert ok(library) == {"a.jpg"}
         jpeg(photos / "b.jpg", 2)
         until(lambda: ok(library) == {"b.jpg"}, what="back, and walked whole")
