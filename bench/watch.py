@@ -43,6 +43,7 @@ from indexer.scan import changed_folders  # noqa: E402
 from indexer.watch import read_status  # noqa: E402
 from search import Library  # noqa: E402
 from search.catalog import Catalog, Record  # noqa: E402
+from search.library_folder import PICTURES, picture  # noqa: E402
 from tests import checkpoints  # noqa: E402
 from tests.test_parity import photo  # noqa: E402
 
@@ -62,6 +63,10 @@ def stand_ins(tree: Path, files: int, library: Path) -> None:
         v = rng.standard_normal(dim).astype(np.float32)
         sha = hashlib.sha256(str(i).encode()).hexdigest()
         vector = (v / np.linalg.norm(v)).tobytes()
+        for kind in PICTURES:  # stand-in pictures too: a row without its own is made again
+            made = picture(library, kind, sha)
+            made.parent.mkdir(parents=True, exist_ok=True)
+            made.write_bytes(b"x")
         records.append(
             Record(str(path), st.st_size, st.st_mtime_ns, sha, 64, 64, None, None, vector)
         )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import os
 import signal
 import sys
@@ -24,7 +25,7 @@ from altclip_core.errors import AltCLIPError
 from altclip_core.preprocess import MAX_FILE_MB, MAX_MEGAPIXELS
 from search import publishing
 from search.catalog import Catalog
-from search.library_folder import LibraryBusy, index_folder
+from search.library_folder import LibraryBusy, has_pictures, index_folder
 from search.settings import Settings
 from search.terminal import error_line, escaped, quiet_pipe
 
@@ -338,7 +339,7 @@ def check(args) -> int:
     anything is wrong."""
     catalog = Catalog.open(args.library, args.catalog, create=False)
     problems = [f"the catalog file: {escaped(line)}" for line in catalog.integrity()]
-    damaged = catalog.damaged()
+    damaged = catalog.damaged(functools.partial(has_pictures, args.library))
     for path, why in damaged:
         print(f"{escaped(path)}\t{why}")
     if damaged:

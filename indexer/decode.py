@@ -45,7 +45,14 @@ from altclip_core.preprocess import (
     to_rgb,
 )
 from search.catalog import Record
-from search.library_folder import PICTURES, PREVIEW_EDGE, THUMB_EDGE, picture, temporary
+from search.library_folder import (
+    PICTURES,
+    PREVIEW_EDGE,
+    THUMB_EDGE,
+    has_pictures,
+    picture,
+    temporary,
+)
 
 from .errors import IndexerError
 from .scan import Entry
@@ -116,8 +123,8 @@ class Decoder:
         try:
             with open_file(entry.path, self.max_file_mb) as f:
                 d.sha256 = _sha256(f, self.max_file_mb)
-                if d.sha256 in known:
-                    d.reuse = True
+                d.reuse = d.sha256 in known
+                if d.reuse and has_pictures(self.pictures, d.sha256):
                     return d
                 f.seek(0)
                 with Image.open(f) as image:
@@ -132,7 +139,8 @@ class Decoder:
                     image.load()
                     rgb = to_rgb(image)
             self._pictures(rgb, d.sha256)
-            d.pixels = self.preprocess.cropped(rgb)
+            if not d.reuse:  # else decoded for its pictures alone: its vector is copied
+                d.pixels = self.preprocess.cropped(rgb)
         except ImageError as e:
             d.error = str(e)
         except IndexerError:
@@ -146,7 +154,7 @@ class Decoder:
         Written under a name no other thread or machine uses, then renamed into place."""
         for kind, (edge, suffix, quality) in PICTURES.items():
             path = picture(self.pictures, kind, sha)
-            if path.exists():
+            if path.is_file() and path.stat().st_size:  # an empty one is made again
                 continue
             small = rgb.copy()
             small.thumbnail((edge, edge), Image.BICUBIC)

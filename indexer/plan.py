@@ -98,6 +98,7 @@ def make_plan(
     warn: Callable[[str], None] = print,
     places: list[Place] | None = None,
     settled: Callable[[Entry], bool] | None = None,
+    pictured: Callable[[str], bool] | None = None,
 ) -> Plan:
     """Diff the `places` (default: each of `roots`, absolute paths, walked whole, with the
     damaged rows checked) against the catalog, or anything with its `known` and `damaged`
@@ -107,7 +108,7 @@ def make_plan(
     source = catalog if hasattr(catalog, "rows_under") else _Loaded(catalog.known(rebuild))
     full = places is None
     places = [("tree", r) for r in roots] if full else places
-    damaged = dict(source.damaged()) if full and not rebuild else {}
+    damaged = dict(source.damaged(pictured)) if full and not rebuild else {}
     diff = _Diff(damaged, settled or (lambda e: True))
     rules = Rules(list(exclude), include_hidden)
     trees, folders, files = _sorted(places)
@@ -360,7 +361,7 @@ class _Loaded:
     def recorded(self, folders: list[str]) -> set[str]:
         return set()
 
-    def damaged(self) -> list:
+    def damaged(self, pictured=None) -> list:
         return []
 
 

@@ -7,6 +7,7 @@ caller's: the catalog's (run.py, through store.py) or Parquet shards' (exchange.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import os
 from collections.abc import Callable, Iterable, Iterator
@@ -15,6 +16,7 @@ from pathlib import Path
 
 from altclip_core.preprocess import MAX_FILE_MB, MAX_MEGAPIXELS
 from search.catalog import Catalog
+from search.library_folder import has_pictures
 
 from .decode import Decoded, Decoder, decode_all
 from .embed import Embedder
@@ -54,7 +56,8 @@ class Runner:
         """Diff `places` (default: `roots`, walked whole) against the catalog (plan.py). A
         rebuild also takes in the library's photos outside them, so that none is lost."""
         rules = (self.exclude, self.include_hidden, self.warn)
-        return make_plan(catalog, roots, rebuild, *rules, places=places, settled=settled)
+        there = functools.partial(has_pictures, Path(self.library))  # pictures gone: made again
+        return make_plan(catalog, roots, rebuild, *rules, places, settled, there)
 
     def decoder(self, folder: Path, pictures: Path) -> Decoder:
         """The decode stage for the model in `folder`, writing thumbnails into `pictures`."""

@@ -164,7 +164,7 @@ class Exported:
                 rows[path] = Known(size, mtime_ns, sha256, OK if ok else ERROR, False)
         return rows
 
-    def damaged(self) -> list[tuple[str, str]]:
+    def damaged(self, pictured=None) -> list[tuple[str, str]]:
         return []  # a shard's rows are checked where they are imported (`to_records`)
 
 

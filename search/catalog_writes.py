@@ -10,7 +10,7 @@ import os
 import sqlite3
 import time
 import urllib.parse
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from sqlalchemy import and_, delete, false, func, insert, not_, or_, select, text, true, update
 from sqlalchemy.exc import SQLAlchemyError
@@ -368,9 +368,11 @@ class CatalogWrites:
             found = s.execute(text("PRAGMA integrity_check(20)")).scalars().all()
         return [] if found == ["ok"] else found
 
-    def damaged(self) -> list[tuple[str, str]]:
+    def damaged(self, pictured: Callable[[str], bool] | None = None) -> list[tuple[str, str]]:
         """(path, what is wrong) of every photo whose row cannot be trusted: its vector is
-        damaged (`damage`) or its content hash is not one. The indexer makes them again."""
+        damaged (`damage`) or its content hash is not one; with `pictured` (whether the
+        pictures of a sha256 are there: library_folder.pictured), a photo without its thumbnail
+        or preview. The indexer makes them again."""
         found = []
         with self._session() as s:
             dim, last = model_dim(s), -1
@@ -387,6 +389,8 @@ class CatalogWrites:
                         found.append((path, damage(embedding, dim)))
                     elif not SHA256.fullmatch(sha or ""):
                         found.append((path, "a content hash that is not one"))
+                    elif pictured is not None and not pictured(sha):
+                        found.append((path, "its thumbnail or preview is missing or empty"))
 
 
 def _known_columns(table) -> tuple:

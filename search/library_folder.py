@@ -46,6 +46,14 @@ def picture(library: Path, kind: str, sha256: str) -> Path:
     return Path(library) / kind / sha256[:2] / f"{sha256}.{suffix}"
 
 
+def has_pictures(library: Path, sha256: str) -> bool:
+    """Whether the photo with this sha256 has its thumbnail and preview in `library`, not empty."""
+    try:
+        return all(picture(library, kind, sha256).stat().st_size for kind in PICTURES)
+    except OSError:
+        return False
+
+
 def index_folder(library: Path) -> Path:
     return Path(library) / "index"
 

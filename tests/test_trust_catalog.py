@@ -17,7 +17,7 @@ from search import Library, publishing
 from search.catalog import Catalog, CatalogError, Model, Record
 from search.vector_index import refreshed
 from tests.conftest import AS_USER
-from tests.test_hostile import cli
+from tests.test_hostile import cli, rows
 from tests.test_parity import photo
 from tests.test_vector_index import add, brute_force, new_catalog, unit  # noqa: F401 (a fixture)
 
@@ -136,6 +136,32 @@ def test_damaged_rows_are_left_out_named_and_made_again(tiny, tmp_path):
     assert summary.unchanged == 3 and summary.failed == 0
     after = {h.path: h.score for h in Library.open(library).search("cat", k=10, exact=True)}
     assert after == pytest.approx(before, abs=1e-5)
+    assert cli("indexer", "--check", "--library", library).returncode == 0
+
+
+def test_lost_pictures_are_named_and_made_again_without_embedding(tiny, tmp_path, monkeypatch):
+    """Thumbnails and previews deleted or emptied (a clean-up tool, a restore that left them
+    out): --check names those photos, the next run makes their pictures again from the photos,
+    copying their vectors, not embedding them again."""
+    root, library = photos(tmp_path / "photos", 4), tmp_path / "lib"
+    Indexer(library=library, model=str(tiny)).run([root])
+    made = [p for kind in ("thumbs", "previews") for p in (library / kind).rglob("*.*")]
+    pictures = {p: p.read_bytes() for p in made}
+    vectors = {r.path: r.embedding for r in rows(library).values()}
+    shutil.rmtree(library / "thumbs")
+    lost = sorted(p for p in pictures if p.parent.parent.name == "previews")[0]
+    lost.write_bytes(b"")  # emptied
+    checked = cli("indexer", "--check", "--library", library)
+    assert checked.returncode == 1 and b"4 damaged row(s)" in checked.stderr
+    assert checked.stdout.decode().count("its thumbnail or preview is missing or empty") == 4
+
+    embedded = []
+    monkeypatch.setattr("indexer.embed.Embedder.embed", lambda self, b: embedded.extend(b))
+    summary = Indexer(library=library, model=str(tiny)).run([root])
+    assert len(summary.remade) == 4 and summary.failed == 0
+    assert not [d for d in embedded if d.pixels is not None], "no photo embedded again"
+    assert {p: p.read_bytes() for p in pictures} == pictures
+    assert {r.path: r.embedding for r in rows(library).values()} == vectors
     assert cli("indexer", "--check", "--library", library).returncode == 0
 
 
