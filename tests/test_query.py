@@ -250,6 +250,23 @@ def test_a_date_phrase_in_quotes_is_words():
     assert parse('"today', today=TODAY).phrases == ("today",)  # no closing quote: a date
 
 
+@pytest.mark.parametrize(
+    "query, after, before",
+    [
+        ("from 2019 to 2030", "2019-01-01", "2031-01-01"),
+        ("between 2020 and 2030", "2020-01-01", "2031-01-01"),
+        ("2019-2030", "2019-01-01", "2031-01-01"),
+        ("since 2030", "2030-01-01", None),
+        ("in 2030", "2030-01-01", "2031-01-01"),
+    ],
+)
+def test_a_year_to_come_is_a_year_where_a_date_word_leads_it(query, after, before):
+    """A range that ends in a year to come was cut to its first year ("to 2030" left as words);
+    a number past this year alone is still a number (room 2030)."""
+    q = parse(query, today=TODAY)
+    assert (q.text, q.after, q.before) == ("", d(after), before and d(before))
+
+
 def test_text_that_is_only_a_date_leaves_nothing_to_embed():
     for query in ["2023年", "去年", "last summer", "  2019到2021年 ", "from 2018 to 2020"]:
         q = parse(query, today=TODAY)

@@ -38,6 +38,7 @@ from search.dates.words import (
     POSITIONAL,
     TENS,
     WORD_ENDS,
+    YEAR_CUE,
     YEAR_DIGITS,
     A,
     Z,
@@ -195,7 +196,8 @@ def tokens(text: str, today: date) -> list[tuple[str, dict, int, int]]:
             if not date.min.year <= y <= date.max.year:  # 0000年: no such year
                 continue
             bare = kind == "bare"
-            if bare and (y > today.year or ending(NOT_A_YEAR_BEFORE, text, m.start())):
+            future = y > today.year and not ending(YEAR_CUE, text, m.start())
+            if bare and (future or ending(NOT_A_YEAR_BEFORE, text, m.start())):
                 continue
             if ending(BC, text, m.start()):  # 公元前2021年: 2021 BC
                 continue

@@ -131,6 +131,11 @@ DAY_ENDS = rf"(?=$|[\s{PUNCTUATION}{''.join(every('WORD_ENDS') + every('DAY_ENDS
 NOT_YEAR_AFTER = rf"{alternation('NOT_A_YEAR_AFTER')}|:|\.\d"  # 2023号, 2019: 12, 2019.5
 NOT_A_YEAR_BEFORE = re.compile(rf"(?:{alternation('NOT_A_YEAR_BEFORE')}|\#)\s*$", re.I)
 BC = re.compile(rf"{alternation('BC')}\s*$")
+YEAR_CUE = re.compile(  # a number past this year is a year only after such a word: since 2027
+    rf"(?:{alternation('PREPOSITIONS', lead=B)}|{alternation('RANGE_WORDS', lead=B)}"
+    rf"|{alternation('OPEN_BEFORE', lead=B)}|{alternation('AND_WORDS', lead=B)}|[-–~])\s*$",
+    re.I,
+)
 _TAKEN = alternation("TAKEN", lead=B)
 BEFORE_PHRASE = re.compile(  # what goes with a phrase before it: taken in, 从, 在
     rf"(?:{_TAKEN}\s+)?{alternation('PREPOSITIONS', lead=B)}\s*$|{_TAKEN}\s*$", re.I
