@@ -371,7 +371,7 @@ class CatalogWrites:
     def damaged(self, pictured: Callable[[str], bool] | None = None) -> list[tuple[str, str]]:
         """(path, what is wrong) of every photo whose row cannot be trusted: its vector is
         damaged (`damage`) or its content hash is not one; with `pictured` (whether the
-        pictures of a sha256 are there: library_folder.pictured), a photo without its thumbnail
+        pictures of a sha256 are there: library_folder.has_pictures), a photo without its thumbnail
         or preview. The indexer makes them again."""
         found = []
         with self._session() as s:
