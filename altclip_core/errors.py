@@ -19,5 +19,14 @@ class ImageError(AltCLIPError):
     """An image that cannot be read safely: not a regular file, too large, or not an image."""
 
 
+class OverLimit(ImageError):
+    """An image over a reading limit: `what` says which; the message adds how the indexer raises
+    it (`advice`), which a searcher, whose limits are not flags, says its own way."""
+
+    def __init__(self, what: str, advice: str):
+        super().__init__(f"{what}: {advice}")
+        self.what = what
+
+
 class DeviceError(AltCLIPError):
     """A device this machine does not have (a GPU on a machine without one, a typo)."""

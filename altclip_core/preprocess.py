@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, BinaryIO
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from .errors import ImageError
+from .errors import ImageError, OverLimit
 
 if TYPE_CHECKING:
     import torch
@@ -87,7 +87,10 @@ def open_image(
     whose shorter edge stays >= `draft_edge`: several times faster for large photos."""
     if isinstance(source, (bytes, bytearray, memoryview)):
         if len(source) > max_file_mb * 2**20:
-            raise ImageError(f"{_mb(len(source))} is over the limit of {max_file_mb:g} MB")
+            raise OverLimit(
+                f"{_mb(len(source))} is over the limit of {max_file_mb:g} MB",
+                "raise it with --max-file-mb if the photo is genuine",
+            )
         file = io.BytesIO(source)
     else:
         file = open_file(source, max_file_mb)
@@ -100,6 +103,8 @@ def open_image(
             return to_rgb(image)
     except ImageError:
         raise
+    except Image.DecompressionBombError as e:  # Pillow's own limit, past ours where it is higher
+        raise OverLimit(str(e).rstrip("."), "raise the limit with --max-megapixels") from None
     except Exception as e:  # Pillow raises many types for damaged files
         raise ImageError(image_problem(e)) from None
 
@@ -119,9 +124,9 @@ def open_file(path: str | Path, max_file_mb: float = MAX_FILE_MB) -> BinaryIO:
         if not stat.S_ISREG(st.st_mode):
             raise ImageError("not a regular file (a folder, device, FIFO or socket)")
         if st.st_size > max_file_mb * 2**20:
-            raise ImageError(
-                f"{_mb(st.st_size)} is over the limit of {max_file_mb:g} MB: raise it with "
-                "--max-file-mb if the photo is genuine"
+            raise OverLimit(
+                f"{_mb(st.st_size)} is over the limit of {max_file_mb:g} MB",
+                "raise it with --max-file-mb if the photo is genuine",
             )
         os.set_blocking(fd, True)
         return os.fdopen(fd, "rb")
@@ -137,9 +142,9 @@ def check_size(image: Image.Image, max_megapixels: float = MAX_MEGAPIXELS) -> No
     if w < 1 or h < 1:
         raise ImageError(f"the image is {w}x{h} pixels: there is nothing to see")
     if w * h > max_megapixels * 1e6:
-        raise ImageError(
-            f"{w}x{h} is {w * h / 1e6:.0f} megapixels, over the limit of {max_megapixels:g}: "
-            "raise it with --max-megapixels if the image is genuine"
+        raise OverLimit(
+            f"{w}x{h} is {w * h / 1e6:.0f} megapixels, over the limit of {max_megapixels:g}",
+            "raise it with --max-megapixels if the image is genuine",
         )
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from altclip_core.errors import ImageError
+from altclip_core.errors import ImageError, OverLimit
 from altclip_core.preprocess import check_size, image_extensions, open_file, open_image
 from search.catalog import SHA256
 from search.hits import UnreadableImage
@@ -44,20 +44,27 @@ def read_query(
         data = bytes(image)
         return open_image(data, None, max_megapixels, max_file_mb), sha256(data)
     except ImageError as e:
-        raise UnreadableImage(f"{shown} cannot be read: {e}") from None
+        raise _unreadable(shown, e) from None
 
 
 def as_seen(
     image: str | Path | bytes, edge: int, max_megapixels: float, max_file_mb: float
 ) -> Image.Image:
     """A query image as a person sees it: upright RGB, at most `edge` on its longer side."""
+    shown = f"{image}" if isinstance(image, (str, Path)) else "the image"
     try:
         found = open_image(image, edge, max_megapixels, max_file_mb)
     except ImageError as e:
-        shown = f"{image}" if isinstance(image, (str, Path)) else "the image"
-        raise UnreadableImage(f"{shown} cannot be read: {e}") from None
+        raise _unreadable(shown, e) from None
     found.thumbnail((edge, edge), Image.BICUBIC)
     return found
+
+
+def _unreadable(shown: str, e: ImageError) -> UnreadableImage:
+    """Why a query image cannot be read: a limit said without the indexer's flags, which are no
+    help to a search."""
+    why = f"{e.what}: use a smaller copy" if isinstance(e, OverLimit) else str(e)
+    return UnreadableImage(f"{shown} cannot be read: {why}")
 
 
 def read_photo(path: str, edge: int, max_megapixels: float, max_file_mb: float) -> Image.Image:

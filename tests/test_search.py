@@ -194,6 +194,13 @@ def test_bad_image_query(lib, tmp_path):
         lib.search(image=tmp_path / "notes.jpg")
     with pytest.raises(SearchError, match="No such file"):
         lib.search(image=tmp_path / "missing.jpg")
+    big = Image.new("L", (11_000, 10_000))  # over the query limit: no indexer flag to raise
+    with pytest.raises(SearchError) as said:
+        lib.search(image=big)
+    assert str(said.value) == (
+        "the image cannot be read: 11000x10000 is 110 megapixels, over the limit of 100: "
+        "use a smaller copy"
+    )
 
 
 def test_a_damaged_captions_file_is_one_line(tmp_path, library, tiny):
