@@ -26,15 +26,21 @@ def plain(text: str) -> str:
     return "".join(" " if unicodedata.category(c) == "Cc" else c for c in text).strip()
 
 
+EMPTY_HINTS = {
+    "query": "what the photo shows, e.g. 海边的日落",
+    "negative": "what to leave out",
+    "label": "words, e.g. 猫 or 'a beach'",
+}
+
+
 def clean_query(text: str, what: str = "query") -> str:
-    """The query (or the `what`: "negative"), `plain`; an error for one that is empty or absurdly
-    long."""
+    """The query (or the `what`: "negative", a classifier's "label"), `plain`; an error for one
+    that is empty or absurdly long."""
     if not isinstance(text, str):
         raise SearchError(f"a text {what} must be a string, not {type(text).__name__}")
     text = plain(text)
     if not text:
-        hint = "what the photo shows, e.g. 海边的日落" if what == "query" else "what to leave out"
-        raise SearchError(f"the {what} is empty: type {hint}")
+        raise SearchError(f"the {what} is empty: type {EMPTY_HINTS[what]}")
     if len(text) > MAX_QUERY_CHARS:
         raise QueryTooLong(len(text), what=what)
     return text

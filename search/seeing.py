@@ -48,7 +48,7 @@ def stored_vector(
 
 def checked_labels(labels: list[str]) -> list[str]:
     """The labels, each as a query is made plain; a SearchError for none, or an empty one."""
-    labels = [clean_query(label) for label in labels]
+    labels = [clean_query(label, "label") for label in labels]
     if not labels:
         raise SearchError("give at least one label, e.g. 猫 狗 海滩")
     return labels

@@ -103,3 +103,5 @@ def test_classify_refuses_what_it_cannot_do(photo_library):
         lib.classify(1, ["cat"], template="a photo")
     with pytest.raises(SearchError, match="no photo 99999"):
         lib.classify(99999, ["cat"])
+    with pytest.raises(SearchError, match="the label is empty: type words, e.g. 猫 or 'a beach'"):
+        lib.classify(1, ["cat", " "])
