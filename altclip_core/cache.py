@@ -74,6 +74,14 @@ def remember(name: str, value: float | str, *fields) -> None:
         _write(verdicts(), {**_read(verdicts()), key(name, *fields): value})
 
 
+def as_it_stands(path: Path) -> tuple[int, ...]:
+    """A file as it stands: its device, inode, size, modification and change times. A check of
+    its bytes (a hash, a CRC) holds while these do: the change time moves with every write on a
+    local Linux file system, even one whose modification time is set back."""
+    st = os.stat(path)
+    return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns
+
+
 def verdicts() -> Path:
     """Where remembered verdicts are kept: kernels.json, its name from when kernels were all."""
     return folder() / "kernels.json"

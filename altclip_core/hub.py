@@ -109,9 +109,8 @@ def _has_weights(folder: Path) -> bool:
 def fingerprint(folder: Path) -> str:
     """The identity of a checkpoint's weights: a hash of every byte of every weight file. Two
     libraries whose fingerprints differ hold vectors that must not be mixed. Each file is read
-    whole once as it stands (the same inode, size, modification and change times), then its hash
-    is remembered in the cache: AltCLIP's 3.46 GB took 2.1 s (Zen 4, from the page cache), then
-    a few ms."""
+    whole once as it stands (`cache.as_it_stands`), then its hash is remembered in the cache:
+    AltCLIP's 3.46 GB took 2.1 s (Zen 4, from the page cache), then a few ms."""
     digest = hashlib.sha256()
     for path in _weights(folder):
         digest.update(f"{path.name}:{_sha256(path)}".encode())
@@ -143,8 +142,7 @@ def _weights(folder: Path) -> list[Path]:
 
 
 def _sha256(path: Path) -> str:
-    st = path.stat()
-    seen = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+    seen = cache.as_it_stands(path)
     if known := cache.remembered("sha256", *seen):
         return str(known)
     digest = hashlib.sha256()

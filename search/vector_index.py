@@ -270,21 +270,18 @@ def published(folder: Path) -> list[int]:
 
 
 def crc32(path: Path) -> int:
-    """The file's CRC-32, read once per process while the file stays as it is (the same inode,
-    size, modification and change times)."""
-    st = os.stat(path)
-    return _crc32(str(path), (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns))
+    """The file's CRC-32, read once per process while the file stays as it stands
+    (`cache.as_it_stands`)."""
+    return _crc32(str(path), cache.as_it_stands(path))
 
 
 def intact(path: Path, crc: int) -> bool:
     """Whether the file's CRC-32 is `crc`: read whole once per boot of this machine while the
-    file stays as it was found intact (the same inode, size, modification and change times: the
-    change time moves with every write on a local Linux file system), then remembered in the
-    cache, one entry per index folder and kind of file. A million photos' 3 GB took 0.63 s of CPU
+    file stands as it was found intact (`cache.as_it_stands`), then remembered in the cache, one
+    entry per index folder and kind of file. A million photos' 3 GB took 0.63 s of CPU
     (Zen 4, in the page cache) at every searcher's start. A crash can leave a file's blocks
     unwritten under unchanged times: the next boot reads it whole again."""
-    st = os.stat(path)
-    seen = json.dumps([st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns, crc])
+    seen = json.dumps([*cache.as_it_stands(path), crc])
     boot, where = _boot(), [str(path.parent), path.suffix]
     if boot and cache.remembered("intact", boot, *where) == seen:
         return True
